@@ -1,0 +1,1 @@
+//! Text counting (placeholder; being written).
