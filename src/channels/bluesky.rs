@@ -1,0 +1,93 @@
+//! Bluesky: 300-grapheme posts with rich-text facets at UTF-8 byte offsets,
+//! threads as reply chains, and a link card built from the item itself.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::registry::Kind;
+use super::{https_option, options, Channel, Family, Findings, Rendered};
+use crate::config::ChannelSpec;
+use crate::content::Item;
+use crate::render::post::{shape_post, PostRules};
+use crate::render::Variant;
+use crate::secret::SecretRef;
+
+pub const KIND: Kind = Kind {
+    name: "bluesky",
+    build,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Options {
+    /// The PDS, e.g. `https://bsky.social`.
+    #[serde(default = "default_service")]
+    service: String,
+    /// Handle or DID of the account (read when publishing).
+    #[allow(dead_code)]
+    identifier: String,
+    app_password_env: SecretRef,
+}
+
+fn default_service() -> String {
+    "https://bsky.social".into()
+}
+
+struct Bluesky {
+    name: String,
+    options: Options,
+}
+
+fn build(spec: &ChannelSpec) -> Result<Box<dyn Channel>, String> {
+    let options: Options = options(spec)?;
+    https_option(spec, "service", &options.service)?;
+    Ok(Box::new(Bluesky {
+        name: spec.name.clone(),
+        options,
+    }))
+}
+
+impl Channel for Bluesky {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        KIND.name
+    }
+    fn family(&self) -> Family {
+        Family::Social
+    }
+    fn secrets(&self) -> Vec<&SecretRef> {
+        vec![&self.options.app_password_env]
+    }
+    fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
+        let counter = crier_text::bluesky::BlueskyCounter;
+        let rules = PostRules {
+            counter: &counter,
+            threads: true,
+            max_images: 4,
+        };
+        let text = rendered.text.unwrap_or_default();
+        let mut v = shape_post(item, &self.name, KIND.name, text, rules, findings);
+        for part in &mut v.parts {
+            let facets = crier_text::bluesky::facets(&part.text);
+            if !facets.is_empty() {
+                part.annotations = Some(json!({ "facets": facets }));
+            }
+        }
+        // A card from the item's own title and summary: never fetch remote pages.
+        let card = item
+            .link
+            .as_ref()
+            .filter(|_| item.images.is_empty())
+            .map(|uri| {
+                json!({
+                    "uri": uri,
+                    "title": item.title,
+                    "description": item.summary.clone().unwrap_or_default(),
+                })
+            });
+        v.payload = Some(json!({ "langs": [item.language], "external": card }));
+        v
+    }
+}

@@ -1,0 +1,74 @@
+//! Facebook Pages: a post on the page's feed, with the item's link.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::registry::Kind;
+use super::{https_option, options, Channel, Family, Findings, Rendered};
+use crate::config::ChannelSpec;
+use crate::content::Item;
+use crate::render::post::{shape_post, Chars, PostRules};
+use crate::render::Variant;
+use crate::secret::SecretRef;
+
+pub const KIND: Kind = Kind {
+    name: "facebook",
+    build,
+};
+
+/// Graph API's documented maximum for a post's message.
+const MESSAGE_LIMIT: usize = 63_206;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Options {
+    page_id: String,
+    page_token_env: SecretRef,
+    #[serde(default = "default_api")]
+    api: String,
+}
+
+fn default_api() -> String {
+    "https://graph.facebook.com/v21.0".into()
+}
+
+struct Facebook {
+    name: String,
+    options: Options,
+}
+
+fn build(spec: &ChannelSpec) -> Result<Box<dyn Channel>, String> {
+    let options: Options = options(spec)?;
+    https_option(spec, "api", &options.api)?;
+    Ok(Box::new(Facebook {
+        name: spec.name.clone(),
+        options,
+    }))
+}
+
+impl Channel for Facebook {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        KIND.name
+    }
+    fn family(&self) -> Family {
+        Family::Social
+    }
+    fn secrets(&self) -> Vec<&SecretRef> {
+        vec![&self.options.page_token_env]
+    }
+    fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
+        let counter = Chars::new(MESSAGE_LIMIT);
+        let rules = PostRules {
+            counter: &counter,
+            threads: false,
+            max_images: 1,
+        };
+        let text = rendered.text.unwrap_or_default();
+        let mut v = shape_post(item, &self.name, KIND.name, text, rules, findings);
+        v.payload = Some(json!({ "page_id": self.options.page_id, "link": item.link }));
+        v
+    }
+}

@@ -1,0 +1,92 @@
+//! LinkedIn: a post whose commentary is in the escaped "little" text format.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::registry::Kind;
+use super::{https_option, options, Channel, Family, Findings, Rendered};
+use crate::config::ChannelSpec;
+use crate::content::Item;
+use crate::render::post::{shape_post, PostRules};
+use crate::render::Variant;
+use crate::secret::SecretRef;
+
+pub const KIND: Kind = Kind {
+    name: "linkedin",
+    build,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Options {
+    /// `urn:li:organization:123` or `urn:li:person:abc`.
+    author: String,
+    token_env: SecretRef,
+    /// The `LinkedIn-Version` header, YYYYMM.
+    #[serde(default = "default_version")]
+    version: String,
+    #[serde(default = "default_api")]
+    api: String,
+}
+
+fn default_version() -> String {
+    "202511".into()
+}
+fn default_api() -> String {
+    "https://api.linkedin.com".into()
+}
+
+struct LinkedIn {
+    name: String,
+    options: Options,
+}
+
+fn build(spec: &ChannelSpec) -> Result<Box<dyn Channel>, String> {
+    let options: Options = options(spec)?;
+    https_option(spec, "api", &options.api)?;
+    if !(options.author.starts_with("urn:li:organization:")
+        || options.author.starts_with("urn:li:person:"))
+    {
+        return Err(format!(
+            "channels.{}.author must be urn:li:organization:<id> or urn:li:person:<id>",
+            spec.name
+        ));
+    }
+    if options.version.len() != 6 || !options.version.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("channels.{}.version must be YYYYMM", spec.name));
+    }
+    Ok(Box::new(LinkedIn {
+        name: spec.name.clone(),
+        options,
+    }))
+}
+
+impl Channel for LinkedIn {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        KIND.name
+    }
+    fn family(&self) -> Family {
+        Family::Social
+    }
+    fn secrets(&self) -> Vec<&SecretRef> {
+        vec![&self.options.token_env]
+    }
+    fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
+        let counter = crier_text::linkedin::LinkedInCounter;
+        let rules = PostRules {
+            counter: &counter,
+            threads: false,
+            max_images: 1,
+        };
+        let text = rendered.text.unwrap_or_default();
+        let mut v = shape_post(item, &self.name, KIND.name, text, rules, findings);
+        v.payload = Some(json!({
+            "author": self.options.author,
+            "commentary": crier_text::linkedin::to_little(&v.text),
+        }));
+        v
+    }
+}

@@ -1,0 +1,116 @@
+//! Channels: one module per kind of destination, all behind [`Channel`].
+//!
+//! A module owns its configuration (the rest of its `[channels.<name>]`
+//! table), how its variant is shaped (length rules, threads, payload), and —
+//! for the daemon — how it publishes. Adding a network means one module here
+//! and one line in [`registry`]; nothing else names a network.
+
+pub mod registry;
+
+mod bluesky;
+mod discord;
+mod email;
+mod facebook;
+mod feed;
+mod linkedin;
+mod mastodon;
+mod slack;
+mod teams;
+mod webhook;
+mod x;
+
+use serde::de::DeserializeOwned;
+
+use crate::config::ChannelSpec;
+use crate::content::Item;
+use crate::diagnostics::Severity;
+use crate::render::{Output, Variant};
+use crate::secret::SecretRef;
+
+/// Where a channel's templates fall back to when its kind has none of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Short posts with a length limit.
+    Social,
+    /// Chat webhooks that take longer, lightly formatted messages.
+    Chat,
+    Email,
+    Feed,
+    /// Machine-readable documents for partners' systems.
+    Document,
+}
+
+impl Family {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Social => "social",
+            Family::Chat => "chat",
+            Family::Email => "email",
+            Family::Feed => "feed",
+            Family::Document => "document",
+        }
+    }
+}
+
+/// Template outputs for one (item, channel), before the channel shapes them.
+#[derive(Debug, Default, Clone)]
+pub struct Rendered {
+    pub subject: Option<String>,
+    pub text: Option<String>,
+    pub html: Option<String>,
+}
+
+/// Problems a channel finds while shaping a variant.
+#[derive(Debug, Default)]
+pub struct Findings(pub Vec<(Severity, String)>);
+
+impl Findings {
+    pub fn error(&mut self, msg: impl Into<String>) {
+        self.0.push((Severity::Error, msg.into()));
+    }
+    pub fn warning(&mut self, msg: impl Into<String>) {
+        self.0.push((Severity::Warning, msg.into()));
+    }
+}
+
+pub trait Channel: Send + Sync {
+    fn name(&self) -> &str;
+    /// The registry name of this channel's kind, e.g. `mastodon`.
+    fn kind(&self) -> &'static str;
+    fn family(&self) -> Family;
+    /// The template outputs this channel needs.
+    fn outputs(&self) -> &'static [Output] {
+        &[Output::Text]
+    }
+    /// Environment variables holding this channel's secrets.
+    fn secrets(&self) -> Vec<&SecretRef> {
+        Vec::new()
+    }
+    /// Turns template output into exactly what will be sent.
+    fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant;
+}
+
+/// Reads a module's own options from its table; the error names the field.
+pub fn options<T: DeserializeOwned>(spec: &ChannelSpec) -> Result<T, String> {
+    T::deserialize(toml::Value::Table(spec.options.clone()))
+        .map_err(|e| format!("channels.{}: {}", spec.name, e.message().trim()))
+}
+
+/// Requires an https URL in a channel option.
+pub fn https_option(spec: &ChannelSpec, field: &str, value: &str) -> Result<(), String> {
+    if value.starts_with("https://") || is_loopback_http(value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "channels.{}.{field} must be an https:// URL, not `{value}`",
+            spec.name
+        ))
+    }
+}
+
+/// Plain http is allowed to loopback only, where tests run local servers.
+fn is_loopback_http(url: &str) -> bool {
+    ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|p| url.starts_with(p))
+}

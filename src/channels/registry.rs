@@ -1,0 +1,32 @@
+//! Every channel kind crier knows, one line each.
+
+use super::Channel;
+use crate::config::ChannelSpec;
+
+/// A channel kind: its name in `channels.toml` and how to build one.
+pub struct Kind {
+    pub name: &'static str,
+    pub build: fn(&ChannelSpec) -> Result<Box<dyn Channel>, String>,
+}
+
+pub const KINDS: &[Kind] = &[
+    super::email::KIND,
+    super::feed::KIND,
+    super::mastodon::KIND,
+    super::bluesky::KIND,
+    super::x::KIND,
+    super::facebook::KIND,
+    super::linkedin::KIND,
+    super::slack::KIND,
+    super::teams::KIND,
+    super::discord::KIND,
+    super::webhook::KIND,
+];
+
+pub fn find(kind: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.name == kind)
+}
+
+pub fn names() -> Vec<&'static str> {
+    KINDS.iter().map(|k| k.name).collect()
+}

@@ -1,0 +1,72 @@
+//! `crier check`: every problem in configuration, templates and content.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::Format;
+use crate::diagnostics::Location;
+
+pub fn run(config: &Path, strict: bool, format: Format) -> ExitCode {
+    let (ws, mut report) = match super::load(config) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let mut variants = 0;
+    for item in &ws.items {
+        variants += ws.variants(item, &mut report).len();
+    }
+    for channel in &ws.channels {
+        for secret in channel.secrets() {
+            if !secret.is_set() {
+                report.push(
+                    crate::diagnostics::Severity::Note,
+                    Location::Channel {
+                        channel: channel.name().to_string(),
+                    },
+                    format!(
+                        "`{}` is not set here; this channel cannot publish until it is",
+                        secret.0
+                    ),
+                );
+            }
+        }
+    }
+    if strict {
+        report.promote_warnings();
+    }
+    let (errors, warnings) = (report.error_count(), report.warning_count());
+    match format {
+        Format::Json => {
+            let out = serde_json::json!({
+                "items": ws.items.len(),
+                "channels": ws.channels.len(),
+                "variants": variants,
+                "errors": errors,
+                "warnings": warnings,
+                "diagnostics": report.diagnostics,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out).expect("JSON of plain data")
+            );
+        }
+        Format::Text => {
+            for d in &report.diagnostics {
+                println!("{d}");
+            }
+            println!(
+                "checked {} items, {} channels, {} variants: {} errors, {} warnings",
+                ws.items.len(),
+                ws.channels.len(),
+                variants,
+                errors,
+                warnings
+            );
+        }
+    }
+    if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

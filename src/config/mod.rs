@@ -1,0 +1,349 @@
+//! `channels.toml`: the organisation, the daemon, and one table per channel.
+//!
+//! The file is parsed in two steps: the shape common to every channel here,
+//! then each channel's own options by its module (see `crate::channels`), so
+//! a new network never needs a change in this file.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::diagnostics::{Location, Report, SourceFile};
+
+/// The default file name, looked up in the working directory.
+pub const DEFAULT_PATH: &str = "channels.toml";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this came from; content and templates live beside it.
+    pub path: PathBuf,
+    pub organisation: Organisation,
+    pub daemon: Daemon,
+    pub content: ContentDirs,
+    pub lint: LintOptions,
+    pub channels: Vec<ChannelSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organisation {
+    pub name: String,
+    pub website: String,
+    #[serde(default = "default_timezone", deserialize_with = "de_timezone")]
+    pub timezone: Tz,
+    /// BCP 47 language of the content unless an item says otherwise.
+    #[serde(default = "default_language")]
+    pub language: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Daemon {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Where the daemon is reachable from outside (feed self links, email links).
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContentDirs {
+    #[serde(default = "default_campaigns")]
+    pub campaigns: PathBuf,
+    #[serde(default = "default_templates")]
+    pub templates: PathBuf,
+}
+
+impl Default for ContentDirs {
+    fn default() -> Self {
+        ContentDirs {
+            campaigns: default_campaigns(),
+            templates: default_templates(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LintOptions {
+    /// Lower-case hashtags that are one word, so need no CamelCase.
+    #[serde(default)]
+    pub single_word_hashtags: Vec<String>,
+    /// More emoji than this in one post is flagged (screen readers read each name).
+    #[serde(default = "default_max_emoji")]
+    pub max_emoji: usize,
+}
+
+/// One `[channels.<name>]` table: the part every channel shares, plus the
+/// rest of the table for the channel's own module to read.
+#[derive(Debug, Clone)]
+pub struct ChannelSpec {
+    pub name: String,
+    pub kind: String,
+    pub require_approval: bool,
+    pub options: toml::Table,
+    /// Where the table is, for error messages.
+    pub location: Location,
+    pub kind_location: Location,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    organisation: Organisation,
+    daemon: Daemon,
+    #[serde(default)]
+    content: ContentDirs,
+    #[serde(default)]
+    lint: LintOptions,
+    #[serde(default)]
+    channels: BTreeMap<String, toml::Table>,
+}
+
+impl Config {
+    /// Reads and parses the file, reporting every problem it can find.
+    pub fn load(path: &Path, report: &mut Report) -> Option<Config> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                report.error(
+                    Location::Path {
+                        path: path.to_path_buf(),
+                    },
+                    format!("cannot read the configuration: {e}"),
+                );
+                return None;
+            }
+        };
+        Self::parse(SourceFile::new(path, text), report)
+    }
+
+    pub fn parse(source: SourceFile, report: &mut Report) -> Option<Config> {
+        let raw: RawConfig = match toml::from_str(&source.text) {
+            Ok(r) => r,
+            Err(e) => {
+                let (loc, msg) = source.toml_error(&e);
+                report.error(loc, msg);
+                return None;
+            }
+        };
+        let spans = channel_spans(&source.text);
+        let mut channels = Vec::new();
+        for (name, table) in raw.channels {
+            let (at, kind_at) = spans.get(&name).cloned().unwrap_or_default();
+            let located = Located {
+                table: source.span(&at),
+                kind: kind_at.map_or_else(|| source.span(&at), |k| source.span(&k)),
+            };
+            if let Some(spec) = channel_spec(name, table, located, report) {
+                channels.push(spec);
+            }
+        }
+        Some(Config {
+            path: source.path,
+            organisation: raw.organisation,
+            daemon: raw.daemon,
+            content: raw.content,
+            lint: raw.lint,
+            channels,
+        })
+    }
+
+    /// The folder that relative paths in the file are relative to.
+    pub fn base_dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(p) => p.to_path_buf(),
+            None => PathBuf::new(),
+        }
+    }
+
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir().join(p)
+        }
+    }
+
+    pub fn campaigns_dir(&self) -> PathBuf {
+        self.resolve(&self.content.campaigns)
+    }
+
+    pub fn templates_dir(&self) -> PathBuf {
+        self.resolve(&self.content.templates)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.resolve(&self.daemon.data_dir)
+    }
+}
+
+/// Where a channel's table and its `kind` value are in the file.
+struct Located {
+    table: Location,
+    kind: Location,
+}
+
+type Span = std::ops::Range<usize>;
+
+/// Spans of each `[channels.<name>]` key and its `kind` value. Parsing the
+/// document a second time with toml's span-keeping tree is cheaper to read
+/// than threading spans through the typed configuration.
+fn channel_spans(text: &str) -> BTreeMap<String, (Span, Option<Span>)> {
+    use toml::de::{DeTable, DeValue};
+    let mut out = BTreeMap::new();
+    let Ok(doc) = DeTable::parse(text) else {
+        return out;
+    };
+    let doc = doc.into_inner();
+    let Some(channels) = doc.get("channels") else {
+        return out;
+    };
+    if let DeValue::Table(channels) = channels.get_ref() {
+        for (name, table) in channels {
+            let kind = match table.get_ref() {
+                DeValue::Table(t) => t.get("kind").map(|k| k.span()),
+                _ => None,
+            };
+            out.insert(name.get_ref().to_string(), (name.span(), kind));
+        }
+    }
+    out
+}
+
+fn channel_spec(
+    name: String,
+    mut options: toml::Table,
+    at: Located,
+    report: &mut Report,
+) -> Option<ChannelSpec> {
+    let location = at.table;
+    if !valid_channel_name(&name) {
+        report.error(
+            location,
+            format!("channel name `{name}` may use only a-z, 0-9, '-' and '_'"),
+        );
+        return None;
+    }
+    let kind = match options.remove("kind") {
+        Some(toml::Value::String(k)) => k,
+        Some(_) => {
+            report.error(at.kind, format!("channels.{name}.kind must be a string"));
+            return None;
+        }
+        None => {
+            report.error(
+                location,
+                format!("channels.{name} has no `kind` (e.g. kind = \"mastodon\")"),
+            );
+            return None;
+        }
+    };
+    let require_approval = match options.remove("require_approval") {
+        None => false,
+        Some(toml::Value::Boolean(b)) => b,
+        Some(_) => {
+            report.error(
+                location,
+                format!("channels.{name}.require_approval must be true or false"),
+            );
+            return None;
+        }
+    };
+    Some(ChannelSpec {
+        name,
+        kind,
+        require_approval,
+        options,
+        location,
+        kind_location: at.kind,
+    })
+}
+
+fn valid_channel_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn de_timezone<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse::<Tz>().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "unknown timezone `{s}` (use an IANA name such as Europe/London)"
+        ))
+    })
+}
+
+fn default_timezone() -> Tz {
+    chrono_tz::Europe::London
+}
+fn default_language() -> String {
+    "en-GB".into()
+}
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+fn default_campaigns() -> PathBuf {
+    PathBuf::from("campaigns")
+}
+fn default_templates() -> PathBuf {
+    PathBuf::from("templates")
+}
+fn default_max_emoji() -> usize {
+    3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> (Option<Config>, Report) {
+        let mut r = Report::default();
+        let c = Config::parse(SourceFile::new("channels.toml", text.to_string()), &mut r);
+        (c, r)
+    }
+
+    const HEAD: &str = "[organisation]\nname = \"Org\"\nwebsite = \"https://example.org\"\n\n[daemon]\npublic_url = \"https://example.org\"\n";
+
+    #[test]
+    fn channel_tables_keep_their_options_for_the_module() {
+        let (c, r) = parse(&format!(
+            "{HEAD}\n[channels.toots]\nkind = \"mastodon\"\ninstance = \"https://x.example\"\n"
+        ));
+        assert_eq!(r.error_count(), 0, "{r:?}");
+        let c = c.unwrap();
+        assert_eq!(c.organisation.timezone, chrono_tz::Europe::London);
+        assert_eq!(c.channels[0].kind, "mastodon");
+        assert!(c.channels[0].options.contains_key("instance"));
+        assert!(!c.channels[0].options.contains_key("kind"));
+        assert_eq!(c.channels[0].kind_location.to_string(), "channels.toml:9:8");
+    }
+
+    #[test]
+    fn syntax_error_names_line_and_column() {
+        let (c, r) = parse(&format!("{HEAD}\n[channels.a\nkind = 1\n"));
+        assert!(c.is_none());
+        let msg = r.diagnostics[0].to_string();
+        assert!(msg.starts_with("channels.toml:8:"), "{msg}");
+    }
+
+    #[test]
+    fn bad_timezone_is_reported_with_position() {
+        let (_, r) = parse(&HEAD.replace("website", "timezone = \"Mars/Olympus\"\nwebsite"));
+        let msg = r.diagnostics[0].to_string();
+        assert!(
+            msg.starts_with("channels.toml:3:12:") && msg.contains("Mars/Olympus"),
+            "{msg}"
+        );
+    }
+}

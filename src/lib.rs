@@ -1,0 +1,12 @@
+//! crier: takes each communication once, renders a variant per channel from
+//! templates, and publishes it on schedule. See ARCHITECTURE.md for the map.
+
+pub mod channels;
+pub mod cli;
+pub mod config;
+pub mod content;
+pub mod diagnostics;
+pub mod lint;
+pub mod render;
+pub mod secret;
+pub mod workspace;

@@ -1,0 +1,95 @@
+//! Shaping for networks with a length limit: count as the network counts,
+//! and split into a numbered thread where the network has threads.
+
+use crier_text::{thread, Counter};
+
+use super::{Part, Variant};
+use crate::channels::Findings;
+use crate::content::Item;
+
+pub struct PostRules<'a> {
+    pub counter: &'a dyn Counter,
+    /// The network can chain posts as replies.
+    pub threads: bool,
+    pub max_images: usize,
+}
+
+pub fn shape_post(
+    item: &Item,
+    channel: &str,
+    kind: &str,
+    text: String,
+    rules: PostRules,
+    findings: &mut Findings,
+) -> Variant {
+    let counter = rules.counter;
+    let (length, limit, unit) = (counter.count(&text), counter.limit(), counter.unit());
+    let pieces = if length <= limit {
+        vec![text.clone()]
+    } else if rules.threads && item.thread {
+        thread::split(&text, counter)
+    } else {
+        let why = if rules.threads {
+            " and the item sets thread = false"
+        } else {
+            " and this network has no threads"
+        };
+        findings.error(format!(
+            "text is {length} {unit}, {} over the limit of {limit}{why}",
+            length - limit
+        ));
+        vec![text.clone()]
+    };
+    if item.images.len() > rules.max_images {
+        findings.error(format!(
+            "{} images, but this network takes at most {}",
+            item.images.len(),
+            rules.max_images
+        ));
+    }
+    let parts = pieces
+        .into_iter()
+        .map(|p| Part {
+            length: counter.count(&p),
+            text: p,
+            annotations: None,
+        })
+        .collect();
+    Variant {
+        item: item.id.clone(),
+        channel: channel.to_string(),
+        kind: kind.to_string(),
+        subject: None,
+        text,
+        html: None,
+        length,
+        limit: Some(limit),
+        unit,
+        parts,
+        images: item.images.clone(),
+        payload: None,
+    }
+}
+
+/// Counts Unicode scalar values, for networks that count plain characters.
+pub struct Chars {
+    limit: usize,
+}
+
+impl Chars {
+    pub fn new(limit: usize) -> Chars {
+        Chars { limit }
+    }
+}
+
+impl Counter for Chars {
+    fn count(&self, text: &str) -> usize {
+        text.chars().count()
+    }
+    fn limit(&self) -> usize {
+        self.limit
+    }
+    fn unit(&self) -> &'static str {
+        "characters"
+    }
+}

@@ -1,0 +1,185 @@
+//! Everything `channels.toml` points at, loaded and checked together:
+//! configuration, channels, templates and content. `check`, `preview` and
+//! the daemon all start here.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::channels::{registry, Channel, Findings, Rendered};
+use crate::config::Config;
+use crate::content::{self, Item, ItemKind};
+use crate::diagnostics::{Location, Report};
+use crate::lint;
+use crate::render::{template_data, Output, Templates, Variant};
+
+pub struct Workspace {
+    pub config: Config,
+    pub channels: Vec<Box<dyn Channel>>,
+    pub templates: Templates,
+    pub items: Vec<Item>,
+}
+
+impl Workspace {
+    /// Loads as much as can be loaded, reporting every problem. `None` only
+    /// when the configuration itself cannot be read.
+    pub fn load(config_path: &Path, report: &mut Report) -> Option<Workspace> {
+        let config = Config::load(config_path, report)?;
+        let mut channels = Vec::new();
+        for spec in &config.channels {
+            match registry::find(&spec.kind) {
+                None => report.error(
+                    spec.kind_location.clone(),
+                    format!(
+                        "unknown channel kind `{}` for channels.{} (expected one of: {})",
+                        spec.kind,
+                        spec.name,
+                        registry::names().join(", ")
+                    ),
+                ),
+                Some(kind) => match (kind.build)(spec) {
+                    Ok(c) => channels.push(c),
+                    Err(msg) => report.error(spec.location.clone(), msg),
+                },
+            }
+        }
+        // Items may name a channel whose table had an error: that is one
+        // problem, reported once, not again on every item.
+        let names: BTreeSet<String> = config.channels.iter().map(|c| c.name.clone()).collect();
+        let templates = Templates::load(&config.templates_dir(), report);
+        let ctx = content::load::Context {
+            timezone: config.organisation.timezone,
+            language: &config.organisation.language,
+            channels: &names,
+        };
+        let items = content::load_dir(&config.campaigns_dir(), &ctx, report);
+        Some(Workspace {
+            config,
+            channels,
+            templates,
+            items,
+        })
+    }
+
+    pub fn channel(&self, name: &str) -> Option<&dyn Channel> {
+        self.channels
+            .iter()
+            .find(|c| c.name() == name)
+            .map(|c| c.as_ref())
+    }
+
+    pub fn item(&self, id: &str) -> Option<&Item> {
+        self.items.iter().find(|i| i.id == id)
+    }
+
+    /// Every variant of one item, with item-level lint.
+    pub fn variants(&self, item: &Item, report: &mut Report) -> Vec<Variant> {
+        lint::item(item, report);
+        item.channels
+            .iter()
+            .filter_map(|name| self.channel(name))
+            .filter_map(|channel| self.render(item, channel, report))
+            .collect()
+    }
+
+    /// Renders and shapes one (item, channel).
+    pub fn render(
+        &self,
+        item: &Item,
+        channel: &dyn Channel,
+        report: &mut Report,
+    ) -> Option<Variant> {
+        let here = || Location::Item {
+            item: item.id.clone(),
+            channel: Some(channel.name().to_string()),
+        };
+        let data = template_data(&self.config, item, channel.name(), channel.kind());
+        let mut rendered = Rendered::default();
+        for &output in channel.outputs() {
+            let candidates = template_candidates(channel, item.kind, output);
+            let Some(name) = self.templates.find(&candidates) else {
+                report.error(
+                    here(),
+                    format!(
+                        "no template: add templates/{}.hbs (or any of {})",
+                        candidates[0],
+                        candidates[1..]
+                            .iter()
+                            .map(|c| format!("{c}.hbs"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                return None;
+            };
+            let text = match self.templates.render(name, &data) {
+                Ok(t) => t,
+                Err(f) => {
+                    report.error(
+                        f.location,
+                        format!(
+                            "{} (rendering item `{}` for channel `{}`)",
+                            f.message,
+                            item.id,
+                            channel.name()
+                        ),
+                    );
+                    return None;
+                }
+            };
+            match output {
+                Output::Subject => rendered.subject = Some(tidy(&text)),
+                Output::Text => rendered.text = Some(tidy(&text)),
+                Output::Html => rendered.html = Some(text.trim().to_string()),
+            }
+        }
+        let mut findings = Findings::default();
+        let variant = channel.shape(item, rendered, &mut findings);
+        for (severity, message) in findings.0 {
+            report.push(severity, here(), message);
+        }
+        lint::variant(&self.config, item, channel, &variant, report);
+        Some(variant)
+    }
+}
+
+/// Where a channel's template for one content kind may be, most specific first.
+pub fn template_candidates(channel: &dyn Channel, kind: ItemKind, output: Output) -> Vec<String> {
+    let (k, f, o) = (channel.kind(), channel.family().as_str(), output.suffix());
+    let c = kind.as_str();
+    let mut v = vec![
+        format!("{k}/{c}.{o}"),
+        format!("{k}/default.{o}"),
+        format!("{f}/{c}.{o}"),
+        format!("{f}/default.{o}"),
+    ];
+    v.dedup();
+    v
+}
+
+/// Plain text from a template: no trailing spaces, at most one blank line
+/// in a row (a false `{{#if}}` leaves empty lines), nothing at the ends.
+fn tidy(text: &str) -> String {
+    let mut out = String::new();
+    let mut blank = 0;
+    for line in text.trim().lines().map(str::trim_end) {
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tidy_collapses_blank_runs_and_trailing_space() {
+        assert_eq!(super::tidy("\n a  \n\n\n\nb \n\n"), "a\n\nb");
+    }
+}
