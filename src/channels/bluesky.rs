@@ -70,7 +70,10 @@ impl Channel for Bluesky {
         let text = rendered.text.unwrap_or_default();
         let mut v = shape_post(item, &self.name, KIND.name, text, rules, findings);
         for part in &mut v.parts {
-            let facets = crier_text::bluesky::facets(&part.text);
+            let facets: Vec<_> = crier_text::bluesky::facets(&part.text)
+                .iter()
+                .map(record_facet)
+                .collect();
             if !facets.is_empty() {
                 part.annotations = Some(json!({ "facets": facets }));
             }
@@ -90,4 +93,23 @@ impl Channel for Bluesky {
         v.payload = Some(json!({ "langs": [item.language], "external": card }));
         v
     }
+}
+
+/// A facet as `app.bsky.richtext.facet` records it. Mentions carry the
+/// handle until the publisher resolves it to a DID.
+fn record_facet(f: &crier_text::bluesky::Facet) -> serde_json::Value {
+    use crier_text::bluesky::Feature;
+    let feature = match &f.feature {
+        Feature::Link { uri } => json!({ "$type": "app.bsky.richtext.facet#link", "uri": uri }),
+        Feature::Tag { tag } => json!({ "$type": "app.bsky.richtext.facet#tag", "tag": tag }),
+        Feature::Mention { handle, did } => json!({
+            "$type": "app.bsky.richtext.facet#mention",
+            "did": did,
+            "handle": handle,
+        }),
+    };
+    json!({
+        "index": { "byteStart": f.byte_start, "byteEnd": f.byte_end },
+        "features": [feature],
+    })
 }

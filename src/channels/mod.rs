@@ -19,13 +19,21 @@ mod teams;
 mod webhook;
 mod x;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use crier_schedule::Clock;
 use serde::de::DeserializeOwned;
 
 use crate::config::ChannelSpec;
 use crate::content::Item;
+use crate::delivery::{Delivery, Receipt};
 use crate::diagnostics::Severity;
 use crate::render::{Output, Variant};
 use crate::secret::SecretRef;
+use crate::store::Store;
 
 /// Where a channel's templates fall back to when its kind has none of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +96,77 @@ pub trait Channel: Send + Sync {
     }
     /// Turns template output into exactly what will be sent.
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant;
+    /// How this channel sends; `None` for kinds that cannot publish yet
+    /// (their deliveries are held, never dropped).
+    fn publisher(&self) -> Option<&dyn Publisher> {
+        None
+    }
+    /// At most this many sends per minute (the network's or the partner's limit).
+    fn max_per_minute(&self) -> Option<u32> {
+        None
+    }
+}
+
+/// One delivery to send, with the variant stored when it was planned.
+pub struct Job<'a> {
+    pub delivery: &'a Delivery,
+    pub variant: &'a Variant,
+}
+
+/// What publishers may use: shared, long-lived, built once by the daemon.
+#[derive(Clone)]
+pub struct Services {
+    pub http: reqwest::Client,
+    /// Where feed files are written (served at /feeds/).
+    pub publish_dir: PathBuf,
+    /// The daemon's public base URL, without a trailing slash.
+    pub public_url: String,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// How a send failed; the dispatcher acts on the kind, never on the text.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PublishError {
+    /// Worth trying again: 429, 5xx, or no connection before sending.
+    #[error("{message}")]
+    Retry {
+        message: String,
+        /// What the network asked for (Retry-After, rate-limit reset).
+        after: Option<Duration>,
+    },
+    /// Refused for good (validation, duplicate): the network's own words.
+    #[error("{0}")]
+    Permanent(String),
+    /// The request may have been received (timeout, dropped connection
+    /// after sending): never retried blindly.
+    #[error("{0}")]
+    Uncertain(String),
+    /// Credentials missing, expired or refused.
+    #[error("{0}")]
+    Credentials(String),
+}
+
+/// What a channel found out about a request interrupted by a crash.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reconciled {
+    /// The post exists.
+    Sent(Receipt),
+    /// The network never got it: safe to send.
+    NotSent,
+    /// No way to tell: a human decides.
+    Unknown,
+}
+
+#[async_trait]
+pub trait Publisher: Send + Sync {
+    async fn publish(&self, job: &Job<'_>, services: &Services) -> Result<Receipt, PublishError>;
+
+    /// Called for a delivery whose request may have left before a crash.
+    /// Channels with an idempotency mechanism look the post up.
+    async fn reconcile(&self, _job: &Job<'_>, _services: &Services) -> Reconciled {
+        Reconciled::Unknown
+    }
 }
 
 /// Reads a module's own options from its table; the error names the field.

@@ -53,7 +53,7 @@ impl ItemKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Image {
     /// Path relative to the campaigns folder.
     pub src: String,

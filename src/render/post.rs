@@ -64,7 +64,7 @@ pub fn shape_post(
         html: None,
         length,
         limit: Some(limit),
-        unit,
+        unit: unit.to_string(),
         parts,
         images: item.images.clone(),
         payload: None,

@@ -1,46 +1,46 @@
 //! A [`Variant`] is exactly what one channel will send for one item.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::content::Image;
 
 /// One message of a variant: the whole post, or one post of a thread.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Part {
     pub text: String,
     /// Counted the way the network counts it.
     pub length: usize,
     /// Network-specific annotations of this part (e.g. rich-text facets).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Variant {
     pub item: String,
     pub channel: String,
     /// The channel's kind (`mastodon`, `email`, ...).
     pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// The full text (for email, the plain-text part).
     pub text: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
     /// Length of `text` as the network counts it.
     pub length: usize,
     /// The network's limit for one message, if it has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
     /// What `length` counts ("graphemes", "weighted characters", ...).
-    pub unit: &'static str,
+    pub unit: String,
     /// The messages that will be sent: one, or a thread.
     pub parts: Vec<Part>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<Image>,
     /// The request body beyond the text, where the network needs one
     /// (e.g. an Adaptive Card, a link card, the escaped commentary).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<serde_json::Value>,
 }
 
@@ -62,7 +62,7 @@ impl Variant {
             html: None,
             length,
             limit: None,
-            unit: "characters",
+            unit: "characters".into(),
             images: Vec::new(),
             payload: None,
         }

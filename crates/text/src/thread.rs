@@ -244,6 +244,12 @@ mod tests {
             bodies.iter().any(|b| b.contains(url)),
             "URL kept whole: {bodies:?}"
         );
+        for b in &bodies {
+            assert!(
+                !b.contains("example.org") || b.contains(url),
+                "URL cut: {b:?}"
+            );
+        }
         assert!(bodies.iter().any(|b| b.contains("#StaySafe")));
     }
 

@@ -1,0 +1,192 @@
+//! The store: every delivery, its audit log, and the pause switches.
+//!
+//! Every SQL statement lives under this module, behind [`Store`]. The
+//! dispatcher, planner and CLI see only this trait, so a PostgreSQL backend
+//! drops in beside [`sqlite`] without touching them.
+
+pub mod sqlite;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::delivery::{Actor, Delivery, HoldReason, Planned, Receipt, State, Transition};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("the database is locked by another process; try again, or stop the other crier")]
+    Locked,
+    #[error("the database is damaged or is not a crier database: {0}")]
+    Corrupt(String),
+    #[error("no delivery with id {0}")]
+    NotFound(i64),
+    #[error("delivery {id} is {actual}; this needs it to be {expected}")]
+    WrongState {
+        id: i64,
+        actual: String,
+        expected: String,
+    },
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    pub state: Option<State>,
+    pub hold_reason: Option<HoldReason>,
+    pub channel: Option<String>,
+    pub item: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// What [`Store::sync_plan`] changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SyncSummary {
+    pub added: usize,
+    pub updated: usize,
+    pub cancelled: usize,
+    pub unchanged: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Paused {
+    pub all: bool,
+    pub channels: Vec<String>,
+}
+
+impl Paused {
+    pub fn covers(&self, channel: &str) -> bool {
+        self.all || self.channels.iter().any(|c| c == channel)
+    }
+}
+
+/// One human or daemon decision about a delivery, checked against its
+/// current state inside the store's transaction.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The delivery must be in one of these states.
+    pub from: Vec<State>,
+    pub to: State,
+    pub hold_reason: Option<HoldReason>,
+    /// Move the due time (send now, next slot).
+    pub due_at: Option<DateTime<Utc>>,
+    /// Set the approval flag.
+    pub approve: bool,
+    pub actor: Actor,
+    pub reason: String,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Makes pending deliveries match the plan, in one transaction: adds
+    /// new ones, updates pending ones whose fingerprint changed, cancels
+    /// pending ones no longer planned (logged). Deliveries that are sent,
+    /// failed, cancelled or in flight are never changed: editing an item
+    /// after it was sent never re-sends it.
+    async fn sync_plan(
+        &self,
+        plan: &[Planned],
+        now: DateTime<Utc>,
+    ) -> Result<SyncSummary, StoreError>;
+
+    /// The earliest time something needs the dispatcher: a planned due
+    /// time, a retry time, or an in-flight lease expiry.
+    async fn next_wakeup(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Atomically leases up to `limit` deliveries due at `now` (planned
+    /// with `due_at <= now`, or retrying with `next_attempt_at <= now`),
+    /// earliest first: state `in_flight`, lease until `now + lease`,
+    /// attempts + 1. Concurrent callers get disjoint sets.
+    async fn lease_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Records, before the request is made, that it may reach the network.
+    async fn mark_request_started(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    async fn record_sent(
+        &self,
+        id: i64,
+        receipt: &Receipt,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError>;
+
+    async fn record_retry(
+        &self,
+        id: i64,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    async fn record_failed(
+        &self,
+        id: i64,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Holds a delivery for a human; `note` says why in words.
+    async fn hold(
+        &self,
+        id: i64,
+        reason: HoldReason,
+        note: &str,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Gives an in-flight lease back (the request never left): planned again.
+    async fn release(&self, id: i64, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// In-flight deliveries whose lease expired: their process died.
+    async fn expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError>;
+
+    async fn get(&self, id: i64) -> Result<Option<Delivery>, StoreError>;
+
+    /// Deliveries matching `filter`, by due time.
+    async fn list(&self, filter: &QueueFilter) -> Result<Vec<Delivery>, StoreError>;
+
+    /// The audit log of one delivery, oldest first.
+    async fn history(&self, id: i64) -> Result<Vec<Transition>, StoreError>;
+
+    /// Applies a checked change (cancel, retry, approve, resume) and logs it.
+    async fn change(
+        &self,
+        id: i64,
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> Result<Delivery, StoreError>;
+
+    /// Sets the pause switch for one channel, or for everything.
+    async fn set_paused(
+        &self,
+        channel: Option<&str>,
+        paused: bool,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    async fn paused(&self) -> Result<Paused, StoreError>;
+
+    /// Delivery counts by (channel, state), for metrics.
+    async fn counts(&self) -> Result<Vec<(String, State, u64)>, StoreError>;
+
+    /// A channel's health note (e.g. "needs new credentials"), or none.
+    async fn set_channel_status(
+        &self,
+        channel: &str,
+        status: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    async fn channel_statuses(&self) -> Result<Vec<(String, String)>, StoreError>;
+}
