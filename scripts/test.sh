@@ -15,4 +15,13 @@ if [[ -z "${CRIER_CONFORMANCE_DIR:-}" ]]; then
   done
 fi
 
+# The feed tests read crier's feeds back with the real feedparser and
+# icalendar, from a venv made here once (pinned, so results do not drift).
+if ! .venv/bin/python -c 'import feedparser, icalendar' 2>/dev/null; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet feedparser==6.0.14 icalendar==7.3.0
+fi
+CRIER_PYTHON="$PWD/.venv/bin/python"
+export CRIER_PYTHON
+
 cargo test --workspace --locked "$@"

@@ -36,7 +36,7 @@ impl Workspace {
                         registry::names().join(", ")
                     ),
                 ),
-                Some(kind) => match (kind.build)(spec) {
+                Some(kind) => match (kind.build)(spec, &config.organisation) {
                     Ok(c) => channels.push(c),
                     Err(msg) => report.error(spec.location.clone(), msg),
                 },

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::registry::Kind;
 use super::{https_option, options, Channel, Family, Findings, Rendered};
-use crate::config::ChannelSpec;
+use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
 use crate::render::post::{shape_post, PostRules};
 use crate::render::Variant;
@@ -38,7 +38,7 @@ struct Bluesky {
     options: Options,
 }
 
-fn build(spec: &ChannelSpec) -> Result<Box<dyn Channel>, String> {
+fn build(spec: &ChannelSpec, _organisation: &Organisation) -> Result<Box<dyn Channel>, String> {
     let options: Options = options(spec)?;
     https_option(spec, "service", &options.service)?;
     Ok(Box::new(Bluesky {

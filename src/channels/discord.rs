@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::registry::Kind;
 use super::{options, Channel, Family, Findings, Rendered};
-use crate::config::ChannelSpec;
+use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
 use crate::render::post::{shape_post, Chars, PostRules};
 use crate::render::Variant;
@@ -33,7 +33,7 @@ struct Discord {
     options: Options,
 }
 
-fn build(spec: &ChannelSpec) -> Result<Box<dyn Channel>, String> {
+fn build(spec: &ChannelSpec, _organisation: &Organisation) -> Result<Box<dyn Channel>, String> {
     Ok(Box::new(Discord {
         name: spec.name.clone(),
         options: options(spec)?,

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::registry::Kind;
 use super::{options, Channel, Family, Findings, Rendered};
-use crate::config::ChannelSpec;
+use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
 use crate::render::{Output, Variant};
 use crate::secret::SecretRef;
@@ -65,7 +65,7 @@ struct Email {
     options: Options,
 }
 
-fn build(spec: &ChannelSpec) -> Result<Box<dyn Channel>, String> {
+fn build(spec: &ChannelSpec, _organisation: &Organisation) -> Result<Box<dyn Channel>, String> {
     let options: Options = options(spec)?;
     let n = &spec.name;
     for (field, value) in [

@@ -5,13 +5,16 @@
 //! for the daemon — how it publishes. Adding a network means one module here
 //! and one line in [`registry`]; nothing else names a network.
 
+pub mod http;
 pub mod registry;
+
+pub use feed::content_type as feed_content_type;
 
 mod bluesky;
 mod discord;
 mod email;
 mod facebook;
-mod feed;
+pub mod feed;
 mod linkedin;
 mod mastodon;
 mod slack;
@@ -99,10 +102,6 @@ pub trait Channel: Send + Sync {
     /// How this channel sends; `None` for kinds that cannot publish yet
     /// (their deliveries are held, never dropped).
     fn publisher(&self) -> Option<&dyn Publisher> {
-        None
-    }
-    /// At most this many sends per minute (the network's or the partner's limit).
-    fn max_per_minute(&self) -> Option<u32> {
         None
     }
 }

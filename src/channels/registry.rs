@@ -1,12 +1,14 @@
 //! Every channel kind crier knows, one line each.
 
 use super::Channel;
-use crate::config::ChannelSpec;
+use crate::config::{ChannelSpec, Organisation};
 
 /// A channel kind: its name in `channels.toml` and how to build one.
 pub struct Kind {
     pub name: &'static str,
-    pub build: fn(&ChannelSpec) -> Result<Box<dyn Channel>, String>,
+    /// Builds a channel from its table; the organisation gives defaults
+    /// (website, name, language) a channel may need.
+    pub build: fn(&ChannelSpec, &Organisation) -> Result<Box<dyn Channel>, String>,
 }
 
 pub const KINDS: &[Kind] = &[

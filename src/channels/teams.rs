@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::registry::Kind;
 use super::{options, Channel, Family, Findings, Rendered};
-use crate::config::ChannelSpec;
+use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
 use crate::render::post::{shape_post, PostRules};
 use crate::render::Variant;
@@ -31,7 +31,7 @@ struct Teams {
     options: Options,
 }
 
-fn build(spec: &ChannelSpec) -> Result<Box<dyn Channel>, String> {
+fn build(spec: &ChannelSpec, _organisation: &Organisation) -> Result<Box<dyn Channel>, String> {
     Ok(Box::new(Teams {
         name: spec.name.clone(),
         options: options(spec)?,

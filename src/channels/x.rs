@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use super::registry::Kind;
 use super::{options, Channel, Family, Findings, Rendered};
-use crate::config::ChannelSpec;
+use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
 use crate::render::post::{shape_post, PostRules};
 use crate::render::Variant;
@@ -34,7 +34,7 @@ struct X {
     options: Options,
 }
 
-fn build(spec: &ChannelSpec) -> Result<Box<dyn Channel>, String> {
+fn build(spec: &ChannelSpec, _organisation: &Organisation) -> Result<Box<dyn Channel>, String> {
     let options: Options = options(spec)?;
     let oauth1 = [
         &options.consumer_key_env,

@@ -2,8 +2,11 @@
 //! returns the process exit status.
 
 mod check;
+mod control;
 mod count;
 mod preview;
+mod queue;
+mod serve;
 mod when;
 
 use std::path::PathBuf;
@@ -37,6 +40,55 @@ pub enum Format {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the daemon: plan, schedule and publish; serve feeds, /healthz, /metrics.
+    Serve {
+        #[arg(long, value_enum, default_value_t)]
+        log_format: serve::LogFormat,
+    },
+    /// List deliveries, or `queue show ID` for one delivery's history.
+    Queue {
+        #[command(subcommand)]
+        show: Option<QueueShow>,
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long)]
+        item: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Cancel deliveries that have not been sent.
+    Cancel {
+        ids: Vec<i64>,
+        #[arg(long, conflicts_with = "ids")]
+        item: Option<String>,
+    },
+    /// Send failed or held deliveries again, now.
+    Retry {
+        ids: Vec<i64>,
+        #[arg(long, conflicts_with = "ids")]
+        item: Option<String>,
+    },
+    /// Approve deliveries that need approval.
+    Approve {
+        ids: Vec<i64>,
+        #[arg(long, conflicts_with = "ids")]
+        item: Option<String>,
+    },
+    /// Hold everything (or one channel) at once: the emergency brake.
+    Pause {
+        #[arg(long)]
+        channel: Option<String>,
+    },
+    /// Lift a pause; asks what to do with deliveries whose time passed.
+    Resume {
+        #[arg(long)]
+        channel: Option<String>,
+        /// Decide for every overdue delivery at once instead of asking.
+        #[arg(long, value_enum)]
+        all: Option<control::Overdue>,
+    },
     /// Validate configuration, templates and content; render every variant.
     Check {
         /// Treat warnings as errors.
@@ -78,9 +130,77 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum QueueShow {
+    /// One delivery: its state, variant and full history.
+    Show {
+        id: i64,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+fn target(ids: Vec<i64>, item: Option<String>) -> Option<control::Target> {
+    match (ids.is_empty(), item) {
+        (_, Some(i)) => Some(control::Target::Item(i)),
+        (false, None) => Some(control::Target::Ids(ids)),
+        (true, None) => {
+            eprintln!("error: give delivery ids or --item ITEM");
+            None
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let config = cli.config.as_path();
     match cli.command {
+        Command::Serve { log_format } => serve::run(config, log_format),
+        Command::Queue {
+            show: Some(QueueShow::Show { id, format }),
+            ..
+        } => queue::show(config, id, format),
+        Command::Queue {
+            show: None,
+            state,
+            channel,
+            item,
+            format,
+        } => {
+            let state = match state
+                .as_deref()
+                .map(|s| (s, crate::delivery::State::parse(s)))
+            {
+                None => None,
+                Some((_, Some(s))) => Some(s),
+                Some((s, None)) => {
+                    let all: Vec<_> = crate::delivery::State::ALL
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect();
+                    eprintln!("error: unknown state `{s}` (one of: {})", all.join(", "));
+                    return ExitCode::from(2);
+                }
+            };
+            let filter = crate::store::QueueFilter {
+                state,
+                channel,
+                item,
+                ..Default::default()
+            };
+            queue::list(config, filter, format)
+        }
+        Command::Cancel { ids, item } => {
+            target(ids, item).map_or(ExitCode::from(2), |t| control::cancel(config, t))
+        }
+        Command::Retry { ids, item } => {
+            target(ids, item).map_or(ExitCode::from(2), |t| control::retry(config, t))
+        }
+        Command::Approve { ids, item } => {
+            target(ids, item).map_or(ExitCode::from(2), |t| control::approve(config, t))
+        }
+        Command::Pause { channel } => control::pause(config, channel),
+        Command::Resume { channel, all } => control::resume(config, channel, all),
         Command::Check { strict, format } => check::run(&cli.config, strict, format),
         Command::Preview {
             item,
@@ -100,6 +220,59 @@ pub fn main() -> ExitCode {
             format,
         } => when::run(&cli.config, &schedule, from.as_deref(), count, format),
     }
+}
+
+/// Runs a store command: reads only the configuration (content may be
+/// mid-edit), opens the store, and wakes a running daemon afterwards.
+fn with_store<F, Fut>(config: &std::path::Path, f: F) -> ExitCode
+where
+    F: FnOnce(crate::config::Config, std::sync::Arc<dyn crate::store::Store>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,
+{
+    let mut report = Report::default();
+    let Some(cfg) = crate::config::Config::load(config, &mut report) else {
+        for d in &report.diagnostics {
+            eprintln!("{d}");
+        }
+        return ExitCode::from(1);
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime");
+    runtime.block_on(async move {
+        let listen = cfg.daemon.listen;
+        let store = match crate::store::open(&cfg).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let code = match f(cfg, store).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        };
+        wake_daemon(listen).await;
+        code
+    })
+}
+
+/// Tells a running daemon the queue changed; quietly nothing if none runs.
+async fn wake_daemon(listen: std::net::SocketAddr) {
+    use tokio::io::AsyncWriteExt;
+    let attempt = async {
+        let mut s = tokio::net::TcpStream::connect(listen).await?;
+        s.write_all(
+            b"POST /wake HTTP/1.1\r\nHost: crier\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .await?;
+        s.shutdown().await
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), attempt).await;
 }
 
 /// Loads the workspace; on a fatal problem prints it and gives the exit code.

@@ -48,6 +48,24 @@ pub struct Daemon {
     pub data_dir: PathBuf,
     /// Where the daemon is reachable from outside (feed self links, email links).
     pub public_url: String,
+    /// A delivery that fell due longer ago than this (the daemon was down)
+    /// is held for a human instead of going out late.
+    #[serde(default = "default_grace_minutes")]
+    pub grace_minutes: u64,
+    /// How long a dispatcher may hold a delivery before it counts as lost.
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: u64,
+    /// First retry delay; it doubles per attempt, with jitter, up to `retry_max_seconds`.
+    #[serde(default = "default_retry_base")]
+    pub retry_base_seconds: u64,
+    #[serde(default = "default_retry_max")]
+    pub retry_max_seconds: u64,
+    /// After this many attempts a retryable error becomes a failure.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Sends in progress at once, across channels.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +104,10 @@ pub struct ChannelSpec {
     pub name: String,
     pub kind: String,
     pub require_approval: bool,
+    /// Sends per minute at most (the network's or the partner's limit).
+    pub max_per_minute: Option<u32>,
+    /// Posting slots ("Mon-Fri 09:30") for items that ask for the next free slot.
+    pub slots: Vec<String>,
     pub options: toml::Table,
     /// Where the table is, for error messages.
     pub location: Location,
@@ -181,6 +203,10 @@ impl Config {
     pub fn data_dir(&self) -> PathBuf {
         self.resolve(&self.daemon.data_dir)
     }
+
+    pub fn spec(&self, channel: &str) -> Option<&ChannelSpec> {
+        self.channels.iter().find(|c| c.name == channel)
+    }
 }
 
 /// Where a channel's table and its `kind` value are in the file.
@@ -255,10 +281,44 @@ fn channel_spec(
             return None;
         }
     };
+    let max_per_minute = match options.remove("max_per_minute") {
+        None => None,
+        Some(toml::Value::Integer(n)) if n > 0 && n <= i64::from(u32::MAX) => Some(n as u32),
+        Some(_) => {
+            report.error(
+                location,
+                format!("channels.{name}.max_per_minute must be a positive whole number"),
+            );
+            return None;
+        }
+    };
+    let slots = match options.remove("slots") {
+        None => Vec::new(),
+        Some(toml::Value::Array(a)) if a.iter().all(|v| v.is_str()) => a
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        Some(_) => {
+            report.error(
+                location,
+                format!("channels.{name}.slots must be a list like [\"Mon-Fri 09:30\"]"),
+            );
+            return None;
+        }
+    };
+    if let Err(e) = (!slots.is_empty())
+        .then(|| crier_schedule::Slots::parse(&slots))
+        .transpose()
+    {
+        report.error(location, format!("channels.{name}.slots: {e}"));
+        return None;
+    }
     Some(ChannelSpec {
         name,
         kind,
         require_approval,
+        max_per_minute,
+        slots,
         options,
         location,
         kind_location: at.kind,
@@ -292,6 +352,24 @@ fn default_listen() -> SocketAddr {
 }
 fn default_data_dir() -> PathBuf {
     PathBuf::from("data")
+}
+fn default_grace_minutes() -> u64 {
+    60
+}
+fn default_lease_seconds() -> u64 {
+    300
+}
+fn default_retry_base() -> u64 {
+    30
+}
+fn default_retry_max() -> u64 {
+    3600
+}
+fn default_max_attempts() -> u32 {
+    8
+}
+fn default_concurrency() -> usize {
+    8
 }
 fn default_campaigns() -> PathBuf {
     PathBuf::from("campaigns")

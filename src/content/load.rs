@@ -73,6 +73,8 @@ struct RawItem {
     language: Option<String>,
     require_approval: Option<bool>,
     thread: Option<bool>,
+    slot: Option<bool>,
+    reminders: Option<Vec<Spanned<String>>>,
     // news
     edition: Option<String>,
     sections: Option<Vec<RawSection>>,
@@ -368,6 +370,30 @@ fn parse_time(
     }
 }
 
+/// `at` written relative to an event ("21 days before start at 10:00").
+fn relative(v: &Spanned<TimeValue>) -> bool {
+    matches!(v.get_ref(), TimeValue::Text(t) if t.contains("before") || t.contains("after") || t.trim_start().starts_with("at "))
+}
+
+fn relative_time(
+    src: &SourceFile,
+    field: &str,
+    span: std::ops::Range<usize>,
+    text: &str,
+    anchors: Option<&crier_schedule::Anchors>,
+    ctx: &Context,
+    report: &mut Report,
+) -> Option<DateTime<Utc>> {
+    let anchors = anchors?;
+    match crier_schedule::Relative::parse(text).and_then(|r| r.resolve(anchors, ctx.timezone)) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            report.error(src.span(&span), format!("bad `{field}`: {e}"));
+            None
+        }
+    }
+}
+
 fn build_item(
     src: &SourceFile,
     raw: RawItem,
@@ -417,7 +443,19 @@ fn build_item(
             Vec::new()
         }
     };
+    let details = kind.and_then(|k| details(src, &raw_details(&raw), k, &id, &here, ctx, report));
+    let anchors = match &details {
+        Some(Details::Event(e)) => Some(crier_schedule::Anchors {
+            start: e.start,
+            end: Some(e.end),
+            booking_deadline: e.booking_deadline,
+        }),
+        _ => None,
+    };
     let at = match (&raw.at, campaign, undated_index) {
+        (Some(at), _, _) if anchors.is_some() && relative(at) => {
+            relative_time(src, "at", at.span(), &at.get_ref().as_text(), anchors.as_ref(), ctx, report)
+        }
         (Some(at), _, _) => parse_time(src, "at", at, ctx, report),
         (None, Some(c), Some(i)) => c.slots.get(i).copied().or_else(|| {
             report.error(here.clone(), format!("item `{id}` has no `at` and the campaign's cadence has no free time left for it"));
@@ -434,7 +472,24 @@ fn build_item(
             hashtags.push(tag);
         }
     }
-    let details = kind.and_then(|k| details(src, &raw_details(&raw), k, &id, &here, ctx, report));
+    let mut reminders = Vec::new();
+    for r in raw.reminders.iter().flatten() {
+        if anchors.is_none() {
+            report.error(src.span(&r.span()), "`reminders` apply to events only");
+            break;
+        }
+        if let Some(t) = relative_time(
+            src,
+            "reminders",
+            r.span(),
+            r.get_ref(),
+            anchors.as_ref(),
+            ctx,
+            report,
+        ) {
+            reminders.push((r.get_ref().trim().to_string(), t));
+        }
+    }
     let images = raw
         .images
         .into_iter()
@@ -483,6 +538,8 @@ fn build_item(
             .thread
             .or(campaign.and_then(|c| c.thread))
             .unwrap_or(true),
+        slot: raw.slot.unwrap_or(false),
+        reminders,
         details,
         origin: Origin {
             path: src.path.clone(),

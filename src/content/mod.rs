@@ -124,6 +124,11 @@ pub struct Item {
     pub require_approval: bool,
     /// Whether a post too long for one message may become a thread.
     pub thread: bool,
+    /// Go out in each channel's next free posting slot at or after `at`.
+    pub slot: bool,
+    /// More publish times (events: "3 days before start at 09:00"), each
+    /// with the schedule text that names it.
+    pub reminders: Vec<(String, DateTime<Utc>)>,
     pub details: Details,
     pub origin: Origin,
 }

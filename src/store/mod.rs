@@ -4,6 +4,8 @@
 //! dispatcher, planner and CLI see only this trait, so a PostgreSQL backend
 //! drops in beside [`sqlite`] without touching them.
 
+#[cfg(test)]
+pub(crate) mod contract;
 pub mod sqlite;
 
 use std::time::Duration;
@@ -189,4 +191,10 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
 
     async fn channel_statuses(&self) -> Result<Vec<(String, String)>, StoreError>;
+}
+
+/// Opens the store the configuration names (SQLite in `data_dir` by default).
+pub async fn open(config: &crate::config::Config) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    let path = config.data_dir().join("crier.db");
+    Ok(std::sync::Arc::new(sqlite::SqliteStore::open(&path).await?))
 }

@@ -1,0 +1,174 @@
+//! `crier serve`: the background service.
+//!
+//! Start-up order matters: check content, open the store, take the data
+//! folder's lock (one daemon per queue), bind the port, recover what a
+//! previous process left in flight, sync the plan, then dispatch.
+
+mod http;
+pub mod reload;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use anyhow::{bail, Context as _};
+use crier_schedule::{Clock, SystemClock};
+use tokio::sync::{watch, Notify};
+use tracing::{error, info};
+
+use crate::channels::Services;
+use crate::dispatch::{Dispatcher, RateGates, Settings};
+use crate::metrics::Metrics;
+
+pub async fn serve(config: &Path) -> anyhow::Result<()> {
+    crate::channels::http::install_crypto_provider();
+    let ws = reload::load_checked(config).map_err(|problems| {
+        anyhow::anyhow!(
+            "the content fails `crier check`; fix it and start again:\n  {}",
+            problems.join("\n  ")
+        )
+    })?;
+    let data_dir = ws.config.data_dir();
+    let _lock = lock_data_dir(&data_dir)?;
+    let store = crate::store::open(&ws.config).await?;
+    let listen = ws.config.daemon.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}: is another crier or service using that port? Set [daemon] listen"))?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let publish_dir = data_dir.join("public");
+    let services = Services {
+        http: crate::channels::http::client(),
+        publish_dir: publish_dir.clone(),
+        public_url: ws
+            .config
+            .daemon
+            .public_url
+            .trim_end_matches('/')
+            .to_string(),
+        store: store.clone(),
+        clock: clock.clone(),
+    };
+    let settings = Settings::from_config(&ws.config.daemon);
+    // Feeds exist (empty but valid) before anything is published.
+    crate::channels::feed::rebuild(&ws.config, &services)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write the feeds under {}: {e}",
+                publish_dir.display()
+            )
+        })?;
+    let summary = reload::sync(&ws, store.as_ref(), clock.now()).await?;
+    info!(
+        added = summary.added,
+        updated = summary.updated,
+        cancelled = summary.cancelled,
+        "queue matches content"
+    );
+    let watch_dirs = vec![ws.config.campaigns_dir(), ws.config.templates_dir()];
+    let workspace = Arc::new(RwLock::new(Arc::new(ws)));
+    let wake = Arc::new(Notify::new());
+    let metrics = Arc::new(Metrics::default());
+    let dispatcher = Arc::new(Dispatcher {
+        store: store.clone(),
+        workspace: workspace.clone(),
+        services,
+        settings,
+        metrics: metrics.clone(),
+        wake: wake.clone(),
+        gates: RateGates::default(),
+    });
+    // Everything in flight belongs to a dead process: we hold the lock.
+    let recovered =
+        crate::dispatch::recover::expired(&dispatcher, chrono::DateTime::<chrono::Utc>::MAX_UTC)
+            .await?;
+    if recovered > 0 {
+        info!(
+            recovered,
+            "recovered deliveries left in flight by the previous run"
+        );
+    }
+    let reloader = Arc::new(reload::Reloader {
+        config: config.to_path_buf(),
+        workspace,
+        store: store.clone(),
+        clock,
+        wake: wake.clone(),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let app = http::app(http::AppState {
+        store,
+        metrics,
+        feeds_dir: publish_dir.join("feeds"),
+        wake,
+    });
+    let mut server_stop = stop_rx.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = server_stop.wait_for(|s| *s).await;
+        })
+        .await
+    });
+    tokio::spawn(reloader.clone().watch(watch_dirs));
+    tokio::spawn(on_sighup(reloader));
+    let dispatch = tokio::spawn(dispatcher.run(stop_rx));
+    info!(%listen, "crier is running");
+    shutdown_signal().await;
+    info!("stopping: finishing sends in progress");
+    let _ = stop_tx.send(true);
+    match dispatch.await {
+        Ok(Err(e)) => error!(error = %e, "dispatcher stopped on a store error"),
+        Err(e) => error!(error = %e, "dispatcher task failed"),
+        Ok(Ok(())) => {}
+    }
+    let _ = server.await;
+    info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+async fn on_sighup(reloader: Arc<reload::Reloader>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        reloader.reload("SIGHUP").await;
+    }
+}
+
+/// One daemon per data folder: a second would lease the same queue and
+/// make crash recovery unsafe. The lock lasts as long as the process.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data folder {}", dir.display()))?;
+    let path: PathBuf = dir.join("crier.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("the data folder {} is not writable", dir.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            bail!("another crier is already running on {}", dir.display())
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}

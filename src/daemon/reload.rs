@@ -1,0 +1,140 @@
+//! Content changes while the daemon runs: a file watch (and SIGHUP) reloads
+//! configuration, templates and content; a change that fails `check` is
+//! refused with the reasons logged, and the last good state stays.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::{mpsc, Notify};
+use tracing::{error, info, warn};
+
+use crate::diagnostics::Report;
+use crate::store::{Store, SyncSummary};
+use crate::workspace::Workspace;
+
+/// Loads and checks everything; `Err` carries the diagnostics that make it unusable.
+pub fn load_checked(config: &Path) -> Result<Workspace, Vec<String>> {
+    let mut report = Report::default();
+    let Some(ws) = Workspace::load(config, &mut report) else {
+        return Err(report.diagnostics.iter().map(ToString::to_string).collect());
+    };
+    for item in &ws.items {
+        ws.variants(item, &mut report);
+    }
+    if report.error_count() > 0 {
+        return Err(report
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == crate::diagnostics::Severity::Error)
+            .map(ToString::to_string)
+            .collect());
+    }
+    Ok(ws)
+}
+
+/// Plans deliveries from a checked workspace and makes the store match.
+pub async fn sync(
+    ws: &Workspace,
+    store: &dyn Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<SyncSummary, crate::store::StoreError> {
+    let mut report = Report::default();
+    let planned = crate::plan::plan(ws, &mut report);
+    store.sync_plan(&planned, now).await
+}
+
+pub struct Reloader {
+    pub config: PathBuf,
+    pub workspace: Arc<RwLock<Arc<Workspace>>>,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn crier_schedule::Clock>,
+    pub wake: Arc<Notify>,
+}
+
+impl Reloader {
+    /// Reloads once: swaps in the new workspace and syncs the queue, or
+    /// refuses and keeps the old one.
+    pub async fn reload(&self, why: &str) {
+        let config = self.config.clone();
+        let loaded = tokio::task::spawn_blocking(move || load_checked(&config)).await;
+        let ws = match loaded {
+            Ok(Ok(ws)) => ws,
+            Ok(Err(problems)) => {
+                error!(reason = why, problems = ?problems, "content change refused: it fails `crier check`; keeping the last good content and queue");
+                return;
+            }
+            Err(e) => {
+                error!(error = %e, "reload task failed; keeping the last good content");
+                return;
+            }
+        };
+        match sync(&ws, self.store.as_ref(), self.clock.now()).await {
+            Ok(s) => {
+                info!(
+                    reason = why,
+                    added = s.added,
+                    updated = s.updated,
+                    cancelled = s.cancelled,
+                    "content reloaded"
+                );
+                *self.workspace.write().expect("workspace lock") = Arc::new(ws);
+                self.wake.notify_one();
+            }
+            Err(e) => {
+                error!(error = %e, "content reloaded but the queue could not be updated; will retry on the next change")
+            }
+        }
+    }
+
+    /// Watches the config file, campaigns and templates until the channel
+    /// closes. Bursts of file events are merged (editors write several).
+    pub async fn watch(self: Arc<Self>, dirs: Vec<PathBuf>) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let config = self.config.clone();
+        let content_dirs = dirs.clone();
+        // The config file's folder is watched (editors replace files, which
+        // ends a watch on the file itself), so keep only relevant paths:
+        // feed files and the database may live beside it.
+        let relevant = move |p: &Path| p == config || content_dirs.iter().any(|d| p.starts_with(d));
+        let mut watcher =
+            match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+                if let Ok(event) = res {
+                    // Reading the files on reload raises access events: only
+                    // writes, creations, removals and renames count.
+                    let change = matches!(
+                        event.kind,
+                        notify::EventKind::Create(_)
+                            | notify::EventKind::Modify(_)
+                            | notify::EventKind::Remove(_)
+                    );
+                    if change && event.paths.iter().any(|p| relevant(p)) {
+                        let _ = tx.send(());
+                    }
+                }
+            }) {
+                Ok(w) => w,
+                Err(e) => {
+                    warn!(error = %e, "cannot watch content files; send SIGHUP to reload");
+                    return;
+                }
+            };
+        let config_dir = match self.config.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let targets = dirs.iter().map(|d| (d.clone(), RecursiveMode::Recursive));
+        for (dir, mode) in targets.chain([(config_dir, RecursiveMode::NonRecursive)]) {
+            if let Err(e) = watcher.watch(&dir, mode) {
+                warn!(path = %dir.display(), error = %e, "cannot watch; send SIGHUP to reload");
+            }
+        }
+        while rx.recv().await.is_some() {
+            // Let the burst finish, then drain it.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            while rx.try_recv().is_ok() {}
+            self.reload("files changed").await;
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! The dispatcher: sleeps until the next due time or a change, leases due
+//! deliveries, sends each through its channel, and records the outcome.
+//!
+//! Architecture Invariant: a request that may have reached a network is
+//! marked (`request_started_at`) before it is made, and a delivery so marked
+//! is never sent again without the channel confirming it was not received.
+
+mod backoff;
+mod gate;
+pub mod recover;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{watch, Notify, Semaphore};
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+use crate::channels::{Job, PublishError, Services};
+use crate::delivery::{Actor, Delivery, HoldReason, Receipt};
+use crate::metrics::Metrics;
+use crate::render::Variant;
+use crate::store::{Store, StoreError};
+use crate::workspace::Workspace;
+
+pub use gate::RateGates;
+
+/// Settings from `[daemon]`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub lease: Duration,
+    pub grace: Duration,
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    pub max_attempts: u32,
+    pub concurrency: usize,
+    /// Longest sleep with nothing due; a safety net, not a poll.
+    pub max_idle: Duration,
+}
+
+impl Settings {
+    pub fn from_config(d: &crate::config::Daemon) -> Settings {
+        Settings {
+            lease: Duration::from_secs(d.lease_seconds),
+            grace: Duration::from_secs(d.grace_minutes * 60),
+            retry_base: Duration::from_secs(d.retry_base_seconds),
+            retry_max: Duration::from_secs(d.retry_max_seconds),
+            max_attempts: d.max_attempts,
+            concurrency: d.concurrency.max(1),
+            max_idle: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Shared by the dispatcher's tasks.
+pub struct Dispatcher {
+    pub store: Arc<dyn Store>,
+    pub workspace: Arc<RwLock<Arc<Workspace>>>,
+    pub services: Services,
+    pub settings: Settings,
+    pub metrics: Arc<Metrics>,
+    /// Notified when content or the queue changed.
+    pub wake: Arc<Notify>,
+    pub gates: RateGates,
+}
+
+impl Dispatcher {
+    fn now(&self) -> DateTime<Utc> {
+        self.services.clock.now()
+    }
+
+    fn workspace(&self) -> Arc<Workspace> {
+        self.workspace.read().expect("workspace lock").clone()
+    }
+
+    /// Runs until `shutdown` turns true; then stops leasing and waits for
+    /// the sends in progress to finish, so nothing is left half-done.
+    pub async fn run(
+        self: Arc<Self>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), StoreError> {
+        let permits = Arc::new(Semaphore::new(self.settings.concurrency));
+        let mut tasks = JoinSet::new();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            while tasks.try_join_next().is_some() {}
+            recover::expired(&self, self.now()).await?;
+            let free = permits.available_permits();
+            let leased = if free > 0 {
+                self.store
+                    .lease_due(self.now(), free, self.settings.lease)
+                    .await?
+            } else {
+                Vec::new()
+            };
+            let full_batch = free > 0 && leased.len() == free;
+            for delivery in leased {
+                let permit = permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore never closed");
+                let me = self.clone();
+                tasks.spawn(async move {
+                    me.handle(delivery).await;
+                    drop(permit);
+                });
+            }
+            if full_batch {
+                // More may be due: lease again once a send finishes.
+                tokio::select! {
+                    _ = tasks.join_next(), if !tasks.is_empty() => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            let sleep = self.sleep_for().await?;
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                _ = self.wake.notified() => {}
+                _ = tasks.join_next(), if !tasks.is_empty() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        info!(
+            in_progress = tasks.len(),
+            "dispatcher stopping; finishing sends in progress"
+        );
+        while tasks.join_next().await.is_some() {}
+        Ok(())
+    }
+
+    /// Until the next due time, capped by `max_idle`.
+    async fn sleep_for(&self) -> Result<Duration, StoreError> {
+        let next = self.store.next_wakeup().await?;
+        let now = self.now();
+        Ok(match next {
+            Some(t) if t <= now => Duration::ZERO,
+            Some(t) => (t - now)
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(self.settings.max_idle),
+            None => self.settings.max_idle,
+        })
+    }
+
+    /// Decides, sends and records one leased delivery. Store errors are
+    /// logged: the lease then expires and recovery picks it up.
+    async fn handle(&self, d: Delivery) {
+        if let Err(e) = self.try_handle(&d).await {
+            error!(delivery = d.id, error = %e, "could not record a delivery's outcome; recovery will take it up");
+        }
+    }
+
+    async fn try_handle(&self, d: &Delivery) -> Result<(), StoreError> {
+        let now = self.now();
+        let ws = self.workspace();
+        let hold = |reason: HoldReason, note: String| async move {
+            info!(delivery = d.id, item = %d.item, channel = %d.channel, reason = reason.as_str(), "held: {note}");
+            self.metrics.outcome(&d.channel, "held");
+            self.store
+                .hold(d.id, reason, &note, Actor::Daemon, now)
+                .await
+        };
+        let Some(channel) = ws.channel(&d.channel) else {
+            return hold(
+                HoldReason::Unsupported,
+                format!("channel `{}` is no longer in channels.toml", d.channel),
+            )
+            .await;
+        };
+        if self.store.paused().await?.covers(&d.channel) {
+            return hold(HoldReason::Paused, "publishing is paused".into()).await;
+        }
+        if d.requires_approval && !d.approved {
+            return hold(
+                HoldReason::Approval,
+                "needs approval: run `crier approve`".into(),
+            )
+            .await;
+        }
+        let late = (now - d.due_at).to_std().unwrap_or(Duration::ZERO);
+        if d.next_attempt_at.is_none() && late > self.settings.grace {
+            return hold(
+                HoldReason::Missed,
+                format!("fell due {} minutes ago, beyond the grace window: send, reschedule or skip it with `crier resume`", late.as_secs() / 60),
+            )
+            .await;
+        }
+        let Some(publisher) = channel.publisher() else {
+            return hold(
+                HoldReason::Unsupported,
+                format!("crier cannot publish to {} channels yet", channel.kind()),
+            )
+            .await;
+        };
+        if let Some(missing) = channel.secrets().into_iter().find(|s| !s.is_set()) {
+            return hold(
+                HoldReason::Credentials,
+                format!("`{}` is not set", missing.0),
+            )
+            .await;
+        }
+        let variant: Variant = match serde_json::from_value(d.variant.clone()) {
+            Ok(v) => v,
+            Err(e) => {
+                return self
+                    .store
+                    .record_failed(d.id, &format!("stored variant unreadable: {e}"), now)
+                    .await
+            }
+        };
+        self.gates
+            .wait(
+                &d.channel,
+                ws.config.spec(&d.channel).and_then(|s| s.max_per_minute),
+            )
+            .await;
+        self.store.mark_request_started(d.id, self.now()).await?;
+        let job = Job {
+            delivery: d,
+            variant: &variant,
+        };
+        let outcome = publisher.publish(&job, &self.services).await;
+        self.record(d, outcome).await
+    }
+
+    async fn record(
+        &self,
+        d: &Delivery,
+        outcome: Result<Receipt, PublishError>,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        match outcome {
+            Ok(receipt) => {
+                self.metrics.outcome(&d.channel, "sent");
+                self.metrics
+                    .lateness((now - d.due_at).num_milliseconds() as f64 / 1000.0);
+                info!(delivery = d.id, item = %d.item, channel = %d.channel, remote_url = ?receipt.remote_url, "sent");
+                self.store.record_sent(d.id, &receipt, now, "sent").await
+            }
+            Err(PublishError::Retry { message, after })
+                if d.attempts < self.settings.max_attempts =>
+            {
+                let wait = backoff::delay(
+                    d.attempts,
+                    self.settings.retry_base,
+                    self.settings.retry_max,
+                    after,
+                );
+                let next =
+                    now + chrono::TimeDelta::from_std(wait).unwrap_or(chrono::TimeDelta::MAX);
+                self.metrics.outcome(&d.channel, "retry");
+                warn!(delivery = d.id, channel = %d.channel, attempt = d.attempts, retry_in_s = wait.as_secs_f64(), "{message}");
+                self.store.record_retry(d.id, next, &message, now).await
+            }
+            Err(PublishError::Retry { message, .. }) => {
+                self.metrics.outcome(&d.channel, "failed");
+                let msg = format!("gave up after {} attempts: {message}", d.attempts);
+                warn!(delivery = d.id, channel = %d.channel, "{msg}");
+                self.store.record_failed(d.id, &msg, now).await
+            }
+            Err(PublishError::Permanent(message)) => {
+                self.metrics.outcome(&d.channel, "failed");
+                warn!(delivery = d.id, channel = %d.channel, "refused: {message}");
+                self.store.record_failed(d.id, &message, now).await
+            }
+            Err(PublishError::Uncertain(message)) => {
+                self.metrics.outcome(&d.channel, "uncertain");
+                warn!(delivery = d.id, channel = %d.channel, "outcome unknown, held for a human: {message}");
+                let note = format!("may have been posted ({message}): check the channel, then `crier retry` or `crier cancel`");
+                self.store
+                    .hold(d.id, HoldReason::Uncertain, &note, Actor::Daemon, now)
+                    .await
+            }
+            Err(PublishError::Credentials(message)) => {
+                self.metrics.outcome(&d.channel, "credentials");
+                warn!(channel = %d.channel, "credentials refused: {message}");
+                self.store
+                    .set_channel_status(
+                        &d.channel,
+                        Some(&format!("needs new credentials: {message}")),
+                        now,
+                    )
+                    .await?;
+                self.store
+                    .hold(d.id, HoldReason::Credentials, &message, Actor::Daemon, now)
+                    .await
+            }
+        }
+    }
+}

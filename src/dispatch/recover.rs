@@ -1,0 +1,91 @@
+//! Deliveries left in flight by a process that died.
+//!
+//! A lease that was never used for a request is simply given back. One
+//! whose request may have left is asked about: the channel reconciles it
+//! through its own idempotency mechanism, or it is held as `uncertain` for a
+//! human — never blindly sent again.
+
+use chrono::{DateTime, Utc};
+use tracing::{info, warn};
+
+use super::Dispatcher;
+use crate::channels::{Job, Reconciled};
+use crate::delivery::{Actor, HoldReason};
+use crate::render::Variant;
+use crate::store::StoreError;
+
+/// Recovers leases that expired before `now`.
+pub async fn expired(d: &Dispatcher, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    let lost = d.store.expired_leases(now).await?;
+    let ws = d.workspace();
+    for delivery in &lost {
+        if delivery.request_started_at.is_none() {
+            info!(
+                delivery = delivery.id,
+                "lease expired before any request: back in the queue"
+            );
+            d.store
+                .release(
+                    delivery.id,
+                    "lease expired before any request was made",
+                    now,
+                )
+                .await?;
+            continue;
+        }
+        let publisher = ws.channel(&delivery.channel).and_then(|c| c.publisher());
+        let variant: Option<Variant> = serde_json::from_value(delivery.variant.clone()).ok();
+        let verdict = match (publisher, &variant) {
+            (Some(p), Some(v)) => {
+                let job = Job {
+                    delivery,
+                    variant: v,
+                };
+                p.reconcile(&job, &d.services).await
+            }
+            _ => Reconciled::Unknown,
+        };
+        match verdict {
+            Reconciled::Sent(receipt) => {
+                info!(
+                    delivery = delivery.id,
+                    "interrupted request had been received: recorded as sent"
+                );
+                d.store
+                    .record_sent(
+                        delivery.id,
+                        &receipt,
+                        now,
+                        "confirmed by the network after a restart",
+                    )
+                    .await?;
+            }
+            Reconciled::NotSent => {
+                info!(
+                    delivery = delivery.id,
+                    "interrupted request never arrived: back in the queue"
+                );
+                d.store
+                    .release(
+                        delivery.id,
+                        "the network confirmed it never received the request",
+                        now,
+                    )
+                    .await?;
+            }
+            Reconciled::Unknown => {
+                warn!(delivery = delivery.id, item = %delivery.item, channel = %delivery.channel, "interrupted mid-request: held as uncertain");
+                d.store
+                    .hold(
+                        delivery.id,
+                        HoldReason::Uncertain,
+                        "the process stopped while this was being sent; it may have been posted. Check the channel, then `crier retry` or `crier cancel`",
+                        Actor::Daemon,
+                        now,
+                    )
+                    .await?;
+            }
+        }
+    }
+    Ok(lost.len())
+}

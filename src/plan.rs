@@ -1,0 +1,72 @@
+//! Planning: from content to the deliveries the store must hold.
+//!
+//! One delivery per (item, channel, occasion): the item's `at`, and each
+//! event reminder. Variants are rendered here, once, so what is sent is
+//! exactly what `check` and `preview` showed.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::content::Item;
+use crate::delivery::Planned;
+use crate::diagnostics::Report;
+use crate::workspace::Workspace;
+
+/// The occasion name of an item's main publish time.
+pub const MAIN: &str = "at";
+
+/// Every delivery the content asks for. Call only on a workspace whose
+/// report has no errors: a variant that failed to render is left out.
+pub fn plan(ws: &Workspace, report: &mut Report) -> Vec<Planned> {
+    let tz = ws.config.organisation.timezone;
+    let mut items: Vec<&Item> = ws.items.iter().collect();
+    // Slots are handed out in publish order, so the plan is the same every run.
+    items.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    let mut taken: HashMap<String, BTreeSet<DateTime<Utc>>> = HashMap::new();
+    let mut out = Vec::new();
+    for item in items {
+        for name in &item.channels {
+            let (Some(channel), Some(spec)) = (ws.channel(name), ws.config.spec(name)) else {
+                continue;
+            };
+            let Some(variant) = ws.render(item, channel, report) else {
+                continue;
+            };
+            let variant = serde_json::to_value(&variant).expect("a variant is plain data");
+            let requires_approval = item.require_approval || spec.require_approval;
+            let mut due_at = item.at;
+            if item.slot && !spec.slots.is_empty() {
+                let slots = crier_schedule::Slots::parse(&spec.slots)
+                    .expect("checked when the config was read");
+                let used = taken.entry(name.clone()).or_default();
+                let before = item.at - chrono::TimeDelta::milliseconds(1);
+                due_at = slots.next_free(before, used, tz);
+                used.insert(due_at);
+            }
+            let occasions =
+                std::iter::once((MAIN.to_string(), due_at)).chain(item.reminders.iter().cloned());
+            for (occasion, due_at) in occasions {
+                out.push(Planned {
+                    fingerprint: fingerprint(&variant, due_at, requires_approval),
+                    item: item.id.clone(),
+                    channel: name.clone(),
+                    occasion,
+                    due_at,
+                    variant: variant.clone(),
+                    requires_approval,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn fingerprint(variant: &serde_json::Value, due_at: DateTime<Utc>, approval: bool) -> String {
+    let mut h = Sha256::new();
+    h.update(variant.to_string());
+    h.update(due_at.timestamp_millis().to_le_bytes());
+    h.update([u8::from(approval)]);
+    hex::encode(&h.finalize()[..16])
+}

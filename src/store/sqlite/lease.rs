@@ -1,0 +1,131 @@
+//! What the dispatcher polls: the next wakeup, leases, expired leases.
+//!
+//! Each query names its state as a literal so SQLite can use the partial
+//! indexes; each is an index range or an index min, never a table scan.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{db_error, delivery_from_row, log, parse_state, time, SqliteStore};
+use crate::delivery::{Actor, Delivery, State};
+use crate::store::StoreError;
+
+/// The earliest planned due time, retry time or lease expiry: three index mins.
+pub(super) const WAKEUP_SQL: &str = "SELECT MIN(t) FROM (
+        SELECT MIN(due_at) AS t FROM deliveries WHERE state = 'planned'
+        UNION ALL
+        SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'retrying'
+        UNION ALL
+        SELECT MIN(lease_expires_at) FROM deliveries WHERE state = 'in_flight'
+    ) AS w";
+
+/// Picks and claims in one statement, so two leasers can never both take a
+/// row. `leased_from = state` keeps the old state (SET reads the row as it
+/// was) for the audit log, which RETURNING alone cannot give. Each arm is
+/// limited first so the sort never sees more than twice the limit.
+/// $1 now, $2 lease expiry, $3 limit.
+pub(super) const LEASE_SQL: &str = concat!(
+    "UPDATE deliveries
+     SET leased_from = state, state = 'in_flight', hold_reason = NULL,
+         attempts = attempts + 1, lease_expires_at = $2,
+         request_started_at = NULL, updated_at = $1
+     WHERE id IN (
+         SELECT id FROM (
+             SELECT id, t FROM (
+                 SELECT id, due_at AS t FROM deliveries
+                 WHERE state = 'planned' AND due_at <= $1
+                 ORDER BY due_at, id LIMIT $3) AS p
+             UNION ALL
+             SELECT id, t FROM (
+                 SELECT id, next_attempt_at AS t FROM deliveries
+                 WHERE state = 'retrying' AND next_attempt_at <= $1
+                 ORDER BY next_attempt_at, id LIMIT $3) AS r
+         ) AS due
+         ORDER BY t, id LIMIT $3)
+     RETURNING ",
+    delivery_columns!(),
+    ", leased_from"
+);
+
+impl SqliteStore {
+    pub(super) async fn wakeup(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = sqlx::query(WAKEUP_SQL)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let ms: Option<i64> = row.try_get(0).map_err(db_error)?;
+        ms.map(|ms| time(ms, 0, "next wakeup")).transpose()
+    }
+
+    pub(super) async fn lease(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let at = now.timestamp_millis();
+        let until = at.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut tx = self.write().await?;
+        let rows = sqlx::query(LEASE_SQL)
+            .bind(at)
+            .bind(until)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+
+        let mut leased = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let d = delivery_from_row(row)?;
+            let from: Option<String> = row.try_get("leased_from").map_err(db_error)?;
+            let from = from
+                .map(|s| parse_state(&s, d.id))
+                .transpose()?
+                .unwrap_or(State::Planned);
+            let due = match from {
+                State::Retrying => d.next_attempt_at.unwrap_or(d.due_at),
+                _ => d.due_at,
+            };
+            leased.push((due, from, d));
+        }
+        // RETURNING gives no order; callers get the earliest first.
+        leased.sort_by_key(|(due, _, d)| (*due, d.id));
+        for (_, from, d) in &leased {
+            let reason = format!("leased (attempt {})", d.attempts);
+            log(
+                &mut tx,
+                d.id,
+                now,
+                Some(*from),
+                State::InFlight,
+                Actor::Daemon,
+                &reason,
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(leased.into_iter().map(|(_, _, d)| d).collect())
+    }
+
+    pub(super) async fn expired(&self, now: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            delivery_columns!(),
+            " FROM deliveries WHERE state = 'in_flight' AND lease_expires_at <= $1
+              ORDER BY lease_expires_at, id"
+        ))
+        .bind(now.timestamp_millis())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(delivery_from_row)
+        .collect()
+    }
+}

@@ -1,0 +1,190 @@
+//! `sync_plan`: making pending deliveries match the content.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{db_error, log, parse_state, SqliteStore};
+use crate::delivery::{Actor, Planned, State};
+use crate::store::{StoreError, SyncSummary};
+
+/// A pending delivery as sync needs it.
+struct Pending {
+    id: i64,
+    state: State,
+    fingerprint: String,
+    requires_approval: bool,
+}
+
+/// Every pending delivery's key and fingerprint, read from a partial covering index.
+pub(super) const PENDING_SQL: &str =
+    "SELECT id, item, channel, occasion, state, fingerprint, requires_approval
+     FROM deliveries WHERE state IN ('planned', 'retrying', 'held')";
+
+impl SqliteStore {
+    pub(super) async fn sync(
+        &self,
+        plan: &[Planned],
+        now: DateTime<Utc>,
+    ) -> Result<SyncSummary, StoreError> {
+        let mut keys = HashSet::with_capacity(plan.len());
+        for p in plan {
+            if !keys.insert((p.item.as_str(), p.channel.as_str(), p.occasion.as_str())) {
+                // A planner bug; guessing which copy wins could send the wrong one.
+                return Err(StoreError::Other(format!(
+                    "the plan names item {:?}, channel {:?}, occasion {:?} twice",
+                    p.item, p.channel, p.occasion
+                )));
+            }
+        }
+        let at = now.timestamp_millis();
+        let mut tx = self.write().await?;
+
+        // Only pending rows are read (a partial covering index), so years of
+        // sent history cost nothing. Every pending row must be seen: an item
+        // deleted from content must have its pending deliveries cancelled.
+        let rows = sqlx::query(PENDING_SQL)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let mut pending: HashMap<(String, String, String), Pending> =
+            HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let id: i64 = row.try_get("id").map_err(db_error)?;
+            let state: String = row.try_get("state").map_err(db_error)?;
+            pending.insert(
+                (
+                    row.try_get("item").map_err(db_error)?,
+                    row.try_get("channel").map_err(db_error)?,
+                    row.try_get("occasion").map_err(db_error)?,
+                ),
+                Pending {
+                    id,
+                    state: parse_state(&state, id)?,
+                    fingerprint: row.try_get("fingerprint").map_err(db_error)?,
+                    requires_approval: row.try_get("requires_approval").map_err(db_error)?,
+                },
+            );
+        }
+        drop(rows);
+
+        let mut summary = SyncSummary::default();
+        let mut seen = HashSet::with_capacity(plan.len());
+        for p in plan {
+            match pending.get(&(p.item.clone(), p.channel.clone(), p.occasion.clone())) {
+                Some(old) => {
+                    seen.insert(old.id);
+                    let edited = old.fingerprint != p.fingerprint;
+                    if !edited && old.requires_approval == p.requires_approval {
+                        summary.unchanged += 1;
+                        continue;
+                    }
+                    // An approval was for the old words: edited content needs a
+                    // fresh one. A retry waits for a due time moved later.
+                    sqlx::query(
+                        "UPDATE deliveries SET variant = $2, due_at = $3, fingerprint = $4,
+                             requires_approval = $5,
+                             approved = CASE WHEN $6 THEN 0 ELSE approved END,
+                             next_attempt_at = CASE WHEN state = 'retrying'
+                                 THEN MAX(next_attempt_at, $3) ELSE next_attempt_at END,
+                             updated_at = $7
+                         WHERE id = $1",
+                    )
+                    .bind(old.id)
+                    .bind(p.variant.to_string())
+                    .bind(p.due_at.timestamp_millis())
+                    .bind(&p.fingerprint)
+                    .bind(p.requires_approval)
+                    .bind(edited)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    let reason = if edited {
+                        "content edited"
+                    } else {
+                        "approval requirement changed"
+                    };
+                    log(
+                        &mut tx,
+                        old.id,
+                        now,
+                        Some(old.state),
+                        old.state,
+                        Actor::Daemon,
+                        reason,
+                    )
+                    .await?;
+                    summary.updated += 1;
+                }
+                None => {
+                    // A conflict here is a sent, failed, cancelled or in-flight
+                    // delivery of the same key: it stays as it is.
+                    let inserted = sqlx::query(
+                        "INSERT INTO deliveries (item, channel, occasion, state, due_at,
+                             requires_approval, variant, fingerprint, created_at, updated_at)
+                         VALUES ($1, $2, $3, 'planned', $4, $5, $6, $7, $8, $8)
+                         ON CONFLICT (item, channel, occasion) DO NOTHING
+                         RETURNING id",
+                    )
+                    .bind(&p.item)
+                    .bind(&p.channel)
+                    .bind(&p.occasion)
+                    .bind(p.due_at.timestamp_millis())
+                    .bind(p.requires_approval)
+                    .bind(p.variant.to_string())
+                    .bind(&p.fingerprint)
+                    .bind(at)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    match inserted {
+                        Some(row) => {
+                            let id: i64 = row.try_get(0).map_err(db_error)?;
+                            log(
+                                &mut tx,
+                                id,
+                                now,
+                                None,
+                                State::Planned,
+                                Actor::Daemon,
+                                "planned",
+                            )
+                            .await?;
+                            summary.added += 1;
+                        }
+                        None => summary.unchanged += 1,
+                    }
+                }
+            }
+        }
+
+        let mut gone: Vec<&Pending> = pending.values().filter(|d| !seen.contains(&d.id)).collect();
+        gone.sort_by_key(|d| d.id);
+        for d in gone {
+            sqlx::query(
+                "UPDATE deliveries SET state = 'cancelled', hold_reason = NULL, updated_at = $2
+                 WHERE id = $1",
+            )
+            .bind(d.id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            log(
+                &mut tx,
+                d.id,
+                now,
+                Some(d.state),
+                State::Cancelled,
+                Actor::Daemon,
+                "removed from content",
+            )
+            .await?;
+            summary.cancelled += 1;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(summary)
+    }
+}

@@ -1,0 +1,222 @@
+//! Reads and switches: queue listings, history, counts, pauses, channel health.
+
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{corrupt, db_error, delivery_from_row, parse_state, time, SqliteStore};
+use crate::delivery::{Actor, Delivery, State, Transition};
+use crate::store::{Paused, QueueFilter, StoreError};
+
+impl SqliteStore {
+    pub(super) async fn select_list(
+        &self,
+        filter: &QueueFilter,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        // Only placeholders are spliced in; every value is bound.
+        let mut sql = String::from(concat!("SELECT ", delivery_columns!(), " FROM deliveries"));
+        let mut conditions = Vec::new();
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        if filter.state.is_some() {
+            conditions.push(format!("state = ${}", next()));
+        }
+        if filter.hold_reason.is_some() {
+            conditions.push(format!("hold_reason = ${}", next()));
+        }
+        if filter.channel.is_some() {
+            conditions.push(format!("channel = ${}", next()));
+        }
+        if filter.item.is_some() {
+            conditions.push(format!("item = ${}", next()));
+        }
+        if !conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(" AND "));
+        }
+        sql.push_str(" ORDER BY due_at, id");
+        if filter.limit.is_some() {
+            sql.push_str(&format!(" LIMIT ${}", next()));
+        }
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        if let Some(state) = filter.state {
+            query = query.bind(state.as_str());
+        }
+        if let Some(reason) = filter.hold_reason {
+            query = query.bind(reason.as_str());
+        }
+        if let Some(channel) = &filter.channel {
+            query = query.bind(channel.clone());
+        }
+        if let Some(item) = &filter.item {
+            query = query.bind(item.clone());
+        }
+        if let Some(limit) = filter.limit {
+            query = query.bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        }
+        query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(delivery_from_row)
+            .collect()
+    }
+
+    pub(super) async fn select_history(&self, id: i64) -> Result<Vec<Transition>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let exists = sqlx::query("SELECT 1 FROM deliveries WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(id));
+        }
+        // Insertion order, not `at`: callers' clocks may step backwards.
+        let rows = sqlx::query(
+            "SELECT at, from_state, to_state, actor, reason FROM transitions
+             WHERE delivery_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let at: i64 = row.try_get("at").map_err(db_error)?;
+                let from: Option<String> = row.try_get("from_state").map_err(db_error)?;
+                let to: String = row.try_get("to_state").map_err(db_error)?;
+                let actor: String = row.try_get("actor").map_err(db_error)?;
+                Ok(Transition {
+                    at: time(at, id, "transition time")?,
+                    delivery: id,
+                    from: from.map(|s| parse_state(&s, id)).transpose()?,
+                    to: parse_state(&to, id)?,
+                    actor: Actor::parse(&actor).ok_or_else(|| {
+                        corrupt(format!("delivery {id}: unknown actor {actor:?}"))
+                    })?,
+                    reason: row.try_get("reason").map_err(db_error)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn upsert_pause(
+        &self,
+        channel: Option<&str>,
+        paused: bool,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (scope, name) = match channel {
+            Some(c) => ("channel", c),
+            None => ("all", ""),
+        };
+        sqlx::query(
+            "INSERT INTO pauses (scope, channel, paused, changed_at, actor)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (scope, channel) DO UPDATE
+             SET paused = excluded.paused, changed_at = excluded.changed_at,
+                 actor = excluded.actor",
+        )
+        .bind(scope)
+        .bind(name)
+        .bind(paused)
+        .bind(now.timestamp_millis())
+        .bind(actor.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        tracing::info!(
+            channel = channel.unwrap_or("*"),
+            paused,
+            actor = actor.as_str(),
+            "pause switch set"
+        );
+        Ok(())
+    }
+
+    pub(super) async fn select_paused(&self) -> Result<Paused, StoreError> {
+        let rows = sqlx::query(
+            "SELECT scope, channel FROM pauses WHERE paused <> 0 ORDER BY scope, channel",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let mut paused = Paused::default();
+        for row in &rows {
+            let scope: String = row.try_get("scope").map_err(db_error)?;
+            match scope.as_str() {
+                "all" => paused.all = true,
+                "channel" => paused
+                    .channels
+                    .push(row.try_get("channel").map_err(db_error)?),
+                other => return Err(corrupt(format!("unknown pause scope {other:?}"))),
+            }
+        }
+        Ok(paused)
+    }
+
+    pub(super) async fn select_counts(&self) -> Result<Vec<(String, State, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT channel, state, COUNT(*) AS n FROM deliveries
+             GROUP BY channel, state ORDER BY channel, state",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let state: String = row.try_get("state").map_err(db_error)?;
+                let n: i64 = row.try_get("n").map_err(db_error)?;
+                Ok((
+                    row.try_get("channel").map_err(db_error)?,
+                    State::parse(&state)
+                        .ok_or_else(|| corrupt(format!("unknown state {state:?}")))?,
+                    u64::try_from(n).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
+    pub(super) async fn upsert_channel_status(
+        &self,
+        channel: &str,
+        status: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let query = match status {
+            Some(status) => sqlx::query(
+                "INSERT INTO channel_status (channel, status, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (channel) DO UPDATE
+                 SET status = excluded.status, updated_at = excluded.updated_at",
+            )
+            .bind(channel)
+            .bind(status)
+            .bind(now.timestamp_millis()),
+            None => sqlx::query("DELETE FROM channel_status WHERE channel = $1").bind(channel),
+        };
+        query.execute(&self.pool).await.map_err(db_error)?;
+        Ok(())
+    }
+
+    pub(super) async fn select_channel_statuses(
+        &self,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query("SELECT channel, status FROM channel_status ORDER BY channel")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("channel").map_err(db_error)?,
+                    row.try_get("status").map_err(db_error)?,
+                ))
+            })
+            .collect()
+    }
+}

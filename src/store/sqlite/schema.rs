@@ -1,0 +1,158 @@
+//! The SQLite schema and its hand-rolled, versioned migrations.
+//!
+//! Version `n` is `MIGRATIONS[n - 1]`; `schema_version` holds one row per
+//! applied version. Migrations only ever get appended: an applied one is
+//! never edited, because databases in the field already ran it.
+//!
+//! The SQL stays close to what PostgreSQL accepts (times are INTEGER unix
+//! milliseconds, enums TEXT, partial indexes) so the next backend can reuse
+//! the same shape.
+
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{Row, SqlitePool};
+
+use super::{db_error, Opened};
+use crate::store::StoreError;
+
+/// Each migration is a list of statements, run in one transaction.
+const MIGRATIONS: &[&[&str]] = &[&[
+    "CREATE TABLE deliveries (
+        id                 INTEGER PRIMARY KEY,
+        item               TEXT    NOT NULL,
+        channel            TEXT    NOT NULL,
+        occasion           TEXT    NOT NULL,
+        state              TEXT    NOT NULL,
+        hold_reason        TEXT,
+        due_at             INTEGER NOT NULL,
+        next_attempt_at    INTEGER,
+        attempts           INTEGER NOT NULL DEFAULT 0,
+        lease_expires_at   INTEGER,
+        leased_from        TEXT,
+        request_started_at INTEGER,
+        last_error         TEXT,
+        remote_id          TEXT,
+        remote_url         TEXT,
+        sent_at            INTEGER,
+        requires_approval  INTEGER NOT NULL DEFAULT 0,
+        approved           INTEGER NOT NULL DEFAULT 0,
+        variant            TEXT    NOT NULL,
+        fingerprint        TEXT    NOT NULL,
+        created_at         INTEGER NOT NULL,
+        updated_at         INTEGER NOT NULL,
+        UNIQUE (item, channel, occasion)
+    )",
+    // Planned deliveries by due time: lease_due, next_wakeup, and list by state.
+    "CREATE INDEX deliveries_state_due ON deliveries (state, due_at)",
+    // Partial indexes stay tiny however much history accumulates; queries
+    // must repeat the literal `state = '…'` for the planner to use them.
+    "CREATE INDEX deliveries_retry_due ON deliveries (next_attempt_at)
+        WHERE state = 'retrying'",
+    "CREATE INDEX deliveries_lease ON deliveries (lease_expires_at)
+        WHERE state = 'in_flight'",
+    // Covers sync_plan's read of every pending delivery's key and fingerprint.
+    "CREATE INDEX deliveries_pending ON deliveries (item, channel, occasion, state, fingerprint, requires_approval)
+        WHERE state IN ('planned', 'retrying', 'held')",
+    // Unfiltered queue listing, and counts / channel filters.
+    "CREATE INDEX deliveries_due ON deliveries (due_at)",
+    "CREATE INDEX deliveries_channel_state ON deliveries (channel, state)",
+    "CREATE TABLE transitions (
+        id          INTEGER PRIMARY KEY,
+        delivery_id INTEGER NOT NULL REFERENCES deliveries (id),
+        at          INTEGER NOT NULL,
+        from_state  TEXT,
+        to_state    TEXT    NOT NULL,
+        actor       TEXT    NOT NULL,
+        reason      TEXT    NOT NULL
+    )",
+    "CREATE INDEX transitions_delivery ON transitions (delivery_id, id)",
+    // One row per switch ever touched; `paused` says where it stands now and
+    // the row keeps who last flipped it. scope is 'all' or 'channel'.
+    "CREATE TABLE pauses (
+        scope      TEXT    NOT NULL,
+        channel    TEXT    NOT NULL DEFAULT '',
+        paused     INTEGER NOT NULL,
+        changed_at INTEGER NOT NULL,
+        actor      TEXT    NOT NULL,
+        PRIMARY KEY (scope, channel)
+    )",
+    "CREATE TABLE channel_status (
+        channel    TEXT    PRIMARY KEY,
+        status     TEXT    NOT NULL,
+        updated_at INTEGER NOT NULL
+    )",
+]];
+
+/// The schema version this build writes.
+pub(super) const CURRENT: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`CURRENT`], refusing databases that are newer
+/// than this build or that belong to something else.
+pub(super) async fn migrate(pool: &SqlitePool, opened: &Opened) -> Result<(), StoreError> {
+    // IMMEDIATE: two daemons starting at once must not both migrate.
+    let mut tx = pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| opened.error(e))?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| opened.error(e))?;
+    let version: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+        .fetch_one(&mut *tx)
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| opened.error(e))?;
+
+    if version > CURRENT {
+        return Err(StoreError::Open {
+            path: opened.path.clone(),
+            reason: format!(
+                "its schema version is {version}, newer than this crier understands ({CURRENT}); \
+                 upgrade crier"
+            ),
+        });
+    }
+    if version == 0 {
+        refuse_foreign(&mut tx, opened).await?;
+    }
+    for (i, statements) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        for sql in *statements {
+            sqlx::query(*sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| opened.error(e))?;
+        }
+        sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+            .bind(i as i64 + 1)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| opened.error(e))?;
+    }
+    tx.commit().await.map_err(|e| opened.error(e))
+}
+
+/// A SQLite file with someone else's tables and no version is not ours:
+/// adding crier's tables to it would hide a wrong `data_dir`.
+async fn refuse_foreign(conn: &mut SqliteConnection, opened: &Opened) -> Result<(), StoreError> {
+    let tables: Vec<String> = sqlx::query(
+        "SELECT name FROM sqlite_master
+         WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_version'
+         ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?
+    .iter()
+    .map(|row| row.try_get::<String, _>(0))
+    .collect::<Result<_, _>>()
+    .map_err(db_error)?;
+    if tables.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "{} is a SQLite database but not crier's (it has tables {})",
+            opened.path,
+            tables.join(", ")
+        )))
+    }
+}

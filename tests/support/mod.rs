@@ -1,0 +1,8 @@
+//! Helpers shared by integration tests: `mod support;` at the top of a test
+//! file, then `use support::receiver::{Receiver, Reply};`.
+//!
+//! Each test file compiles this module anew and uses only part of it.
+#![allow(dead_code)]
+
+pub mod receiver;
+pub mod store;
