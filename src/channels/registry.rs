@@ -3,12 +3,14 @@
 use super::Channel;
 use crate::config::{ChannelSpec, Organisation};
 
+/// Builds a channel from its table; the organisation gives defaults
+/// (website, name, language) a channel may need.
+pub type Build = fn(&ChannelSpec, &Organisation) -> Result<Box<dyn Channel>, String>;
+
 /// A channel kind: its name in `channels.toml` and how to build one.
 pub struct Kind {
     pub name: &'static str,
-    /// Builds a channel from its table; the organisation gives defaults
-    /// (website, name, language) a channel may need.
-    pub build: fn(&ChannelSpec, &Organisation) -> Result<Box<dyn Channel>, String>,
+    pub build: Build,
 }
 
 pub const KINDS: &[Kind] = &[

@@ -13,7 +13,8 @@ pub fn delay(attempt: u32, base: Duration, max: Duration, asked: Option<Duration
         .min(max);
     let jitter = rand::rng().random_range(0.8..1.2);
     let backoff = exp.mul_f64(jitter).min(max);
-    asked.unwrap_or(backoff)
+    // A far-future Retry-After must not park a post for days.
+    asked.map_or(backoff, |a| a.min(max))
 }
 
 #[cfg(test)]

@@ -88,7 +88,16 @@ pub trait Store: Send + Sync {
     /// new ones, updates pending ones whose fingerprint changed, cancels
     /// pending ones no longer planned (logged). Deliveries that are sent,
     /// failed, cancelled or in flight are never changed: editing an item
-    /// after it was sent never re-sends it.
+    /// after it was sent never re-sends it, and content that comes back
+    /// after its delivery was cancelled does not revive it (a person does,
+    /// with [`Store::change`]).
+    ///
+    /// `plan` is the whole plan: a pending delivery whose (item, channel,
+    /// occasion) is missing is cancelled, so never sync a plan built from
+    /// content that failed to load. An update (fingerprint or approval
+    /// requirement changed) clears an approval given for the old content and
+    /// keeps a retry from going out before the new due time. The same key
+    /// twice in `plan` is an [`StoreError::Other`] and changes nothing.
     async fn sync_plan(
         &self,
         plan: &[Planned],
@@ -102,7 +111,10 @@ pub trait Store: Send + Sync {
     /// Atomically leases up to `limit` deliveries due at `now` (planned
     /// with `due_at <= now`, or retrying with `next_attempt_at <= now`),
     /// earliest first: state `in_flight`, lease until `now + lease`,
-    /// attempts + 1. Concurrent callers get disjoint sets.
+    /// attempts + 1, `request_started_at` cleared. Concurrent callers get
+    /// disjoint sets. Pauses and approvals are not checked here: the
+    /// dispatcher checks them on what it leased, and holds or releases.
+    /// Each lease is logged (actor daemon).
     async fn lease_due(
         &self,
         now: DateTime<Utc>,
@@ -111,8 +123,14 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Delivery>, StoreError>;
 
     /// Records, before the request is made, that it may reach the network.
+    /// The delivery must be in flight with a lease that has not expired at
+    /// `now` (else [`StoreError::WrongState`]): a worker presumed dead must
+    /// not send. Logged as an in_flight → in_flight transition.
     async fn mark_request_started(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
 
+    /// In flight → sent, keeping the receipt. Also accepted from
+    /// held (uncertain): reconciliation found the post, and marking it sent
+    /// stops anyone resuming it into a second post.
     async fn record_sent(
         &self,
         id: i64,
@@ -121,6 +139,8 @@ pub trait Store: Send + Sync {
         reason: &str,
     ) -> Result<(), StoreError>;
 
+    /// In flight → retrying, due again at `next_attempt_at`; `error` is kept
+    /// and logged.
     async fn record_retry(
         &self,
         id: i64,
@@ -129,6 +149,7 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// In flight → failed for good; `error` is kept and logged.
     async fn record_failed(
         &self,
         id: i64,
@@ -136,7 +157,9 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// Holds a delivery for a human; `note` says why in words.
+    /// Holds a delivery for a human; `note` says why in words. Allowed from
+    /// planned, retrying, in flight (the lease is dropped) and held (the
+    /// reason is replaced).
     async fn hold(
         &self,
         id: i64,
@@ -146,7 +169,9 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// Gives an in-flight lease back (the request never left): planned again.
+    /// Gives an in-flight lease back (the request never left): planned again,
+    /// and the attempt is not counted. Refused with
+    /// [`StoreError::WrongState`] once `mark_request_started` was called.
     async fn release(&self, id: i64, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// In-flight deliveries whose lease expired: their process died.
@@ -157,10 +182,14 @@ pub trait Store: Send + Sync {
     /// Deliveries matching `filter`, by due time.
     async fn list(&self, filter: &QueueFilter) -> Result<Vec<Delivery>, StoreError>;
 
-    /// The audit log of one delivery, oldest first.
+    /// The audit log of one delivery in the order it was written (not by
+    /// `at`, which comes from callers' clocks); [`StoreError::NotFound`] if
+    /// there is no such delivery.
     async fn history(&self, id: i64) -> Result<Vec<Transition>, StoreError>;
 
-    /// Applies a checked change (cancel, retry, approve, resume) and logs it.
+    /// Applies a checked change (cancel, retry, approve, resume) and logs it;
+    /// returns the delivery as it now is. `to: InFlight` is refused (only a
+    /// lease may do that). `to: Retrying` is due again at `due_at`, or now.
     async fn change(
         &self,
         id: i64,

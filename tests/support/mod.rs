@@ -4,5 +4,6 @@
 //! Each test file compiles this module anew and uses only part of it.
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod receiver;
 pub mod store;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{db_error, delivery_from_row, log, parse_state, time, SqliteStore};
+use super::{corrupt, db_error, delivery_from_row, log, parse_state, SqliteStore};
 use crate::delivery::{Actor, Delivery, State};
 use crate::store::StoreError;
 
@@ -56,7 +56,11 @@ impl SqliteStore {
             .await
             .map_err(db_error)?;
         let ms: Option<i64> = row.try_get(0).map_err(db_error)?;
-        ms.map(|ms| time(ms, 0, "next wakeup")).transpose()
+        ms.map(|ms| {
+            DateTime::from_timestamp_millis(ms)
+                .ok_or_else(|| corrupt(format!("a delivery time {ms} is out of range")))
+        })
+        .transpose()
     }
 
     pub(super) async fn lease(

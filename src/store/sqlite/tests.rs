@@ -319,7 +319,7 @@ fn median(mut runs: Vec<Duration>) -> Duration {
 
 /// `cargo test --release --lib store::sqlite::tests::bench_one_million -- --ignored --nocapture`
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "benchmark: a minute and ~1 GB of disk"]
+#[ignore = "benchmark: ~20 s in release, several hundred MB of temp disk"]
 async fn bench_one_million() {
     const N: usize = 1_000_000;
     let dir = TempDir::new().unwrap();

@@ -1,0 +1,185 @@
+//! The real `crier` binary in a temporary workspace: write content, start
+//! and kill the daemon, run CLI commands, and wait on its log lines.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// How long a test waits for the daemon to do something before failing.
+const WAIT_LIMIT: Duration = Duration::from_secs(30);
+
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Workspace {
+    /// A workspace whose `channels.toml` has `[daemon]` settings for tests
+    /// plus `channels` (TOML tables) appended.
+    pub fn new(channels: &str, daemon_extra: &str) -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = format!(
+            "[organisation]\nname = \"Test Partnership\"\nwebsite = \"https://example.org\"\n\n\
+             [daemon]\nlisten = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
+             retry_base_seconds = 1\n{daemon_extra}\n\n{channels}\n"
+        );
+        let ws = Workspace { dir, port };
+        ws.write("channels.toml", &config);
+        ws.write(
+            "templates/social/default.txt.hbs",
+            "{{item.title}}\n\n{{item.body_text}}\n",
+        );
+        ws.write("templates/feed/default.html.hbs", "{{{item.body_html}}}\n");
+        ws.write("templates/document/default.txt.hbs", "{{item.title}}\n");
+        ws
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.path().join("channels.toml")
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// Runs a CLI command against this workspace.
+    pub fn crier(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_crier"))
+            .arg("--config")
+            .arg(self.config())
+            .args(args)
+            .env_remove("CRIER_CONFIG")
+            .output()
+            .unwrap()
+    }
+
+    /// `crier queue --format json`, parsed.
+    pub fn queue(&self) -> Vec<serde_json::Value> {
+        let out = self.crier(&["queue", "--format", "json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    pub fn start(&self, env: &[(&str, &str)]) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_crier"))
+            .arg("--config")
+            .arg(self.config())
+            .args(["serve", "--log-format", "json"])
+            .env_remove("CRIER_CONFIG")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new((Mutex::new(Vec::<String>::new()), Condvar::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let (lines, cv) = &*sink;
+                lines.lock().unwrap().push(line);
+                cv.notify_all();
+            }
+        });
+        let daemon = Daemon { child, log };
+        daemon.wait_log("crier is running", 1);
+        daemon
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+pub struct Daemon {
+    child: Child,
+    log: Arc<(Mutex<Vec<String>>, Condvar)>,
+}
+
+impl Daemon {
+    /// Waits until `count` log lines contain `needle`; fails the test
+    /// (showing the log) if that takes too long or the daemon exits.
+    pub fn wait_log(&self, needle: &str, count: usize) -> Vec<String> {
+        let (lines, cv) = &*self.log;
+        let deadline = std::time::Instant::now() + WAIT_LIMIT;
+        let mut guard = lines.lock().unwrap();
+        loop {
+            let hits: Vec<String> = guard
+                .iter()
+                .filter(|l| l.contains(needle))
+                .cloned()
+                .collect();
+            if hits.len() >= count {
+                return hits;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(
+                !left.is_zero(),
+                "waited for {count}× {needle:?}; log:\n{}",
+                guard.join("\n")
+            );
+            guard = cv.wait_timeout(guard, left).unwrap().0;
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.0.lock().unwrap().join("\n")
+    }
+
+    /// SIGKILL: no chance to clean up, as in a crash or power loss.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An RFC 3339 time `secs` from now, for items due "seconds ahead".
+pub fn in_secs(secs: i64) -> String {
+    (Utc::now() + chrono::TimeDelta::seconds(secs))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub fn parse_time(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
