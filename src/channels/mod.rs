@@ -11,6 +11,7 @@ pub mod registry;
 pub use feed::content_type as feed_content_type;
 
 mod bluesky;
+mod discard;
 mod discord;
 mod email;
 mod facebook;

@@ -25,6 +25,7 @@ pub const KINDS: &[Kind] = &[
     super::teams::KIND,
     super::discord::KIND,
     super::webhook::KIND,
+    super::discard::KIND,
 ];
 
 pub fn find(kind: &str) -> Option<&'static Kind> {
