@@ -486,3 +486,73 @@ async fn a_republished_entry_is_not_duplicated_and_unsent_items_stay_out() {
             .to_string()
     );
 }
+
+/// The shipped example, every item published: its feeds must parse cleanly.
+#[tokio::test]
+async fn the_shipped_example_feeds_parse_cleanly() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut report = Report::default();
+    let ws = Workspace::load(&root.join("channels.toml"), &mut report).expect("example loads");
+    assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
+    let plan = crier::plan::plan(&ws, &mut report);
+    let store = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let clock = Arc::new(ManualClock::new(at("2026-11-01T00:00:00Z")));
+    store.sync_plan(&plan, clock.now()).await.unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let services = Services {
+        http: reqwest::Client::new(),
+        publish_dir: out.path().to_path_buf(),
+        public_url: "http://127.0.0.1:8080".into(),
+        store: store.clone(),
+        clock: clock.clone(),
+    };
+    // Everything falls due by the end of the campaign.
+    let end = at("2027-12-31T00:00:00Z");
+    clock.set(end);
+    let due = store
+        .lease_due(end, 10_000, Duration::from_secs(300))
+        .await
+        .unwrap();
+    let mut published = 0;
+    for d in due
+        .iter()
+        .filter(|d| ws.channel(&d.channel).unwrap().kind() == "feed")
+    {
+        let variant: Variant = serde_json::from_value(d.variant.clone()).unwrap();
+        let job = Job {
+            delivery: d,
+            variant: &variant,
+        };
+        let publisher = ws.channel(&d.channel).unwrap().publisher().unwrap();
+        let receipt = publisher.publish(&job, &services).await.unwrap();
+        store
+            .record_sent(d.id, &receipt, end, "published")
+            .await
+            .unwrap();
+        published += 1;
+    }
+    assert!(
+        published >= 8,
+        "the example publishes most items to its feeds"
+    );
+    let files: Vec<PathBuf> = std::fs::read_dir(out.path().join("feeds"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        files.len(),
+        7,
+        "news: rss, atom, json; training: rss, atom, json, ics"
+    );
+    let summaries = check(&files);
+    // check() fails the test on any feedparser bozo or calendar error.
+    let news = &summaries["news.rss.xml"];
+    assert_eq!(news["version"], "rss20", "{news}");
+    assert!(ids(news).len() >= 8, "{news}");
+    assert_eq!(
+        ids(&summaries["training.atom.xml"]).len(),
+        2,
+        "only the training courses"
+    );
+}

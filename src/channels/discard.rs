@@ -21,7 +21,10 @@ struct Discard {
 
 fn build(spec: &ChannelSpec, _organisation: &Organisation) -> Result<Box<dyn Channel>, String> {
     if let Some(key) = spec.options.keys().next() {
-        return Err(format!("channels.{}: a discard channel takes no `{key}`", spec.name));
+        return Err(format!(
+            "channels.{}: a discard channel takes no `{key}`",
+            spec.name
+        ));
     }
     Ok(Box::new(Discard {
         name: spec.name.clone(),
@@ -39,7 +42,12 @@ impl Channel for Discard {
         Family::Document
     }
     fn shape(&self, item: &Item, rendered: Rendered, _findings: &mut Findings) -> Variant {
-        Variant::document(&item.id, &self.name, KIND.name, rendered.text.unwrap_or_default())
+        Variant::document(
+            &item.id,
+            &self.name,
+            KIND.name,
+            rendered.text.unwrap_or_default(),
+        )
     }
     fn publisher(&self) -> Option<&dyn Publisher> {
         Some(self)

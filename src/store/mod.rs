@@ -157,7 +157,8 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// Holds a delivery for a human; `note` says why in words. Allowed from
+    /// Holds a delivery for a human; `note` says why in words and is kept
+    /// as the delivery's `last_error`, shown by `crier queue`. Allowed from
     /// planned, retrying, in flight (the lease is dropped) and held (the
     /// reason is replaced).
     async fn hold(

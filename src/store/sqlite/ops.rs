@@ -278,12 +278,14 @@ impl Store for SqliteStore {
         require(id, &cur, &FROM)?;
         sqlx::query(
             "UPDATE deliveries SET state = 'held', hold_reason = $2, lease_expires_at = NULL,
-                 updated_at = $3
+                 updated_at = $3, last_error = $4
              WHERE id = $1",
         )
         .bind(id)
         .bind(reason.as_str())
         .bind(now.timestamp_millis())
+        // The note is what a person reads in `crier queue` to decide.
+        .bind(note)
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;

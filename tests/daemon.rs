@@ -1,0 +1,434 @@
+//! End to end with the real `crier` binary: items due seconds ahead reach a
+//! local webhook receiver exactly once and appear in the feeds at their
+//! time; a crash mid-request never causes a second post; retries follow the
+//! receiver's instructions; bad input never loses what is queued.
+
+mod support;
+
+use serde_json::json;
+use support::daemon::{in_secs, Workspace};
+use support::receiver::{Receiver, Reply};
+
+fn http() -> reqwest::Client {
+    crier::channels::http::client()
+}
+
+const SECRET: (&str, &str) = ("TEST_HOOK_SECRET", "hook-signing-secret-value");
+
+fn channels(hook_url: &str) -> String {
+    format!(
+        "[channels.hook]\nkind = \"webhook\"\nurl = \"{hook_url}\"\nsigning_secret_env = \"TEST_HOOK_SECRET\"\ntimeout_seconds = 5\n\n\
+         [channels.site]\nkind = \"feed\"\ntitle = \"News\"\npath = \"news\"\n"
+    )
+}
+
+fn item(id: &str, at: &str, channels: &str) -> String {
+    format!(
+        "[[item]]\nid = \"{id}\"\nkind = \"notice\"\ntitle = \"Title of {id}\"\nbody = \"Body of {id}.\"\nat = \"{at}\"\nchannels = [{channels}]\n\n"
+    )
+}
+
+fn states(ws: &Workspace) -> Vec<(String, String, String)> {
+    let mut v: Vec<_> = ws
+        .queue()
+        .iter()
+        .map(|d| {
+            (
+                d["item"].as_str().unwrap().to_string(),
+                d["channel"].as_str().unwrap().to_string(),
+                d["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn due_items_arrive_exactly_once_and_enter_the_feed_at_their_time() {
+    let rx = Receiver::start([]).await;
+    let ws = Workspace::new(&channels(&rx.url("/hook")), "");
+    let soon = in_secs(3);
+    let mut content = String::new();
+    for id in ["a", "b", "c"] {
+        content += &item(id, &soon, "\"hook\", \"site\"");
+    }
+    content += &item("later", &in_secs(3600), "\"hook\", \"site\"");
+    ws.write("campaigns/items.toml", &content);
+    let daemon = ws.start(&[SECRET]);
+
+    // Before their time, the feed has none of them.
+    let before = http()
+        .get(ws.url("/feeds/news.rss.xml"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!before.contains("Title of a"), "{before}");
+
+    let seen = rx.wait_for(3).await;
+    daemon.wait_log("\"sent\"", 6);
+    let mut ids: Vec<String> = seen
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["a", "b", "c"]);
+    let keys: std::collections::HashSet<_> = seen
+        .iter()
+        .map(|r| r.header("x-crier-delivery").unwrap().to_string())
+        .collect();
+    assert_eq!(keys.len(), 3, "three distinct deliveries");
+
+    let feed = http()
+        .get(ws.url("/feeds/news.rss.xml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        feed.headers()["content-type"],
+        "application/rss+xml; charset=utf-8"
+    );
+    let etag = feed.headers()["etag"].to_str().unwrap().to_string();
+    let body = feed.text().await.unwrap();
+    for id in ["a", "b", "c"] {
+        assert!(body.contains(&format!("Title of {id}")), "{body}");
+    }
+    assert!(
+        !body.contains("Title of later"),
+        "an item appears only at its time"
+    );
+    let again = http()
+        .get(ws.url("/feeds/news.rss.xml"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+
+    let s = states(&ws);
+    assert_eq!(
+        s.iter().filter(|(_, _, st)| st == "sent").count(),
+        6,
+        "{s:?}"
+    );
+    assert!(
+        s.contains(&("later".into(), "hook".into(), "planned".into())),
+        "{s:?}"
+    );
+    assert_eq!(rx.requests().len(), 3, "nothing sent twice, nothing early");
+    assert!(!daemon.log().contains(SECRET.1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_mid_request_then_restart_posts_each_delivery_once() {
+    // The first request is received but never answered: the daemon dies
+    // while it is in flight. One send at a time makes the moment exact.
+    let rx = Receiver::start([Reply::hang()]).await;
+    let ws = Workspace::new(&channels(&rx.url("/hook")), "concurrency = 1");
+    let soon = in_secs(2);
+    let content: String = ["p", "q", "r", "s"]
+        .iter()
+        .map(|id| item(id, &soon, "\"hook\""))
+        .collect();
+    ws.write("campaigns/items.toml", &content);
+
+    let daemon = ws.start(&[SECRET]);
+    let first = rx.wait_for(1).await;
+    daemon.kill();
+    let stuck = first[0].json()["id"].as_str().unwrap().to_string();
+
+    let daemon = ws.start(&[SECRET]);
+    daemon.wait_log("\"sent\"", 3);
+    let seen = rx.wait_for(4).await;
+    let mut ids: Vec<String> = seen
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["p", "q", "r", "s"],
+        "every delivery arrived exactly once"
+    );
+    let s = states(&ws);
+    for (item, _, state) in &s {
+        let expected = if *item == stuck {
+            "held:uncertain"
+        } else {
+            "sent"
+        };
+        assert_eq!(state, expected, "{s:?}");
+    }
+    // The uncertain one is explained in the queue, for a human to decide.
+    let out = ws.crier(&["queue", "--state", "held"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("may have been posted"), "{text}");
+    assert_eq!(rx.requests().len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_after_then_server_error_is_retried_as_told_and_succeeds() {
+    let rx = Receiver::start([
+        Reply::status(429).header("Retry-After", "2"),
+        Reply::status(500),
+    ])
+    .await;
+    let ws = Workspace::new(&channels(&rx.url("/hook")), "");
+    ws.write("campaigns/items.toml", &item("x", &in_secs(2), "\"hook\""));
+    let daemon = ws.start(&[SECRET]);
+    let seen = rx.wait_for(3).await;
+    daemon.wait_log("\"sent\"", 1);
+    let key = seen[0].header("x-crier-delivery").unwrap();
+    assert!(
+        seen.iter()
+            .all(|r| r.header("x-crier-delivery") == Some(key)),
+        "one delivery, one key"
+    );
+    let t: Vec<i64> = seen
+        .iter()
+        .map(|r| r.header("x-crier-timestamp").unwrap().parse().unwrap())
+        .collect();
+    assert!(t[1] - t[0] >= 2, "waited as Retry-After said: {t:?}");
+    let q = ws.queue();
+    assert_eq!(q[0]["state"], "sent");
+    assert_eq!(q[0]["attempts"], 3);
+    assert_eq!(rx.requests().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_400_fails_at_once_with_the_reason_in_the_queue() {
+    let rx = Receiver::start([Reply::json(
+        400,
+        json!({"error": "summary is required by our intranet"}),
+    )])
+    .await;
+    let ws = Workspace::new(&channels(&rx.url("/hook")), "");
+    ws.write(
+        "campaigns/items.toml",
+        &item("bad", &in_secs(2), "\"hook\""),
+    );
+    let daemon = ws.start(&[SECRET]);
+    rx.wait_for(1).await;
+    daemon.wait_log("refused", 1);
+    let out = ws.crier(&["queue"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("failed") && text.contains("summary is required by our intranet"),
+        "{text}"
+    );
+    let q = ws.queue();
+    assert_eq!(q[0]["attempts"], 1, "permanent errors are not retried");
+    assert_eq!(rx.requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_content_edit_that_fails_check_is_refused_and_the_queue_is_unchanged() {
+    let rx = Receiver::start([]).await;
+    let ws = Workspace::new(&channels(&rx.url("/hook")), "");
+    ws.write(
+        "campaigns/items.toml",
+        &item("keep", &in_secs(3600), "\"hook\", \"site\""),
+    );
+    let daemon = ws.start(&[SECRET]);
+    let before = ws.queue();
+    assert_eq!(before.len(), 2);
+
+    // An edit that removes the item and adds a broken one.
+    ws.write(
+        "campaigns/items.toml",
+        &item("broken", "not a date", "\"hook\""),
+    );
+    let refused = daemon.wait_log("content change refused", 1);
+    assert!(
+        refused[0].contains("not a date"),
+        "the reason is logged: {}",
+        refused[0]
+    );
+    assert_eq!(ws.queue(), before, "the last good state is kept");
+
+    // A good edit is taken: the time moves, the delivery is the same one.
+    ws.write(
+        "campaigns/items.toml",
+        &item("keep", &in_secs(7200), "\"hook\", \"site\""),
+    );
+    daemon.wait_log("content reloaded", 1);
+    let after = ws.queue();
+    assert_eq!(after.len(), 2);
+    assert_eq!(after[0]["id"], before[0]["id"]);
+    assert_ne!(after[0]["due_at"], before[0]["due_at"]);
+
+    // Removing the item cancels its deliveries, with the reason logged.
+    ws.write("campaigns/items.toml", "");
+    daemon.wait_log("content reloaded", 2);
+    assert!(ws.queue().iter().all(|d| d["state"] == "cancelled"));
+    let id = after[0]["id"].to_string();
+    let out = ws.crier(&["queue", "show", &id]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("removed"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pause_holds_everything_and_resume_sends_overdue_on_request() {
+    let rx = Receiver::start([]).await;
+    let ws = Workspace::new(&channels(&rx.url("/hook")), "");
+    ws.write(
+        "campaigns/items.toml",
+        &item("calm", &in_secs(2), "\"hook\""),
+    );
+    let out = ws.crier(&["pause"]);
+    assert!(out.status.success());
+    let daemon = ws.start(&[SECRET]);
+    daemon.wait_log("publishing is paused", 1);
+    assert_eq!(ws.queue()[0]["state"], "held:paused");
+    assert!(rx.requests().is_empty(), "nothing goes out while paused");
+    let health: serde_json::Value = http()
+        .get(ws.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "attention");
+
+    let out = ws.crier(&["resume", "--all", "send-now"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    rx.wait_for(1).await;
+    daemon.wait_log("\"sent\"", 1);
+    assert_eq!(ws.queue()[0]["state"], "sent");
+}
+
+#[test]
+fn corrupt_database_and_taken_port_give_clear_errors() {
+    let ws = Workspace::new(&channels("https://partners.example.org/hook"), "");
+    ws.write("campaigns/items.toml", "");
+    ws.write(
+        "data/crier.db",
+        "this is not a database, it is a shopping list\n",
+    );
+    let out = ws.crier(&["queue"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("damaged") && !err.contains("panicked"),
+        "{err}"
+    );
+
+    std::fs::remove_file(ws.path().join("data/crier.db")).unwrap();
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", ws.port)).unwrap();
+    let out = ws.crier(&["serve"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("cannot listen on") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unusable_data_dir_gives_a_clear_error() {
+    let ws = Workspace::new(&channels("https://partners.example.org/hook"), "");
+    ws.write("campaigns/items.toml", "");
+    // A file where the data folder should be: not creatable, even for root.
+    ws.write("blocked", "");
+    let config = std::fs::read_to_string(ws.config())
+        .unwrap()
+        .replace("data_dir = \"data\"", "data_dir = \"blocked/data\"");
+    ws.write("channels.toml", &config);
+    let out = ws.crier(&["serve"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("data folder") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_cleanly() {
+    let ws = Workspace::new(&channels("https://partners.example.org/hook"), "");
+    ws.write("campaigns/items.toml", "");
+    let daemon = ws.start(&[SECRET]);
+    let metrics = http()
+        .get(ws.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("crier_dispatch_lateness_seconds_count"),
+        "{metrics}"
+    );
+    let status = daemon.terminate();
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_downtime_recent_deliveries_go_late_and_older_ones_wait_for_a_human() {
+    let rx = Receiver::start([]).await;
+    let ws = Workspace::new(&channels(&rx.url("/hook")), "grace_minutes = 60");
+    let content = item("recent", &in_secs(-10 * 60), "\"hook\"")
+        + &item("stale", &in_secs(-3 * 3600), "\"hook\"");
+    ws.write("campaigns/items.toml", &content);
+    let daemon = ws.start(&[SECRET]);
+    daemon.wait_log("\"sent\"", 1);
+    daemon.wait_log("beyond the grace window", 1);
+    let seen = rx.wait_for(1).await;
+    assert_eq!(seen[0].json()["id"], "recent");
+    let s = states(&ws);
+    assert_eq!(
+        s,
+        [
+            ("recent".to_string(), "hook".to_string(), "sent".to_string()),
+            (
+                "stale".to_string(),
+                "hook".to_string(),
+                "held:missed".to_string()
+            )
+        ]
+    );
+    assert_eq!(
+        rx.requests().len(),
+        1,
+        "the stale one is neither dropped nor sent late"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_item_needing_approval_is_held_until_approved() {
+    let rx = Receiver::start([]).await;
+    let ws = Workspace::new(&channels(&rx.url("/hook")), "");
+    let content = item("sensitive", &in_secs(2), "\"hook\"")
+        .replace("channels =", "require_approval = true\nchannels =");
+    ws.write("campaigns/items.toml", &content);
+    let daemon = ws.start(&[SECRET]);
+    daemon.wait_log("needs approval", 1);
+    assert_eq!(ws.queue()[0]["state"], "held:approval");
+    assert!(rx.requests().is_empty(), "never sent without approval");
+    let out = ws.crier(&["approve", "--item", "sensitive"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    rx.wait_for(1).await;
+    daemon.wait_log("\"sent\"", 1);
+    let id = ws.queue()[0]["id"].to_string();
+    let history = String::from_utf8_lossy(&ws.crier(&["queue", "show", &id]).stdout).to_string();
+    assert!(
+        history.contains("by cli") && history.contains("approved"),
+        "{history}"
+    );
+}
