@@ -19,20 +19,27 @@ pub fn item(item: &Item, report: &mut Report) {
         line: item.origin.line,
         column: item.origin.column,
     };
+    // Item-level problems are fixed in the file, so they point there, and
+    // name every channel they would reach.
+    let who = format!(
+        "item `{}` (channels: {})",
+        item.id,
+        item.channels.join(", ")
+    );
     for image in &item.images {
         if image.alt.is_empty() {
             report.error(
                 here(),
                 format!(
-                    "item `{}`: image `{}` has no alt text; describe it for people who cannot see it",
-                    item.id, image.src
+                    "{who}: image `{}` has no alt text; describe it for people who cannot see it",
+                    image.src
                 ),
             );
         }
     }
     for link in item.links() {
         if let Some(problem) = link_problem(&link) {
-            report.error(here(), format!("item `{}`: {problem}", item.id));
+            report.error(here(), format!("{who}: {problem}"));
         }
     }
 }

@@ -1,0 +1,121 @@
+//! The small commands, as a user runs them.
+
+use std::process::Command;
+
+fn crier(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .env_remove("CRIER_CONFIG")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+fn count(network: &str, text: &str) -> serde_json::Value {
+    let (code, out) = crier(&["count", "--network", network, "--json", text]);
+    assert_eq!(code, 0, "{out}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn count_reports_each_network_s_own_length() {
+    // X: a URL is 23, a CJK character weighs 2.
+    let x = count(
+        "x",
+        "Read https://www.northlincsmars.co.uk/news/2026-12/a-long-path 日本",
+    );
+    assert_eq!(
+        x,
+        serde_json::json!({"length": 33, "limit": 280, "valid": true})
+    );
+    // Mastodon: a URL is 23, @user@host counts as @user.
+    let m = count(
+        "mastodon",
+        "@mars@social.example.org https://example.org/a/very/long/path/indeed",
+    );
+    assert_eq!(m["length"], 5 + 1 + 23);
+    assert_eq!(m["limit"], 500);
+    // Bluesky: graphemes, so a family emoji is one.
+    let b = count("bluesky", "Family 👨‍👩‍👧‍👦 day");
+    assert_eq!(b["length"], 12);
+    assert_eq!(b["limit"], 300);
+    let l = count("linkedin", "Hello #NoMoreKnives");
+    assert_eq!(l["limit"], 3000);
+    let (_, over) = crier(&["count", "--network", "x", "--json", &"a".repeat(281)]);
+    assert!(over.contains("\"valid\":false"), "{over}");
+}
+
+#[test]
+fn when_lists_firings_across_the_clock_change_once_each() {
+    let (code, out) = crier(&[
+        "when",
+        "30 1 * * *",
+        "--from",
+        "2026-10-24 00:00",
+        "--count",
+        "3",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let f: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let utc: Vec<&str> = f.iter().map(|x| x["utc"].as_str().unwrap()).collect();
+    assert_eq!(
+        utc,
+        [
+            "2026-10-24T00:30:00Z",
+            "2026-10-25T00:30:00Z",
+            "2026-10-26T01:30:00Z"
+        ]
+    );
+    let (code, out) = crier(&["when", "every tuesday"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("error"), "{out}");
+}
+
+#[test]
+fn preview_json_gives_each_variant_with_length_limit_and_parts() {
+    let (code, out) = crier(&["preview", "nmk-voices", "--format", "json"]);
+    assert_eq!(code, 0, "{out}");
+    let v: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let bsky = v.iter().find(|x| x["channel"] == "bluesky").unwrap();
+    assert_eq!(bsky["limit"], 300);
+    let parts = bsky["parts"].as_array().unwrap();
+    assert!(parts.len() >= 2, "too long for one post: a thread");
+    assert!(parts.iter().all(|p| p["length"].as_u64().unwrap() <= 300));
+    let (code, out) = crier(&[
+        "preview",
+        "news-update-2026-12",
+        "--channel",
+        "partners-email",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let email: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(email.len(), 1);
+    for field in ["subject", "html", "text"] {
+        assert!(
+            email[0][field].as_str().is_some_and(|s| !s.is_empty()),
+            "{field}"
+        );
+    }
+    assert!(
+        email[0]["html"].as_str().unwrap().contains("<h2>"),
+        "HTML part is HTML"
+    );
+    let (code, out) = crier(&["preview", "no-such-item"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("no item `no-such-item`"), "{out}");
+}
+
+#[test]
+fn the_shipped_example_passes_check_strictly() {
+    let (code, out) = crier(&["check", "--strict"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("0 errors, 0 warnings"), "{out}");
+}
