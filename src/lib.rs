@@ -5,6 +5,7 @@ pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod content;
+pub mod credentials;
 pub mod daemon;
 pub mod delivery;
 pub mod diagnostics;

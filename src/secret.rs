@@ -32,6 +32,11 @@ pub struct MissingSecret(pub String);
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a value obtained at run time (e.g. a refreshed token).
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
     /// The value, for the one place that must send it (an auth header).
     pub fn expose(&self) -> &str {
         &self.0

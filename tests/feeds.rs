@@ -152,6 +152,7 @@ async fn world() -> World {
         public_url: PUBLIC_URL.into(),
         store: store.clone(),
         clock: clock.clone(),
+        credentials: crier::credentials::Credentials::new(Path::new("/nonexistent")),
     };
     World {
         feeds: publish_dir.join("feeds"),
@@ -506,6 +507,7 @@ async fn the_shipped_example_feeds_parse_cleanly() {
         public_url: "http://127.0.0.1:8080".into(),
         store: store.clone(),
         clock: clock.clone(),
+        credentials: crier::credentials::Credentials::new(Path::new("/nonexistent")),
     };
     // Everything falls due by the end of the campaign.
     let end = at("2027-12-31T00:00:00Z");

@@ -113,6 +113,7 @@ fn services() -> Services {
         public_url: "http://127.0.0.1:8080".into(),
         store: Arc::new(UnusedStore),
         clock: Arc::new(ManualClock::new(Utc.timestamp_opt(NOW, 0).unwrap())),
+        credentials: crier::credentials::Credentials::new(std::path::Path::new("/nonexistent")),
     }
 }
 

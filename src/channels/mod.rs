@@ -33,6 +33,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::ChannelSpec;
 use crate::content::Item;
+use crate::credentials::Credentials;
 use crate::delivery::{Delivery, Receipt};
 use crate::diagnostics::Severity;
 use crate::render::{Output, Variant};
@@ -105,6 +106,11 @@ pub trait Channel: Send + Sync {
     fn publisher(&self) -> Option<&dyn Publisher> {
         None
     }
+    /// HTTP routes this channel serves from the daemon (e.g. subscription
+    /// pages), mounted as they are; `None` for most channels.
+    fn routes(&self, _services: &Services) -> Option<axum::Router> {
+        None
+    }
 }
 
 /// One delivery to send, with the variant stored when it was planned.
@@ -123,6 +129,8 @@ pub struct Services {
     pub public_url: String,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
+    /// Rotating credentials kept apart from the queue.
+    pub credentials: Credentials,
 }
 
 /// How a send failed; the dispatcher acts on the kind, never on the text.
@@ -166,6 +174,12 @@ pub trait Publisher: Send + Sync {
     /// Channels with an idempotency mechanism look the post up.
     async fn reconcile(&self, _job: &Job<'_>, _services: &Services) -> Reconciled {
         Reconciled::Unknown
+    }
+
+    /// `crier channels test`: checks credentials and limits without
+    /// posting; says what it found.
+    async fn check(&self, _services: &Services) -> Result<String, PublishError> {
+        Ok("nothing to check for this channel kind".into())
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `crier` command line. Each subcommand lives in its own file and
 //! returns the process exit status.
 
+mod channels;
 mod check;
 mod control;
 mod count;
@@ -44,6 +45,11 @@ enum Command {
     Serve {
         #[arg(long, value_enum, default_value_t)]
         log_format: serve::LogFormat,
+    },
+    /// List channels, or `channels test NAME` to check credentials without posting.
+    Channels {
+        #[command(subcommand)]
+        test: Option<ChannelsTest>,
     },
     /// List deliveries, or `queue show ID` for one delivery's history.
     Queue {
@@ -131,6 +137,12 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum ChannelsTest {
+    /// Check one channel's credentials and limits; posts nothing.
+    Test { name: String },
+}
+
+#[derive(Subcommand)]
 enum QueueShow {
     /// One delivery: its state, variant and full history.
     Show {
@@ -156,6 +168,10 @@ pub fn main() -> ExitCode {
     let config = cli.config.as_path();
     match cli.command {
         Command::Serve { log_format } => serve::run(config, log_format),
+        Command::Channels { test: None } => channels::list(config),
+        Command::Channels {
+            test: Some(ChannelsTest::Test { name }),
+        } => channels::test(config, &name),
         Command::Queue {
             show: Some(QueueShow::Show { id, format }),
             ..

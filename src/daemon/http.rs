@@ -24,13 +24,15 @@ pub struct AppState {
     pub wake: Arc<Notify>,
 }
 
-pub fn app(state: AppState) -> Router {
-    Router::new()
+/// The daemon's own routes plus those the channels contribute.
+pub fn app(state: AppState, channel_routes: Vec<Router>) -> Router {
+    let own = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/feeds/{file}", get(feed))
         .route("/wake", post(wake))
-        .with_state(state)
+        .with_state(state);
+    channel_routes.into_iter().fold(own, Router::merge)
 }
 
 async fn healthz(State(s): State<AppState>) -> Response {

@@ -48,6 +48,7 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
             .to_string(),
         store: store.clone(),
         clock: clock.clone(),
+        credentials: crate::credentials::Credentials::new(&data_dir),
     };
     let settings = Settings::from_config(&ws.config.daemon);
     // Feeds exist (empty but valid) before anything is published.
@@ -97,12 +98,22 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         wake: wake.clone(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
-    let app = http::app(http::AppState {
-        store,
-        metrics,
-        feeds_dir: publish_dir.join("feeds"),
-        wake,
-    });
+    let channel_routes: Vec<axum::Router> = {
+        let ws = dispatcher.workspace.read().expect("workspace lock");
+        ws.channels
+            .iter()
+            .filter_map(|c| c.routes(&dispatcher.services))
+            .collect()
+    };
+    let app = http::app(
+        http::AppState {
+            store,
+            metrics,
+            feeds_dir: publish_dir.join("feeds"),
+            wake,
+        },
+        channel_routes,
+    );
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(async move {
         axum::serve(

@@ -312,6 +312,7 @@ formats = ["rss", "atom", "json", "ical"]
             public_url: config.daemon.public_url.clone(),
             store: Arc::new(SqliteStore::open_in_memory().await.unwrap()),
             clock: Arc::new(crier_schedule::SystemClock),
+            credentials: crate::credentials::Credentials::new(std::path::Path::new("/nonexistent")),
         };
         (config, services)
     }

@@ -1,0 +1,99 @@
+//! `crier channels`: list the configured channels, or test one's
+//! credentials and limits without posting anything.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::channels::{PublishError, Services};
+
+pub fn list(config: &Path) -> ExitCode {
+    let (ws, _) = match super::load(config) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    for c in &ws.channels {
+        let secrets: Vec<String> = c
+            .secrets()
+            .iter()
+            .map(|s| format!("{} ({})", s.0, if s.is_set() { "set" } else { "not set" }))
+            .collect();
+        let publishes = if c.publisher().is_some() {
+            "publishes"
+        } else {
+            "cannot publish yet"
+        };
+        println!(
+            "{:<22} {:<10} {:<20} {}",
+            c.name(),
+            c.kind(),
+            publishes,
+            secrets.join(", ")
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn test(config: &Path, name: &str) -> ExitCode {
+    let (ws, _) = match super::load(config) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let Some(channel) = ws.channel(name) else {
+        eprintln!("no channel `{name}` in {}", config.display());
+        return ExitCode::from(1);
+    };
+    let Some(publisher) = channel.publisher() else {
+        eprintln!("crier cannot publish to {} channels yet", channel.kind());
+        return ExitCode::from(1);
+    };
+    if let Some(missing) = channel.secrets().into_iter().find(|s| !s.is_set()) {
+        eprintln!(
+            "`{}` is not set: the channel has no credentials here",
+            missing.0
+        );
+        return ExitCode::from(1);
+    }
+    crate::channels::http::install_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let store = match crate::store::open(&ws.config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let data_dir = ws.config.data_dir();
+        let services = Services {
+            http: crate::channels::http::client(),
+            publish_dir: data_dir.join("public"),
+            public_url: ws
+                .config
+                .daemon
+                .public_url
+                .trim_end_matches('/')
+                .to_string(),
+            store,
+            clock: Arc::new(crier_schedule::SystemClock),
+            credentials: crate::credentials::Credentials::new(&data_dir),
+        };
+        match publisher.check(&services).await {
+            Ok(found) => {
+                println!("{name}: ok — {found}");
+                ExitCode::SUCCESS
+            }
+            Err(PublishError::Credentials(m)) => {
+                eprintln!("{name}: credentials refused: {m}");
+                ExitCode::from(1)
+            }
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
