@@ -278,17 +278,19 @@ where
 }
 
 /// Tells a running daemon the queue changed; quietly nothing if none runs.
+/// The answer is read before hanging up: a server may drop a request whose
+/// client closes its side first.
 async fn wake_daemon(listen: std::net::SocketAddr) {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let attempt = async {
         let mut s = tokio::net::TcpStream::connect(listen).await?;
-        s.write_all(
-            b"POST /wake HTTP/1.1\r\nHost: crier\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        )
-        .await?;
-        s.shutdown().await
+        s.write_all(b"POST /wake HTTP/1.1\r\nHost: crier\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).await?;
+        Ok::<_, std::io::Error>(())
     };
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), attempt).await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), attempt).await;
 }
 
 /// Loads the workspace; on a fatal problem prints it and gives the exit code.
