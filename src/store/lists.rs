@@ -169,19 +169,33 @@ pub fn address_hash(email: &str) -> String {
 pub trait Lists: Send + Sync {
     /// Adds a subscriber with a pending (or, with evidence, confirmed)
     /// consent per topic. An address already on the list is left as it is.
+    async fn add_subscribers(
+        &self,
+        new: &[NewSubscriber],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Added>, StoreError>;
+
     async fn add_subscriber(
         &self,
         new: &NewSubscriber,
         now: DateTime<Utc>,
-    ) -> Result<Added, StoreError>;
+    ) -> Result<Added, StoreError> {
+        let mut added = self.add_subscribers(std::slice::from_ref(new), now).await?;
+        added
+            .pop()
+            .ok_or_else(|| StoreError::Other("nothing added".into()))
+    }
 
     /// The double opt-in click: confirms a pending subscriber and their
     /// pending consents, and lifts a suppression (this is new consent).
     /// `None` if there is no such subscriber (erased since).
     async fn confirm(&self, id: i64, now: DateTime<Utc>) -> Result<Option<Subscriber>, StoreError>;
 
-    async fn subscriber(&self, channel: &str, email: &str)
-        -> Result<Option<Subscriber>, StoreError>;
+    async fn subscriber(
+        &self,
+        channel: &str,
+        email: &str,
+    ) -> Result<Option<Subscriber>, StoreError>;
 
     async fn subscriber_by_id(&self, id: i64) -> Result<Option<Subscriber>, StoreError>;
 

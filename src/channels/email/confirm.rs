@@ -25,7 +25,8 @@ impl Confirmer {
     /// the server's answer, never a secret.
     pub async fn send(&self, sub: &Subscriber, now: DateTime<Utc>) -> Result<(), String> {
         let base = format!("{}/lists/{}", self.public_url, self.channel);
-        let expiry = now.timestamp() + i64::try_from(self.options.confirm_hours * 3600).unwrap_or(0);
+        let expiry =
+            now.timestamp() + i64::try_from(self.options.confirm_hours * 3600).unwrap_or(0);
         let confirm = links::sign(&self.key, &self.channel, Purpose::Confirm, sub.id, expiry);
         let manage = links::sign(&self.key, &self.channel, Purpose::Manage, sub.id, 0);
         let confirm_url = format!("{base}/confirm?t={confirm}");

@@ -43,7 +43,10 @@ impl Keyring {
         if let Some(k) = slot.as_ref() {
             return Ok(k.clone());
         }
-        let key = match credentials.get(channel, KEY_NAME).map_err(|e| e.to_string())? {
+        let key = match credentials
+            .get(channel, KEY_NAME)
+            .map_err(|e| e.to_string())?
+        {
             Some(k) => k,
             None => {
                 let mut bytes = [0u8; 32];

@@ -112,10 +112,7 @@ pub fn build(
         .from
         .parse()
         .map_err(|e| format!("from address: {e}"))?;
-    let to_addr = p
-        .email
-        .parse()
-        .map_err(|e| format!("`{}`: {e}", p.email))?;
+    let to_addr = p.email.parse().map_err(|e| format!("`{}`: {e}", p.email))?;
     let name = p.name.map(clean_name).filter(|n| !n.is_empty());
     let to = Mailbox::new(name.clone(), to_addr);
     let greeting_text = name

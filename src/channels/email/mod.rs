@@ -22,7 +22,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::registry::Kind;
-use super::{Channel, Family, Findings, Job, PublishError, Publisher, Reconciled, Rendered, Services};
+use super::{
+    Channel, Family, Findings, Job, PublishError, Publisher, Reconciled, Rendered, Services,
+};
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
 use crate::delivery::Receipt;
@@ -129,8 +131,10 @@ impl Publisher for Email {
     async fn check(&self, _services: &Services) -> Result<String, PublishError> {
         let auth = match (&self.options.username_env, &self.options.password_env) {
             (Some(u), Some(p)) => Some((
-                u.resolve().map_err(|e| PublishError::Credentials(e.to_string()))?,
-                p.resolve().map_err(|e| PublishError::Credentials(e.to_string()))?,
+                u.resolve()
+                    .map_err(|e| PublishError::Credentials(e.to_string()))?,
+                p.resolve()
+                    .map_err(|e| PublishError::Credentials(e.to_string()))?,
             )),
             _ => None,
         };

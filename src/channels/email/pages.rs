@@ -67,10 +67,19 @@ pub fn router(email: &Email, services: &Services) -> Router {
     });
     let base = format!("/lists/{}", email.name);
     Router::new()
-        .route(&format!("{base}/subscribe"), get(subscribe_form).post(subscribe))
+        .route(
+            &format!("{base}/subscribe"),
+            get(subscribe_form).post(subscribe),
+        )
         .route(&format!("{base}/confirm"), get(confirm_link))
-        .route(&format!("{base}/preferences"), get(preferences_form).post(preferences))
-        .route(&format!("{base}/unsubscribe"), get(unsubscribe_form).post(unsubscribe))
+        .route(
+            &format!("{base}/preferences"),
+            get(preferences_form).post(preferences),
+        )
+        .route(
+            &format!("{base}/unsubscribe"),
+            get(unsubscribe_form).post(unsubscribe),
+        )
         .with_state(pages)
 }
 
@@ -141,7 +150,11 @@ impl Pages {
     fn topic_boxes(&self, checked: &[String]) -> String {
         let mut out = String::from("<fieldset>\n<legend>Topics</legend>\n");
         for t in &self.options.topics {
-            let on = if checked.contains(&t.id) { " checked" } else { "" };
+            let on = if checked.contains(&t.id) {
+                " checked"
+            } else {
+                ""
+            };
             out += &format!(
                 "<p><input type=\"checkbox\" name=\"topics\" id=\"topic-{id}\" value=\"{id}\"{on}> \
                  <label for=\"topic-{id}\">{name}</label> {desc}</p>\n",
@@ -153,7 +166,12 @@ impl Pages {
         out + "</fieldset>\n"
     }
 
-    fn form(&self, error: Option<&str>, fields: &HashMap<&str, String>, topics: &[String]) -> String {
+    fn form(
+        &self,
+        error: Option<&str>,
+        fields: &HashMap<&str, String>,
+        topics: &[String],
+    ) -> String {
         let v = |k: &str| esc(fields.get(k).map_or("", |s| s.as_str()));
         let error = error.map_or(String::new(), |e| {
             format!("<p role=\"alert\"><strong>{}</strong></p>\n", esc(e))
@@ -202,7 +220,11 @@ async fn subscribe_form(State(p): S, ConnectInfo(peer): ConnectInfo<SocketAddr>)
     page(StatusCode::OK, &title, &p.form(None, &HashMap::new(), &[]))
 }
 
-async fn subscribe(State(p): S, ConnectInfo(peer): ConnectInfo<SocketAddr>, Form(fields): Fields) -> Response {
+async fn subscribe(
+    State(p): S,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(fields): Fields,
+) -> Response {
     if !p.limiter.allow(peer.ip()) {
         return too_many();
     }
@@ -220,7 +242,12 @@ async fn subscribe(State(p): S, ConnectInfo(peer): ConnectInfo<SocketAddr>, Form
     let name = clean_name(&get("name"));
     let organisation = clean_name(&get("organisation"));
     let topics = p.chosen(&fields);
-    let echo: HashMap<&str, String> = [("email", get("email")), ("name", name.clone()), ("organisation", organisation.clone())].into();
+    let echo: HashMap<&str, String> = [
+        ("email", get("email")),
+        ("name", name.clone()),
+        ("organisation", organisation.clone()),
+    ]
+    .into();
     let error = if !valid_address(&email) || email.len() > 254 {
         Some("Please enter a valid email address, like name@example.org.")
     } else if name.chars().count() > 100 || organisation.chars().count() > 200 {
@@ -232,7 +259,11 @@ async fn subscribe(State(p): S, ConnectInfo(peer): ConnectInfo<SocketAddr>, Form
     };
     let title = format!("Subscribe to {} emails", p.org);
     if let Some(e) = error {
-        return page(StatusCode::BAD_REQUEST, &title, &p.form(Some(e), &echo, &topics));
+        return page(
+            StatusCode::BAD_REQUEST,
+            &title,
+            &p.form(Some(e), &echo, &topics),
+        );
     }
     let now = p.services.clock.now();
     let new = NewSubscriber {
@@ -268,7 +299,11 @@ async fn subscribe(State(p): S, ConnectInfo(peer): ConnectInfo<SocketAddr>, Form
     )
 }
 
-async fn confirm_link(State(p): S, ConnectInfo(peer): ConnectInfo<SocketAddr>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn confirm_link(
+    State(p): S,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if !p.limiter.allow(peer.ip()) {
         return too_many();
     }
@@ -300,7 +335,11 @@ async fn confirm_link(State(p): S, ConnectInfo(peer): ConnectInfo<SocketAddr>, Q
     }
 }
 
-async fn preferences_form(State(p): S, ConnectInfo(peer): ConnectInfo<SocketAddr>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn preferences_form(
+    State(p): S,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if !p.limiter.allow(peer.ip()) {
         return too_many();
     }
@@ -322,11 +361,16 @@ async fn preferences_form(State(p): S, ConnectInfo(peer): ConnectInfo<SocketAddr
     page(StatusCode::OK, "Your email topics", &body)
 }
 
-async fn preferences(State(p): S, ConnectInfo(peer): ConnectInfo<SocketAddr>, Form(fields): Fields) -> Response {
+async fn preferences(
+    State(p): S,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(fields): Fields,
+) -> Response {
     if !p.limiter.allow(peer.ip()) {
         return too_many();
     }
-    let params: HashMap<String, String> = fields.iter().filter(|(k, _)| k == "t").cloned().collect();
+    let params: HashMap<String, String> =
+        fields.iter().filter(|(k, _)| k == "t").cloned().collect();
     let Some(id) = p.manage_id(&params) else {
         return bad_link();
     };
@@ -334,8 +378,15 @@ async fn preferences(State(p): S, ConnectInfo(peer): ConnectInfo<SocketAddr>, Fo
     let now = p.services.clock.now();
     let addr = peer.ip().to_string();
     let lists = p.services.store.lists();
-    match lists.set_topics(id, &topics, &p.options.consent_wording, Some(&addr), now).await {
-        Ok(()) if topics.is_empty() => page(StatusCode::OK, "You have left", "<p>You will receive no more emails from us.</p>"),
+    match lists
+        .set_topics(id, &topics, &p.options.consent_wording, Some(&addr), now)
+        .await
+    {
+        Ok(()) if topics.is_empty() => page(
+            StatusCode::OK,
+            "You have left",
+            "<p>You will receive no more emails from us.</p>",
+        ),
         Ok(()) => page(StatusCode::OK, "Saved", "<p>Your topics are saved.</p>"),
         Err(_) => bad_link(),
     }
@@ -361,17 +412,31 @@ async fn unsubscribe_form(State(p): S, Query(q): Query<HashMap<String, String>>)
 /// from the header; a person posts the button's form. Both unsubscribe,
 /// with no login, cookie or redirect. Not rate-limited when the link is
 /// genuine: providers' servers post for many people from few addresses.
-async fn unsubscribe(State(p): S, ConnectInfo(peer): ConnectInfo<SocketAddr>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn unsubscribe(
+    State(p): S,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let Some(id) = p.manage_id(&q) else {
         if !p.limiter.allow(peer.ip()) {
             return too_many();
         }
         return bad_link();
     };
-    match p.services.store.lists().unsubscribe(id, p.services.clock.now()).await {
+    match p
+        .services
+        .store
+        .lists()
+        .unsubscribe(id, p.services.clock.now())
+        .await
+    {
         Ok(()) => {
             info!(channel = %p.channel, subscriber = id, "unsubscribed");
-            page(StatusCode::OK, "You have left", "<p>You will receive no more emails from us. Sorry to see you go.</p>")
+            page(
+                StatusCode::OK,
+                "You have left",
+                "<p>You will receive no more emails from us. Sorry to see you go.</p>",
+            )
         }
         Err(_) => unavailable(),
     }

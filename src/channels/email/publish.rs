@@ -173,7 +173,8 @@ pub async fn run(
         workers.spawn(worker(shared.clone()));
     }
     while workers.join_next().await.is_some() {}
-    let shared = Arc::try_unwrap(shared).map_err(|_| retry("workers still running".into(), None))?;
+    let shared =
+        Arc::try_unwrap(shared).map_err(|_| retry("workers still running".into(), None))?;
     let Shared {
         records,
         queue,
@@ -246,7 +247,13 @@ impl Shared {
     }
 
     fn message(&self, r: &Recipient) -> Result<(Envelope, Vec<u8>), String> {
-        let manage = links::sign(&self.key, &self.channel, Purpose::Manage, r.subscriber_id, 0);
+        let manage = links::sign(
+            &self.key,
+            &self.channel,
+            Purpose::Manage,
+            r.subscriber_id,
+            0,
+        );
         let unsubscribe_url = format!("{}/unsubscribe?t={manage}", self.base_url);
         let preferences_url = format!("{}/preferences?t={manage}", self.base_url);
         let content = Content {
@@ -262,7 +269,13 @@ impl Shared {
             // The same for every attempt: receivers can fold a repeat.
             message_key: format!("crier.{}.{}", self.delivery, r.subscriber_id),
         };
-        let msg = message::build(&self.options, &self.org, &content, &personal, self.dkim.as_ref())?;
+        let msg = message::build(
+            &self.options,
+            &self.org,
+            &content,
+            &personal,
+            self.dkim.as_ref(),
+        )?;
         Ok((msg.envelope().clone(), msg.formatted()))
     }
 
@@ -301,7 +314,10 @@ async fn worker(s: Arc<Shared>) {
         let mut tries = 0;
         let answer = loop {
             tries += 1;
-            if conn.as_ref().is_none_or(|c| c.broken() || c.sent >= s.smtp.recycle_after) {
+            if conn
+                .as_ref()
+                .is_none_or(|c| c.broken() || c.sent >= s.smtp.recycle_after)
+            {
                 if let Some(old) = conn.take() {
                     old.quit().await;
                 }
@@ -314,7 +330,10 @@ async fn worker(s: Arc<Shared>) {
             let c = conn.as_mut().expect("connected above");
             match s.smtp.send(c, &envelope, &bytes).await {
                 Answer::Broken(e) if tries < 3 => {
-                    warn!(delivery = s.delivery, "SMTP connection lost, reconnecting: {e}");
+                    warn!(
+                        delivery = s.delivery,
+                        "SMTP connection lost, reconnecting: {e}"
+                    );
                     conn = None;
                 }
                 other => break other,

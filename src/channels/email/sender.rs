@@ -67,10 +67,7 @@ impl Smtp {
     /// names the server, never the credentials.
     pub async fn connect(&self) -> Result<Conn, String> {
         let fail = |what: &str, e: &dyn std::fmt::Display| {
-            format!(
-                "SMTP {}:{}: {what}: {e}",
-                self.host, self.port
-            )
+            format!("SMTP {}:{}: {what}: {e}", self.host, self.port)
         };
         let tls = || TlsParameters::new(self.host.clone()).map_err(|e| fail("TLS", &e));
         let mut inner = if self.tls == Tls::Implicit {

@@ -79,6 +79,8 @@ async fn suppressed(
     Ok(row.is_some())
 }
 
+// One argument per column of the consent row.
+#[allow(clippy::too_many_arguments)]
 async fn add_consent(
     conn: &mut SqliteConnection,
     id: i64,
@@ -106,90 +108,112 @@ async fn add_consent(
     Ok(())
 }
 
-#[async_trait]
-impl Lists for SqliteStore {
-    async fn add_subscriber(
-        &self,
-        new: &NewSubscriber,
-        now: DateTime<Utc>,
-    ) -> Result<Added, StoreError> {
-        let mut tx = self.write().await?;
-        let sql = format!(
-            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE channel = $1 AND email = $2"
-        );
-        if let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&new.channel)
-            .bind(&new.email)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?
-        {
-            let known = load(&mut tx, &row).await?;
-            if known.status != Status::Unsubscribed {
-                return Ok(Added::Known(known));
-            }
-            // Someone who left may come back, through a fresh double opt-in.
-            let at = now.timestamp_millis();
-            sqlx::query("UPDATE subscribers SET status = 'pending', confirmed_at = NULL WHERE id = $1")
-                .bind(known.id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            for topic in &new.topics {
-                let client = new.client_addr.as_deref();
-                add_consent(&mut tx, known.id, topic, &new.method, &new.wording, client, at, None)
-                    .await?;
-            }
-            let sub = by_id(&mut tx, known.id).await?.ok_or(StoreError::NotFound(known.id))?;
-            tx.commit().await.map_err(db_error)?;
-            return Ok(Added::Pending(sub));
-        }
-        if !new.override_suppression && suppressed(&mut tx, &new.channel, &new.email).await? {
-            return Ok(Added::Suppressed);
-        }
-        let at = now.timestamp_millis();
-        let confirmed = new.confirmed_at.map(|t| t.timestamp_millis());
-        let status = if confirmed.is_some() {
-            Status::Confirmed
-        } else {
-            Status::Pending
-        };
-        let id: i64 = sqlx::query(
-            "INSERT INTO subscribers (channel, email, email_hash, name, organisation, status, created_at, confirmed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        )
+async fn add_one(
+    tx: &mut SqliteConnection,
+    new: &NewSubscriber,
+    now: DateTime<Utc>,
+) -> Result<Added, StoreError> {
+    let sql =
+        format!("SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE channel = $1 AND email = $2");
+    if let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&new.channel)
         .bind(&new.email)
-        .bind(address_hash(&new.email))
-        .bind(&new.name)
-        .bind(&new.organisation)
-        .bind(status.as_str())
-        .bind(at)
-        .bind(confirmed)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
-        .and_then(|r| r.try_get(0))
-        .map_err(db_error)?;
+        .map_err(db_error)?
+    {
+        let known = load(tx, &row).await?;
+        if known.status != Status::Unsubscribed {
+            return Ok(Added::Known(known));
+        }
+        // Someone who left may come back, through a fresh double opt-in.
+        let at = now.timestamp_millis();
+        sqlx::query("UPDATE subscribers SET status = 'pending', confirmed_at = NULL WHERE id = $1")
+            .bind(known.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
         for topic in &new.topics {
             let client = new.client_addr.as_deref();
             add_consent(
-                &mut tx,
-                id,
+                tx,
+                known.id,
                 topic,
                 &new.method,
                 &new.wording,
                 client,
                 at,
-                confirmed,
+                None,
             )
             .await?;
         }
-        let sub = by_id(&mut tx, id).await?.ok_or(StoreError::NotFound(id))?;
+        let sub = by_id(tx, known.id)
+            .await?
+            .ok_or(StoreError::NotFound(known.id))?;
+        return Ok(Added::Pending(sub));
+    }
+    if !new.override_suppression && suppressed(tx, &new.channel, &new.email).await? {
+        return Ok(Added::Suppressed);
+    }
+    let at = now.timestamp_millis();
+    let confirmed = new.confirmed_at.map(|t| t.timestamp_millis());
+    let status = if confirmed.is_some() {
+        Status::Confirmed
+    } else {
+        Status::Pending
+    };
+    let id: i64 = sqlx::query(
+        "INSERT INTO subscribers (channel, email, email_hash, name, organisation, status, created_at, confirmed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(&new.channel)
+    .bind(&new.email)
+    .bind(address_hash(&new.email))
+    .bind(&new.name)
+    .bind(&new.organisation)
+    .bind(status.as_str())
+    .bind(at)
+    .bind(confirmed)
+    .fetch_one(&mut *tx)
+    .await
+    .and_then(|r| r.try_get(0))
+    .map_err(db_error)?;
+    for topic in &new.topics {
+        let client = new.client_addr.as_deref();
+        add_consent(
+            tx,
+            id,
+            topic,
+            &new.method,
+            &new.wording,
+            client,
+            at,
+            confirmed,
+        )
+        .await?;
+    }
+    let sub = by_id(tx, id).await?.ok_or(StoreError::NotFound(id))?;
+    Ok(match status {
+        Status::Confirmed => Added::Confirmed(sub),
+        _ => Added::Pending(sub),
+    })
+}
+
+#[async_trait]
+impl Lists for SqliteStore {
+    async fn add_subscribers(
+        &self,
+        new: &[NewSubscriber],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Added>, StoreError> {
+        // One transaction for a whole import: one fsync, not one per row.
+        let mut tx = self.write().await?;
+        let mut out = Vec::with_capacity(new.len());
+        for n in new {
+            out.push(add_one(&mut tx, n, now).await?);
+        }
         tx.commit().await.map_err(db_error)?;
-        Ok(match status {
-            Status::Confirmed => Added::Confirmed(sub),
-            _ => Added::Pending(sub),
-        })
+        Ok(out)
     }
 
     async fn confirm(&self, id: i64, now: DateTime<Utc>) -> Result<Option<Subscriber>, StoreError> {
@@ -515,12 +539,13 @@ impl Lists for SqliteStore {
 
     async fn progress(&self, delivery_id: i64) -> Result<Progress, StoreError> {
         let mut p = Progress::default();
-        let rows =
-            sqlx::query("SELECT state, COUNT(*) FROM recipients WHERE delivery_id = $1 GROUP BY state")
-                .bind(delivery_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)?;
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) FROM recipients WHERE delivery_id = $1 GROUP BY state",
+        )
+        .bind(delivery_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
         for r in &rows {
             let state: String = r.try_get(0).map_err(db_error)?;
             let n = r.try_get::<i64, _>(1).map_err(db_error)? as u64;
@@ -539,7 +564,12 @@ impl Lists for SqliteStore {
         .await
         .map_err(db_error)?
         .iter()
-        .map(|r| Ok((r.try_get(0).map_err(db_error)?, r.try_get(1).map_err(db_error)?)))
+        .map(|r| {
+            Ok((
+                r.try_get(0).map_err(db_error)?,
+                r.try_get(1).map_err(db_error)?,
+            ))
+        })
         .collect::<Result<_, StoreError>>()?;
         Ok(p)
     }
@@ -614,15 +644,16 @@ async fn bounce(
     limit: i64,
     at: i64,
 ) -> Result<(), StoreError> {
-    let n: i64 = sqlx::query("UPDATE subscribers SET bounces = bounces + 1 WHERE id = $1 RETURNING bounces")
-        .bind(o.subscriber_id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_error)?
-        .map(|r| r.try_get(0))
-        .transpose()
-        .map_err(db_error)?
-        .unwrap_or(0);
+    let n: i64 =
+        sqlx::query("UPDATE subscribers SET bounces = bounces + 1 WHERE id = $1 RETURNING bounces")
+            .bind(o.subscriber_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)?
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(db_error)?
+            .unwrap_or(0);
     if n >= limit.max(1) {
         sqlx::query("UPDATE subscribers SET status = 'unsubscribed' WHERE id = $1")
             .bind(o.subscriber_id)

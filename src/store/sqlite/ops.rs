@@ -456,7 +456,11 @@ impl Store for SqliteStore {
         if done.rows_affected() == 1 {
             Ok(())
         } else {
-            Err(wrong_state(id, "not in flight with a live lease", &[State::InFlight]))
+            Err(wrong_state(
+                id,
+                "not in flight with a live lease",
+                &[State::InFlight],
+            ))
         }
     }
 
@@ -480,7 +484,16 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        log(&mut tx, id, now, Some(State::InFlight), State::Retrying, Actor::Daemon, reason).await?;
+        log(
+            &mut tx,
+            id,
+            now,
+            Some(State::InFlight),
+            State::Retrying,
+            Actor::Daemon,
+            reason,
+        )
+        .await?;
         tx.commit().await.map_err(db_error)
     }
 
