@@ -177,15 +177,17 @@ pub fn import(config: &Path, file: &Path, name: Option<String>, topics: Vec<Stri
         );
         let mut problems = Vec::new();
         let mut rows = Vec::new();
-        for (i, record) in reader.records().enumerate() {
-            let line = i + 2;
+        for record in reader.records() {
             let record = match record {
                 Ok(r) => r,
                 Err(e) => {
-                    problems.push(format!("line {line}: {e}"));
+                    problems.push(format!("{}: {e}", file.display()));
                     continue;
                 }
             };
+            // The physical line, so a name with a line break in quotes
+            // does not shift the numbers people look up.
+            let line = record.position().map_or(0, |p| p.line());
             let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").to_string();
             let email = get(Some(email_col)).to_lowercase();
             if !valid_address(&email) {

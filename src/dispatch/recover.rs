@@ -71,7 +71,9 @@ pub async fn expired(d: &Dispatcher, now: DateTime<Utc>) -> Result<usize, StoreE
                     .release_reconciled(
                         delivery.id,
                         "interrupted mid-send; the channel resumes where it stopped",
-                        now,
+                        // Due now by the clock: at start-up `now` is the end
+                        // of time, to take every lease.
+                        d.now(),
                     )
                     .await?;
             }

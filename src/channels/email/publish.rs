@@ -45,13 +45,27 @@ struct Shared {
     queue: Mutex<VecDeque<Recipient>>,
     /// Messages still allowed by the per-hour cap.
     budget: AtomicI64,
-    stop: AtomicBool,
-    trouble: Mutex<Option<String>>,
+    control: Arc<Control>,
     pacer: Pacer,
     records: mpsc::Sender<(RecipientOutcome, oneshot::Sender<bool>)>,
     sent: AtomicU64,
     bounced: AtomicU64,
     deferred: AtomicU64,
+}
+
+/// Stopping a send early, and why; shared with the record writer.
+#[derive(Default)]
+struct Control {
+    stop: AtomicBool,
+    trouble: Mutex<Option<String>>,
+}
+
+impl Control {
+    fn halt(&self, why: String) {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut t = self.trouble.lock().expect("trouble lock");
+        t.get_or_insert(why);
+    }
 }
 
 /// Spaces messages `interval` apart across all workers (max_per_second).
@@ -146,8 +160,7 @@ pub async fn run(
         dkim,
         queue: Mutex::new(recipients.into()),
         budget: AtomicI64::new(budget),
-        stop: AtomicBool::new(false),
-        trouble: Mutex::new(None),
+        control: Arc::default(),
         records: tx,
         sent: AtomicU64::new(0),
         bounced: AtomicU64::new(0),
@@ -162,11 +175,16 @@ pub async fn run(
         .max(Duration::from_secs(30));
     let writer = tokio::spawn(writer(
         rx,
-        services.store.clone(),
-        shared.clone(),
-        lease_span,
-        services.clock.clone(),
-        total,
+        Writer {
+            store: services.store.clone(),
+            clock: services.clock.clone(),
+            control: shared.control.clone(),
+            delivery: d.id,
+            channel: email.name.clone(),
+            bounce_limit: shared.options.bounce_limit,
+            lease_span,
+            total,
+        },
     ));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..shared.options.concurrency.min(total.max(1)) {
@@ -178,7 +196,7 @@ pub async fn run(
     let Shared {
         records,
         queue,
-        trouble,
+        control,
         sent,
         bounced,
         deferred,
@@ -197,7 +215,8 @@ pub async fn run(
         "{sent} sent, {bounced} refused, {deferred} deferred, {unreached} not reached of {total}"
     );
     info!(delivery = d.id, channel = %email.name, "email send finished: {summary}");
-    if let Some(t) = trouble.into_inner().expect("trouble lock") {
+    let trouble = control.trouble.lock().expect("trouble lock").take();
+    if let Some(t) = trouble {
         return Err(retry(format!("{summary}: {t}"), None));
     }
     if budget.into_inner() <= 0 && unreached > 0 {
@@ -229,13 +248,13 @@ fn until_free(oldest: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Duration {
 
 impl Shared {
     fn halt(&self, why: String) {
-        self.stop.store(true, Ordering::SeqCst);
-        let mut t = self.trouble.lock().expect("trouble lock");
-        t.get_or_insert(why);
+        self.control.halt(why);
     }
 
     fn next(&self) -> Option<Recipient> {
-        if self.stop.load(Ordering::SeqCst) || self.budget.fetch_sub(1, Ordering::SeqCst) <= 0 {
+        if self.control.stop.load(Ordering::SeqCst)
+            || self.budget.fetch_sub(1, Ordering::SeqCst) <= 0
+        {
             return None;
         }
         self.queue.lock().expect("queue lock").pop_front()
@@ -360,49 +379,60 @@ async fn worker(s: Arc<Shared>) {
     }
 }
 
+/// What the record writer needs; it holds no sender of its own channel,
+/// so it ends when the workers are done.
+struct Writer {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn crier_schedule::Clock>,
+    control: Arc<Control>,
+    delivery: i64,
+    channel: String,
+    bounce_limit: i64,
+    lease_span: Duration,
+    total: usize,
+}
+
 /// Group commit: takes every outcome waiting, writes them in one
 /// transaction, then acknowledges each worker. Keeps the lease alive.
-async fn writer(
-    mut rx: mpsc::Receiver<(RecipientOutcome, oneshot::Sender<bool>)>,
-    store: Arc<dyn Store>,
-    s: Arc<Shared>,
-    lease_span: Duration,
-    clock: Arc<dyn crier_schedule::Clock>,
-    total: usize,
-) {
-    let span = chrono::TimeDelta::from_std(lease_span).unwrap_or(chrono::TimeDelta::minutes(1));
+async fn writer(mut rx: mpsc::Receiver<(RecipientOutcome, oneshot::Sender<bool>)>, w: Writer) {
+    let span = chrono::TimeDelta::from_std(w.lease_span).unwrap_or(chrono::TimeDelta::minutes(1));
     let mut renewed = Instant::now();
     let mut done = 0usize;
     let mut logged = Instant::now();
-    let limit = s.options.bounce_limit;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
         }
         let outcomes: Vec<RecipientOutcome> = batch.iter().map(|(o, _)| o.clone()).collect();
-        let now = clock.now();
-        let ok = match store
+        let now = w.clock.now();
+        let ok = match w
+            .store
             .lists()
-            .record_recipients(s.delivery, &s.channel, &outcomes, limit, now)
+            .record_recipients(w.delivery, &w.channel, &outcomes, w.bounce_limit, now)
             .await
         {
             Ok(()) => true,
             Err(e) => {
-                s.halt(format!("cannot record outcomes: {e}"));
+                w.control.halt(format!("cannot record outcomes: {e}"));
                 false
             }
         };
-        if ok && renewed.elapsed() > lease_span / 3 {
+        if ok && renewed.elapsed() > w.lease_span / 3 {
             renewed = Instant::now();
-            if let Err(e) = store.renew_lease(s.delivery, now + span, now).await {
-                s.halt(format!("lost the lease, stopping: {e}"));
+            if let Err(e) = w.store.renew_lease(w.delivery, now + span, now).await {
+                w.control.halt(format!("lost the lease, stopping: {e}"));
             }
         }
         done += batch.len();
         if logged.elapsed() > Duration::from_secs(5) {
             logged = Instant::now();
-            info!(delivery = s.delivery, done, total, "email send progress");
+            info!(
+                delivery = w.delivery,
+                done,
+                total = w.total,
+                "email send progress"
+            );
         }
         for (_, ack) in batch {
             let _ = ack.send(ok);
