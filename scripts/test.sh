@@ -16,10 +16,11 @@ if [[ -z "${CRIER_CONFORMANCE_DIR:-}" ]]; then
 fi
 
 # The feed tests read crier's feeds back with the real feedparser and
-# icalendar, from a venv made here once (pinned, so results do not drift).
-if ! .venv/bin/python -c 'import feedparser, icalendar' 2>/dev/null; then
+# icalendar, and the email tests send to a real SMTP server (aiosmtpd), from a
+# venv made here once (pinned, so results do not drift).
+if ! .venv/bin/python -c 'import feedparser, icalendar, aiosmtpd' 2>/dev/null; then
   python3 -m venv .venv
-  .venv/bin/pip install --quiet feedparser==6.0.14 icalendar==7.3.0
+  .venv/bin/pip install --quiet feedparser==6.0.14 icalendar==7.3.0 aiosmtpd==1.4.6
 fi
 CRIER_PYTHON="$PWD/.venv/bin/python"
 export CRIER_PYTHON

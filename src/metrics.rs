@@ -49,6 +49,24 @@ impl Metrics {
         m.lateness_total += 1;
     }
 
+    /// Per-recipient outcomes of fan-out deliveries (email) by channel
+    /// and state: a long send's progress.
+    pub fn render_recipients(counts: &[(String, String, u64)]) -> String {
+        let mut out = String::from(
+            "# HELP crier_recipients Recipients of fan-out deliveries by channel and outcome.\n\
+             # TYPE crier_recipients gauge\n",
+        );
+        for (channel, state, n) in counts {
+            let _ = writeln!(
+                out,
+                "crier_recipients{{channel=\"{}\",state=\"{}\"}} {n}",
+                label(channel),
+                label(state)
+            );
+        }
+        out
+    }
+
     /// The exposition text, with the store's counts by (channel, state).
     pub fn render(
         &self,

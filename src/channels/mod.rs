@@ -13,7 +13,7 @@ pub use feed::content_type as feed_content_type;
 mod bluesky;
 mod discard;
 mod discord;
-mod email;
+pub mod email;
 mod facebook;
 pub mod feed;
 mod linkedin;

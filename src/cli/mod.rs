@@ -8,6 +8,7 @@ mod count;
 mod preview;
 mod queue;
 mod serve;
+mod subscribers;
 mod when;
 
 use std::path::PathBuf;
@@ -122,6 +123,11 @@ enum Command {
         json: bool,
         text: String,
     },
+    /// Email subscribers: list, export or erase one person's data, import a CSV.
+    Subscribers {
+        #[command(subcommand)]
+        action: SubscribersAction,
+    },
     /// List the next times a schedule fires, in local time and UTC.
     When {
         /// e.g. "0 10 * * MON from 2026-12-07 until 2027-02-01" or "2026-12-03 10:00"
@@ -140,6 +146,35 @@ enum Command {
 enum ChannelsTest {
     /// Check one channel's credentials and limits; posts nothing.
     Test { name: String },
+}
+
+#[derive(Subcommand)]
+enum SubscribersAction {
+    /// Subscribers of an email channel, optionally of one topic.
+    List {
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long)]
+        topic: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: subscribers::ListFormat,
+    },
+    /// Everything held about one address, as JSON.
+    Export { email: String },
+    /// Deletes everything about one address; keeps only a hash so no
+    /// import can add it again.
+    Erase { email: String },
+    /// Adds subscribers from a CSV file (columns: email, and optionally
+    /// name, organisation, topics, consent_at, consent_wording). Rows with
+    /// consent_at are confirmed; the others get a confirmation email.
+    Import {
+        file: PathBuf,
+        /// Topics for rows without a topics column (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        topics: Vec<String>,
+        #[arg(long)]
+        channel: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -229,6 +264,20 @@ pub fn main() -> ExitCode {
             json,
             text,
         } => count::run(network, limit, json, &text),
+        Command::Subscribers { action } => match action {
+            SubscribersAction::List {
+                channel,
+                topic,
+                format,
+            } => subscribers::list(config, channel, topic, format),
+            SubscribersAction::Export { email } => subscribers::export(config, email),
+            SubscribersAction::Erase { email } => subscribers::erase(config, email),
+            SubscribersAction::Import {
+                file,
+                topics,
+                channel,
+            } => subscribers::import(config, &file, channel, topics),
+        },
         Command::When {
             schedule,
             from,

@@ -62,12 +62,17 @@ pub fn show(config: &Path, id: i64, format: Format) -> ExitCode {
             anyhow::bail!("no delivery with id {id}");
         };
         let history = store.history(id).await?;
+        // Fan-out deliveries (email) keep one record per recipient.
+        let progress = store.lists().progress(id).await?;
         let now = Utc::now();
         match format {
             Format::Json => {
                 let mut row = json_row(&d, now);
                 row["history"] = serde_json::to_value(&history)?;
                 row["variant"] = d.variant.clone();
+                if !progress.is_empty() {
+                    row["recipients"] = serde_json::to_value(&progress)?;
+                }
                 println!("{}", serde_json::to_string_pretty(&row)?);
             }
             Format::Text => {
@@ -86,6 +91,15 @@ pub fn show(config: &Path, id: i64, format: Format) -> ExitCode {
                 }
                 if let Some(u) = &d.remote_url {
                     println!("posted:   {u}");
+                }
+                if !progress.is_empty() {
+                    println!(
+                        "recipients: {} sent, {} refused, {} deferred",
+                        progress.sent, progress.bounced, progress.deferred
+                    );
+                    for (address, reply) in &progress.problems {
+                        println!("  {address}: {reply}");
+                    }
                 }
                 println!("history:");
                 for t in &history {

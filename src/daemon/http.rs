@@ -61,16 +61,21 @@ async fn healthz(State(s): State<AppState>) -> Response {
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
-    match (s.store.counts().await, s.store.channel_statuses().await) {
-        (Ok(counts), Ok(notes)) => (
+    let recipients = s.store.lists().recipient_counts().await;
+    match (
+        s.store.counts().await,
+        s.store.channel_statuses().await,
+        recipients,
+    ) {
+        (Ok(counts), Ok(notes), Ok(recipients)) => (
             [(
                 header::CONTENT_TYPE,
                 "text/plain; version=0.0.4; charset=utf-8",
             )],
-            s.metrics.render(&counts, &notes),
+            s.metrics.render(&counts, &notes) + &Metrics::render_recipients(&recipients),
         )
             .into_response(),
-        (Err(e), _) | (_, Err(e)) => {
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
         }
     }

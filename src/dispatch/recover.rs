@@ -65,11 +65,15 @@ pub async fn expired(d: &Dispatcher, now: DateTime<Utc>) -> Result<usize, StoreE
                     delivery = delivery.id,
                     "interrupted request never arrived: back in the queue"
                 );
+                // A lease never used for a request was handled above; this
+                // one was, and the channel says resuming repeats nothing.
                 d.store
-                    .release(
+                    .release_reconciled(
                         delivery.id,
-                        "the network confirmed it never received the request",
-                        now,
+                        "interrupted mid-send; the channel resumes where it stopped",
+                        // Due now by the clock: at start-up `now` is the end
+                        // of time, to take every lease.
+                        d.now(),
                     )
                     .await?;
             }

@@ -6,6 +6,7 @@
 
 #[cfg(test)]
 pub(crate) mod contract;
+pub mod lists;
 pub mod sqlite;
 
 use std::time::Duration;
@@ -221,6 +222,29 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
 
     async fn channel_statuses(&self) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Extends the lease of a delivery still being sent (a long fan-out),
+    /// so it is not presumed dead. [`StoreError::WrongState`] if it is no
+    /// longer in flight or its lease already ran out: the sender must stop.
+    async fn renew_lease(
+        &self,
+        id: i64,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// In flight with its request started → retrying, due `now`: for a
+    /// channel whose reconciliation proved that resuming cannot repeat
+    /// anything (per-recipient records). Logged.
+    async fn release_reconciled(
+        &self,
+        id: i64,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Subscribers, consents and per-recipient records.
+    fn lists(&self) -> &dyn lists::Lists;
 }
 
 /// Opens the store the configuration names (SQLite in `data_dir` by default).

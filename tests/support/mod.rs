@@ -6,4 +6,5 @@
 
 pub mod daemon;
 pub mod receiver;
+pub mod smtp;
 pub mod store;

@@ -109,4 +109,23 @@ impl Store for UnusedStore {
     async fn channel_statuses(&self) -> Result<Vec<(String, String)>, StoreError> {
         unused("channel_statuses")
     }
+    async fn renew_lease(
+        &self,
+        _: i64,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        unused("renew_lease")
+    }
+    async fn release_reconciled(
+        &self,
+        _: i64,
+        _: &str,
+        _: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        unused("release_reconciled")
+    }
+    fn lists(&self) -> &dyn crier::store::lists::Lists {
+        unused("lists")
+    }
 }

@@ -30,6 +30,7 @@ macro_rules! delivery_columns {
 }
 
 mod lease;
+mod lists;
 mod ops;
 mod plan;
 mod queries;

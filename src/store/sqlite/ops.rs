@@ -436,4 +436,68 @@ impl Store for SqliteStore {
     async fn channel_statuses(&self) -> Result<Vec<(String, String)>, StoreError> {
         self.select_channel_statuses().await
     }
+
+    async fn renew_lease(
+        &self,
+        id: i64,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET lease_expires_at = $2
+             WHERE id = $1 AND state = 'in_flight' AND lease_expires_at > $3",
+        )
+        .bind(id)
+        .bind(until.timestamp_millis())
+        .bind(now.timestamp_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(wrong_state(
+                id,
+                "not in flight with a live lease",
+                &[State::InFlight],
+            ))
+        }
+    }
+
+    async fn release_reconciled(
+        &self,
+        id: i64,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let cur = current(&mut tx, id).await?;
+        require(id, &cur, &[State::InFlight])?;
+        let at = now.timestamp_millis();
+        sqlx::query(
+            "UPDATE deliveries SET state = 'retrying', lease_expires_at = NULL,
+                 next_attempt_at = $2, updated_at = $2
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        log(
+            &mut tx,
+            id,
+            now,
+            Some(State::InFlight),
+            State::Retrying,
+            Actor::Daemon,
+            reason,
+        )
+        .await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    fn lists(&self) -> &dyn crate::store::lists::Lists {
+        self
+    }
 }

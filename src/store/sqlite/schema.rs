@@ -80,6 +80,57 @@ const MIGRATIONS: &[&[&str]] = &[&[
         status     TEXT    NOT NULL,
         updated_at INTEGER NOT NULL
     )",
+], &[
+    // 2: mailing lists. Addresses are stored lower-cased; `email_hash` is
+    // what the suppression list keeps after an erasure.
+    "CREATE TABLE subscribers (
+        id           INTEGER PRIMARY KEY,
+        channel      TEXT    NOT NULL,
+        email        TEXT    NOT NULL,
+        email_hash   TEXT    NOT NULL,
+        name         TEXT,
+        organisation TEXT,
+        status       TEXT    NOT NULL,
+        created_at   INTEGER NOT NULL,
+        confirmed_at INTEGER,
+        bounces      INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (channel, email)
+    )",
+    "CREATE INDEX subscribers_email ON subscribers (email)",
+    "CREATE TABLE consents (
+        id            INTEGER PRIMARY KEY,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+        topic         TEXT    NOT NULL,
+        method        TEXT    NOT NULL,
+        given_at      INTEGER NOT NULL,
+        wording       TEXT    NOT NULL,
+        client_addr   TEXT,
+        confirmed_at  INTEGER,
+        withdrawn_at  INTEGER
+    )",
+    "CREATE INDEX consents_subscriber ON consents (subscriber_id, topic)",
+    "CREATE TABLE suppressions (
+        channel    TEXT    NOT NULL,
+        email_hash TEXT    NOT NULL,
+        reason     TEXT    NOT NULL,
+        at         INTEGER NOT NULL,
+        PRIMARY KEY (channel, email_hash)
+    )",
+    // One row per (fan-out delivery, recipient), written after the SMTP
+    // answer: the resume point of an interrupted send.
+    "CREATE TABLE recipients (
+        delivery_id   INTEGER NOT NULL REFERENCES deliveries (id),
+        subscriber_id INTEGER NOT NULL,
+        channel       TEXT    NOT NULL,
+        email         TEXT    NOT NULL,
+        state         TEXT    NOT NULL,
+        detail        TEXT,
+        attempts      INTEGER NOT NULL DEFAULT 1,
+        at            INTEGER NOT NULL,
+        PRIMARY KEY (delivery_id, subscriber_id)
+    )",
+    "CREATE INDEX recipients_sent ON recipients (channel, at) WHERE state = 'sent'",
+    "CREATE INDEX recipients_subscriber ON recipients (subscriber_id)",
 ]];
 
 /// The schema version this build writes.

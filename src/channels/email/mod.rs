@@ -1,0 +1,158 @@
+//! Email lists: partners subscribe to topics through pages the daemon
+//! serves; an item's topics choose its recipients. Each variant has a
+//! subject, a plain-text part and HTML; the sender personalises it per
+//! recipient and records every recipient's SMTP outcome.
+//!
+//! Files: `config.rs` (options), `links.rs` (signed links), `message.rs`
+//! (MIME, headers, DKIM), `sender.rs` (SMTP connections), `publish.rs`
+//! (one delivery to many recipients, resumable), `pages.rs` (subscribe,
+//! confirm, preferences, one-click unsubscribe), `confirm.rs` (the
+//! confirmation email, also used by `crier subscribers import`).
+
+pub mod config;
+pub mod confirm;
+pub mod links;
+pub mod message;
+mod pages;
+mod publish;
+pub mod sender;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::registry::Kind;
+use super::{
+    Channel, Family, Findings, Job, PublishError, Publisher, Reconciled, Rendered, Services,
+};
+use crate::config::{ChannelSpec, Organisation};
+use crate::content::Item;
+use crate::delivery::Receipt;
+use crate::render::{Output, Variant};
+use crate::secret::SecretRef;
+use config::Options;
+
+pub const KIND: Kind = Kind {
+    name: "email",
+    build,
+};
+
+pub struct Email {
+    pub name: String,
+    pub options: Options,
+    /// The organisation's name, for List-Id and the pages.
+    pub org: String,
+    pub keyring: Arc<links::Keyring>,
+}
+
+fn build(spec: &ChannelSpec, organisation: &Organisation) -> Result<Box<dyn Channel>, String> {
+    let options = Options::parse(spec)?;
+    Ok(Box::new(Email {
+        name: spec.name.clone(),
+        options,
+        org: organisation.name.clone(),
+        keyring: Arc::default(),
+    }))
+}
+
+/// Header values are one line: template line breaks would allow injection.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl Channel for Email {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        KIND.name
+    }
+    fn family(&self) -> Family {
+        Family::Email
+    }
+    fn outputs(&self) -> &'static [Output] {
+        &[Output::Subject, Output::Text, Output::Html]
+    }
+    fn secrets(&self) -> Vec<&SecretRef> {
+        [&self.options.username_env, &self.options.password_env]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+    fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
+        let topics = self.options.topic_ids();
+        if !item.topics.iter().any(|t| topics.contains(&t.as_str())) {
+            findings.error(format!(
+                "the item has none of this list's topics ({}), so it would reach no one",
+                topics.join(", ")
+            ));
+        }
+        let subject = one_line(&rendered.subject.unwrap_or_default());
+        if subject.is_empty() {
+            findings.error("the subject is empty");
+        }
+        let mut v = Variant::document(
+            &item.id,
+            &self.name,
+            KIND.name,
+            rendered.text.unwrap_or_default(),
+        );
+        v.subject = Some(subject);
+        v.html = rendered.html;
+        v.payload = Some(serde_json::json!({
+            "from": self.options.from,
+            "list_id": self.options.list_id,
+            "topics": item.topics.iter().filter(|t| topics.contains(&t.as_str())).collect::<Vec<_>>(),
+        }));
+        v
+    }
+    fn publisher(&self) -> Option<&dyn Publisher> {
+        Some(self)
+    }
+    fn routes(&self, services: &Services) -> Option<axum::Router> {
+        Some(pages::router(self, services))
+    }
+}
+
+#[async_trait]
+impl Publisher for Email {
+    async fn publish(&self, job: &Job<'_>, services: &Services) -> Result<Receipt, PublishError> {
+        publish::run(self, job, services).await
+    }
+
+    /// Always safe to resume: every recipient whose message was accepted
+    /// has a record unless it was one of the (at most `concurrency`)
+    /// messages in flight at the crash, and `publish` sends only to those
+    /// without one.
+    async fn reconcile(&self, _job: &Job<'_>, _services: &Services) -> Reconciled {
+        Reconciled::NotSent
+    }
+
+    async fn check(&self, _services: &Services) -> Result<String, PublishError> {
+        let auth = match (&self.options.username_env, &self.options.password_env) {
+            (Some(u), Some(p)) => Some((
+                u.resolve()
+                    .map_err(|e| PublishError::Credentials(e.to_string()))?,
+                p.resolve()
+                    .map_err(|e| PublishError::Credentials(e.to_string()))?,
+            )),
+            _ => None,
+        };
+        let smtp = sender::Smtp::new(&self.options, auth);
+        let conn = smtp.connect().await.map_err(|e| PublishError::Retry {
+            message: e,
+            after: None,
+        })?;
+        conn.quit().await;
+        Ok(format!(
+            "connected to {}:{} and said hello{}",
+            self.options.smtp_host,
+            self.options.smtp_port,
+            if self.options.username_env.is_some() {
+                "; AUTH accepted"
+            } else {
+                ""
+            }
+        ))
+    }
+}

@@ -1,0 +1,272 @@
+//! Mailing lists in the store: subscribers, their consent records, the
+//! hashed suppression list, and per-recipient outcomes of fan-out
+//! deliveries (one delivery, many recipients).
+//!
+//! Channel modules reach this through [`Store::lists`](super::Store::lists);
+//! the SQL is in `sqlite/lists.rs`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::StoreError;
+
+/// Where a subscriber stands. Only `confirmed` ones receive anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Asked to join; waiting for the double opt-in click.
+    Pending,
+    Confirmed,
+    /// Left (or bounced too often): kept only until erased.
+    Unsubscribed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Confirmed => "confirmed",
+            Status::Unsubscribed => "unsubscribed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Status> {
+        [Status::Pending, Status::Confirmed, Status::Unsubscribed]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Subscriber {
+    pub id: i64,
+    pub channel: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub organisation: Option<String>,
+    pub status: Status,
+    pub created_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// Hard bounces counted so far.
+    pub bounces: i64,
+    /// Topics with a consent in force.
+    pub topics: Vec<String>,
+}
+
+/// Proof of consent for one topic (UK GDPR / PECR): how, when, what the
+/// person was shown, from where, and when they confirmed or withdrew.
+#[derive(Debug, Clone, Serialize)]
+pub struct Consent {
+    pub topic: String,
+    /// `form`, `import` or `api`.
+    pub method: String,
+    pub given_at: DateTime<Utc>,
+    /// The consent wording or notice version shown.
+    pub wording: String,
+    pub client_addr: Option<String>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
+/// A request to add someone.
+#[derive(Debug, Clone)]
+pub struct NewSubscriber {
+    pub channel: String,
+    /// Already validated and lower-cased by the caller.
+    pub email: String,
+    pub name: Option<String>,
+    pub organisation: Option<String>,
+    pub topics: Vec<String>,
+    pub method: String,
+    pub wording: String,
+    pub client_addr: Option<String>,
+    /// Consent evidence came with the request (an import with a consent
+    /// date): confirmed at once, with that time.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// Whether a suppressed (erased, bounced) address may come back: only
+    /// through the form's double opt-in, which is new consent.
+    pub override_suppression: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Added {
+    /// New and pending: send the confirmation.
+    Pending(Subscriber),
+    /// New and confirmed (consent evidence given).
+    Confirmed(Subscriber),
+    /// Already on the list, in this state; nothing changed.
+    Known(Subscriber),
+    /// On the suppression list: refused.
+    Suppressed,
+}
+
+/// A confirmed subscriber a fan-out delivery still has to reach.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub subscriber_id: i64,
+    pub email: String,
+    pub name: Option<String>,
+}
+
+/// What happened to one recipient of one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipientState {
+    /// Accepted by the SMTP server: final.
+    Sent,
+    /// Refused for good (5xx): final, counted as a hard bounce.
+    Bounced,
+    /// Refused for now (4xx): tried again on the delivery's next attempt.
+    Deferred,
+}
+
+impl RecipientState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecipientState::Sent => "sent",
+            RecipientState::Bounced => "bounced",
+            RecipientState::Deferred => "deferred",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RecipientOutcome {
+    pub subscriber_id: i64,
+    pub email: String,
+    pub state: RecipientState,
+    /// The server's reply, e.g. `550 5.1.1 no such user`.
+    pub detail: Option<String>,
+}
+
+/// One delivery's recipients by state, and its refusals.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Progress {
+    pub sent: u64,
+    pub bounced: u64,
+    pub deferred: u64,
+    /// (address, reply) of refused or deferred recipients, first 50.
+    pub problems: Vec<(String, String)>,
+}
+
+impl Progress {
+    pub fn is_empty(&self) -> bool {
+        self.sent + self.bounced + self.deferred == 0
+    }
+}
+
+/// The suppression list keeps only this: a hash of the normalised address,
+/// so an erased person is not re-added and yet is no longer on file.
+pub fn address_hash(email: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"crier-suppression-v1:");
+    h.update(email.trim().to_lowercase().as_bytes());
+    hex::encode(h.finalize())
+}
+
+#[async_trait]
+pub trait Lists: Send + Sync {
+    /// Adds a subscriber with a pending (or, with evidence, confirmed)
+    /// consent per topic. An address already on the list is left as it is.
+    async fn add_subscribers(
+        &self,
+        new: &[NewSubscriber],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Added>, StoreError>;
+
+    async fn add_subscriber(
+        &self,
+        new: &NewSubscriber,
+        now: DateTime<Utc>,
+    ) -> Result<Added, StoreError> {
+        let mut added = self.add_subscribers(std::slice::from_ref(new), now).await?;
+        added
+            .pop()
+            .ok_or_else(|| StoreError::Other("nothing added".into()))
+    }
+
+    /// The double opt-in click: confirms a pending subscriber and their
+    /// pending consents, and lifts a suppression (this is new consent).
+    /// `None` if there is no such subscriber (erased since).
+    async fn confirm(&self, id: i64, now: DateTime<Utc>) -> Result<Option<Subscriber>, StoreError>;
+
+    async fn subscriber(
+        &self,
+        channel: &str,
+        email: &str,
+    ) -> Result<Option<Subscriber>, StoreError>;
+
+    async fn subscriber_by_id(&self, id: i64) -> Result<Option<Subscriber>, StoreError>;
+
+    /// Preferences: consents for topics added (confirmed at once, the
+    /// address being proven), withdrawn for topics removed.
+    async fn set_topics(
+        &self,
+        id: i64,
+        topics: &[String],
+        wording: &str,
+        client_addr: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Withdraws every consent; nothing more is sent. Idempotent.
+    async fn unsubscribe(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Subscribers of a channel (optionally of one topic), by address.
+    async fn subscribers(
+        &self,
+        channel: Option<&str>,
+        topic: Option<&str>,
+    ) -> Result<Vec<Subscriber>, StoreError>;
+
+    /// Everything held about an address: subscriptions, consents and what
+    /// was sent to it, on every channel.
+    async fn export(&self, email: &str) -> Result<serde_json::Value, StoreError>;
+
+    /// Deletes everything held about an address and suppresses its hash on
+    /// every channel it was on (or `channels` if it was on none). Returns
+    /// how many subscriptions were removed.
+    async fn erase(
+        &self,
+        email: &str,
+        channels: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
+
+    async fn is_suppressed(&self, channel: &str, email: &str) -> Result<bool, StoreError>;
+
+    /// Confirmed subscribers with a consent in force for one of `topics`,
+    /// not suppressed, without a final outcome for `delivery_id`: exactly
+    /// who is still owed this delivery.
+    async fn pending_recipients(
+        &self,
+        delivery_id: i64,
+        channel: &str,
+        topics: &[String],
+    ) -> Result<Vec<Recipient>, StoreError>;
+
+    /// Records outcomes in one transaction. A bounce counts towards
+    /// `bounce_limit`; reaching it unsubscribes and suppresses the address.
+    async fn record_recipients(
+        &self,
+        delivery_id: i64,
+        channel: &str,
+        outcomes: &[RecipientOutcome],
+        bounce_limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    async fn progress(&self, delivery_id: i64) -> Result<Progress, StoreError>;
+
+    /// Recipients accepted on a channel since `since`, and the earliest of
+    /// them (for a per-hour cap).
+    async fn sent_since(
+        &self,
+        channel: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(u64, Option<DateTime<Utc>>), StoreError>;
+
+    /// Recipient outcomes by (channel, state), for `/metrics`.
+    async fn recipient_counts(&self) -> Result<Vec<(String, String, u64)>, StoreError>;
+}

@@ -1,0 +1,440 @@
+//! Email lists end to end: the real `crier` binary sends to a real SMTP
+//! server (aiosmtpd) on loopback, and what it received is read back with
+//! Python's MIME parser. Subscribe through the form, confirm through the
+//! emailed link, receive exactly one message, leave with one click, export
+//! and erase; a crash mid-send; SMTP faults; hostile input.
+
+mod support;
+
+use std::time::Duration;
+
+use support::daemon::{in_secs, Workspace};
+use support::smtp::{free_port, header, Sink};
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn http() -> reqwest::Client {
+    crier::channels::http::client()
+}
+
+/// application/x-www-form-urlencoded, as a browser sends a form.
+fn form_body(fields: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".into(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+async fn post_form(url: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    http()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(fields))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn email_channel(port: u16, extra: &str) -> String {
+    format!(
+        "[channels.news]\nkind = \"email\"\nfrom = \"Test Partnership <news@example.org>\"\n\
+         list_id = \"news.example.org\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\ntls = \"none\"\n\
+         concurrency = 4\ntimeout_seconds = 5\n{extra}\n\
+         [[channels.news.topics]]\nid = \"news\"\nname = \"News updates\"\n\n\
+         [[channels.news.topics]]\nid = \"training\"\nname = \"Training\"\n"
+    )
+}
+
+fn workspace(port: u16, extra: &str) -> Workspace {
+    let ws = Workspace::new(&email_channel(port, extra), "");
+    ws.write("templates/email/default.subject.hbs", "{{item.title}}");
+    ws.write(
+        "templates/email/default.txt.hbs",
+        "{{item.title}}\n\n{{item.body_text}}\n",
+    );
+    ws.write(
+        "templates/email/default.html.hbs",
+        "<h1>{{item.title}}</h1>\n{{{item.body_html}}}\n",
+    );
+    ws.write("campaigns/none.toml", "");
+    ws
+}
+
+fn item(id: &str, title: &str, at: &str) -> String {
+    format!(
+        "[[item]]\nid = \"{id}\"\nkind = \"notice\"\ntitle = {title:?}\nbody = \"Body of {id}.\"\n\
+         at = \"{at}\"\nchannels = [\"news\"]\ntopics = [\"news\"]\n\n"
+    )
+}
+
+fn text_part(m: &serde_json::Value) -> &str {
+    m["parts"][0]["text"].as_str().unwrap()
+}
+
+fn link_in(text: &str, path: &str) -> String {
+    text.split_whitespace()
+        .find(|w| w.contains(path))
+        .unwrap_or_else(|| panic!("no {path} link in:\n{text}"))
+        .to_string()
+}
+
+/// `List-Unsubscribe: <https://…>, <mailto:…>` → the https URL.
+fn one_click_url(m: &serde_json::Value) -> String {
+    let h = header(m, "List-Unsubscribe").unwrap();
+    h.split(['<', '>'])
+        .find(|s| s.starts_with("http"))
+        .unwrap()
+        .to_string()
+}
+
+/// A CLI command; a `.csv` argument is a file in the workspace.
+fn run(ws: &Workspace, args: &[&str]) -> (bool, String, String) {
+    let paths: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if a.ends_with(".csv") {
+                ws.path().join(a).display().to_string()
+            } else {
+                a.to_string()
+            }
+        })
+        .collect();
+    let args: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let out = ws.crier(&args);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscribe_confirm_receive_once_leave_with_one_click_then_export_and_erase() {
+    let sink = Sink::start(&[]);
+    let ws = workspace(sink.port, "");
+    let daemon = ws.start(&[]);
+    let form = ws.url("/lists/news/subscribe");
+
+    let page = http()
+        .get(&form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<label for=\"email\">") && !page.contains("<script"),
+        "{page}"
+    );
+
+    // Hostile input first: a malformed address is refused with a clear error.
+    let bad = post_form(&form, &[("email", "not-an-address"), ("topics", "news")]).await;
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("valid email address"));
+
+    let fields = [
+        ("email", "Ann@Example.org"),
+        ("name", "<b>Ann</b>\r\nBcc: eve@evil.example"),
+        ("organisation", "School & Co"),
+        ("topics", "news"),
+        ("topics", "training"),
+    ];
+    let ok = post_form(&form, &fields).await;
+    assert_eq!(ok.status(), 200);
+    let first_answer = ok.text().await.unwrap();
+    sink.wait_for(1, LONG);
+    // Subscribing again answers the same and sends nothing more.
+    let again = post_form(&form, &fields).await;
+    assert_eq!(again.text().await.unwrap(), first_answer);
+
+    let confirmation = &sink.messages()[0];
+    assert_eq!(confirmation["rcpt"][0], "ann@example.org");
+    assert!(header(confirmation, "Bcc").is_none(), "{confirmation}");
+    assert!(header(confirmation, "List-Unsubscribe-Post").is_some());
+    let confirm = link_in(text_part(confirmation), "/confirm?t=");
+    let r = http().get(&confirm).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("You are subscribed"));
+
+    ws.write(
+        "campaigns/a.toml",
+        &item("first", "First news", &in_secs(1)),
+    );
+    daemon.wait_log("\"sent\"", 1);
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 2, "confirmation + exactly one message");
+    let m = &messages[1];
+    assert_eq!(m["rcpt"], serde_json::json!(["ann@example.org"]));
+    assert_eq!(m["type"], "multipart/alternative");
+    assert_eq!(m["parts"][0]["type"], "text/plain");
+    assert_eq!(m["parts"][1]["type"], "text/html");
+    assert_eq!(header(m, "Subject"), Some("First news"));
+    assert_eq!(header(m, "Precedence"), Some("bulk"));
+    assert_eq!(
+        header(m, "List-Id"),
+        Some("Test Partnership <news.example.org>")
+    );
+    assert_eq!(
+        header(m, "List-Unsubscribe-Post"),
+        Some("List-Unsubscribe=One-Click")
+    );
+    assert!(header(m, "List-Unsubscribe")
+        .unwrap()
+        .contains("<mailto:news@example.org?subject=unsubscribe>"));
+    assert!(header(m, "Message-ID").unwrap().ends_with("@example.org>"));
+    assert!(header(m, "Date").is_some());
+    assert!(header(m, "Bcc").is_none());
+    assert_eq!(m["defects"], serde_json::json!([]));
+    // The visible link is the header's link, and is this person's own.
+    let url = one_click_url(m);
+    assert!(text_part(m).contains(&url));
+    let html = m["parts"][1]["text"].as_str().unwrap();
+    assert!(
+        html.contains("&lt;b&gt;Ann&lt;/b&gt;") && !html.contains("<b>Ann"),
+        "{html}"
+    );
+
+    // GET shows a button and changes nothing; POST leaves, with no redirect.
+    let get = http().get(&url).send().await.unwrap();
+    assert_eq!(get.status(), 200);
+    assert!(get.text().await.unwrap().contains("<button"));
+    let (_, list, _) = run(&ws, &["subscribers", "list"]);
+    assert!(
+        list.contains("ann@example.org") && list.contains(",confirmed,"),
+        "{list}"
+    );
+    let post = http()
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 200);
+    assert!(post.headers().get("location").is_none());
+
+    ws.write(
+        "campaigns/b.toml",
+        &item("second", "Second news", &in_secs(1)),
+    );
+    daemon.wait_log("\"sent\"", 2);
+    assert_eq!(sink.messages().len(), 2, "nothing sent after leaving");
+
+    let (ok, export, _) = run(&ws, &["subscribers", "export", "ann@example.org"]);
+    assert!(ok);
+    let export: serde_json::Value = serde_json::from_str(&export).unwrap();
+    let consent = &export["subscriptions"][0]["consents"][0];
+    assert_eq!(consent["method"], "form");
+    assert_eq!(consent["client_addr"], "127.0.0.1");
+    assert!(consent["confirmed_at"].is_string() && consent["withdrawn_at"].is_string());
+    assert_eq!(export["subscriptions"][0]["messages"][0]["item"], "first");
+
+    let (ok, _, _) = run(&ws, &["subscribers", "erase", "ann@example.org"]);
+    assert!(ok);
+    let (_, export, _) = run(&ws, &["subscribers", "export", "ann@example.org"]);
+    assert!(!export.contains("School"), "{export}");
+    ws.write(
+        "back.csv",
+        "email,consent_at\nann@example.org,2026-01-01\nbob@example.org,2026-01-01\n",
+    );
+    let (ok, out, err) = run(
+        &ws,
+        &["subscribers", "import", "back.csv", "--topics", "news"],
+    );
+    assert!(!ok);
+    assert!(err.contains("line 2: ann@example.org was erased"), "{err}");
+    assert!(out.contains("imported 1"), "{out}");
+    daemon.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_mid_send_skips_no_one_and_repeats_at_most_the_messages_in_flight() {
+    const N: usize = 5000;
+    let sink = Sink::start(&[]);
+    let ws = workspace(sink.port, "");
+    let mut csv = String::from("email,name,consent_at\n");
+    for i in 0..N {
+        csv += &format!("person{i}@example.org,Person {i},2026-01-01T09:00:00Z\n");
+    }
+    ws.write("people.csv", &csv);
+    let (ok, out, err) = run(
+        &ws,
+        &["subscribers", "import", "people.csv", "--topics", "news"],
+    );
+    assert!(ok, "{out}{err}");
+    ws.write("campaigns/a.toml", &item("big", "Big news", &in_secs(1)));
+    let daemon = ws.start(&[]);
+    sink.wait_for(1000, LONG);
+    daemon.kill();
+    let at_crash = sink.accepted();
+    assert!(at_crash < N as u64, "the send finished before the crash");
+
+    let daemon = ws.start(&[]);
+    daemon.wait_log("\"sent\"", 1);
+    let messages = sink.messages();
+    let mut per: std::collections::HashMap<String, usize> = Default::default();
+    for m in &messages {
+        *per.entry(m["rcpt"][0].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(per.len(), N, "every subscriber at least once");
+    let duplicates = messages.len() - N;
+    assert!(
+        duplicates <= 4,
+        "{duplicates} duplicates, more than the concurrency"
+    );
+    let (_, show, _) = run(&ws, &["queue", "show", "1"]);
+    assert!(show.contains(&format!("recipients: {N} sent")), "{show}");
+    drop(daemon);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_faults_refuse_one_defer_one_and_survive_disconnects_and_downtime() {
+    // Nothing listens yet: the send waits and resumes when the server is up.
+    let port = free_port();
+    let ws = workspace(port, "");
+    let mut csv = String::from("email,consent_at\n");
+    for who in ["a", "b", "bounce", "slow", "c", "d", "e", "f"] {
+        csv += &format!("{who}@example.org,2026-01-01\n");
+    }
+    ws.write("people.csv", &csv);
+    assert!(
+        run(
+            &ws,
+            &["subscribers", "import", "people.csv", "--topics", "news"]
+        )
+        .0
+    );
+    ws.write("campaigns/a.toml", &item("x", "X", &in_secs(1)));
+    let daemon = ws.start(&[]);
+    daemon.wait_log("retry_in_s", 1);
+
+    let sink = Sink::start_on(
+        port,
+        &[
+            "--reject-rcpt",
+            "bounce@",
+            "--tempfail-rcpt",
+            "slow@",
+            "--close-every",
+            "2",
+        ],
+    );
+    sink.wait_for(6, LONG);
+    let mut got: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|m| m["rcpt"][0].as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    got.dedup();
+    assert_eq!(
+        got,
+        ["a", "b", "c", "d", "e", "f"].map(|w| format!("{w}@example.org"))
+    );
+    // The 451 keeps the delivery retrying; the 550 is recorded as refused.
+    daemon.wait_log("deferred ones go again", 1);
+    let (_, show, _) = run(&ws, &["queue", "show", "1"]);
+    assert!(
+        show.contains("recipients: 6 sent, 1 refused, 1 deferred"),
+        "{show}"
+    );
+    assert!(
+        show.contains("bounce@example.org: permanent error (550)"),
+        "{show}"
+    );
+    assert!(
+        show.contains("slow@example.org: transient error (451)"),
+        "{show}"
+    );
+    assert!(daemon.log().contains("SMTP connection lost, reconnecting"));
+    let metrics = http()
+        .get(ws.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("crier_recipients{channel=\"news\",state=\"sent\"} 6"),
+        "{metrics}"
+    );
+    let (_, list, _) = run(&ws, &["subscribers", "list"]);
+    assert!(list.contains("bounce@example.org,,,unsubscribed"), "{list}");
+    drop(daemon);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_input_is_refused_or_neutralised_and_nothing_is_lost() {
+    let sink = Sink::start(&[]);
+    let ws = workspace(sink.port, "");
+    ws.write(
+        "rows.csv",
+        "email,name,consent_at\n\
+         good@example.org,\"Eve\r\nBcc: x@evil.example\",2026-01-01\n\
+         not an address,Bad,2026-01-01\n\
+         \"a@b.org\r\nBcc: x@evil.example\",Bad,2026-01-01\n\
+         late@example.org,Late,yesterday\n\
+         fine@example.org,\"<script>alert(1)</script>\",2026-01-01\n",
+    );
+    let (ok, out, err) = run(
+        &ws,
+        &["subscribers", "import", "rows.csv", "--topics", "news"],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("line 4: `not an address` is not an email address"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 5:") && err.contains("line 7: consent_at `yesterday`"),
+        "{err}"
+    );
+    assert!(out.contains("imported 2"), "{out}");
+
+    let big = ws.path().join("big.csv");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(11 * 1024 * 1024).unwrap();
+    let (ok, _, err) = run(
+        &ws,
+        &["subscribers", "import", "big.csv", "--topics", "news"],
+    );
+    assert!(
+        !ok && err.contains("at most 10 MB") && err.contains("nothing was imported"),
+        "{err}"
+    );
+    let (_, list, _) = run(&ws, &["subscribers", "list", "--format", "json"]);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+
+    ws.write(
+        "campaigns/a.toml",
+        &item("x", "Hello\r\nBcc: x@evil.example", &in_secs(1)),
+    );
+    let daemon = ws.start(&[]);
+    daemon.wait_log("\"sent\"", 1);
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 2);
+    for m in &messages {
+        assert!(header(m, "Bcc").is_none(), "{m}");
+        assert_eq!(header(m, "Subject"), Some("Hello Bcc: x@evil.example"));
+        assert_eq!(m["rcpt"].as_array().unwrap().len(), 1);
+        let html = m["parts"][1]["text"].as_str().unwrap();
+        assert!(!html.contains("<script>"), "{html}");
+    }
+    drop(daemon);
+}
