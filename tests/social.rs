@@ -7,10 +7,15 @@ mod support;
 
 #[allow(dead_code)]
 mod compliance {
+    #[path = "../compliance/facebook.rs"]
     pub mod facebook;
+    #[path = "../compliance/harness.rs"]
     pub mod harness;
+    #[path = "../compliance/linkedin.rs"]
     pub mod linkedin;
+    #[path = "../compliance/server.rs"]
     pub mod server;
+    #[path = "../compliance/x.rs"]
     pub mod x;
 }
 
