@@ -25,4 +25,15 @@ fi
 CRIER_PYTHON="$PWD/.venv/bin/python"
 export CRIER_PYTHON
 
+# The Bluesky tests post to the real reference PDS on 127.0.0.1 (installed
+# into .peers/ on first use, then cached there). Stopped at exit only if
+# started here. CRIER_SKIP_PDS=1 runs without it: those tests say skipped.
+if [[ -z "${CRIER_PDS_URL:-}" && -z "${CRIER_SKIP_PDS:-}" ]]; then
+  if ! scripts/peers/pds.sh status; then
+    trap 'scripts/peers/pds.sh stop' EXIT
+  fi
+  CRIER_PDS_URL="$(scripts/peers/pds.sh start)"
+  export CRIER_PDS_URL
+fi
+
 cargo test --workspace --locked "$@"

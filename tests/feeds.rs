@@ -153,6 +153,7 @@ async fn world() -> World {
         store: store.clone(),
         clock: clock.clone(),
         credentials: crier::credentials::Credentials::new(Path::new("/nonexistent")),
+        campaigns_dir: ws.config.campaigns_dir(),
     };
     World {
         feeds: publish_dir.join("feeds"),
@@ -508,6 +509,7 @@ async fn the_shipped_example_feeds_parse_cleanly() {
         store: store.clone(),
         clock: clock.clone(),
         credentials: crier::credentials::Credentials::new(Path::new("/nonexistent")),
+        campaigns_dir: ws.config.campaigns_dir(),
     };
     // Everything falls due by the end of the campaign.
     let end = at("2027-12-31T00:00:00Z");

@@ -1,12 +1,16 @@
 //! Discord webhooks: messages of at most 2,000 characters; a longer text is
 //! sent as consecutive messages. Mentions are disabled so a post can never
 //! ping @everyone.
+//!
+//! Sending is in `discord/publish.rs`.
+
+mod publish;
 
 use serde::Deserialize;
 use serde_json::json;
 
 use super::registry::Kind;
-use super::{options, Channel, Family, Findings, Rendered};
+use super::{options, Channel, Family, Findings, Publisher, Rendered};
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
 use crate::render::post::{shape_post, Chars, PostRules};
@@ -34,10 +38,27 @@ struct Discord {
 }
 
 fn build(spec: &ChannelSpec, _organisation: &Organisation) -> Result<Box<dyn Channel>, String> {
+    let options: Options = options(spec)?;
+    if let Some(name) = &options.username {
+        check_username(name).map_err(|e| format!("channels.{}.username {e}", spec.name))?;
+    }
     Ok(Box::new(Discord {
         name: spec.name.clone(),
-        options: options(spec)?,
+        options,
     }))
+}
+
+/// Discord refuses every message from a webhook whose username breaks these
+/// rules, so they are checked with the configuration, not at send time.
+fn check_username(name: &str) -> Result<(), String> {
+    let lower = name.to_lowercase();
+    if !(1..=80).contains(&name.chars().count()) {
+        Err("must be 1 to 80 characters".into())
+    } else if lower.contains("discord") || lower.contains("clyde") {
+        Err("must not contain \"discord\" or \"clyde\" (Discord refuses those)".into())
+    } else {
+        Ok(())
+    }
 }
 
 impl Channel for Discord {
@@ -52,6 +73,9 @@ impl Channel for Discord {
     }
     fn secrets(&self) -> Vec<&SecretRef> {
         vec![&self.options.webhook_url_env]
+    }
+    fn publisher(&self) -> Option<&dyn Publisher> {
+        Some(self)
     }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         let counter = Chars::new(CONTENT_LIMIT);

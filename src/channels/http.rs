@@ -75,6 +75,27 @@ pub async fn send(request: RequestBuilder, clock: &dyn Clock) -> Result<Response
     check(response, clock.now()).await
 }
 
+/// [`send`] for a request that creates a post on a network with no
+/// idempotency key (X, Facebook, LinkedIn): a 502 or 504 comes from a
+/// gateway that may already have passed the request on, so it is
+/// `Uncertain` rather than `Retry` (see [`classify`]).
+pub async fn send_once(
+    request: RequestBuilder,
+    clock: &dyn Clock,
+) -> Result<Response, PublishError> {
+    let response = request.send().await.map_err(|e| transport_error(&e))?;
+    let gateway = matches!(
+        response.status(),
+        StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
+    );
+    check(response, clock.now()).await.map_err(|e| match e {
+        PublishError::Retry { message, .. } if gateway => PublishError::Uncertain(format!(
+            "{message}: a gateway answered, so the post may have been received"
+        )),
+        other => other,
+    })
+}
+
 /// Passes a 2xx response through; otherwise reads (a bounded part of) the
 /// body for the network's own words and classifies with [`classify`].
 pub async fn check(response: Response, now: DateTime<Utc>) -> Result<Response, PublishError> {

@@ -11,6 +11,7 @@ pub mod registry;
 pub use feed::content_type as feed_content_type;
 
 mod bluesky;
+mod chat_webhook;
 mod discard;
 mod discord;
 pub mod email;
@@ -131,6 +132,8 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     /// Rotating credentials kept apart from the queue.
     pub credentials: Credentials,
+    /// The campaigns folder: item images (`Image.src`) are relative to it.
+    pub campaigns_dir: PathBuf,
 }
 
 /// How a send failed; the dispatcher acts on the kind, never on the text.

@@ -1,12 +1,22 @@
 //! Slack incoming webhooks: a message with a header and mrkdwn sections.
+//!
+//! Slack answers a webhook with a bare word: `ok`, or an error code such as
+//! `invalid_blocks` (400), `invalid_token` (403), `no_service` (404),
+//! `channel_is_archived` (410). It gives no message id, so the receipt is
+//! empty, and there is no idempotency key and no read-only check.
 
+use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::registry::Kind;
-use super::{options, Channel, Family, Findings, Rendered};
+use super::{
+    chat_webhook, http, options, Channel, Family, Findings, Job, PublishError, Publisher, Rendered,
+    Services,
+};
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
+use crate::delivery::Receipt;
 use crate::render::post::{shape_post, Chars, PostRules};
 use crate::render::Variant;
 use crate::secret::SecretRef;
@@ -61,6 +71,9 @@ impl Channel for Slack {
     fn secrets(&self) -> Vec<&SecretRef> {
         vec![&self.options.webhook_url_env]
     }
+    fn publisher(&self) -> Option<&dyn Publisher> {
+        Some(self)
+    }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         let counter = Chars::new(TEXT_LIMIT);
         let rules = PostRules {
@@ -83,5 +96,57 @@ impl Channel for Slack {
         );
         v.payload = Some(json!({ "text": escape(&v.text), "blocks": blocks }));
         v
+    }
+}
+
+/// Slack's codes that mean the webhook URL itself is dead (revoked, or its
+/// app or workspace removed): a person must set a new URL, so the channel is
+/// held for credentials rather than each delivery failing one by one.
+const DEAD_HOOK: &[&str] = &["invalid_token", "no_service", "no_team", "team_disabled"];
+
+/// `http::classify` reads most answers right; Slack's dead-hook codes come
+/// with 404/410 too, which would otherwise read as a refused post.
+fn reclassify(e: PublishError) -> PublishError {
+    match e {
+        PublishError::Permanent(m) if DEAD_HOOK.iter().any(|code| m.ends_with(code)) => {
+            PublishError::Credentials(format!("{m} (the webhook URL no longer works)"))
+        }
+        other => other,
+    }
+}
+
+#[async_trait]
+impl Publisher for Slack {
+    async fn publish(&self, job: &Job<'_>, services: &Services) -> Result<Receipt, PublishError> {
+        let url = chat_webhook::url(&self.options.webhook_url_env)?;
+        let payload = chat_webhook::payload(job.variant)?;
+        let request = services.http.post(url.expose()).json(payload);
+        // No idempotency key: a 502/504 from a gateway is Uncertain.
+        http::send_once(request, services.clock.as_ref())
+            .await
+            .map_err(reclassify)?;
+        // 2xx means posted; Slack's `ok` carries nothing worth keeping.
+        Ok(Receipt::default())
+    }
+
+    async fn check(&self, _services: &Services) -> Result<String, PublishError> {
+        chat_webhook::unverifiable(&self.options.webhook_url_env, "Slack")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_hook_codes_are_credentials_and_refusals_stay_permanent() {
+        let e = reclassify(PublishError::Permanent(
+            "HTTP 404 Not Found: no_service".into(),
+        ));
+        assert!(matches!(e, PublishError::Credentials(_)));
+        let e = reclassify(PublishError::Permanent(
+            "HTTP 410 Gone: channel_is_archived".into(),
+        ));
+        assert!(matches!(e, PublishError::Permanent(_)));
     }
 }

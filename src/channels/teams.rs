@@ -1,12 +1,22 @@
 //! Microsoft Teams through a Workflows webhook: an Adaptive Card.
+//!
+//! The Workflows (Power Automate) trigger answers 202 Accepted with no body
+//! once it has queued the run, so there is no message id to keep. Its URL
+//! carries a `sig` signature: the URL is the credential. Errors come as
+//! `{"error": {"code", "message"}}`; a deleted or disabled workflow is 404.
 
+use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::registry::Kind;
-use super::{options, Channel, Family, Findings, Rendered};
+use super::{
+    chat_webhook, http, options, Channel, Family, Findings, Job, PublishError, Publisher, Rendered,
+    Services,
+};
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
+use crate::delivery::Receipt;
 use crate::render::post::{shape_post, PostRules};
 use crate::render::Variant;
 use crate::secret::SecretRef;
@@ -65,6 +75,9 @@ impl Channel for Teams {
     fn secrets(&self) -> Vec<&SecretRef> {
         vec![&self.options.webhook_url_env]
     }
+    fn publisher(&self) -> Option<&dyn Publisher> {
+        Some(self)
+    }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         let rules = PostRules {
             counter: &Bytes,
@@ -96,5 +109,33 @@ impl Channel for Teams {
             }]
         }));
         v
+    }
+}
+
+/// A 404 from the trigger means the workflow was deleted or turned off: the
+/// URL is dead and a person must make a new one, as with expired tokens.
+fn reclassify(e: PublishError) -> PublishError {
+    match e {
+        PublishError::Permanent(m) if m.starts_with("HTTP 404") => PublishError::Credentials(
+            format!("{m} (the workflow behind the webhook URL is gone or turned off)"),
+        ),
+        other => other,
+    }
+}
+
+#[async_trait]
+impl Publisher for Teams {
+    async fn publish(&self, job: &Job<'_>, services: &Services) -> Result<Receipt, PublishError> {
+        let url = chat_webhook::url(&self.options.webhook_url_env)?;
+        let payload = chat_webhook::payload(job.variant)?;
+        let request = services.http.post(url.expose()).json(payload);
+        http::send_once(request, services.clock.as_ref())
+            .await
+            .map_err(reclassify)?;
+        Ok(Receipt::default())
+    }
+
+    async fn check(&self, _services: &Services) -> Result<String, PublishError> {
+        chat_webhook::unverifiable(&self.options.webhook_url_env, "Teams Workflows")
     }
 }

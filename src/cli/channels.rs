@@ -80,6 +80,7 @@ pub fn test(config: &Path, name: &str) -> ExitCode {
             store,
             clock: Arc::new(crier_schedule::SystemClock),
             credentials: crate::credentials::Credentials::new(&data_dir),
+            campaigns_dir: ws.config.campaigns_dir(),
         };
         match publisher.check(&services).await {
             Ok(found) => {

@@ -49,6 +49,7 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         store: store.clone(),
         clock: clock.clone(),
         credentials: crate::credentials::Credentials::new(&data_dir),
+        campaigns_dir: ws.config.campaigns_dir(),
     };
     let settings = Settings::from_config(&ws.config.daemon);
     // Feeds exist (empty but valid) before anything is published.

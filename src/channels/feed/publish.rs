@@ -313,6 +313,7 @@ formats = ["rss", "atom", "json", "ical"]
             store: Arc::new(SqliteStore::open_in_memory().await.unwrap()),
             clock: Arc::new(crier_schedule::SystemClock),
             credentials: crate::credentials::Credentials::new(std::path::Path::new("/nonexistent")),
+            campaigns_dir: dir.to_path_buf(),
         };
         (config, services)
     }

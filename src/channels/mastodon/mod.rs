@@ -1,10 +1,19 @@
 //! Mastodon: statuses, threads as reply chains. The limit is per instance.
+//!
+//! `publish.rs` posts (with one `Idempotency-Key` per part of a delivery, the
+//! same on every attempt), `media.rs` uploads images with their alt text.
+//! The limit counted by `check`/`preview` is `max_characters` from
+//! channels.toml; `crier channels test` reads the instance's real limits and
+//! says when the configured one differs.
+
+mod media;
+mod publish;
 
 use serde::Deserialize;
 use serde_json::json;
 
 use super::registry::Kind;
-use super::{https_option, options, Channel, Family, Findings, Rendered};
+use super::{https_option, options, Channel, Family, Findings, Publisher, Rendered};
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
 use crate::render::post::{shape_post, PostRules};
@@ -79,6 +88,9 @@ impl Channel for Mastodon {
     }
     fn secrets(&self) -> Vec<&SecretRef> {
         vec![&self.options.token_env]
+    }
+    fn publisher(&self) -> Option<&dyn Publisher> {
+        Some(self)
     }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         let counter = crier_text::mastodon::MastodonCounter {

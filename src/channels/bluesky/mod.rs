@@ -1,11 +1,22 @@
 //! Bluesky: 300-grapheme posts with rich-text facets at UTF-8 byte offsets,
 //! threads as reply chains, and a link card built from the item itself.
+//!
+//! Publishing: `session.rs` (one session per channel, refreshed, its refresh
+//! token kept across restarts), `publish.rs` (create-only writes at keys
+//! derived from the delivery, `tid.rs`), `record.rs` (facets, embeds,
+//! replies), `xrpc.rs` (calls and Bluesky's named errors).
+
+mod publish;
+mod record;
+mod session;
+mod tid;
+mod xrpc;
 
 use serde::Deserialize;
 use serde_json::json;
 
 use super::registry::Kind;
-use super::{https_option, options, Channel, Family, Findings, Rendered};
+use super::{https_option, options, Channel, Family, Findings, Publisher, Rendered};
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
 use crate::render::post::{shape_post, PostRules};
@@ -23,8 +34,7 @@ struct Options {
     /// The PDS, e.g. `https://bsky.social`.
     #[serde(default = "default_service")]
     service: String,
-    /// Handle or DID of the account (read when publishing).
-    #[allow(dead_code)]
+    /// Handle or DID of the account.
     identifier: String,
     app_password_env: SecretRef,
 }
@@ -36,14 +46,38 @@ fn default_service() -> String {
 struct Bluesky {
     name: String,
     options: Options,
+    /// The signed-in session, shared by every post of this channel.
+    session: tokio::sync::Mutex<Option<session::Session>>,
+}
+
+impl Bluesky {
+    fn xrpc(&self, method: &str) -> String {
+        format!(
+            "{}/xrpc/{method}",
+            self.options.service.trim_end_matches('/')
+        )
+    }
+
+    /// A query call's URL (reqwest's `query` feature is not enabled).
+    fn xrpc_query(&self, method: &str, params: &[(&str, &str)]) -> reqwest::Url {
+        reqwest::Url::parse_with_params(&self.xrpc(method), params)
+            .expect("the service URL was checked when the channel was built")
+    }
 }
 
 fn build(spec: &ChannelSpec, _organisation: &Organisation) -> Result<Box<dyn Channel>, String> {
     let options: Options = options(spec)?;
     https_option(spec, "service", &options.service)?;
+    reqwest::Url::parse(&options.service).map_err(|e| {
+        format!(
+            "channels.{}.service `{}` is not a URL: {e}",
+            spec.name, options.service
+        )
+    })?;
     Ok(Box::new(Bluesky {
         name: spec.name.clone(),
         options,
+        session: tokio::sync::Mutex::new(None),
     }))
 }
 
@@ -59,6 +93,9 @@ impl Channel for Bluesky {
     }
     fn secrets(&self) -> Vec<&SecretRef> {
         vec![&self.options.app_password_env]
+    }
+    fn publisher(&self) -> Option<&dyn Publisher> {
+        Some(self)
     }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         let counter = crier_text::bluesky::BlueskyCounter;

@@ -1,10 +1,17 @@
-//! Facebook Pages: a post on the page's feed, with the item's link.
+//! Facebook Pages: a post on the page's feed with the item's link, or a
+//! photo post (the image uploaded with its alt text, the text as caption).
+//!
+//! Graph has no idempotency key: as for X, an answer that never came makes
+//! the delivery uncertain rather than a retry.
+
+mod graph;
+mod publish;
 
 use serde::Deserialize;
 use serde_json::json;
 
 use super::registry::Kind;
-use super::{https_option, options, Channel, Family, Findings, Rendered};
+use super::{https_option, options, Channel, Family, Findings, Publisher, Rendered};
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
 use crate::render::post::{shape_post, Chars, PostRules};
@@ -40,9 +47,16 @@ struct Facebook {
 fn build(spec: &ChannelSpec, _organisation: &Organisation) -> Result<Box<dyn Channel>, String> {
     let options: Options = options(spec)?;
     https_option(spec, "api", &options.api)?;
+    if options.page_id.is_empty() || !options.page_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "channels.{}.page_id must be the page's numeric id",
+            spec.name
+        ));
+    }
+    let api = options.api.trim_end_matches('/').to_string();
     Ok(Box::new(Facebook {
         name: spec.name.clone(),
-        options,
+        options: Options { api, ..options },
     }))
 }
 
@@ -58,6 +72,9 @@ impl Channel for Facebook {
     }
     fn secrets(&self) -> Vec<&SecretRef> {
         vec![&self.options.page_token_env]
+    }
+    fn publisher(&self) -> Option<&dyn Publisher> {
+        Some(self)
     }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         let counter = Chars::new(MESSAGE_LIMIT);

@@ -1,10 +1,16 @@
-//! LinkedIn: a post whose commentary is in the escaped "little" text format.
+//! LinkedIn: a post whose commentary is in the escaped "little" text format,
+//! with an optional image (Images API) carrying its alt text.
+//!
+//! The Posts API has no idempotency key: as for X, an answer that never came
+//! makes the delivery uncertain rather than a retry.
+
+mod publish;
 
 use serde::Deserialize;
 use serde_json::json;
 
 use super::registry::Kind;
-use super::{https_option, options, Channel, Family, Findings, Rendered};
+use super::{https_option, options, Channel, Family, Findings, Publisher, Rendered};
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
 use crate::render::post::{shape_post, PostRules};
@@ -55,9 +61,10 @@ fn build(spec: &ChannelSpec, _organisation: &Organisation) -> Result<Box<dyn Cha
     if options.version.len() != 6 || !options.version.chars().all(|c| c.is_ascii_digit()) {
         return Err(format!("channels.{}.version must be YYYYMM", spec.name));
     }
+    let api = options.api.trim_end_matches('/').to_string();
     Ok(Box::new(LinkedIn {
         name: spec.name.clone(),
-        options,
+        options: Options { api, ..options },
     }))
 }
 
@@ -73,6 +80,9 @@ impl Channel for LinkedIn {
     }
     fn secrets(&self) -> Vec<&SecretRef> {
         vec![&self.options.token_env]
+    }
+    fn publisher(&self) -> Option<&dyn Publisher> {
+        Some(self)
     }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         let counter = crier_text::linkedin::LinkedInCounter;

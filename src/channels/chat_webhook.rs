@@ -1,0 +1,80 @@
+//! What Slack, Teams and Discord incoming webhooks share: the webhook URL
+//! is the only credential (anyone holding it can post), so it lives in an
+//! environment variable and is never printed — errors name the variable,
+//! and `http` strips URLs from transport errors. None of the three takes an
+//! idempotency key, so a request whose answer is lost is `Uncertain`.
+
+use super::PublishError;
+use crate::render::Variant;
+use crate::secret::{Secret, SecretRef};
+
+/// Reads the webhook URL. A missing or non-https value is a credentials
+/// problem (the channel is held until someone sets a proper URL).
+pub(super) fn url(env: &SecretRef) -> Result<Secret, PublishError> {
+    let url = env
+        .resolve()
+        .map_err(|e| PublishError::Credentials(e.to_string()))?;
+    if acceptable(url.expose()) {
+        Ok(url)
+    } else {
+        Err(PublishError::Credentials(format!(
+            "environment variable `{}` does not hold an https:// webhook URL",
+            env.0
+        )))
+    }
+}
+
+/// https, or plain http to loopback where tests run their servers (the same
+/// rule as `https_option` for URLs written in channels.toml).
+fn acceptable(url: &str) -> bool {
+    url.starts_with("https://")
+        || ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|p| url.starts_with(p))
+}
+
+/// The JSON body shaped when the item was planned.
+pub(super) fn payload(variant: &Variant) -> Result<&serde_json::Value, PublishError> {
+    match &variant.payload {
+        Some(p @ serde_json::Value::Object(_)) => Ok(p),
+        // Shaping always makes an object; anything else is a stored variant
+        // this version cannot send, and sending again will not change that.
+        _ => Err(PublishError::Permanent(format!(
+            "the stored {} variant has no JSON object payload",
+            variant.kind
+        ))),
+    }
+}
+
+/// What `crier channels test` can say for a webhook with no read-only
+/// endpoint: the URL is set and well-formed, nothing more.
+pub(super) fn unverifiable(env: &SecretRef, network: &str) -> Result<String, PublishError> {
+    url(env)?;
+    Ok(format!(
+        "`{}` holds an https URL; {network} incoming webhooks have no read-only check, \
+         so the URL itself is only proven by the first post",
+        env.0
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_loopback_urls_are_used_and_never_shown() {
+        let env = SecretRef("CRIER_UNIT_CHAT_WEBHOOK_URL_PLAIN".into());
+        std::env::set_var(&env.0, "http://hooks.example/services/T/B/s3cr3t-token");
+        let e = url(&env).unwrap_err();
+        assert!(matches!(e, PublishError::Credentials(_)));
+        assert!(!format!("{e} {e:?}").contains("s3cr3t"));
+
+        let env = SecretRef("CRIER_UNIT_CHAT_WEBHOOK_URL_TLS".into());
+        std::env::set_var(&env.0, "https://hooks.example/services/T/B/s3cr3t-token");
+        assert!(url(&env).is_ok());
+        assert!(acceptable("http://127.0.0.1:9/x"));
+
+        let missing = SecretRef("CRIER_UNIT_CHAT_WEBHOOK_URL_UNSET".into());
+        assert!(matches!(url(&missing), Err(PublishError::Credentials(m)) if m.contains("UNSET")));
+    }
+}

@@ -1,0 +1,280 @@
+//! Sending to a Discord webhook: `POST {url}?wait=true` per message, so
+//! Discord answers with the message (and its id) instead of a bare 204.
+//!
+//! A thread is sent as consecutive messages. Discord has no idempotency key
+//! and crier keeps no per-part progress in the store, so once the first
+//! part is out, any failure of a later one is `Uncertain`, naming the ids
+//! already posted: retrying would post those parts again, and only a person
+//! can say whether to post the rest by hand, retry or cancel. To make that
+//! rare, a short rate-limit wait between parts is waited out in place (a
+//! 429 means Discord did not take the message, so sending it again is safe).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use reqwest::header::HeaderMap;
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+
+use super::Discord;
+use crate::channels::{chat_webhook, http, Job, PublishError, Publisher, Services};
+use crate::delivery::Receipt;
+
+/// The longest wait between the parts of a thread crier sits out in place;
+/// Discord's per-webhook windows are a few seconds.
+const MAX_PART_WAIT: Duration = Duration::from_secs(10);
+
+/// Discord's "Unknown Webhook": the webhook was deleted.
+const UNKNOWN_WEBHOOK: i64 = 10015;
+
+/// One message Discord accepted.
+struct Posted {
+    id: Option<String>,
+    /// Discord's bucket is empty: wait this long before the next request.
+    pause: Option<Duration>,
+}
+
+fn execute_url(url: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}wait=true")
+}
+
+/// The stored payload (username, allowed_mentions) with this part's text;
+/// absent options are left out rather than sent as null.
+fn message(payload: &Value, text: &str) -> Value {
+    let mut map = payload.as_object().cloned().unwrap_or_default();
+    map.retain(|_, v| !v.is_null());
+    map.insert("content".into(), text.into());
+    Value::Object(map)
+}
+
+/// Discord's bucket headers: when `X-RateLimit-Remaining` is 0, the next
+/// request must wait `X-RateLimit-Reset-After` seconds.
+fn pause(headers: &HeaderMap) -> Option<Duration> {
+    let get = |name: &str| headers.get(name)?.to_str().ok()?.parse::<f64>().ok();
+    if get("x-ratelimit-remaining")? > 0.0 {
+        return None;
+    }
+    seconds(get("x-ratelimit-reset-after")?)
+}
+
+fn seconds(s: f64) -> Option<Duration> {
+    (s.is_finite() && s >= 0.0).then(|| Duration::from_secs_f64(s))
+}
+
+async fn read(response: Response, now: DateTime<Utc>) -> Result<Posted, PublishError> {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = http::read_text(response).await;
+    if status.is_success() {
+        // Posted, whatever happens to the body: an unreadable one only
+        // costs the id.
+        let json: Value = serde_json::from_str(&body.unwrap_or_default()).unwrap_or_default();
+        return Ok(Posted {
+            id: json["id"].as_str().map(str::to_string),
+            pause: pause(&headers),
+        });
+    }
+    Err(error(status, &headers, &body.unwrap_or_default(), now))
+}
+
+/// Reads a refusal in Discord's terms, on top of `http::classify`.
+fn error(status: StatusCode, headers: &HeaderMap, body: &str, now: DateTime<Utc>) -> PublishError {
+    let json: Value = serde_json::from_str(body).unwrap_or_default();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        // The body's float is more precise than the whole-second header.
+        if let Some(after) = json["retry_after"].as_f64().and_then(seconds) {
+            let scope = if json["global"].as_bool() == Some(true) {
+                "global"
+            } else {
+                "webhook"
+            };
+            return PublishError::Retry {
+                message: format!("HTTP 429: rate limited by Discord ({scope} limit)"),
+                after: Some(after),
+            };
+        }
+    }
+    let classified = http::classify(status, headers, body, now).expect_err("not a success");
+    if matches!(
+        status,
+        StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
+    ) {
+        return PublishError::Uncertain(format!(
+            "{classified}: a gateway answered, so the message may have been posted"
+        ));
+    }
+    match classified {
+        PublishError::Permanent(m)
+            if status == StatusCode::NOT_FOUND || json["code"] == UNKNOWN_WEBHOOK =>
+        {
+            PublishError::Credentials(format!("{m} (the webhook was deleted)"))
+        }
+        PublishError::Permanent(m) => match field_errors(&json["errors"], "") {
+            Some(detail) => PublishError::Permanent(format!("{m}: {detail}")),
+            None => PublishError::Permanent(m),
+        },
+        other => other,
+    }
+}
+
+/// The first field error in Discord's nested `errors` object, e.g.
+/// `{"content": {"_errors": [{"message": "Must be 2000 or fewer in length."}]}}`
+/// → `content: Must be 2000 or fewer in length.`
+fn field_errors(errors: &Value, path: &str) -> Option<String> {
+    let map = errors.as_object()?;
+    if let Some(message) = map.get("_errors").and_then(|e| e[0]["message"].as_str()) {
+        return Some(format!("{path}: {message}"));
+    }
+    map.iter().find_map(|(key, value)| {
+        let path = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        field_errors(value, &path)
+    })
+}
+
+impl Discord {
+    async fn post(
+        &self,
+        url: &str,
+        body: &Value,
+        services: &Services,
+    ) -> Result<Posted, PublishError> {
+        let request = services.http.post(execute_url(url)).json(body);
+        let response = request
+            .send()
+            .await
+            .map_err(|e| http::transport_error(&e))?;
+        read(response, services.clock.now()).await
+    }
+
+    /// A later part: a short 429 is waited out and the part sent again.
+    async fn post_patiently(
+        &self,
+        url: &str,
+        body: &Value,
+        services: &Services,
+    ) -> Result<Posted, PublishError> {
+        match self.post(url, body, services).await {
+            Err(PublishError::Retry {
+                after: Some(after), ..
+            }) if after <= MAX_PART_WAIT => {
+                tokio::time::sleep(after).await;
+                self.post(url, body, services).await
+            }
+            other => other,
+        }
+    }
+}
+
+#[async_trait]
+impl Publisher for Discord {
+    async fn publish(&self, job: &Job<'_>, services: &Services) -> Result<Receipt, PublishError> {
+        let url = chat_webhook::url(&self.options.webhook_url_env)?;
+        let payload = chat_webhook::payload(job.variant)?;
+        if !job.variant.images.is_empty() {
+            return Err(PublishError::Permanent(
+                "crier does not send images to Discord yet: remove the images or this channel \
+                 from the item"
+                    .into(),
+            ));
+        }
+        let parts = &job.variant.parts;
+        let mut ids: Vec<String> = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            let body = message(payload, &part.text);
+            let result = if i == 0 {
+                self.post(url.expose(), &body, services).await
+            } else {
+                self.post_patiently(url.expose(), &body, services).await
+            };
+            match result {
+                Ok(posted) => {
+                    ids.push(posted.id.unwrap_or_else(|| "(id not returned)".into()));
+                    if let (Some(wait), true) = (posted.pause, i + 1 < parts.len()) {
+                        tokio::time::sleep(wait.min(MAX_PART_WAIT)).await;
+                    }
+                }
+                Err(e) if i == 0 => return Err(e),
+                Err(e) => {
+                    return Err(PublishError::Uncertain(format!(
+                        "parts 1–{i} of {} were posted (message ids {}), then part {} failed: \
+                         {e}; retrying would post the first {i} again",
+                        parts.len(),
+                        ids.join(", "),
+                        i + 1
+                    )))
+                }
+            }
+        }
+        // Every message id, so a person can find (or delete) each part.
+        Ok(Receipt {
+            remote_id: Some(ids.join(",")),
+            remote_url: None,
+        })
+    }
+
+    /// `GET` on a webhook URL returns the webhook itself (name, channel)
+    /// without posting. Its answer also holds the token, which is never shown.
+    async fn check(&self, services: &Services) -> Result<String, PublishError> {
+        let url = chat_webhook::url(&self.options.webhook_url_env)?;
+        let response = services
+            .http
+            .get(url.expose())
+            .send()
+            .await
+            .map_err(|e| http::transport_error(&e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = http::read_text(response).await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(error(status, &headers, &body, services.clock.now()));
+        }
+        let json: Value = serde_json::from_str(&body).unwrap_or_default();
+        Ok(format!(
+            "webhook \"{}\" posts to channel {} (server {})",
+            json["name"].as_str().unwrap_or("?"),
+            json["channel_id"].as_str().unwrap_or("?"),
+            json["guild_id"].as_str().unwrap_or("?"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_true_is_added_to_any_url() {
+        assert_eq!(
+            execute_url("https://d/api/webhooks/1/t"),
+            "https://d/api/webhooks/1/t?wait=true"
+        );
+        assert_eq!(
+            execute_url("https://d/api/webhooks/1/t?thread_id=9"),
+            "https://d/api/webhooks/1/t?thread_id=9&wait=true"
+        );
+    }
+
+    #[test]
+    fn nested_field_errors_are_found() {
+        let errors = serde_json::json!({"embeds": {"0": {"title": {"_errors": [{"code": "X", "message": "Too long."}]}}}});
+        assert_eq!(
+            field_errors(&errors, "").as_deref(),
+            Some("embeds.0.title: Too long.")
+        );
+    }
+
+    #[test]
+    fn null_options_are_left_out() {
+        let payload = serde_json::json!({"username": null, "allowed_mentions": {"parse": []}});
+        assert_eq!(
+            message(&payload, "hi"),
+            serde_json::json!({"allowed_mentions": {"parse": []}, "content": "hi"})
+        );
+    }
+}

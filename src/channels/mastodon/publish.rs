@@ -1,0 +1,237 @@
+//! Posting to Mastodon: `POST /api/v1/statuses`, a thread as a reply chain.
+//!
+//! Every status request carries `Idempotency-Key: <delivery key>-<part>`,
+//! the same on every attempt of the delivery. Mastodon remembers a key for
+//! an hour and answers a repeat with the status it already made, so a
+//! resend after a lost answer (or a half-posted thread) never duplicates.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{media, Mastodon};
+use crate::channels::{http, Job, PublishError, Publisher, Reconciled, Services};
+use crate::delivery::Receipt;
+use crate::secret::Secret;
+
+/// How long Mastodon remembers an `Idempotency-Key` (one hour), less a
+/// margin for clock skew and the time the interrupted request took.
+const KEY_MEMORY: Duration = Duration::from_secs(50 * 60);
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Status {
+    pub id: String,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+impl Mastodon {
+    pub(super) fn token(&self) -> Result<Secret, PublishError> {
+        self.options
+            .token_env
+            .resolve()
+            .map_err(|e| PublishError::Credentials(e.to_string()))
+    }
+
+    pub(super) fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.options.instance.trim_end_matches('/'))
+    }
+
+    /// Posts one status, resending once with the same key if the answer
+    /// was lost: the key makes the repeat safe, and seconds later it is
+    /// well inside the server's memory of it.
+    async fn post_status(
+        &self,
+        form: &Value,
+        key: &str,
+        token: &Secret,
+        services: &Services,
+    ) -> Result<Status, PublishError> {
+        let attempt = || async {
+            let request = services
+                .http
+                .post(self.endpoint("/api/v1/statuses"))
+                .bearer_auth(token.expose())
+                .header("Idempotency-Key", key)
+                .json(form);
+            let response = http::send(request, services.clock.as_ref()).await?;
+            read_json::<Status>(response).await
+        };
+        match attempt().await {
+            Err(PublishError::Uncertain(_)) => attempt().await,
+            other => other,
+        }
+    }
+}
+
+/// Reads a 2xx answer. The request was acted on, so an unreadable answer
+/// is `Uncertain` (we cannot name what was made), never `Retry`.
+pub(super) async fn read_json<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<T, PublishError> {
+    let text = http::read_text(response)
+        .await
+        .map_err(|e| http::transport_error(&e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        PublishError::Uncertain(format!(
+            "the instance accepted the request but its answer is unreadable: {e}"
+        ))
+    })
+}
+
+#[async_trait]
+impl Publisher for Mastodon {
+    async fn publish(&self, job: &Job<'_>, services: &Services) -> Result<Receipt, PublishError> {
+        let token = self.token()?;
+        let payload = job.variant.payload.clone().unwrap_or_default();
+        let media_ids = media::upload_all(self, &job.variant.images, &token, services).await?;
+        let key = job.delivery.idempotency_key();
+        let total = job.variant.parts.len();
+        let mut first: Option<Status> = None;
+        let mut previous: Option<String> = None;
+        for (i, part) in job.variant.parts.iter().enumerate() {
+            let mut form = json!({
+                "status": part.text,
+                "visibility": payload.get("visibility").cloned().unwrap_or(json!("public")),
+            });
+            if let Some(lang) = payload.get("language").filter(|l| l.is_string()) {
+                form["language"] = lang.clone();
+            }
+            // Images go with the first post of a thread, where they are seen.
+            if i == 0 && !media_ids.is_empty() {
+                form["media_ids"] = json!(media_ids);
+            }
+            if let Some(parent) = &previous {
+                form["in_reply_to_id"] = json!(parent);
+            }
+            let status = self
+                .post_status(&form, &format!("{key}-{i}"), &token, services)
+                .await
+                .map_err(|e| partial_thread(e, i, total, first.as_ref()))?;
+            previous = Some(status.id.clone());
+            first.get_or_insert(status);
+        }
+        let first =
+            first.ok_or_else(|| PublishError::Permanent("the variant has no parts".into()))?;
+        Ok(Receipt {
+            remote_id: Some(first.id),
+            remote_url: first.url,
+        })
+    }
+
+    /// Within the key's memory, sending again is safe: the instance answers
+    /// with the status the lost request made, or makes it now. Later, the
+    /// key is forgotten and a resend could post twice, so a human decides.
+    async fn reconcile(&self, job: &Job<'_>, services: &Services) -> Reconciled {
+        let started = job.delivery.request_started_at;
+        if !within_key_memory(started, services.clock.now()) {
+            return Reconciled::Unknown;
+        }
+        match self.publish(job, services).await {
+            Ok(receipt) => Reconciled::Sent(receipt),
+            // Refused afresh under the same key: the lost request had not
+            // made the status either (else the key would have returned it).
+            Err(PublishError::Permanent(_)) => Reconciled::NotSent,
+            Err(_) => Reconciled::Unknown,
+        }
+    }
+
+    async fn check(&self, services: &Services) -> Result<String, PublishError> {
+        let token = self.token()?;
+        let me = services
+            .http
+            .get(self.endpoint("/api/v1/accounts/verify_credentials"))
+            .bearer_auth(token.expose());
+        let me: Value = read_json(http::send(me, services.clock.as_ref()).await?).await?;
+        let instance = services.http.get(self.endpoint("/api/v2/instance"));
+        let instance: Value =
+            read_json(http::send(instance, services.clock.as_ref()).await?).await?;
+        Ok(self.describe_limits(me["acct"].as_str().unwrap_or("?"), &instance))
+    }
+}
+
+impl Mastodon {
+    /// What `crier channels test` says: the account, the instance's limits,
+    /// and whether channels.toml counts against the same ones.
+    fn describe_limits(&self, acct: &str, instance: &Value) -> String {
+        let config = &instance["configuration"];
+        let number = |v: &Value| v.as_u64().map(|n| n as usize);
+        let max = number(&config["statuses"]["max_characters"]);
+        let per_url = number(&config["statuses"]["characters_reserved_per_url"]);
+        let media = number(&config["statuses"]["max_media_attachments"]);
+        let show = |n: Option<usize>| n.map_or("unknown".to_string(), |n| n.to_string());
+        let mut out = format!(
+            "signed in as @{acct}; the instance allows {} characters per status (URLs count {}), {} images",
+            show(max),
+            show(per_url),
+            show(media)
+        );
+        let o = &self.options;
+        let mut differs = Vec::new();
+        for (field, real, configured) in [
+            ("max_characters", max, o.max_characters),
+            (
+                "characters_reserved_per_url",
+                per_url,
+                o.characters_reserved_per_url,
+            ),
+            ("max_media_attachments", media, o.max_media_attachments),
+        ] {
+            if let Some(real) = real.filter(|r| *r != configured) {
+                differs.push(format!("{field} = {real} (now {configured})"));
+            }
+        }
+        if !differs.is_empty() {
+            out += &format!(
+                ". channels.toml differs: set {} so `crier check` and `preview` count as the instance does",
+                differs.join(", ")
+            );
+        }
+        out
+    }
+}
+
+fn within_key_memory(started: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    started.is_some_and(|s| (now - s).to_std().is_ok_and(|age| age < KEY_MEMORY))
+}
+
+/// Says which part of a thread failed, and that the earlier ones are up
+/// (a retry completes the thread: their keys return the same statuses).
+fn partial_thread(e: PublishError, i: usize, total: usize, first: Option<&Status>) -> PublishError {
+    let Some(first) = first else { return e };
+    let note = |m: String| {
+        format!(
+            "post {} of {total} of the thread: {m} (posts 1–{i} are up, the first is {})",
+            i + 1,
+            first.url.as_deref().unwrap_or(&first.id)
+        )
+    };
+    match e {
+        PublishError::Retry { message, after } => PublishError::Retry {
+            message: note(message),
+            after,
+        },
+        PublishError::Permanent(m) => PublishError::Permanent(note(m)),
+        PublishError::Uncertain(m) => PublishError::Uncertain(note(m)),
+        PublishError::Credentials(m) => PublishError::Credentials(note(m)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn reconciling_resends_only_while_the_key_is_remembered() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+        let ago = |m| Some(now - chrono::TimeDelta::minutes(m));
+        assert!(within_key_memory(ago(1), now));
+        assert!(within_key_memory(ago(49), now));
+        assert!(!within_key_memory(ago(51), now));
+        assert!(!within_key_memory(None, now));
+    }
+}

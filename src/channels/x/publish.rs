@@ -1,0 +1,166 @@
+//! Posting to X: images first (uploaded, then described), then the thread,
+//! each post a reply to the one before.
+
+use base64::Engine;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::{status_url, Effect, X};
+use crate::channels::{http, Job, PublishError, Services};
+use crate::content::Image;
+use crate::delivery::Receipt;
+
+pub async fn thread(x: &X, job: &Job<'_>, services: &Services) -> Result<Receipt, PublishError> {
+    let mut media_ids = Vec::new();
+    for image in &job.variant.images {
+        media_ids.push(upload(x, services, image).await?);
+    }
+    let parts = &job.variant.parts;
+    let mut posted: Vec<String> = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let mut body = json!({ "text": part.text });
+        if i == 0 && !media_ids.is_empty() {
+            body["media"] = json!({ "media_ids": media_ids });
+        }
+        if let Some(previous) = posted.last() {
+            body["reply"] = json!({ "in_reply_to_tweet_id": previous });
+        }
+        match create(x, services, &body, job.delivery.attempts).await {
+            Ok(id) => posted.push(id),
+            Err(e) if posted.is_empty() => return Err(e),
+            Err(e) => return Err(partly_posted(&posted, parts.len(), e)),
+        }
+    }
+    let first = posted.first().cloned().ok_or_else(|| {
+        PublishError::Permanent("the stored X variant has no text to post".into())
+    })?;
+    Ok(Receipt {
+        remote_url: Some(status_url(&first)),
+        remote_id: Some(first),
+    })
+}
+
+/// One post; its id.
+async fn create(
+    x: &X,
+    services: &Services,
+    body: &Value,
+    attempts: u32,
+) -> Result<String, PublishError> {
+    let response = x
+        .call(
+            services,
+            Method::POST,
+            "/2/tweets",
+            Some(body),
+            Effect::Posts,
+        )
+        .await
+        .map_err(|e| duplicate(e, attempts))?;
+    // 2xx: the post exists. An answer we cannot read must not turn that
+    // into a failure someone retries, so it is uncertain, not permanent.
+    let text = http::read_text(response).await.map_err(|e| {
+        PublishError::Uncertain(format!(
+            "X accepted the post but its answer was cut off: {}",
+            http::transport_error(&e)
+        ))
+    })?;
+    let answer: Value = serde_json::from_str(&text).unwrap_or_default();
+    match answer["data"]["id"].as_str() {
+        Some(id) => Ok(id.to_string()),
+        None => Err(PublishError::Uncertain(
+            "X accepted the post but its answer had no post id".into(),
+        )),
+    }
+}
+
+/// X answers an exact repeat of a recent post with 403 "duplicate content".
+/// Said plainly, since it reads like a permissions problem otherwise.
+fn duplicate(e: PublishError, attempts: u32) -> PublishError {
+    match e {
+        PublishError::Permanent(m) if m.starts_with("HTTP 403") && m.contains("duplicate") => {
+            let earlier = if attempts > 1 {
+                " (an earlier attempt of this delivery may be that post: check the account)"
+            } else {
+                ""
+            };
+            PublishError::Permanent(format!(
+                "X refused it as a duplicate of a recent post{earlier}: {m}"
+            ))
+        }
+        other => other,
+    }
+}
+
+/// Some of the thread is up and the rest failed. Sending again would repeat
+/// the first posts (and X would refuse them as duplicates), so a person
+/// finishes the thread; the error says exactly what is up.
+fn partly_posted(posted: &[String], total: usize, e: PublishError) -> PublishError {
+    let last = posted.last().map(String::as_str).unwrap_or_default();
+    PublishError::Uncertain(format!(
+        "the thread is partly posted: {} of {total} posts are up (first {}, last id {last}); post {} failed: {e}. \
+         crier will not repost the start of a thread: finish it by hand, then cancel this delivery",
+        posted.len(),
+        status_url(&posted[0]),
+        posted.len() + 1,
+    ))
+}
+
+/// Uploads one image and attaches its alt text; the media id. Media that
+/// is never used in a post expires unseen, so a lost answer here is worth a
+/// retry rather than a person's attention.
+async fn upload(x: &X, services: &Services, image: &Image) -> Result<String, PublishError> {
+    let path = services.campaigns_dir.join(&image.src);
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| PublishError::Permanent(format!("cannot read image `{}`: {e}", image.src)))?;
+    let body = json!({
+        "media": base64::engine::general_purpose::STANDARD.encode(&bytes),
+        "media_category": "tweet_image",
+    });
+    let response = x
+        .call(
+            services,
+            Method::POST,
+            "/2/media/upload",
+            Some(&body),
+            Effect::Harmless,
+        )
+        .await
+        .map_err(harmless)?;
+    let text = http::read_text(response)
+        .await
+        .map_err(|e| harmless(http::transport_error(&e)))?;
+    let answer: Value = serde_json::from_str(&text).unwrap_or_default();
+    let id = answer["data"]["id"]
+        .as_str()
+        .ok_or_else(|| PublishError::Retry {
+            message: format!(
+                "X's media upload answered without a media id for `{}`",
+                image.src
+            ),
+            after: None,
+        })?
+        .to_string();
+    let metadata = json!({ "id": id, "metadata": { "alt_text": { "text": image.alt } } });
+    x.call(
+        services,
+        Method::POST,
+        "/2/media/metadata",
+        Some(&metadata),
+        Effect::Harmless,
+    )
+    .await
+    .map_err(harmless)?;
+    Ok(id)
+}
+
+fn harmless(e: PublishError) -> PublishError {
+    match e {
+        PublishError::Uncertain(message) => PublishError::Retry {
+            message: format!("uploading an image: {message}"),
+            after: None,
+        },
+        other => other,
+    }
+}

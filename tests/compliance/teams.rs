@@ -1,0 +1,180 @@
+//! The Teams Workflows ("When a Teams webhook request is received") trigger
+//! contract: `POST /workflows/<id>/triggers/manual/paths/invoke?api-version=…&sig=…`
+//! with a message holding one Adaptive Card attachment; `202 Accepted`, no
+//! body; errors as `{"error": {"code", "message"}}`; a bad `sig` is 401,
+//! an unknown workflow 404, a body over 28 KB 413, throttling 429 with
+//! Retry-After.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use crier::delivery::Receipt;
+use serde_json::{json, Value};
+
+use super::harness::{env_name, Fault, Network};
+use super::server::{Answer, Ledger, Request, Server};
+
+const WORKFLOW: &str = "/workflows/0c0ffee0compliance/triggers/manual/paths/invoke";
+const SIG: &str = "teams-compliance-sig-never-printed";
+const MAX_BYTES: usize = 28 * 1024;
+const CARD: &str = "application/vnd.microsoft.card.adaptive";
+
+pub struct Teams {
+    server: Server,
+    ledger: Arc<Ledger>,
+    url_env: String,
+}
+
+fn error(status: u16, code: &str, message: &str) -> Answer {
+    Answer::json(status, json!({"error": {"code": code, "message": message}}))
+}
+
+/// What Teams would say about this message, if it would refuse it.
+fn refusal(body: &Value) -> Option<&'static str> {
+    if body["type"] != "message" {
+        return Some("The message type must be 'message'.");
+    }
+    let Some([attachment]) = body["attachments"].as_array().map(Vec::as_slice) else {
+        return Some("Expected exactly one attachment.");
+    };
+    let card = &attachment["content"];
+    if attachment["contentType"] != CARD || card["type"] != "AdaptiveCard" {
+        return Some("The attachment must be an Adaptive Card.");
+    }
+    let blocks_ok = card["body"].as_array().is_some_and(|b| {
+        !b.is_empty()
+            && b.iter().all(|e| {
+                e["type"] == "TextBlock" && e["text"].as_str().is_some_and(|t| !t.is_empty())
+            })
+    });
+    if card["version"].as_str().is_none() || !blocks_ok {
+        return Some("The card needs a version and a body of non-empty TextBlocks.");
+    }
+    None
+}
+
+fn handle(ledger: &Ledger, req: Request) -> Answer {
+    if req.path != WORKFLOW {
+        return error(404, "WorkflowNotFound", "The workflow could not be found.");
+    }
+    if req.query_param("sig") != Some(SIG) || req.query_param("api-version").is_none() {
+        return error(
+            401,
+            "DirectApiAuthorizationRequired",
+            "The request must be authenticated only by Shared Access scheme.",
+        );
+    }
+    if req.method != "POST" {
+        return error(405, "MethodNotAllowed", "Use POST.");
+    }
+    if req.body.len() > MAX_BYTES {
+        return error(
+            413,
+            "RequestEntityTooLarge",
+            "The message is larger than 28 KB.",
+        );
+    }
+    let body = match req.json() {
+        Ok(b) => b,
+        Err(e) => return error(400, "InvalidRequestContent", &e),
+    };
+    if let Some(why) = refusal(&body) {
+        return error(400, "InvalidRequestContent", why);
+    }
+    match ledger.next_fault() {
+        Some(Fault::RateLimited { retry_after_secs }) => error(
+            429,
+            "WorkflowRequestsThrottled",
+            "Number of requests exceeded the limit.",
+        )
+        .header("retry-after", &retry_after_secs.to_string()),
+        Some(Fault::ServerError) => error(500, "InternalServerError", "Please retry."),
+        Some(Fault::Invalid { message }) => error(400, "InvalidRequestContent", &message),
+        Some(Fault::ExpiredCredentials) => error(
+            401,
+            "DirectApiInvalidAuthorizationSignature",
+            "The provided request has an invalid authorization signature.",
+        ),
+        Some(Fault::HangAfterReceive) => {
+            ledger.accept(body);
+            Answer::Hang
+        }
+        None => {
+            ledger.accept(body);
+            Answer::empty(202)
+        }
+    }
+}
+
+#[async_trait]
+impl Network for Teams {
+    fn name(&self) -> &'static str {
+        "partners-teams"
+    }
+
+    async fn start() -> Self {
+        let ledger = Arc::new(Ledger::default());
+        let l = ledger.clone();
+        let server = Server::start(Arc::new(move |req| handle(&l, req))).await;
+        Teams {
+            server,
+            ledger,
+            url_env: env_name("teams", "webhook_url"),
+        }
+    }
+
+    fn channel_toml(&self) -> String {
+        format!(
+            "[channels.partners-teams]\nkind = \"teams\"\nwebhook_url_env = \"{}\"\n",
+            self.url_env
+        )
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        let url = self.server.url(&format!(
+            "{WORKFLOW}?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={SIG}"
+        ));
+        vec![(self.url_env.clone(), url)]
+    }
+
+    fn inject(&self, fault: Fault) {
+        self.ledger.inject(fault);
+    }
+
+    fn posts(&self) -> Vec<Value> {
+        self.ledger.posts()
+    }
+
+    fn idempotent(&self) -> bool {
+        false
+    }
+
+    /// 202 Accepted has no body: there is no id to keep.
+    fn verify_receipt(&self, receipt: &Receipt) {
+        assert_eq!(receipt, &Receipt::default());
+        let post = self.ledger.posts().pop().expect("a post");
+        let card = &post["attachments"][0]["content"];
+        assert_eq!(card["body"][0]["text"], "Safer sleep week");
+        assert_eq!(
+            card["actions"][0]["url"],
+            "https://example.org/news/safer-sleep"
+        );
+    }
+}
+
+/// A deleted or disabled workflow: the URL must be replaced.
+#[tokio::test]
+async fn a_deleted_workflow_is_a_credentials_problem() {
+    use super::harness::Rig;
+    use crier::channels::PublishError;
+    let rig = Rig::<Teams>::new().await;
+    let gone = rig.net.server.url(&format!(
+        "/workflows/deleted/triggers/manual/paths/invoke?sig={SIG}"
+    ));
+    std::env::set_var(&rig.net.url_env, gone);
+    match rig.publish().await {
+        Err(PublishError::Credentials(m)) => assert!(m.contains("could not be found"), "{m}"),
+        other => panic!("404 should be Credentials, got {other:?}"),
+    }
+    assert!(rig.net.posts().is_empty());
+}
