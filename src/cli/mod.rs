@@ -333,8 +333,10 @@ async fn wake_daemon(listen: std::net::SocketAddr) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let attempt = async {
         let mut s = tokio::net::TcpStream::connect(listen).await?;
-        s.write_all(b"POST /wake HTTP/1.1\r\nHost: crier\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            .await?;
+        s.write_all(
+            b"POST /wake HTTP/1.1\r\nHost: crier\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .await?;
         let mut answer = Vec::new();
         s.read_to_end(&mut answer).await?;
         Ok::<_, std::io::Error>(())
