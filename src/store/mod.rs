@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::delivery::{Actor, Delivery, HoldReason, Planned, Receipt, State, Transition};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open the database {path}: {reason}")]
     Open { path: String, reason: String },

@@ -29,6 +29,7 @@ macro_rules! delivery_columns {
     };
 }
 
+mod group;
 mod lease;
 mod lists;
 mod ops;
@@ -46,6 +47,8 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Concurrent outcome writes share one transaction (see `group.rs`).
+    group: std::sync::Arc<group::GroupCommit>,
 }
 
 /// The database being opened, so open-time errors can name it.
@@ -145,7 +148,10 @@ impl SqliteStore {
             .await
             .map_err(|e| opened.error(e))?;
         schema::migrate(&pool, &opened).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            group: Default::default(),
+        })
     }
 
     /// A private in-memory database, for tests.
@@ -167,7 +173,10 @@ impl SqliteStore {
             .await
             .map_err(|e| opened.error(e))?;
         schema::migrate(&pool, &opened).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            group: Default::default(),
+        })
     }
 
     /// Closes every connection, checkpointing the WAL.

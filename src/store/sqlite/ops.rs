@@ -82,70 +82,125 @@ pub(super) async fn fetch(
 }
 
 /// Ends an in-flight attempt: state, error and receipt columns, lease cleared.
-struct Outcome<'a> {
-    to: State,
-    allowed: &'a [State],
-    next_attempt_at: Option<i64>,
-    error: Option<&'a str>,
-    receipt: Option<&'a Receipt>,
-    reason: &'a str,
+pub(super) struct Outcome {
+    pub to: State,
+    pub allowed: &'static [State],
+    pub next_attempt_at: Option<i64>,
+    pub error: Option<String>,
+    pub receipt: Option<Receipt>,
+    pub reason: String,
 }
 
 impl SqliteStore {
     async fn finish(
         &self,
         id: i64,
-        outcome: Outcome<'_>,
+        outcome: Outcome,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        let cur = current(&mut tx, id).await?;
-        require(id, &cur, outcome.allowed)?;
-        if cur.state == State::Held && cur.hold_reason != Some(HoldReason::Uncertain) {
-            return Err(wrong_state(
-                id,
-                format!(
-                    "held ({})",
-                    cur.hold_reason.map_or("no reason", |r| r.as_str())
-                ),
-                &[State::InFlight],
-            ));
-        }
-        let at = now.timestamp_millis();
-        let sent = outcome.to == State::Sent;
-        sqlx::query(
-            "UPDATE deliveries SET state = $2, hold_reason = NULL, lease_expires_at = NULL,
-                 next_attempt_at = $3,
-                 last_error = CASE WHEN $4 IS NULL THEN last_error ELSE $4 END,
-                 remote_id = CASE WHEN $5 THEN $6 ELSE remote_id END,
-                 remote_url = CASE WHEN $5 THEN $7 ELSE remote_url END,
-                 sent_at = CASE WHEN $5 THEN $8 ELSE sent_at END,
-                 updated_at = $8
-             WHERE id = $1",
-        )
+        self.grouped(super::group::Write::Finish { id, outcome, now })
+            .await
+    }
+}
+
+/// The body of `mark_request_started`, inside a shared transaction.
+pub(super) async fn apply_request_started(
+    tx: &mut SqliteConnection,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let cur = current(&mut *tx, id).await?;
+    require(id, &cur, &[State::InFlight])?;
+    let at = now.timestamp_millis();
+    // A worker whose lease ran out may have been presumed dead and its
+    // delivery re-leased: it must not send.
+    if cur.lease_expires_at.is_none_or(|until| until <= at) {
+        return Err(wrong_state(
+            id,
+            "in_flight with an expired lease",
+            &[State::InFlight],
+        ));
+    }
+    sqlx::query("UPDATE deliveries SET request_started_at = $2, updated_at = $2 WHERE id = $1")
         .bind(id)
-        .bind(outcome.to.as_str())
-        .bind(outcome.next_attempt_at)
-        .bind(outcome.error)
-        .bind(sent)
-        .bind(outcome.receipt.and_then(|r| r.remote_id.as_deref()))
-        .bind(outcome.receipt.and_then(|r| r.remote_url.as_deref()))
         .bind(at)
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        log(
-            &mut tx,
+    log(
+        &mut *tx,
+        id,
+        now,
+        Some(State::InFlight),
+        State::InFlight,
+        Actor::Daemon,
+        "request started",
+    )
+    .await
+}
+
+/// The body of [`SqliteStore::finish`], inside a shared transaction.
+pub(super) async fn apply_finish(
+    tx: &mut SqliteConnection,
+    id: i64,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let cur = current(&mut *tx, id).await?;
+    require(id, &cur, outcome.allowed)?;
+    if cur.state == State::Held && cur.hold_reason != Some(HoldReason::Uncertain) {
+        return Err(wrong_state(
             id,
-            now,
-            Some(cur.state),
-            outcome.to,
-            Actor::Daemon,
-            outcome.reason,
-        )
-        .await?;
-        tx.commit().await.map_err(db_error)
+            format!(
+                "held ({})",
+                cur.hold_reason.map_or("no reason", |r| r.as_str())
+            ),
+            &[State::InFlight],
+        ));
     }
+    let at = now.timestamp_millis();
+    let sent = outcome.to == State::Sent;
+    sqlx::query(
+        "UPDATE deliveries SET state = $2, hold_reason = NULL, lease_expires_at = NULL,
+             next_attempt_at = $3,
+             last_error = CASE WHEN $4 IS NULL THEN last_error ELSE $4 END,
+             remote_id = CASE WHEN $5 THEN $6 ELSE remote_id END,
+             remote_url = CASE WHEN $5 THEN $7 ELSE remote_url END,
+             sent_at = CASE WHEN $5 THEN $8 ELSE sent_at END,
+             updated_at = $8
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(outcome.to.as_str())
+    .bind(outcome.next_attempt_at)
+    .bind(outcome.error.as_deref())
+    .bind(sent)
+    .bind(
+        outcome
+            .receipt
+            .as_ref()
+            .and_then(|r| r.remote_id.as_deref()),
+    )
+    .bind(
+        outcome
+            .receipt
+            .as_ref()
+            .and_then(|r| r.remote_url.as_deref()),
+    )
+    .bind(at)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    log(
+        &mut *tx,
+        id,
+        now,
+        Some(cur.state),
+        outcome.to,
+        Actor::Daemon,
+        &outcome.reason,
+    )
+    .await
 }
 
 #[async_trait]
@@ -172,36 +227,8 @@ impl Store for SqliteStore {
     }
 
     async fn mark_request_started(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        let cur = current(&mut tx, id).await?;
-        require(id, &cur, &[State::InFlight])?;
-        let at = now.timestamp_millis();
-        // A worker whose lease ran out may have been presumed dead and its
-        // delivery re-leased: it must not send.
-        if cur.lease_expires_at.is_none_or(|until| until <= at) {
-            return Err(wrong_state(
-                id,
-                "in_flight with an expired lease",
-                &[State::InFlight],
-            ));
-        }
-        sqlx::query("UPDATE deliveries SET request_started_at = $2, updated_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(at)
-            .execute(&mut *tx)
+        self.grouped(super::group::Write::RequestStarted { id, now })
             .await
-            .map_err(db_error)?;
-        log(
-            &mut tx,
-            id,
-            now,
-            Some(State::InFlight),
-            State::InFlight,
-            Actor::Daemon,
-            "request started",
-        )
-        .await?;
-        tx.commit().await.map_err(db_error)
     }
 
     async fn record_sent(
@@ -218,8 +245,8 @@ impl Store for SqliteStore {
             allowed: &[State::InFlight, State::Held],
             next_attempt_at: None,
             error: None,
-            receipt: Some(receipt),
-            reason,
+            receipt: Some(receipt.clone()),
+            reason: reason.to_string(),
         };
         self.finish(id, outcome, now).await
     }
@@ -235,9 +262,9 @@ impl Store for SqliteStore {
             to: State::Retrying,
             allowed: &[State::InFlight],
             next_attempt_at: Some(next_attempt_at.timestamp_millis()),
-            error: Some(error),
+            error: Some(error.to_string()),
             receipt: None,
-            reason: error,
+            reason: error.to_string(),
         };
         self.finish(id, outcome, now).await
     }
@@ -252,9 +279,9 @@ impl Store for SqliteStore {
             to: State::Failed,
             allowed: &[State::InFlight],
             next_attempt_at: None,
-            error: Some(error),
+            error: Some(error.to_string()),
             receipt: None,
-            reason: error,
+            reason: error.to_string(),
         };
         self.finish(id, outcome, now).await
     }
