@@ -58,6 +58,7 @@ website = "https://example.org"
 listen = "127.0.0.1:$PORT"
 data_dir = "data"
 public_url = "$URL"
+concurrency = ${BENCH_CONCURRENCY:-8}
 
 [channels.bench-null]
 kind = "discard"
@@ -264,7 +265,7 @@ commit     $COMMIT$DIRTY
 machine    $(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr)
 store      $(df -T "$WORK" | awk 'NR == 2 { print $2 }') at $WORK; SQLite WAL, synchronous=FULL
 rows       $ROWS planned on channel bench-null (discard), due over the next year; filled in ${FILL_S} s; db ${DB_MB} MB
-burst      $BURST deliveries due at one whole second; concurrency 8 (default)
+burst      $BURST deliveries due at one whole second; concurrency ${BENCH_CONCURRENCY:-8}
 
 | figure                                   | empty store (baseline) | $ROWS planned | ratio / target |
 |------------------------------------------|-----------------------:|--------------:|---------------:|

@@ -80,6 +80,7 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         wake: wake.clone(),
         gates: RateGates::default(),
+        in_process: Default::default(),
     });
     // Everything in flight belongs to a dead process: we hold the lock.
     let recovered =

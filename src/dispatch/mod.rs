@@ -63,7 +63,13 @@ pub struct Dispatcher {
     /// Notified when content or the queue changed.
     pub wake: Arc<Notify>,
     pub gates: RateGates,
+    /// Deliveries this process holds leases on: recovery leaves them alone
+    /// even if a lease runs out while they wait for a send slot.
+    pub in_process: std::sync::Mutex<std::collections::HashSet<i64>>,
 }
+
+/// How many batches of `concurrency` are leased ahead of the sends.
+const LEASE_AHEAD: usize = 4;
 
 impl Dispatcher {
     fn now(&self) -> DateTime<Utc> {
@@ -74,13 +80,20 @@ impl Dispatcher {
         self.workspace.read().expect("workspace lock").clone()
     }
 
-    /// Runs until `shutdown` turns true; then stops leasing and waits for
-    /// the sends in progress to finish, so nothing is left half-done.
+    /// Runs until `shutdown` turns true; then stops leasing, gives back
+    /// leases not yet used, and waits for the sends in progress to finish,
+    /// so nothing is left half-done.
+    ///
+    /// Deliveries are leased a few batches ahead of the sends (a lease costs
+    /// a commit; leasing one per finished send made a burst slow). A leased
+    /// delivery waiting for a send slot has made no request, so losing it
+    /// in a crash only re-queues it.
     pub async fn run(
         self: Arc<Self>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), StoreError> {
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
+        let ahead = self.settings.concurrency * LEASE_AHEAD;
         let mut tasks = JoinSet::new();
         loop {
             if *shutdown.borrow() {
@@ -88,25 +101,46 @@ impl Dispatcher {
             }
             while tasks.try_join_next().is_some() {}
             recover::expired(&self, self.now()).await?;
-            let free = permits.available_permits();
-            let leased = if free > 0 {
+            let room = ahead.saturating_sub(tasks.len());
+            if room < self.settings.concurrency && !tasks.is_empty() {
+                // Lease in batches, not one per finished send: each lease is a commit.
+                tokio::select! {
+                    _ = tasks.join_next() => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            let leased = if room > 0 {
                 self.store
-                    .lease_due(self.now(), free, self.settings.lease)
+                    .lease_due(self.now(), room, self.settings.lease)
                     .await?
             } else {
                 Vec::new()
             };
-            let full_batch = free > 0 && leased.len() == free;
+            let full_batch = room == 0 || leased.len() == room;
             for delivery in leased {
-                let permit = permits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("semaphore never closed");
+                self.in_process
+                    .lock()
+                    .expect("in-process lock")
+                    .insert(delivery.id);
                 let me = self.clone();
+                let permits = permits.clone();
+                let stop = shutdown.clone();
                 tasks.spawn(async move {
-                    me.handle(delivery).await;
+                    let permit = permits
+                        .acquire_owned()
+                        .await
+                        .expect("semaphore never closed");
+                    if *stop.borrow() {
+                        me.give_back(&delivery).await;
+                    } else {
+                        me.handle(delivery.clone()).await;
+                    }
                     drop(permit);
+                    me.in_process
+                        .lock()
+                        .expect("in-process lock")
+                        .remove(&delivery.id);
                 });
             }
             if full_batch {
@@ -145,6 +179,17 @@ impl Dispatcher {
                 .min(self.settings.max_idle),
             None => self.settings.max_idle,
         })
+    }
+
+    /// Shutting down before a send slot came: the lease goes back unused.
+    async fn give_back(&self, d: &Delivery) {
+        if let Err(e) = self
+            .store
+            .release(d.id, "daemon stopping before sending", self.now())
+            .await
+        {
+            error!(delivery = d.id, error = %e, "could not give a lease back; recovery will take it up");
+        }
     }
 
     /// Decides, sends and records one leased delivery. Store errors are

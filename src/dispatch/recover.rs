@@ -18,6 +18,8 @@ use crate::store::StoreError;
 pub async fn expired(d: &Dispatcher, now: DateTime<Utc>) -> Result<usize, StoreError> {
     let lost = d.store.expired_leases(now).await?;
     let ws = d.workspace();
+    let mine = d.in_process.lock().expect("in-process lock").clone();
+    let lost: Vec<_> = lost.into_iter().filter(|l| !mine.contains(&l.id)).collect();
     for delivery in &lost {
         if delivery.request_started_at.is_none() {
             info!(

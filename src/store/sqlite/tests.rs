@@ -423,3 +423,78 @@ async fn bench_one_million() {
     let summary = store.sync_plan(&edited, at(0)).await.unwrap();
     println!("sync_plan, all edited: {summary:?} in {:?}", t.elapsed());
 }
+
+/// Outcome writes arriving together share a commit; one refused write
+/// (a lapsed lease) neither fails nor undoes the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grouped_writes_commit_together_and_fail_alone() {
+    use crate::delivery::Receipt;
+    use chrono::TimeZone;
+    let store = std::sync::Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let t0 = chrono::Utc.timestamp_opt(1_800_000_000, 0).unwrap();
+    let plan: Vec<Planned> = (0..50)
+        .map(|i| Planned {
+            item: format!("i{i}"),
+            channel: "c".into(),
+            occasion: "at".into(),
+            due_at: t0,
+            variant: serde_json::json!({}),
+            fingerprint: format!("f{i}"),
+            requires_approval: false,
+        })
+        .collect();
+    store.sync_plan(&plan, t0).await.unwrap();
+    let leased = store
+        .lease_due(t0, 50, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 50);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, d) in leased.iter().enumerate() {
+        let store = store.clone();
+        let id = d.id;
+        // The last one comes after its lease ran out: it must be refused.
+        let now = if i == 49 {
+            t0 + chrono::TimeDelta::seconds(120)
+        } else {
+            t0
+        };
+        tasks.spawn(async move {
+            let started = store.mark_request_started(id, now).await;
+            if started.is_ok() {
+                let receipt = Receipt {
+                    remote_id: Some(format!("r{id}")),
+                    remote_url: None,
+                };
+                store.record_sent(id, &receipt, now, "sent").await.unwrap();
+            }
+            (id, started.is_ok())
+        });
+    }
+    let mut ok = 0;
+    while let Some(r) = tasks.join_next().await {
+        let (id, started) = r.unwrap();
+        let d = store.get(id).await.unwrap().unwrap();
+        if started {
+            ok += 1;
+            assert_eq!(d.state, State::Sent);
+            assert_eq!(d.remote_id.as_deref(), Some(format!("r{id}").as_str()));
+            let reasons: Vec<String> = store
+                .history(id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| t.reason)
+                .collect();
+            assert!(
+                reasons.iter().any(|r| r == "request started")
+                    && reasons.iter().any(|r| r == "sent"),
+                "{reasons:?}"
+            );
+        } else {
+            assert_eq!(d.state, State::InFlight);
+            assert!(d.request_started_at.is_none());
+        }
+    }
+    assert_eq!(ok, 49);
+}
