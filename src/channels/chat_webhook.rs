@@ -4,7 +4,7 @@
 //! and `http` strips URLs from transport errors. None of the three takes an
 //! idempotency key, so a request whose answer is lost is `Uncertain`.
 
-use super::PublishError;
+use super::{http, Job, PublishError, Services};
 use crate::render::Variant;
 use crate::secret::{Secret, SecretRef};
 
@@ -44,6 +44,23 @@ pub(super) fn payload(variant: &Variant) -> Result<&serde_json::Value, PublishEr
             variant.kind
         ))),
     }
+}
+
+/// Posts the stored payload to a webhook that answers only "accepted" (no
+/// id worth keeping), reading the network's own error codes through
+/// `reclassify`. No idempotency key: a 502/504 from a gateway is Uncertain.
+pub(super) async fn post_accepted(
+    env: &SecretRef,
+    job: &Job<'_>,
+    services: &Services,
+    reclassify: fn(PublishError) -> PublishError,
+) -> Result<(), PublishError> {
+    let url = url(env)?;
+    let request = services.http.post(url.expose()).json(payload(job.variant)?);
+    http::send_once(request, services.clock.as_ref())
+        .await
+        .map(drop)
+        .map_err(reclassify)
 }
 
 /// What `crier channels test` can say for a webhook with no read-only

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::registry::Kind;
 use super::{
-    chat_webhook, http, options, Channel, Family, Findings, Job, PublishError, Publisher, Rendered,
+    chat_webhook, options, Channel, Family, Findings, Job, PublishError, Publisher, Rendered,
     Services,
 };
 use crate::config::{ChannelSpec, Organisation};
@@ -118,14 +118,9 @@ fn reclassify(e: PublishError) -> PublishError {
 #[async_trait]
 impl Publisher for Slack {
     async fn publish(&self, job: &Job<'_>, services: &Services) -> Result<Receipt, PublishError> {
-        let url = chat_webhook::url(&self.options.webhook_url_env)?;
-        let payload = chat_webhook::payload(job.variant)?;
-        let request = services.http.post(url.expose()).json(payload);
-        // No idempotency key: a 502/504 from a gateway is Uncertain.
-        http::send_once(request, services.clock.as_ref())
-            .await
-            .map_err(reclassify)?;
-        // 2xx means posted; Slack's `ok` carries nothing worth keeping.
+        chat_webhook::post_accepted(&self.options.webhook_url_env, job, services, reclassify)
+            .await?;
+        // A 2xx means posted; the answer carries nothing worth keeping.
         Ok(Receipt::default())
     }
 

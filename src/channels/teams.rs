@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::registry::Kind;
 use super::{
-    chat_webhook, http, options, Channel, Family, Findings, Job, PublishError, Publisher, Rendered,
+    chat_webhook, options, Channel, Family, Findings, Job, PublishError, Publisher, Rendered,
     Services,
 };
 use crate::config::{ChannelSpec, Organisation};
@@ -126,12 +126,9 @@ fn reclassify(e: PublishError) -> PublishError {
 #[async_trait]
 impl Publisher for Teams {
     async fn publish(&self, job: &Job<'_>, services: &Services) -> Result<Receipt, PublishError> {
-        let url = chat_webhook::url(&self.options.webhook_url_env)?;
-        let payload = chat_webhook::payload(job.variant)?;
-        let request = services.http.post(url.expose()).json(payload);
-        http::send_once(request, services.clock.as_ref())
-            .await
-            .map_err(reclassify)?;
+        chat_webhook::post_accepted(&self.options.webhook_url_env, job, services, reclassify)
+            .await?;
+        // A 2xx means posted; the answer carries nothing worth keeping.
         Ok(Receipt::default())
     }
 
