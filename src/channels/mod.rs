@@ -21,6 +21,7 @@ mod linkedin;
 mod mastodon;
 mod slack;
 mod teams;
+mod thread;
 mod webhook;
 mod x;
 

@@ -64,6 +64,8 @@ pub fn show(config: &Path, id: i64, format: Format) -> ExitCode {
         let history = store.history(id).await?;
         // Fan-out deliveries (email) keep one record per recipient.
         let progress = store.lists().progress(id).await?;
+        // Threads keep one record per part already posted.
+        let parts = store.posted_parts(id).await?;
         let now = Utc::now();
         match format {
             Format::Json => {
@@ -72,6 +74,9 @@ pub fn show(config: &Path, id: i64, format: Format) -> ExitCode {
                 row["variant"] = d.variant.clone();
                 if !progress.is_empty() {
                     row["recipients"] = serde_json::to_value(&progress)?;
+                }
+                if !parts.is_empty() {
+                    row["posted_parts"] = serde_json::to_value(&parts)?;
                 }
                 println!("{}", serde_json::to_string_pretty(&row)?);
             }
@@ -99,6 +104,13 @@ pub fn show(config: &Path, id: i64, format: Format) -> ExitCode {
                     );
                     for (address, reply) in &progress.problems {
                         println!("  {address}: {reply}");
+                    }
+                }
+                if !parts.is_empty() {
+                    println!("thread:   {} parts posted", parts.len());
+                    for (i, part) in parts.iter().enumerate() {
+                        let at = part.remote_url.as_deref().or(part.remote_id.as_deref());
+                        println!("  part {}: {}", i + 1, at.unwrap_or("(no id returned)"));
                     }
                 }
                 println!("history:");

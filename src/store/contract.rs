@@ -38,6 +38,7 @@ macro_rules! contract_tests {
             history_in_order_with_actors,
             list_filters,
             channel_statuses,
+            posted_parts_are_the_resume_point,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
@@ -988,4 +989,65 @@ pub async fn channel_statuses(store: &dyn Store) {
         store.channel_statuses().await.unwrap(),
         vec![("x".into(), "token expired".into())]
     );
+}
+
+pub async fn posted_parts_are_the_resume_point(store: &dyn Store) {
+    store
+        .sync_plan(
+            &[
+                planned("t", "x", "at", 0, "thread"),
+                planned("u", "x", "at", 0, "other"),
+            ],
+            at(0),
+        )
+        .await
+        .unwrap();
+    let id = find(store, "t", "x").await.id;
+    let other = find(store, "u", "x").await.id;
+    assert!(store.posted_parts(id).await.unwrap().is_empty());
+    let part = |n: &str| Receipt {
+        remote_id: Some(n.into()),
+        remote_url: Some(format!("https://social.example/{n}")),
+    };
+    store.record_part(id, 0, &part("100"), at(1)).await.unwrap();
+    store.record_part(id, 1, &part("101"), at(1)).await.unwrap();
+    // Part 3 without part 2 is not a resume point: order would be lost.
+    store.record_part(id, 3, &part("103"), at(1)).await.unwrap();
+    assert_eq!(
+        store.posted_parts(id).await.unwrap(),
+        vec![part("100"), part("101")]
+    );
+    assert!(store.posted_parts(other).await.unwrap().is_empty());
+    // The same part twice means two senders: refused, the first kept.
+    assert!(store.record_part(id, 1, &part("999"), at(2)).await.is_err());
+    assert_eq!(store.posted_parts(id).await.unwrap()[1], part("101"));
+
+    // An edit cannot change words already half posted; the other item's can.
+    store
+        .sync_plan(
+            &[
+                planned("t", "x", "at", 0, "edited"),
+                planned("u", "x", "at", 0, "edited"),
+            ],
+            at(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(id).await.unwrap().unwrap().variant["text"],
+        "thread"
+    );
+    assert_eq!(
+        store.get(other).await.unwrap().unwrap().variant["text"],
+        "edited"
+    );
+    let reason = store
+        .history(id)
+        .await
+        .unwrap()
+        .last()
+        .unwrap()
+        .reason
+        .clone();
+    assert!(reason.contains("already posted"), "{reason}");
 }

@@ -243,6 +243,22 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// Records, durably, that part `part` (from 0) of a thread is posted,
+    /// before the next part is sent: a later attempt resumes after it
+    /// instead of posting the start of the thread again. Recording a part
+    /// twice is an error (it would mean two senders).
+    async fn record_part(
+        &self,
+        delivery_id: i64,
+        part: usize,
+        receipt: &Receipt,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The parts of a thread already posted, in order from part 0 (stopping
+    /// at the first gap).
+    async fn posted_parts(&self, delivery_id: i64) -> Result<Vec<Receipt>, StoreError>;
+
     /// Subscribers, consents and per-recipient records.
     fn lists(&self) -> &dyn lists::Lists;
 }

@@ -147,3 +147,58 @@ async fn facebook_page_token_never_shows() {
 async fn linkedin_token_never_shows() {
     refused::<LinkedIn>().await;
 }
+
+/// A thread rate-limited after its first post: the daemon waits as X says,
+/// then resumes with the second post — the first is never posted again —
+/// and `crier queue show` lists every part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_rate_limited_half_way_resumes_in_the_daemon() {
+    let net = X::start().await;
+    net.shared.ledger.let_through();
+    net.inject(Fault::RateLimited {
+        retry_after_secs: 1,
+    });
+    let ws = Workspace::new(&net.channel_toml(), "");
+    let body = "Every practitioner who visits a family with a baby should talk about safer \
+                sleep. "
+        .repeat(6);
+    ws.write(
+        "campaigns/items.toml",
+        &format!(
+            "[[item]]\nid = \"safer-sleep\"\nkind = \"notice\"\ntitle = \"Safer sleep week\"\n\
+             body = \"{body}\"\nat = \"{}\"\nchannels = [\"{}\"]\n",
+            in_secs(-1),
+            net.name()
+        ),
+    );
+    let owned = env_of(&net);
+    let env: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let daemon = ws.start(&env);
+    daemon.wait_log("\"sent\"", 1);
+    daemon.terminate();
+
+    let queue = ws.queue();
+    assert_eq!(queue[0]["state"], "sent", "{queue:?}");
+    let id = queue[0]["id"].to_string();
+    let shown = ws.crier(&["queue", "show", id.as_str(), "--format", "json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let parts = shown["variant"]["parts"].as_array().unwrap().len();
+    assert!(parts >= 2, "the item is a thread: {shown}");
+    let posts = net.posts();
+    assert_eq!(posts.len(), parts, "each part posted once: {posts:?}");
+    for pair in posts.windows(2) {
+        assert_eq!(pair[1]["reply"]["in_reply_to_tweet_id"], pair[0]["id"]);
+    }
+    let recorded: Vec<&str> = shown["posted_parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["remote_id"].as_str().unwrap())
+        .collect();
+    let ids: Vec<&str> = posts.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(recorded, ids);
+    assert_eq!(shown["attempts"], 2, "{shown}");
+}

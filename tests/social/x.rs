@@ -8,7 +8,7 @@ use crier::render::Part;
 use crier::workspace::Workspace;
 use crier_text::Counter;
 
-use crate::compliance::harness::{Network, Rig};
+use crate::compliance::harness::{Fault, Network, Rig};
 use crate::compliance::x::{XOAuth2, CLIENT_ID, FIRST_REFRESH, X};
 
 /// Long enough to need three posts of 280 weighted characters.
@@ -61,29 +61,91 @@ async fn a_long_item_is_a_reply_chain_and_the_receipt_names_its_head() {
 }
 
 #[tokio::test]
-async fn a_thread_that_fails_half_way_is_held_saying_what_is_up() {
+async fn a_thread_refused_half_way_fails_saying_what_is_up() {
     let rig = threaded().await;
     // The second post collides with an earlier post: X refuses it.
     let second = rig.variant.parts[1].text.clone();
     rig.net.shared.state().texts.insert(second);
     match rig.publish().await {
-        Err(PublishError::Uncertain(m)) => {
-            assert!(m.contains("partly posted: 1 of"), "{m}");
+        Err(PublishError::Permanent(m)) => {
+            assert!(m.contains("1 of "), "{m}");
             assert!(
                 m.contains("https://x.com/i/web/status/1860000000000000"),
                 "{m}"
             );
+            assert!(m.contains("post 2 was refused"), "{m}");
             assert!(m.contains("duplicate"), "{m}");
         }
-        other => panic!("a half-posted thread must be held, got {other:?}"),
+        other => panic!("a refused part must fail the delivery, got {other:?}"),
     }
     assert_eq!(rig.posts(), 1);
 }
 
 #[tokio::test]
+async fn a_thread_rate_limited_half_way_resumes_without_repeating_its_start() {
+    let rig = threaded().await;
+    let parts = rig.variant.parts.len();
+    rig.net.shared.ledger.let_through();
+    rig.net.inject(Fault::RateLimited {
+        retry_after_secs: 5,
+    });
+    match rig.publish().await {
+        Err(PublishError::Retry { message, after }) => {
+            assert_eq!(after, Some(std::time::Duration::from_secs(5)));
+            assert!(message.contains("post 2 will be sent next"), "{message}");
+        }
+        other => panic!("a 429 on post 2 should be Retry, got {other:?}"),
+    }
+    assert_eq!(rig.posts(), 1, "only the head is up");
+
+    // The next attempt of the same delivery starts with post 2.
+    let receipt = rig.publish().await.expect("the rest of the thread posts");
+    let posts = rig.net.posts();
+    assert_eq!(posts.len(), parts, "every part exactly once");
+    for (post, part) in posts.iter().zip(&rig.variant.parts) {
+        assert_eq!(post["text"], part.text.as_str());
+    }
+    for pair in posts.windows(2) {
+        assert_eq!(pair[1]["reply"]["in_reply_to_tweet_id"], pair[0]["id"]);
+    }
+    assert_eq!(receipt.remote_id.as_deref(), posts[0]["id"].as_str());
+
+    // An attempt after everything is up (a crash before the delivery was
+    // marked sent) posts nothing and still names the head.
+    let again = rig.publish().await.expect("nothing left to post");
+    assert_eq!(rig.posts(), parts);
+    assert_eq!(again, receipt);
+}
+
+#[tokio::test]
+async fn a_thread_whose_answer_is_lost_half_way_names_the_one_post_in_doubt() {
+    let rig = threaded().await;
+    rig.net.shared.ledger.let_through();
+    rig.net.inject(Fault::HangAfterReceive);
+    match rig.publish_impatiently().await {
+        Err(PublishError::Uncertain(m)) => {
+            assert!(m.contains("1 of "), "{m}");
+            assert!(m.contains("post 2 may or may not be up"), "{m}");
+        }
+        other => panic!("a lost answer should be Uncertain, got {other:?}"),
+    }
+    assert_eq!(rig.posts(), 2, "the server took post 2");
+    let up = rig
+        .services
+        .store
+        .posted_parts(rig.delivery.id)
+        .await
+        .unwrap();
+    assert_eq!(up.len(), 1, "only the answered post is recorded");
+}
+
+#[tokio::test]
 async fn an_exact_repeat_is_reported_as_a_duplicate() {
-    let rig = Rig::<X>::new().await;
+    let mut rig = Rig::<X>::new().await;
     rig.publish().await.unwrap();
+    // Another delivery with the same text (this one's posted part is
+    // recorded, so repeating it would post nothing).
+    rig.delivery.id += 1;
     match rig.publish().await {
         Err(PublishError::Permanent(m)) => {
             assert!(

@@ -109,6 +109,18 @@ impl Store for UnusedStore {
     async fn channel_statuses(&self) -> Result<Vec<(String, String)>, StoreError> {
         unused("channel_statuses")
     }
+    async fn record_part(
+        &self,
+        _: i64,
+        _: usize,
+        _: &Receipt,
+        _: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        unused("record_part")
+    }
+    async fn posted_parts(&self, _: i64) -> Result<Vec<Receipt>, StoreError> {
+        unused("posted_parts")
+    }
     async fn renew_lease(
         &self,
         _: i64,

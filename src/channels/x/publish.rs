@@ -1,43 +1,48 @@
 //! Posting to X: images first (uploaded, then described), then the thread,
-//! each post a reply to the one before.
+//! each post a reply to the one before. X has no idempotency key, so each
+//! accepted post is recorded before the next (see `channels/thread.rs`).
 
 use base64::Engine;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::{status_url, Effect, X};
+use crate::channels::thread::Thread;
 use crate::channels::{http, Job, PublishError, Services};
 use crate::content::Image;
 use crate::delivery::Receipt;
 
 pub async fn thread(x: &X, job: &Job<'_>, services: &Services) -> Result<Receipt, PublishError> {
-    let mut media_ids = Vec::new();
-    for image in &job.variant.images {
-        media_ids.push(upload(x, services, image).await?);
-    }
+    let mut thread = Thread::resume(job, services).await?;
     let parts = &job.variant.parts;
-    let mut posted: Vec<String> = Vec::new();
-    for (i, part) in parts.iter().enumerate() {
+    // Images belong to the first post; once it is up they are not needed.
+    let mut media_ids = Vec::new();
+    if thread.next() == 0 {
+        for image in &job.variant.images {
+            media_ids.push(upload(x, services, image).await?);
+        }
+    }
+    for (i, part) in parts.iter().enumerate().skip(thread.next()) {
         let mut body = json!({ "text": part.text });
         if i == 0 && !media_ids.is_empty() {
             body["media"] = json!({ "media_ids": media_ids });
         }
-        if let Some(previous) = posted.last() {
+        if let Some(previous) = thread.previous_id() {
             body["reply"] = json!({ "in_reply_to_tweet_id": previous });
         }
         match create(x, services, &body, job.delivery.attempts).await {
-            Ok(id) => posted.push(id),
-            Err(e) if posted.is_empty() => return Err(e),
-            Err(e) => return Err(partly_posted(&posted, parts.len(), e)),
+            Ok(id) => {
+                thread
+                    .posted(Receipt {
+                        remote_url: Some(status_url(&id)),
+                        remote_id: Some(id),
+                    })
+                    .await?
+            }
+            Err(e) => return Err(thread.failed(e)),
         }
     }
-    let first = posted.first().cloned().ok_or_else(|| {
-        PublishError::Permanent("the stored X variant has no text to post".into())
-    })?;
-    Ok(Receipt {
-        remote_url: Some(status_url(&first)),
-        remote_id: Some(first),
-    })
+    thread.finish()
 }
 
 /// One post; its id.
@@ -90,20 +95,6 @@ fn duplicate(e: PublishError, attempts: u32) -> PublishError {
         }
         other => other,
     }
-}
-
-/// Some of the thread is up and the rest failed. Sending again would repeat
-/// the first posts (and X would refuse them as duplicates), so a person
-/// finishes the thread; the error says exactly what is up.
-fn partly_posted(posted: &[String], total: usize, e: PublishError) -> PublishError {
-    let last = posted.last().map(String::as_str).unwrap_or_default();
-    PublishError::Uncertain(format!(
-        "the thread is partly posted: {} of {total} posts are up (first {}, last id {last}); post {} failed: {e}. \
-         crier will not repost the start of a thread: finish it by hand, then cancel this delivery",
-        posted.len(),
-        status_url(&posted[0]),
-        posted.len() + 1,
-    ))
 }
 
 /// Uploads one image and attaches its alt text; the media id. Media that

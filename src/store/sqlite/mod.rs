@@ -4,7 +4,8 @@
 //!
 //! Layout: `schema.rs` (tables, indexes, migrations), `plan.rs`
 //! (`sync_plan`), `lease.rs` (wakeups and leases), `ops.rs` (the trait impl
-//! and checked state changes), `queries.rs` (reads and switches).
+//! and checked state changes), `queries.rs` (reads and switches),
+//! `parts.rs` (the posted parts of threads).
 
 use std::path::Path;
 use std::time::Duration;
@@ -33,6 +34,7 @@ mod group;
 mod lease;
 mod lists;
 mod ops;
+mod parts;
 mod plan;
 mod queries;
 mod schema;

@@ -524,6 +524,20 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db_error)
     }
 
+    async fn record_part(
+        &self,
+        delivery_id: i64,
+        part: usize,
+        receipt: &Receipt,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.insert_part(delivery_id, part, receipt, now).await
+    }
+
+    async fn posted_parts(&self, delivery_id: i64) -> Result<Vec<Receipt>, StoreError> {
+        self.select_parts(delivery_id).await
+    }
+
     fn lists(&self) -> &dyn crate::store::lists::Lists {
         self
     }

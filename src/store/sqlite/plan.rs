@@ -80,10 +80,21 @@ impl SqliteStore {
                         summary.unchanged += 1;
                         continue;
                     }
+                    // A thread partly up keeps the words it started with:
+                    // the rest must continue what readers already see.
+                    let started: bool = sqlx::query(
+                        "SELECT EXISTS (SELECT 1 FROM posted_parts WHERE delivery_id = $1)",
+                    )
+                    .bind(old.id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .and_then(|row| row.try_get(0))
+                    .map_err(db_error)?;
                     // An approval was for the old words: edited content needs a
                     // fresh one. A retry waits for a due time moved later.
                     sqlx::query(
-                        "UPDATE deliveries SET variant = $2, due_at = $3, fingerprint = $4,
+                        "UPDATE deliveries SET variant = CASE WHEN $8 THEN variant ELSE $2 END,
+                             due_at = $3, fingerprint = $4,
                              requires_approval = $5,
                              approved = CASE WHEN $6 THEN 0 ELSE approved END,
                              next_attempt_at = CASE WHEN state = 'retrying'
@@ -98,10 +109,14 @@ impl SqliteStore {
                     .bind(p.requires_approval)
                     .bind(edited)
                     .bind(at)
+                    .bind(started)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                    let reason = if edited {
+                    let reason = if edited && started {
+                        "content edited, but part of the thread is already posted: \
+                         the rest keeps the words it started with"
+                    } else if edited {
                         "content edited"
                     } else {
                         "approval requirement changed"

@@ -131,6 +131,17 @@ const MIGRATIONS: &[&[&str]] = &[&[
     )",
     "CREATE INDEX recipients_sent ON recipients (channel, at) WHERE state = 'sent'",
     "CREATE INDEX recipients_subscriber ON recipients (subscriber_id)",
+], &[
+    // 3: the posted parts of a thread, written as each part is accepted:
+    // where a later attempt resumes, so the start is never posted twice.
+    "CREATE TABLE posted_parts (
+        delivery_id INTEGER NOT NULL REFERENCES deliveries (id),
+        part        INTEGER NOT NULL,
+        remote_id   TEXT,
+        remote_url  TEXT,
+        at          INTEGER NOT NULL,
+        PRIMARY KEY (delivery_id, part)
+    )",
 ]];
 
 /// The schema version this build writes.

@@ -1,0 +1,119 @@
+//! Threads on networks with no idempotency key, posted part by part.
+//!
+//! Each part the network accepts is recorded in the store before the next
+//! is sent, so a later attempt (after a 429, a 5xx, a crash, or a person's
+//! `crier retry`) starts after the last recorded part instead of posting
+//! the start of the thread again. Only the one part whose answer was lost
+//! can ever be in doubt, and the error says which.
+
+use super::{Job, PublishError, Services};
+use crate::delivery::Receipt;
+
+/// A thread being posted: the parts already up, oldest first.
+pub struct Thread<'a> {
+    delivery_id: i64,
+    total: usize,
+    services: &'a Services,
+    posted: Vec<Receipt>,
+}
+
+impl<'a> Thread<'a> {
+    /// Picks up where earlier attempts of this delivery stopped.
+    pub async fn resume(job: &Job<'_>, services: &'a Services) -> Result<Self, PublishError> {
+        let posted = services
+            .store
+            .posted_parts(job.delivery.id)
+            .await
+            .map_err(|e| PublishError::Retry {
+                message: format!("cannot read which parts of the thread are up: {e}"),
+                after: None,
+            })?;
+        Ok(Thread {
+            delivery_id: job.delivery.id,
+            total: job.variant.parts.len().max(1),
+            services,
+            posted,
+        })
+    }
+
+    /// The index of the next part to send (0 for a fresh thread).
+    pub fn next(&self) -> usize {
+        self.posted.len()
+    }
+
+    /// The network's id of the last part up, which the next one replies to.
+    pub fn previous_id(&self) -> Option<&str> {
+        self.posted.last().and_then(|r| r.remote_id.as_deref())
+    }
+
+    /// Records the part just accepted. If the record cannot be written the
+    /// part is up but the store does not know it: a later attempt would
+    /// repeat it, so the delivery is held for a person.
+    pub async fn posted(&mut self, receipt: Receipt) -> Result<(), PublishError> {
+        let part = self.posted.len();
+        let now = self.services.clock.now();
+        if let Err(e) = self
+            .services
+            .store
+            .record_part(self.delivery_id, part, &receipt, now)
+            .await
+        {
+            return Err(PublishError::Uncertain(format!(
+                "part {} of the thread is up ({}) but could not be recorded: {e}",
+                part + 1,
+                where_(&receipt)
+            )));
+        }
+        self.posted.push(receipt);
+        Ok(())
+    }
+
+    /// Says how far the thread got when part [`Self::next`] failed. The
+    /// kind of failure is kept: a retry resumes with that part, so it is as
+    /// safe as retrying a single post.
+    pub fn failed(&self, e: PublishError) -> PublishError {
+        let total = self.total;
+        let up = self.posted.len();
+        if up == 0 {
+            return e;
+        }
+        let so_far = format!(
+            "{up} of {total} posts of the thread are up (last {})",
+            where_(self.posted.last().expect("up > 0"))
+        );
+        let failing = up + 1;
+        match e {
+            PublishError::Retry { message, after } => PublishError::Retry {
+                message: format!("{so_far}; post {failing} will be sent next: {message}"),
+                after,
+            },
+            PublishError::Permanent(m) => PublishError::Permanent(format!(
+                "{so_far}; post {failing} was refused: {m}. \
+                 `crier retry` sends the rest, starting with post {failing}"
+            )),
+            PublishError::Uncertain(m) => PublishError::Uncertain(format!(
+                "{so_far}; post {failing} may or may not be up: {m}. \
+                 If it is not, `crier retry` sends the rest starting with it"
+            )),
+            PublishError::Credentials(m) => PublishError::Credentials(format!(
+                "{so_far}; the rest waits for new credentials: {m}"
+            )),
+        }
+    }
+
+    /// The receipt of the whole thread: its first post.
+    pub fn finish(self) -> Result<Receipt, PublishError> {
+        self.posted
+            .into_iter()
+            .next()
+            .ok_or_else(|| PublishError::Permanent("the stored variant has no text to post".into()))
+    }
+}
+
+fn where_(receipt: &Receipt) -> &str {
+    receipt
+        .remote_url
+        .as_deref()
+        .or(receipt.remote_id.as_deref())
+        .unwrap_or("no id returned")
+}
