@@ -36,4 +36,17 @@ if [[ -z "${CRIER_PDS_URL:-}" && -z "${CRIER_SKIP_PDS:-}" ]]; then
   export CRIER_PDS_URL
 fi
 
+# The subscription pages are tested in headless Chromium (Debian's chromium
+# and chromium-driver). Installed here when missing and this runs as root
+# with apt (as CI does); otherwise those tests say they are skipped.
+if [[ ! -x /usr/bin/chromedriver && -z "${CRIER_CHROMEDRIVER:-}" ]]; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    apt-cache policy chromium | grep -q 'Candidate: [0-9]' || apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      chromium chromium-driver >/dev/null
+  else
+    echo "note: no Chromium (apt install chromium chromium-driver); the page tests will skip" >&2
+  fi
+fi
+
 cargo test --workspace --locked "$@"

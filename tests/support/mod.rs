@@ -4,6 +4,7 @@
 //! Each test file compiles this module anew and uses only part of it.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod daemon;
 pub mod receiver;
 pub mod smtp;

@@ -1,0 +1,263 @@
+//! Headless Chromium driven over the W3C WebDriver protocol (chromedriver
+//! on a free loopback port): just the commands the page tests need, spoken
+//! as JSON with reqwest, so no browser crate (and its TLS stack) is built.
+//! JavaScript is switched off: the pages must work without it.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::smtp::free_port;
+
+/// WebDriver's key for an element reference in JSON.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+pub struct Browser {
+    driver: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+/// The binaries, from Debian's `chromium` and `chromium-driver` packages
+/// (`scripts/test.sh` installs them when it can), or `CRIER_CHROMIUM` /
+/// `CRIER_CHROMEDRIVER`.
+fn binary(var: &str, default: &str) -> Option<String> {
+    let path = std::env::var(var).unwrap_or_else(|_| default.to_string());
+    std::path::Path::new(&path).exists().then_some(path)
+}
+
+impl Browser {
+    /// Starts chromedriver and one headless Chromium session; `None` (with
+    /// a message) when this machine has no Chromium.
+    pub async fn start() -> Option<Browser> {
+        let (Some(chromium), Some(driver)) = (
+            binary("CRIER_CHROMIUM", "/usr/bin/chromium"),
+            binary("CRIER_CHROMEDRIVER", "/usr/bin/chromedriver"),
+        ) else {
+            eprintln!(
+                "skipped: no Chromium here (install Debian's chromium and chromium-driver, \
+                 as scripts/test.sh does when run as root)"
+            );
+            return None;
+        };
+        let port = free_port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let mut browser = Browser {
+            driver: child,
+            base: format!("http://127.0.0.1:{port}"),
+            // crier's client: it installs the TLS crypto provider reqwest needs.
+            http: crier::channels::http::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        };
+        browser.wait_ready().await;
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                         "--disable-gpu", "--blink-settings=scriptEnabled=false"],
+            },
+        }}});
+        let created = browser.call("POST", "/session", Some(caps)).await;
+        let id = created["sessionId"].as_str().expect("a session id");
+        browser.base = format!("{}/session/{id}", browser.base);
+        Some(browser)
+    }
+
+    /// Polls chromedriver's status until it is ready (or fails the test).
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ok = self
+                .http
+                .get(format!("{}/status", self.base))
+                .send()
+                .await
+                .ok();
+            if let Some(r) = ok {
+                let v: Value = r.json().await.unwrap_or_default();
+                if v["value"]["ready"] == true {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "chromedriver never got ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// One WebDriver command; its `value`. A WebDriver error fails the test.
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.base);
+        let request = match method {
+            "GET" => self.http.get(&url),
+            "DELETE" => self.http.delete(&url),
+            _ => self.http.post(&url).json(&body.unwrap_or(json!({}))),
+        };
+        let response = request.send().await.expect("chromedriver answers");
+        let status = response.status();
+        let v: Value = response.json().await.expect("WebDriver JSON");
+        assert!(status.is_success(), "WebDriver {method} {path}: {v}");
+        v["value"].clone()
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.call("POST", "/url", Some(json!({ "url": url }))).await;
+    }
+
+    pub async fn url(&self) -> String {
+        self.call("GET", "/url", None)
+            .await
+            .as_str()
+            .unwrap()
+            .into()
+    }
+
+    pub async fn title(&self) -> String {
+        self.call("GET", "/title", None)
+            .await
+            .as_str()
+            .unwrap()
+            .into()
+    }
+
+    /// Waits for the page titled `part` (a click's navigation may still be
+    /// under way when the click command returns); fails showing the page.
+    pub async fn wait_title(&self, part: &str) {
+        self.wait_for(part, |b| Box::pin(b.title())).await
+    }
+
+    /// Waits for `part` to appear in the page's text.
+    pub async fn wait_text(&self, part: &str) {
+        self.wait_for(part, |b| Box::pin(b.text())).await
+    }
+
+    async fn wait_for<F>(&self, part: &str, read: F)
+    where
+        F: for<'b> Fn(
+            &'b Browser,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send + 'b>>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let seen = read(self).await;
+            if seen.contains(part) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "waited for {part:?}; the page shows {seen:?}: {}",
+                    self.text().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Every element matching a CSS selector.
+    pub async fn all(&self, css: &str) -> Vec<Element<'_>> {
+        let found = self
+            .call(
+                "POST",
+                "/elements",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| Element {
+                browser: self,
+                id: e[ELEMENT].as_str().unwrap().into(),
+            })
+            .collect()
+    }
+
+    /// The one element matching a CSS selector.
+    pub async fn one(&self, css: &str) -> Element<'_> {
+        let mut found = self.all(css).await;
+        assert_eq!(found.len(), 1, "expected one `{css}`");
+        found.remove(0)
+    }
+
+    /// Ends the session (Chromium exits) and stops the driver.
+    pub async fn quit(self) {
+        self.call("DELETE", "", None).await;
+    }
+
+    /// The page's visible text.
+    pub async fn text(&self) -> String {
+        self.one("body").await.text().await
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // The backstop when a test fails before `quit`.
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+pub struct Element<'a> {
+    browser: &'a Browser,
+    id: String,
+}
+
+impl Element<'_> {
+    fn path(&self, rest: &str) -> String {
+        format!("/element/{}{rest}", self.id)
+    }
+
+    pub async fn click(&self) {
+        self.browser
+            .call("POST", &self.path("/click"), Some(json!({})))
+            .await;
+    }
+
+    pub async fn type_text(&self, text: &str) {
+        self.browser
+            .call("POST", &self.path("/value"), Some(json!({ "text": text })))
+            .await;
+    }
+
+    pub async fn text(&self) -> String {
+        let v = self.browser.call("GET", &self.path("/text"), None).await;
+        v.as_str().unwrap_or_default().into()
+    }
+
+    pub async fn attribute(&self, name: &str) -> Option<String> {
+        let v = self
+            .browser
+            .call("GET", &self.path(&format!("/attribute/{name}")), None)
+            .await;
+        v.as_str().map(str::to_string)
+    }
+
+    pub async fn selected(&self) -> bool {
+        let v = self
+            .browser
+            .call("GET", &self.path("/selected"), None)
+            .await;
+        v == true
+    }
+
+    /// The accessible name a screen reader announces (WebDriver's computed
+    /// label, from Chromium's accessibility tree).
+    pub async fn label(&self) -> String {
+        let v = self
+            .browser
+            .call("GET", &self.path("/computedlabel"), None)
+            .await;
+        v.as_str().unwrap_or_default().into()
+    }
+}
