@@ -13,6 +13,8 @@ mod compliance {
     pub mod harness;
     #[path = "../compliance/linkedin.rs"]
     pub mod linkedin;
+    #[path = "../compliance/mastodon.rs"]
+    pub mod mastodon;
     #[path = "../compliance/server.rs"]
     pub mod server;
     #[path = "../compliance/x.rs"]
@@ -25,6 +27,8 @@ mod cli;
 mod facebook;
 #[path = "social/linkedin.rs"]
 mod linkedin;
+#[path = "social/mastodon.rs"]
+mod mastodon;
 #[path = "social/x.rs"]
 mod x;
 
