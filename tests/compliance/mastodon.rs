@@ -181,35 +181,13 @@ fn upload(inst: &mut Instance, req: &Request) -> Answer {
 type Fields = HashMap<String, (Option<String>, Vec<u8>)>;
 
 fn multipart(req: &Request) -> Option<Fields> {
-    let ct = req.header("content-type")?;
-    let boundary = ct.split("boundary=").nth(1)?.trim_matches('"');
-    let delimiter = format!("--{boundary}");
-    let body = &req.body;
-    let mut out = HashMap::new();
-    let mut starts: Vec<usize> = Vec::new();
-    let mut i = 0;
-    while let Some(at) = find(&body[i..], delimiter.as_bytes()) {
-        starts.push(i + at);
-        i += at + delimiter.len();
-    }
-    for pair in starts.windows(2) {
-        let part = &body[pair[0] + delimiter.len()..pair[1]];
-        let part = part.strip_prefix(b"\r\n")?.strip_suffix(b"\r\n")?;
-        let split = find(part, b"\r\n\r\n")?;
-        let head = String::from_utf8_lossy(&part[..split]).into_owned();
-        let name = head.split("name=\"").nth(1)?.split('"').next()?.to_string();
-        let file = head
-            .split("filename=\"")
-            .nth(1)
-            .and_then(|f| f.split('"').next())
-            .map(str::to_string);
-        out.insert(name, (file, part[split + 4..].to_vec()));
-    }
-    Some(out)
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    let parts = req.multipart().ok()?;
+    Some(
+        parts
+            .into_iter()
+            .map(|p| (p.name, (p.filename, p.body)))
+            .collect(),
+    )
 }
 
 fn post_status(ledger: &Ledger, inst: &mut Instance, req: &Request, key: Option<String>) -> Answer {
@@ -341,6 +319,16 @@ impl Network for Mastodon {
 
     fn idempotent(&self) -> bool {
         true
+    }
+
+    const TAKES_IMAGES: bool = true;
+
+    /// Uploaded with its description, processed, and attached by id.
+    fn verify_image(&self, alt: &str) {
+        let post = self.ledger.posts().pop().expect("a post");
+        let id = post["media_ids"][0].as_str().expect("a media id");
+        let inst = self.instance.lock().unwrap();
+        assert_eq!(inst.media[id].0, alt, "the alt text is the description");
     }
 
     fn verify_receipt(&self, receipt: &Receipt) {
