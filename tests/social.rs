@@ -17,6 +17,8 @@ mod compliance {
     pub mod mastodon;
     #[path = "../compliance/server.rs"]
     pub mod server;
+    #[path = "../compliance/teams.rs"]
+    pub mod teams;
     #[path = "../compliance/x.rs"]
     pub mod x;
 }
@@ -29,6 +31,8 @@ mod facebook;
 mod linkedin;
 #[path = "social/mastodon.rs"]
 mod mastodon;
+#[path = "social/teams.rs"]
+mod teams;
 #[path = "social/x.rs"]
 mod x;
 

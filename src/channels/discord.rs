@@ -107,7 +107,7 @@ impl Channel for Discord {
                     image.src
                 ));
             }
-            if publish::media_type(&image.src).is_none() {
+            if super::media::content_type(&image.src).is_none() {
                 findings.error(format!(
                     "image `{}`: only PNG, JPEG, GIF and WebP files are sent to Discord",
                     image.src

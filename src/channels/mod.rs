@@ -7,6 +7,7 @@
 
 pub mod http;
 pub mod learned;
+pub mod media;
 pub mod registry;
 
 pub use feed::content_type as feed_content_type;

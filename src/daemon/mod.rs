@@ -113,6 +113,7 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
             metrics,
             feeds_dir: publish_dir.join("feeds"),
             wake,
+            workspace: dispatcher.workspace.clone(),
         },
         channel_routes,
     );

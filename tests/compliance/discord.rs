@@ -76,7 +76,7 @@ fn handle(ledger: &Ledger, req: Request) -> Answer {
     let body = if is_form {
         match with_files(&req) {
             Ok(b) => b,
-            Err(answer) => return answer,
+            Err(answer) => return *answer,
         }
     } else {
         match req.json() {
@@ -136,16 +136,16 @@ fn handle(ledger: &Ledger, req: Request) -> Answer {
 /// Reads a multipart execute request as Discord does: the message from
 /// `payload_json`, every `files[n]` named by one attachment `id`. The
 /// message is returned with `received_files` (what arrived, for tests).
-fn with_files(req: &Request) -> Result<Value, Answer> {
+fn with_files(req: &Request) -> Result<Value, Box<Answer>> {
     let parts = req
         .multipart()
-        .map_err(|e| error(400, 50035, &format!("Invalid Form Body: {e}")))?;
+        .map_err(|e| Box::new(error(400, 50035, &format!("Invalid Form Body: {e}"))))?;
     let payload = parts
         .iter()
         .find(|p| p.name == "payload_json")
-        .ok_or_else(|| error(400, 50006, "Cannot send an empty message"))?;
+        .ok_or_else(|| Box::new(error(400, 50006, "Cannot send an empty message")))?;
     let mut body: Value = serde_json::from_slice(&payload.body)
-        .map_err(|_| error(400, 50109, "The request body contains invalid JSON."))?;
+        .map_err(|_| Box::new(error(400, 50109, "The request body contains invalid JSON.")))?;
     let attachments = body["attachments"].as_array().cloned().unwrap_or_default();
     let mut files = Vec::new();
     for part in parts.iter().filter(|p| p.name != "payload_json") {
@@ -155,36 +155,36 @@ fn with_files(req: &Request) -> Result<Value, Answer> {
             .and_then(|n| n.strip_suffix(']'))
             .and_then(|n| n.parse::<u64>().ok())
         else {
-            return Err(form_error(&part.name, "Unknown form field."));
+            return Err(Box::new(form_error(&part.name, "Unknown form field.")));
         };
         if part.filename.is_none() || part.body.is_empty() {
-            return Err(form_error(&part.name, "A file needs a filename and contents."));
+            return Err(Box::new(form_error(&part.name, "A file needs a filename and contents.")));
         }
         if part.body.len() > MAX_FILE_BYTES {
-            return Err(error(413, 40005, "Request entity too large"));
+            return Err(Box::new(error(413, 40005, "Request entity too large")));
         }
         // Attachment ids may be numbers or strings of digits.
         let described = attachments.iter().find(|a| {
             a["id"].as_u64() == Some(n) || a["id"].as_str() == Some(&n.to_string())
         });
         let Some(attachment) = described else {
-            return Err(form_error(
+            return Err(Box::new(form_error(
                 "attachments",
                 &format!("files[{n}] is not referenced by an attachment id"),
-            ));
+            )));
         };
         let description = attachment["description"].as_str().unwrap_or_default();
         if description.trim().is_empty() || description.chars().count() > 1024 {
-            return Err(form_error(
+            return Err(Box::new(form_error(
                 &format!("attachments.{n}.description"),
                 "Must be between 1 and 1024 in length.",
-            ));
+            )));
         }
         files.push(json!({"id": n, "filename": part.filename, "description": description,
                           "content_type": part.content_type, "size": part.body.len()}));
     }
     if files.len() != attachments.len() {
-        return Err(form_error("attachments", "An attachment has no file."));
+        return Err(Box::new(form_error("attachments", "An attachment has no file.")));
     }
     body["received_files"] = json!(files);
     Ok(body)

@@ -24,7 +24,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 
 use super::Discord;
-use crate::channels::{chat_webhook, http, Channel, Job, PublishError, Publisher, Services};
+use crate::channels::{chat_webhook, http, media, Channel, Job, PublishError, Publisher, Services};
 use crate::content::Image;
 use crate::delivery::Receipt;
 
@@ -152,17 +152,6 @@ struct Upload {
     alt: String,
 }
 
-pub(super) fn media_type(src: &str) -> Option<&'static str> {
-    let ext = Path::new(src).extension()?.to_str()?.to_ascii_lowercase();
-    Some(match ext.as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        _ => return None,
-    })
-}
-
 /// Reads every image of the variant. A missing, unsupported or oversized
 /// file is a content problem that retrying will not fix (`check` reports
 /// the same ones earlier).
@@ -174,7 +163,7 @@ fn read_images(
     images
         .iter()
         .map(|image| {
-            let mime = media_type(&image.src).ok_or_else(|| {
+            let mime = media::content_type(&image.src).ok_or_else(|| {
                 PublishError::Permanent(format!(
                     "image {}: only PNG, JPEG, GIF and WebP files are sent to Discord",
                     image.src
