@@ -473,9 +473,12 @@ pub async fn with_image<N: Network>() {
     rig.net.verify_image(ALT);
 }
 
-/// `crier channels test` never posts, and says nothing secret.
+/// `crier channels test` (check, then learning the network's limits, as
+/// the daemon also does at start) never posts, and says nothing secret.
 pub async fn check_posts_nothing<N: Network>() {
     let rig = Rig::<N>::new().await;
     let _ = rig.check().await;
+    let learned = rig.publisher().learn(&rig.services).await;
+    rig.assert_secret_free(&format!("{learned:?}"));
     assert_eq!(rig.posts(), 0, "{}: check posted", rig.net.name());
 }

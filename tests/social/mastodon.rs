@@ -58,12 +58,15 @@ async fn check_counts_with_the_instances_own_limit_once_it_has_been_read() {
     assert!(tested.status.success(), "{said}");
     assert!(said.contains("1000 characters"), "{said}");
     assert!(said.contains("saved its limits"), "{said}");
+    assert!(!said.contains(crate::compliance::mastodon::TOKEN), "{said}");
     let saved: serde_json::Value = serde_json::from_slice(
         &std::fs::read(ws.path().join("data/learned/mastodon.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(saved["kind"], "mastodon");
     assert_eq!(saved["facts"]["max_characters"], 1000);
+    let raw = std::fs::read_to_string(ws.path().join("data/learned/mastodon.json")).unwrap();
+    assert!(!raw.contains(crate::compliance::mastodon::TOKEN));
     assert!(net.posts().is_empty(), "nothing posted");
 
     let after = ws.crier(&["check"]);
