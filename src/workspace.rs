@@ -5,10 +5,10 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::channels::{registry, Channel, Findings, Rendered};
+use crate::channels::{learned, registry, Channel, Findings, Rendered};
 use crate::config::Config;
 use crate::content::{self, Item, ItemKind};
-use crate::diagnostics::{Location, Report};
+use crate::diagnostics::{Location, Report, Severity};
 use crate::lint;
 use crate::render::{template_data, Output, Templates, Variant};
 
@@ -37,7 +37,10 @@ impl Workspace {
                     ),
                 ),
                 Some(kind) => match (kind.build)(spec, &config.organisation) {
-                    Ok(c) => channels.push(c),
+                    Ok(mut c) => {
+                        adopt_learned(c.as_mut(), &config.data_dir(), report);
+                        channels.push(c);
+                    }
                     Err(msg) => report.error(spec.location.clone(), msg),
                 },
             }
@@ -140,6 +143,28 @@ impl Workspace {
         lint::variant(&self.config, item, channel, &variant, report);
         Some(variant)
     }
+}
+
+/// Gives a channel what its network told us earlier (see
+/// `channels::learned`). Problems are notes: the channel then counts with
+/// its configured limits, as it does on a machine that never asked.
+fn adopt_learned(channel: &mut dyn Channel, data_dir: &Path, report: &mut Report) {
+    let location = Location::Channel {
+        channel: channel.name().to_string(),
+    };
+    let problem = match learned::load(data_dir, channel.name()) {
+        Ok(None) => return,
+        Ok(Some(l)) if l.kind != channel.kind() => format!(
+            "the saved facts were learned by a `{}` channel; ignoring them",
+            l.kind
+        ),
+        Ok(Some(l)) => match channel.adopt(&l) {
+            Ok(()) => return,
+            Err(why) => why,
+        },
+        Err(why) => why,
+    };
+    report.push(Severity::Note, location, problem);
 }
 
 /// Where a channel's template for one content kind may be, most specific first.

@@ -37,6 +37,8 @@ macro_rules! networks {
                 async fn answer_lost() { harness::answer_lost::<N>().await }
                 #[tokio::test]
                 async fn check_posts_nothing() { harness::check_posts_nothing::<N>().await }
+                #[tokio::test]
+                async fn with_image() { harness::with_image::<N>().await }
             }
         )*
     };

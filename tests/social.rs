@@ -13,8 +13,12 @@ mod compliance {
     pub mod harness;
     #[path = "../compliance/linkedin.rs"]
     pub mod linkedin;
+    #[path = "../compliance/mastodon.rs"]
+    pub mod mastodon;
     #[path = "../compliance/server.rs"]
     pub mod server;
+    #[path = "../compliance/teams.rs"]
+    pub mod teams;
     #[path = "../compliance/x.rs"]
     pub mod x;
 }
@@ -25,6 +29,10 @@ mod cli;
 mod facebook;
 #[path = "social/linkedin.rs"]
 mod linkedin;
+#[path = "social/mastodon.rs"]
+mod mastodon;
+#[path = "social/teams.rs"]
+mod teams;
 #[path = "social/x.rs"]
 mod x;
 

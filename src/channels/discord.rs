@@ -1,6 +1,7 @@
 //! Discord webhooks: messages of at most 2,000 characters; a longer text is
 //! sent as consecutive messages. Mentions are disabled so a post can never
-//! ping @everyone.
+//! ping @everyone. Images go with the first message as file uploads, each
+//! described by its alt text; their size is checked by `check`.
 //!
 //! Sending is in `discord/publish.rs`.
 
@@ -23,6 +24,13 @@ pub const KIND: Kind = Kind {
 };
 
 const CONTENT_LIMIT: usize = 2_000;
+/// Discord takes at most 10 attachments per message.
+const MAX_FILES: usize = 10;
+/// An attachment's `description` (its alt text) is at most 1,024 characters.
+const DESCRIPTION_LIMIT: usize = 1_024;
+/// Discord's default upload limit per file (10 MiB); servers with boosts
+/// allow more, set with `max_upload_mib`.
+const DEFAULT_UPLOAD_MIB: u64 = 10;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +38,8 @@ struct Options {
     /// `https://discord.com/api/webhooks/{id}/{token}`: the URL is the secret.
     webhook_url_env: SecretRef,
     username: Option<String>,
+    /// The server's upload limit per file, in MiB (10 unless boosted).
+    max_upload_mib: Option<u64>,
 }
 
 struct Discord {
@@ -77,15 +87,33 @@ impl Channel for Discord {
     fn publisher(&self) -> Option<&dyn Publisher> {
         Some(self)
     }
+    fn max_image_bytes(&self) -> Option<u64> {
+        Some(self.options.max_upload_mib.unwrap_or(DEFAULT_UPLOAD_MIB) * 1024 * 1024)
+    }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         let counter = Chars::new(CONTENT_LIMIT);
         let rules = PostRules {
             counter: &counter,
             threads: true,
-            max_images: 10,
+            max_images: MAX_FILES,
         };
         let text = rendered.text.unwrap_or_default();
         let mut v = shape_post(item, &self.name, KIND.name, text, rules, findings);
+        for image in &item.images {
+            let alt = image.alt.chars().count();
+            if alt > DESCRIPTION_LIMIT {
+                findings.error(format!(
+                    "the alt text of image `{}` is {alt} characters; Discord takes at most {DESCRIPTION_LIMIT}",
+                    image.src
+                ));
+            }
+            if super::media::content_type(&image.src).is_none() {
+                findings.error(format!(
+                    "image `{}`: only PNG, JPEG, GIF and WebP files are sent to Discord",
+                    image.src
+                ));
+            }
+        }
         v.payload = Some(json!({
             "username": self.options.username,
             "allowed_mentions": { "parse": [] },

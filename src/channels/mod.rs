@@ -6,9 +6,12 @@
 //! and one line in [`registry`]; nothing else names a network.
 
 pub mod http;
+pub mod learned;
+pub mod media;
 pub mod registry;
 
 pub use feed::content_type as feed_content_type;
+pub use learned::Learned;
 
 mod bluesky;
 mod chat_webhook;
@@ -113,6 +116,24 @@ pub trait Channel: Send + Sync {
     fn routes(&self, _services: &Services) -> Option<axum::Router> {
         None
     }
+    /// Takes what [`Publisher::learn`] found earlier (saved in the data
+    /// folder) into account when shaping, e.g. an instance's real limits.
+    /// `Err` says why it was not used (learned from another server...).
+    fn adopt(&mut self, _learned: &Learned) -> Result<(), String> {
+        Ok(())
+    }
+    /// The limits shaping counts against and where they come from, for
+    /// `check` and `preview` to show, e.g. "500 characters (instance,
+    /// fetched 2026-11-26)"; `None` where the limits never vary.
+    fn limits(&self) -> Option<String> {
+        None
+    }
+    /// The largest image file this channel can send, in bytes: `check`
+    /// refuses bigger ones (read from the campaigns folder) before any
+    /// send is tried. `None`: no limit, or no images.
+    fn max_image_bytes(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// One delivery to send, with the variant stored when it was planned.
@@ -184,6 +205,13 @@ pub trait Publisher: Send + Sync {
     /// posting; says what it found.
     async fn check(&self, _services: &Services) -> Result<String, PublishError> {
         Ok("nothing to check for this channel kind".into())
+    }
+
+    /// Reads what the network says about itself that shaping depends on
+    /// (limits), as the channel's own JSON for [`Channel::adopt`]; saved in
+    /// the data folder by the caller. `None`: nothing to learn. Never posts.
+    async fn learn(&self, _services: &Services) -> Result<Option<serde_json::Value>, PublishError> {
+        Ok(None)
     }
 }
 

@@ -4,6 +4,11 @@
 //! once it has queued the run, so there is no message id to keep. Its URL
 //! carries a `sig` signature: the URL is the credential. Errors come as
 //! `{"error": {"code", "message"}}`; a deleted or disabled workflow is 404.
+//!
+//! A card takes an image only by URL, so an item's image is served by the
+//! daemon (`/media/<src>`, see `channels::media`) and the card's `Image`
+//! element points there, with the alt text as `altText`. The URL is added
+//! when sending, from the daemon's `public_url` at that time.
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -11,8 +16,8 @@ use serde_json::json;
 
 use super::registry::Kind;
 use super::{
-    chat_webhook, options, Channel, Family, Findings, Job, PublishError, Publisher, Rendered,
-    Services,
+    chat_webhook, media, options, Channel, Family, Findings, Job, PublishError, Publisher,
+    Rendered, Services,
 };
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
@@ -86,6 +91,16 @@ impl Channel for Teams {
         };
         let text = rendered.text.unwrap_or_default();
         let mut v = shape_post(item, &self.name, KIND.name, text, rules, findings);
+        for image in &item.images {
+            if !media::servable(&image.src) {
+                findings.error(format!(
+                    "image `{}` cannot be shown in a Teams card: the daemon serves PNG, JPEG, \
+                     GIF and WebP files whose path under the campaigns folder has only letters, \
+                     digits, `-`, `_` and `.`",
+                    image.src
+                ));
+            }
+        }
         let body = vec![
             json!({ "type": "TextBlock", "text": item.title, "weight": "Bolder", "size": "Medium", "wrap": true }),
             json!({ "type": "TextBlock", "text": v.text, "wrap": true }),
@@ -123,10 +138,46 @@ fn reclassify(e: PublishError) -> PublishError {
     }
 }
 
+/// The stored card with the item's image (if any) under the title, by its
+/// URL on the daemon. A file gone since planning would show as a broken
+/// image: refused instead, as retrying will not bring it back.
+fn with_image(variant: &Variant, services: &Services) -> Result<Variant, PublishError> {
+    let mut variant = variant.clone();
+    let Some(image) = variant.images.first() else {
+        return Ok(variant);
+    };
+    if !media::servable(&image.src) || !services.campaigns_dir.join(&image.src).is_file() {
+        return Err(PublishError::Permanent(format!(
+            "image {} cannot be served to Teams (missing, or not a plain image path)",
+            image.src
+        )));
+    }
+    let element = json!({
+        "type": "Image",
+        "url": media::url(&services.public_url, &image.src),
+        "altText": image.alt,
+        "size": "Stretch",
+    });
+    let body = variant
+        .payload
+        .as_mut()
+        .and_then(|p| p["attachments"][0]["content"]["body"].as_array_mut())
+        .ok_or_else(|| {
+            PublishError::Permanent("the stored Teams variant has no card body".into())
+        })?;
+    body.insert(1.min(body.len()), element);
+    Ok(variant)
+}
+
 #[async_trait]
 impl Publisher for Teams {
     async fn publish(&self, job: &Job<'_>, services: &Services) -> Result<Receipt, PublishError> {
-        chat_webhook::post_accepted(&self.options.webhook_url_env, job, services, reclassify)
+        let variant = with_image(job.variant, services)?;
+        let job = Job {
+            delivery: job.delivery,
+            variant: &variant,
+        };
+        chat_webhook::post_accepted(&self.options.webhook_url_env, &job, services, reclassify)
             .await?;
         // A 2xx means posted; the answer carries nothing worth keeping.
         Ok(Receipt::default())

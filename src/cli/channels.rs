@@ -82,7 +82,27 @@ pub fn test(config: &Path, name: &str) -> ExitCode {
             credentials: crate::credentials::Credentials::new(&data_dir),
             campaigns_dir: ws.config.campaigns_dir(),
         };
-        match publisher.check(&services).await {
+        // What the network says about itself (limits) is saved for `check`
+        // and `preview`; a network that cannot be asked changes nothing.
+        let learned = match publisher.learn(&services).await {
+            Ok(Some(facts)) => {
+                let learned = crate::channels::Learned {
+                    kind: channel.kind().to_string(),
+                    fetched_at: services.clock.now(),
+                    facts,
+                };
+                match crate::channels::learned::save(&data_dir, name, &learned) {
+                    Ok(path) => Some(format!(
+                        "{name}: saved its limits to {}; `crier check` and `preview` count with them",
+                        path.display()
+                    )),
+                    Err(e) => Some(format!("{name}: cannot save its limits: {e}")),
+                }
+            }
+            Ok(None) => None,
+            Err(e) => Some(format!("{name}: could not read its limits: {e}")),
+        };
+        let code = match publisher.check(&services).await {
             Ok(found) => {
                 println!("{name}: ok — {found}");
                 ExitCode::SUCCESS
@@ -95,6 +115,10 @@ pub fn test(config: &Path, name: &str) -> ExitCode {
                 eprintln!("{name}: {e}");
                 ExitCode::from(1)
             }
+        };
+        if let Some(line) = learned {
+            println!("{line}");
         }
+        code
     })
 }

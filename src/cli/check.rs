@@ -16,13 +16,23 @@ pub fn run(config: &Path, strict: bool, format: Format) -> ExitCode {
         variants += ws.variants(item, &mut report).len();
     }
     for channel in &ws.channels {
+        let here = || Location::Channel {
+            channel: channel.name().to_string(),
+        };
+        // Which limits the variants above were counted against, and from
+        // where: an instance's own (learned) or the configured fallback.
+        if let Some(limits) = channel.limits() {
+            report.push(
+                crate::diagnostics::Severity::Note,
+                here(),
+                format!("counted against {limits}"),
+            );
+        }
         for secret in channel.secrets() {
             if !secret.is_set() {
                 report.push(
                     crate::diagnostics::Severity::Note,
-                    Location::Channel {
-                        channel: channel.name().to_string(),
-                    },
+                    here(),
                     format!(
                         "`{}` is not set here; this channel cannot publish until it is",
                         secret.0

@@ -46,7 +46,8 @@ pub fn run(config: &Path, item_id: &str, channel: Option<&str>, format: Format) 
         ),
         Format::Text => {
             for v in &variants {
-                print_variant(v);
+                let limits = ws.channel(&v.channel).and_then(|c| c.limits());
+                print_variant(v, limits.as_deref());
             }
         }
     }
@@ -64,12 +65,15 @@ pub fn run(config: &Path, item_id: &str, channel: Option<&str>, format: Format) 
     }
 }
 
-fn print_variant(v: &Variant) {
+fn print_variant(v: &Variant, limits: Option<&str>) {
     let limit = v.limit.map_or(String::new(), |l| format!("/{l}"));
     println!(
         "=== {} ({}) · {}{} {}",
         v.channel, v.kind, v.length, limit, v.unit
     );
+    if let Some(limits) = limits {
+        println!("limits: {limits}");
+    }
     if let Some(s) = &v.subject {
         println!("Subject: {s}");
     }

@@ -1,8 +1,9 @@
 //! The daemon's HTTP side: `/healthz`, `/metrics`, the feeds under
-//! `/feeds/`, and `/wake` for the CLI to say the queue changed.
+//! `/feeds/`, item images under `/media/` (for networks that fetch an image
+//! by URL), and `/wake` for the CLI to say the queue changed.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
@@ -13,8 +14,10 @@ use axum::Router;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
+use crate::channels::media;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::workspace::Workspace;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,6 +25,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub feeds_dir: PathBuf,
     pub wake: Arc<Notify>,
+    /// The current content: which images items name, and where they are.
+    pub workspace: Arc<RwLock<Arc<Workspace>>>,
 }
 
 /// The daemon's own routes plus those the channels contribute.
@@ -30,6 +35,7 @@ pub fn app(state: AppState, channel_routes: Vec<Router>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/feeds/{file}", get(feed))
+        .route("/media/{*src}", get(media))
         .route("/wake", post(wake))
         .with_state(state);
     channel_routes.into_iter().fold(own, Router::merge)
@@ -158,6 +164,46 @@ async fn feed(State(s): State<AppState>, Path(file): Path<String>, headers: Head
         h.insert(header::LAST_MODIFIED, lm);
     }
     resp
+}
+
+/// An item's image, for networks that show it from a URL (Teams cards).
+/// Served only if an item of the current content names it and it is a
+/// plain image path inside the campaigns folder (see `channels::media`):
+/// content files and anything else on disk stay unreachable.
+async fn media(State(s): State<AppState>, Path(src): Path<String>) -> Response {
+    let not_found = || StatusCode::NOT_FOUND.into_response();
+    let ws = s.workspace.read().expect("workspace lock").clone();
+    let named = ws
+        .items
+        .iter()
+        .any(|item| item.images.iter().any(|image| image.src == src));
+    let Some(content_type) = media::content_type(&src).filter(|_| named && media::servable(&src))
+    else {
+        return not_found();
+    };
+    // A symlink inside the folder could still point out of it.
+    let root = ws.config.campaigns_dir();
+    let (Ok(root), Ok(path)) = (
+        tokio::fs::canonicalize(&root).await,
+        tokio::fs::canonicalize(root.join(&src)).await,
+    ) else {
+        return not_found();
+    };
+    if !path.starts_with(&root) {
+        return not_found();
+    }
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => not_found(),
+    }
 }
 
 /// RFC 7231 date, as HTTP caches compare it.

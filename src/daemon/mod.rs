@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use anyhow::{bail, Context as _};
 use crier_schedule::{Clock, SystemClock};
 use tokio::sync::{watch, Notify};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::channels::Services;
 use crate::dispatch::{Dispatcher, RateGates, Settings};
@@ -113,6 +113,7 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
             metrics,
             feeds_dir: publish_dir.join("feeds"),
             wake,
+            workspace: dispatcher.workspace.clone(),
         },
         channel_routes,
     );
@@ -127,6 +128,11 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         })
         .await
     });
+    tokio::spawn(learn_limits(
+        dispatcher.clone(),
+        data_dir.clone(),
+        reloader.clone(),
+    ));
     tokio::spawn(reloader.clone().watch(watch_dirs));
     tokio::spawn(on_sighup(reloader));
     let dispatch = tokio::spawn(dispatcher.run(stop_rx));
@@ -142,6 +148,64 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
     let _ = server.await;
     info!("stopped");
     Ok(())
+}
+
+/// How long one network may take to say what its limits are.
+const LEARN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Asks every publishing channel what its network says about itself (an
+/// instance's limits) and saves it for `check`, `preview` and planning. In
+/// the background: a slow or unreachable network must not delay sending.
+/// If anything changed, content is reloaded so pending variants are shaped
+/// against the new limits (a reload that now fails `check` is refused and
+/// logged, as for any content change).
+async fn learn_limits(
+    dispatcher: Arc<Dispatcher>,
+    data_dir: PathBuf,
+    reloader: Arc<reload::Reloader>,
+) {
+    use crate::channels::{learned, Learned};
+    let ws = dispatcher.workspace.read().expect("workspace lock").clone();
+    let services = &dispatcher.services;
+    let mut changed = false;
+    for channel in &ws.channels {
+        let Some(publisher) = channel.publisher() else {
+            continue;
+        };
+        let name = channel.name();
+        let facts = match tokio::time::timeout(LEARN_TIMEOUT, publisher.learn(services)).await {
+            Ok(Ok(Some(facts))) => facts,
+            Ok(Ok(None)) => continue,
+            Ok(Err(e)) => {
+                warn!(channel = name, error = %e, "could not read the network's limits; counting with the configured ones");
+                continue;
+            }
+            Err(_) => {
+                warn!(
+                    channel = name,
+                    "the network did not say its limits in time; counting with the configured ones"
+                );
+                continue;
+            }
+        };
+        let before = learned::load(&data_dir, name).ok().flatten();
+        let learned = Learned {
+            kind: channel.kind().to_string(),
+            fetched_at: services.clock.now(),
+            facts,
+        };
+        match learned::save(&data_dir, name, &learned) {
+            Ok(path) => info!(channel = name, path = %path.display(), "saved the network's limits"),
+            Err(e) => {
+                warn!(channel = name, error = %e, "cannot save the network's limits");
+                continue;
+            }
+        }
+        changed |= before.is_none_or(|b| b.facts != learned.facts || b.kind != learned.kind);
+    }
+    if changed {
+        reloader.reload("limits learned from the networks").await;
+    }
 }
 
 async fn shutdown_signal() {

@@ -44,6 +44,32 @@ pub fn item(item: &Item, report: &mut Report) {
     }
 }
 
+/// An image file the channel could not send: missing, or over its size
+/// limit. Found here rather than at send time, when only a failed delivery
+/// would say so.
+fn image_too_big(config: &Config, src: &str, max: u64) -> Option<String> {
+    let size = match std::fs::metadata(config.campaigns_dir().join(src)) {
+        Ok(m) => m.len(),
+        Err(e) => return Some(format!("cannot read image `{src}`: {e}")),
+    };
+    (size > max).then(|| {
+        format!(
+            "image `{src}` is {}, over this channel's limit of {}: make it smaller",
+            human_bytes(size),
+            human_bytes(max)
+        )
+    })
+}
+
+fn human_bytes(n: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if n >= MIB {
+        format!("{:.1} MiB ({n} bytes)", n as f64 / MIB as f64)
+    } else {
+        format!("{:.0} KiB ({n} bytes)", n as f64 / 1024.0)
+    }
+}
+
 /// Links must be https (or mail/phone); plain http is refused by many
 /// partners' mail filters and browsers warn on it.
 fn link_problem(link: &str) -> Option<String> {
@@ -64,6 +90,13 @@ pub fn variant(
         item: item.id.clone(),
         channel: Some(channel.name().to_string()),
     };
+    if let Some(max) = channel.max_image_bytes() {
+        for image in &v.images {
+            if let Some(problem) = image_too_big(config, &image.src, max) {
+                report.error(here(), problem);
+            }
+        }
+    }
     for tag in hashtag::unreadable(&v.text, &config.lint.single_word_hashtags) {
         report.warning(
             here(),

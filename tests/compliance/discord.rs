@@ -5,6 +5,11 @@
 //! Body with nested `errors`, 50027 Invalid Webhook Token on 401, 10015
 //! Unknown Webhook on 404); 429 has `{"retry_after": seconds, "global"}`
 //! and a Retry-After header. `GET` on the URL returns the webhook object.
+//!
+//! With files the body is `multipart/form-data`: `payload_json` (the JSON
+//! above, with `attachments: [{id, filename, description}]`) and one
+//! `files[n]` part per file, each referenced by an attachment whose `id`
+//! is n; files over the upload limit (10 MiB) are refused with 413 / 40005.
 
 use std::sync::Arc;
 
@@ -19,6 +24,8 @@ use super::server::{Answer, Ledger, Request, Server};
 const WEBHOOK_ID: &str = "1100000000000000001";
 const TOKEN: &str = "dsc-compliance-token-never-printed";
 const CHANNEL_ID: &str = "1100000000000000777";
+/// Discord's default upload limit per file.
+pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
 
 pub struct Discord {
     server: Server,
@@ -63,9 +70,19 @@ fn handle(ledger: &Ledger, req: Request) -> Answer {
     if req.method != "POST" {
         return error(405, 0, "405: Method Not Allowed");
     }
-    let body = match req.json() {
-        Ok(b) => b,
-        Err(_) => return error(400, 50109, "The request body contains invalid JSON."),
+    let is_form = req
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("multipart/form-data"));
+    let body = if is_form {
+        match with_files(&req) {
+            Ok(b) => b,
+            Err(answer) => return *answer,
+        }
+    } else {
+        match req.json() {
+            Ok(b) => b,
+            Err(_) => return error(400, 50109, "The request body contains invalid JSON."),
+        }
     };
     let content = body["content"].as_str().unwrap_or_default();
     if content.trim().is_empty() {
@@ -116,6 +133,63 @@ fn handle(ledger: &Ledger, req: Request) -> Answer {
     }
 }
 
+/// Reads a multipart execute request as Discord does: the message from
+/// `payload_json`, every `files[n]` named by one attachment `id`. The
+/// message is returned with `received_files` (what arrived, for tests).
+fn with_files(req: &Request) -> Result<Value, Box<Answer>> {
+    let parts = req
+        .multipart()
+        .map_err(|e| Box::new(error(400, 50035, &format!("Invalid Form Body: {e}"))))?;
+    let payload = parts
+        .iter()
+        .find(|p| p.name == "payload_json")
+        .ok_or_else(|| Box::new(error(400, 50006, "Cannot send an empty message")))?;
+    let mut body: Value = serde_json::from_slice(&payload.body)
+        .map_err(|_| Box::new(error(400, 50109, "The request body contains invalid JSON.")))?;
+    let attachments = body["attachments"].as_array().cloned().unwrap_or_default();
+    let mut files = Vec::new();
+    for part in parts.iter().filter(|p| p.name != "payload_json") {
+        let Some(n) = part
+            .name
+            .strip_prefix("files[")
+            .and_then(|n| n.strip_suffix(']'))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            return Err(Box::new(form_error(&part.name, "Unknown form field.")));
+        };
+        if part.filename.is_none() || part.body.is_empty() {
+            return Err(Box::new(form_error(&part.name, "A file needs a filename and contents.")));
+        }
+        if part.body.len() > MAX_FILE_BYTES {
+            return Err(Box::new(error(413, 40005, "Request entity too large")));
+        }
+        // Attachment ids may be numbers or strings of digits.
+        let described = attachments.iter().find(|a| {
+            a["id"].as_u64() == Some(n) || a["id"].as_str() == Some(&n.to_string())
+        });
+        let Some(attachment) = described else {
+            return Err(Box::new(form_error(
+                "attachments",
+                &format!("files[{n}] is not referenced by an attachment id"),
+            )));
+        };
+        let description = attachment["description"].as_str().unwrap_or_default();
+        if description.trim().is_empty() || description.chars().count() > 1024 {
+            return Err(Box::new(form_error(
+                &format!("attachments.{n}.description"),
+                "Must be between 1 and 1024 in length.",
+            )));
+        }
+        files.push(json!({"id": n, "filename": part.filename, "description": description,
+                          "content_type": part.content_type, "size": part.body.len()}));
+    }
+    if files.len() != attachments.len() {
+        return Err(Box::new(form_error("attachments", "An attachment has no file.")));
+    }
+    body["received_files"] = json!(files);
+    Ok(body)
+}
+
 #[async_trait]
 impl Network for Discord {
     fn name(&self) -> &'static str {
@@ -158,6 +232,24 @@ impl Network for Discord {
 
     fn idempotent(&self) -> bool {
         false
+    }
+
+    const TAKES_IMAGES: bool = true;
+
+    /// One file, named by an attachment id and described by the alt text.
+    fn verify_image(&self, alt: &str) {
+        let post = self.ledger.posts().pop().expect("a post");
+        let files = post["received_files"].as_array().expect("files were uploaded");
+        assert_eq!(files.len(), 1, "{post}");
+        assert_eq!(files[0]["description"], alt);
+        assert_eq!(files[0]["filename"], "poster.png");
+        assert_eq!(files[0]["content_type"], "image/png");
+        let png = std::fs::metadata(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/campaigns/images/amnesty-bin.png"
+        ))
+        .unwrap();
+        assert_eq!(files[0]["size"], png.len(), "the whole file arrived");
     }
 
     /// The message id Discord gave (with `wait=true`); no URL is returned.
@@ -242,4 +334,89 @@ async fn a_deleted_webhook_is_a_credentials_problem() {
         Err(PublishError::Credentials(m)) => assert!(m.contains("Unknown Webhook"), "{m}"),
         other => panic!("Unknown Webhook should be Credentials, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_thread_with_an_image_sends_it_with_the_first_message_only() {
+    use super::harness::{ALT, IMAGE};
+    let rig = Rig::<Discord>::with_item(&long_body(), true).await;
+    assert!(rig.variant.parts.len() >= 2);
+    rig.publish().await.expect("sent");
+    let posts = rig.net.posts();
+    assert_eq!(posts.len(), rig.variant.parts.len());
+    assert_eq!(posts[0]["received_files"][0]["description"], ALT);
+    assert_eq!(posts[0]["attachments"][0]["filename"], "poster.png");
+    assert_eq!(posts[0]["content"], rig.variant.parts[0].text.as_str());
+    for later in &posts[1..] {
+        assert!(later.get("received_files").is_none(), "{later}");
+        assert!(later.get("attachments").is_none(), "{later}");
+    }
+    assert!(IMAGE.ends_with("poster.png"));
+}
+
+/// Over the upload limit: `check` refuses it (before anything is sent), and
+/// a stored variant whose file has grown since is refused without posting.
+#[tokio::test]
+async fn an_image_over_the_upload_limit_is_refused_by_check_and_never_sent() {
+    use super::harness::IMAGE;
+    use crier::diagnostics::Report;
+    let rig = Rig::<Discord>::with_image().await;
+    let campaigns = rig.workspace.config.campaigns_dir();
+    let big = vec![0u8; MAX_FILE_BYTES + 1];
+    std::fs::write(campaigns.join(IMAGE), &big).unwrap();
+
+    let mut report = Report::default();
+    let item = &rig.workspace.items[0];
+    rig.workspace.variants(item, &mut report);
+    let errors: Vec<String> = report
+        .diagnostics
+        .iter()
+        .map(|d| d.to_string())
+        .filter(|d| d.contains("over this channel's limit"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{:?}", report.diagnostics);
+    assert!(errors[0].contains("10.0 MiB"), "{}", errors[0]);
+
+    match rig.publish().await {
+        Err(PublishError::Permanent(m)) => assert!(m.contains("upload limit"), "{m}"),
+        other => panic!("an oversized image should be Permanent, got {other:?}"),
+    }
+    assert!(rig.net.posts().is_empty());
+}
+
+/// Discord refuses (and crier must never send) a file no attachment names.
+#[tokio::test]
+async fn the_contract_server_refuses_files_without_a_described_attachment() {
+    let net = Discord::start().await;
+    let url = &net.env()[0].1;
+    let form = reqwest::multipart::Form::new()
+        .text("payload_json", r#"{"content": "hi", "attachments": []}"#)
+        .part(
+            "files[0]",
+            reqwest::multipart::Part::bytes(b"\x89PNG".to_vec()).file_name("a.png"),
+        );
+    let answer = crier::channels::http::client()
+        .post(format!("{url}?wait=true"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    let form = reqwest::multipart::Form::new()
+        .text(
+            "payload_json",
+            r#"{"content": "hi", "attachments": [{"id": 0, "filename": "a.png", "description": " "}]}"#,
+        )
+        .part(
+            "files[0]",
+            reqwest::multipart::Part::bytes(b"\x89PNG".to_vec()).file_name("a.png"),
+        );
+    let answer = crier::channels::http::client()
+        .post(format!("{url}?wait=true"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400, "an empty description is refused");
+    assert!(net.posts().is_empty());
 }

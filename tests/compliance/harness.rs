@@ -59,7 +59,18 @@ pub trait Network: Send + Sync + Sized + 'static {
     /// Panics unless the receipt names what the server accepted (the id it
     /// assigned, the URL) — or is empty where the network returns nothing.
     fn verify_receipt(&self, receipt: &Receipt);
+    /// Whether crier sends this network an item's image (the `with_image`
+    /// scenario is skipped for the others).
+    const TAKES_IMAGES: bool = false;
+    /// Panics unless the server got [`IMAGE`] with this alt text, in the
+    /// network's own way, on the last post.
+    fn verify_image(&self, _alt: &str) {}
 }
+
+/// The image file of the `with_image` scenario, under the campaigns folder.
+pub const IMAGE: &str = "images/poster.png";
+/// Its alt text.
+pub const ALT: &str = "A poster: a baby asleep on its back in a clear cot.";
 
 /// A unique environment variable name: scenarios run in parallel, each with
 /// its own server (and so its own secret values, e.g. a webhook URL).
@@ -109,13 +120,22 @@ impl<N: Network> Rig<N> {
 
     /// A rig whose item has this body (for a network's own tests, e.g. threads).
     pub async fn with_body(body: &str) -> Rig<N> {
+        Rig::<N>::with_item(body, false).await
+    }
+
+    /// The standard item with one image ([`IMAGE`], described by [`ALT`]).
+    pub async fn with_image() -> Rig<N> {
+        Rig::<N>::with_item(SHORT_BODY, true).await
+    }
+
+    pub async fn with_item(body: &str, image: bool) -> Rig<N> {
         let net = N::start().await;
         for (name, value) in net.env() {
             // Unique names: no other test reads or writes these.
             std::env::set_var(name, value);
         }
         let dir = tempfile::tempdir().unwrap();
-        write_workspace(dir.path(), net.name(), &net.channel_toml(), body);
+        write_workspace(dir.path(), net.name(), &net.channel_toml(), body, image);
         let mut report = Report::default();
         let workspace = Workspace::load(&dir.path().join("channels.toml"), &mut report)
             .expect("the compliance workspace loads");
@@ -249,7 +269,7 @@ impl<N: Network> Rig<N> {
 /// Short enough to be one message on every network (X's 280 included).
 const SHORT_BODY: &str = "Read the new guidance and share it with families you support.";
 
-fn write_workspace(dir: &Path, channel: &str, channel_toml: &str, body: &str) {
+fn write_workspace(dir: &Path, channel: &str, channel_toml: &str, body: &str, image: bool) {
     let config = format!(
         "[organisation]\nname = \"Compliance Partnership\"\nwebsite = \"https://example.org\"\n\
          timezone = \"Europe/London\"\nlanguage = \"en-GB\"\n\n\
@@ -260,8 +280,8 @@ fn write_workspace(dir: &Path, channel: &str, channel_toml: &str, body: &str) {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"),
         &dir.join("templates"),
     );
-    std::fs::create_dir_all(dir.join("campaigns")).unwrap();
-    let item = format!(
+    std::fs::create_dir_all(dir.join("campaigns/images")).unwrap();
+    let mut item = format!(
         r#"[[item]]
 id = "compliance-notice"
 kind = "notice"
@@ -277,6 +297,12 @@ body = """
 """
 "#
     );
+    if image {
+        // A real PNG, since some networks look at the bytes.
+        let png = Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns/images/amnesty-bin.png");
+        std::fs::copy(png, dir.join("campaigns").join(IMAGE)).unwrap();
+        item += &format!("[[item.images]]\nsrc = \"{IMAGE}\"\nalt = \"{ALT}\"\n");
+    }
     std::fs::write(dir.join("campaigns/compliance.toml"), item).unwrap();
 }
 
@@ -431,9 +457,28 @@ pub async fn answer_lost<N: Network>() {
     assert_eq!(rig.posts(), 1, "{name}: still exactly one post");
 }
 
-/// `crier channels test` never posts, and says nothing secret.
+/// An item with an image: one post, carrying the image and its alt text.
+pub async fn with_image<N: Network>() {
+    if !N::TAKES_IMAGES {
+        return;
+    }
+    let rig = Rig::<N>::with_image().await;
+    assert_eq!(rig.variant.images.len(), 1, "{}", rig.net.name());
+    let receipt = rig
+        .publish()
+        .await
+        .unwrap_or_else(|e| panic!("{}: not accepted: {e:?}", rig.net.name()));
+    assert_eq!(rig.posts(), 1, "{}: one post", rig.net.name());
+    rig.net.verify_receipt(&receipt);
+    rig.net.verify_image(ALT);
+}
+
+/// `crier channels test` (check, then learning the network's limits, as
+/// the daemon also does at start) never posts, and says nothing secret.
 pub async fn check_posts_nothing<N: Network>() {
     let rig = Rig::<N>::new().await;
     let _ = rig.check().await;
+    let learned = rig.publisher().learn(&rig.services).await;
+    rig.assert_secret_free(&format!("{learned:?}"));
     assert_eq!(rig.posts(), 0, "{}: check posted", rig.net.name());
 }

@@ -36,6 +36,15 @@ pub struct Instance {
     next_id: u64,
     /// Every request's (method, path, Idempotency-Key), in order.
     pub log: Vec<(String, String, Option<String>)>,
+    /// The instance's own `max_characters` (500 when `None`), advertised
+    /// by `/api/v2/instance` and enforced on statuses.
+    pub max_characters: Option<usize>,
+}
+
+impl Instance {
+    fn limit(&self) -> usize {
+        self.max_characters.unwrap_or(LIMIT)
+    }
 }
 
 pub struct Mastodon {
@@ -112,8 +121,9 @@ fn handle(ledger: &Ledger, instance: &Mutex<Instance>, req: Request) -> Answer {
         return Answer::json(
             200,
             json!({"domain": "mastodon.test", "configuration": {"statuses": {
-            "max_characters": LIMIT, "characters_reserved_per_url": URL_LENGTH,
-            "max_media_attachments": 4}}}),
+            "max_characters": inst.limit(), "characters_reserved_per_url": URL_LENGTH,
+            "max_media_attachments": 4},
+            "media_attachments": {"image_size_limit": 16_777_216}}}),
         );
     }
     if req.header("authorization") != Some(&format!("Bearer {TOKEN}")) {
@@ -171,35 +181,13 @@ fn upload(inst: &mut Instance, req: &Request) -> Answer {
 type Fields = HashMap<String, (Option<String>, Vec<u8>)>;
 
 fn multipart(req: &Request) -> Option<Fields> {
-    let ct = req.header("content-type")?;
-    let boundary = ct.split("boundary=").nth(1)?.trim_matches('"');
-    let delimiter = format!("--{boundary}");
-    let body = &req.body;
-    let mut out = HashMap::new();
-    let mut starts: Vec<usize> = Vec::new();
-    let mut i = 0;
-    while let Some(at) = find(&body[i..], delimiter.as_bytes()) {
-        starts.push(i + at);
-        i += at + delimiter.len();
-    }
-    for pair in starts.windows(2) {
-        let part = &body[pair[0] + delimiter.len()..pair[1]];
-        let part = part.strip_prefix(b"\r\n")?.strip_suffix(b"\r\n")?;
-        let split = find(part, b"\r\n\r\n")?;
-        let head = String::from_utf8_lossy(&part[..split]).into_owned();
-        let name = head.split("name=\"").nth(1)?.split('"').next()?.to_string();
-        let file = head
-            .split("filename=\"")
-            .nth(1)
-            .and_then(|f| f.split('"').next())
-            .map(str::to_string);
-        out.insert(name, (file, part[split + 4..].to_vec()));
-    }
-    Some(out)
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    let parts = req.multipart().ok()?;
+    Some(
+        parts
+            .into_iter()
+            .map(|p| (p.name, (p.filename, p.body)))
+            .collect(),
+    )
 }
 
 fn post_status(ledger: &Ledger, inst: &mut Instance, req: &Request, key: Option<String>) -> Answer {
@@ -223,9 +211,10 @@ fn post_status(ledger: &Ledger, inst: &mut Instance, req: &Request, key: Option<
     if text.is_empty() && media.is_empty() {
         return unprocessable("Validation failed: Text can't be blank");
     }
-    if length(text) > LIMIT {
+    if length(text) > inst.limit() {
         return unprocessable(&format!(
-            "Validation failed: Text character limit of {LIMIT} exceeded"
+            "Validation failed: Text character limit of {} exceeded",
+            inst.limit()
         ));
     }
     if !matches!(
@@ -330,6 +319,16 @@ impl Network for Mastodon {
 
     fn idempotent(&self) -> bool {
         true
+    }
+
+    const TAKES_IMAGES: bool = true;
+
+    /// Uploaded with its description, processed, and attached by id.
+    fn verify_image(&self, alt: &str) {
+        let post = self.ledger.posts().pop().expect("a post");
+        let id = post["media_ids"][0].as_str().expect("a media id");
+        let inst = self.instance.lock().unwrap();
+        assert_eq!(inst.media[id].0, alt, "the alt text is the description");
     }
 
     fn verify_receipt(&self, receipt: &Receipt) {
@@ -545,13 +544,46 @@ mod own {
     }
 
     #[tokio::test]
-    async fn channels_test_reports_the_instances_limits_and_a_differing_config() {
-        let s = setup("max_characters = 400\n").await;
+    async fn the_instances_limits_are_learned_and_win_over_a_differing_config() {
+        let mut s = setup("max_characters = 400\n").await;
+        s.net.instance.lock().unwrap().max_characters = Some(1000);
         let publisher = s.ws.channel("mastodon").unwrap().publisher().unwrap();
         let found = publisher.check(&s.services).await.unwrap();
         assert!(found.contains("@mars"), "{found}");
-        assert!(found.contains("500 characters"), "{found}");
-        assert!(found.contains("max_characters = 500 (now 400)"), "{found}");
-        assert!(s.net.posts().is_empty());
+        assert!(found.contains("1000 characters"), "{found}");
+        let facts = publisher.learn(&s.services).await.unwrap().expect("facts");
+        assert_eq!(facts["max_characters"], 1000);
+        assert!(s.net.posts().is_empty(), "learning posts nothing");
+
+        let channel = &mut s.ws.channels[0];
+        let before = channel.limits().unwrap();
+        assert!(before.starts_with("400 characters"), "{before}");
+        assert!(before.contains("from channels.toml"), "{before}");
+        let fetched_at = chrono::Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+        let learned = crier::channels::Learned {
+            kind: "mastodon".into(),
+            fetched_at,
+            facts: facts.clone(),
+        };
+        channel.adopt(&learned).unwrap();
+        let after = channel.limits().unwrap();
+        assert!(after.starts_with("1000 characters"), "{after}");
+        assert!(
+            after.contains("the instance's own, fetched 2026-11-26"),
+            "{after}"
+        );
+        assert!(after.contains("max_characters = 400 not used"), "{after}");
+        assert_eq!(channel.max_image_bytes(), Some(16_777_216));
+
+        // Limits read from another instance are not used.
+        let mut elsewhere = learned.clone();
+        elsewhere.facts["instance"] = json!("https://other.example");
+        let mut fresh = setup("").await;
+        let why = fresh.ws.channels[0].adopt(&elsewhere).unwrap_err();
+        assert!(why.contains("https://other.example"), "{why}");
+        assert!(fresh.ws.channels[0]
+            .limits()
+            .unwrap()
+            .starts_with("500 characters"));
     }
 }

@@ -60,6 +60,82 @@ impl Request {
     }
 }
 
+/// One part of a `multipart/form-data` body.
+#[derive(Debug, Clone)]
+pub struct FormPart {
+    pub name: String,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The parts of a `multipart/form-data` body, in order (RFC 7578);
+    /// `Err` says what a strict server would refuse.
+    pub fn multipart(&self) -> Result<Vec<FormPart>, String> {
+        let ct = self.header("content-type").unwrap_or_default();
+        if !ct.starts_with("multipart/form-data") {
+            return Err(format!("content type `{ct}`, not multipart/form-data"));
+        }
+        let boundary = ct
+            .split("boundary=")
+            .nth(1)
+            .ok_or("no boundary")?
+            .trim_matches('"');
+        let delimiter = format!("--{boundary}");
+        let body = &self.body;
+        let mut starts: Vec<usize> = Vec::new();
+        let mut i = 0;
+        while let Some(at) = find(&body[i..], delimiter.as_bytes()) {
+            starts.push(i + at);
+            i += at + delimiter.len();
+        }
+        let last = *starts.last().ok_or("no parts")?;
+        if !body[last + delimiter.len()..].starts_with(b"--") {
+            return Err("the body does not end with the closing delimiter".into());
+        }
+        starts
+            .windows(2)
+            .map(|pair| {
+                let part = &body[pair[0] + delimiter.len()..pair[1]];
+                let part = part
+                    .strip_prefix(b"\r\n")
+                    .and_then(|p| p.strip_suffix(b"\r\n"))
+                    .ok_or("a part is not framed by CRLF")?;
+                let split = find(part, b"\r\n\r\n").ok_or("a part has no header end")?;
+                let head = String::from_utf8_lossy(&part[..split]).into_owned();
+                let header = |name: &str| {
+                    head.split("\r\n").find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.trim()
+                            .eq_ignore_ascii_case(name)
+                            .then(|| v.trim().to_string())
+                    })
+                };
+                let disposition = header("content-disposition").ok_or("no Content-Disposition")?;
+                let param = |key: &str| {
+                    disposition
+                        .split(';')
+                        .map(str::trim)
+                        .find_map(|p| p.strip_prefix(&format!("{key}=\"")))
+                        .and_then(|v| v.strip_suffix('"'))
+                        .map(str::to_string)
+                };
+                Ok(FormPart {
+                    name: param("name").ok_or("a part has no name")?,
+                    filename: param("filename"),
+                    content_type: header("content-type"),
+                    body: part[split + 4..].to_vec(),
+                })
+            })
+            .collect()
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
 /// What the server does with one request.
 pub enum Answer {
     Respond(Response<Full<Bytes>>),

@@ -43,14 +43,27 @@ fn refusal(body: &Value) -> Option<&'static str> {
     }
     let blocks_ok = card["body"].as_array().is_some_and(|b| {
         !b.is_empty()
-            && b.iter().all(|e| {
-                e["type"] == "TextBlock" && e["text"].as_str().is_some_and(|t| !t.is_empty())
+            && b.iter().all(|e| match e["type"].as_str() {
+                Some("TextBlock") => e["text"].as_str().is_some_and(|t| !t.is_empty()),
+                Some("Image") => image_ok(e),
+                _ => false,
             })
     });
     if card["version"].as_str().is_none() || !blocks_ok {
-        return Some("The card needs a version and a body of non-empty TextBlocks.");
+        return Some(
+            "The card needs a version and a body of non-empty TextBlocks and Images \
+             (each with an absolute url and altText).",
+        );
     }
     None
+}
+
+/// An Adaptive Card `Image`: `url` (required) must be one Teams can fetch,
+/// and crier always describes it (`altText`) for screen readers.
+fn image_ok(e: &Value) -> bool {
+    let url = e["url"].as_str().unwrap_or_default();
+    (url.starts_with("https://") || url.starts_with("http://"))
+        && e["altText"].as_str().is_some_and(|a| !a.trim().is_empty())
 }
 
 fn handle(ledger: &Ledger, req: Request) -> Answer {
@@ -149,6 +162,27 @@ impl Network for Teams {
         false
     }
 
+    const TAKES_IMAGES: bool = true;
+
+    /// An Image under the title, at the daemon's `/media/` URL of the file.
+    fn verify_image(&self, alt: &str) {
+        let post = self.ledger.posts().pop().expect("a post");
+        let body = &post["attachments"][0]["content"]["body"];
+        let images: Vec<&Value> = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "Image")
+            .collect();
+        assert_eq!(images.len(), 1, "{body}");
+        assert_eq!(body[1]["type"], "Image", "the image follows the title");
+        assert_eq!(images[0]["altText"], alt);
+        assert_eq!(
+            images[0]["url"],
+            "http://127.0.0.1:8080/media/images/poster.png"
+        );
+    }
+
     /// 202 Accepted has no body: there is no id to keep.
     fn verify_receipt(&self, receipt: &Receipt) {
         assert_eq!(receipt, &Receipt::default());
@@ -177,4 +211,23 @@ async fn a_deleted_workflow_is_a_credentials_problem() {
         other => panic!("404 should be Credentials, got {other:?}"),
     }
     assert!(rig.net.posts().is_empty());
+}
+
+/// The contract is strict about images, so the scenario above means something.
+#[test]
+fn the_contract_server_refuses_an_image_without_alt_text_or_url() {
+    let card = |image: Value| {
+        json!({"type": "message", "attachments": [{"contentType": CARD, "content": {
+            "type": "AdaptiveCard", "version": "1.4",
+            "body": [{"type": "TextBlock", "text": "Title"}, image]}}]})
+    };
+    let good = json!({"type": "Image", "url": "https://crier.example/media/a.png", "altText": "A"});
+    assert_eq!(refusal(&card(good)), None);
+    for bad in [
+        json!({"type": "Image", "url": "https://crier.example/media/a.png"}),
+        json!({"type": "Image", "url": "https://crier.example/media/a.png", "altText": " "}),
+        json!({"type": "Image", "url": "images/a.png", "altText": "A"}),
+    ] {
+        assert!(refusal(&card(bad.clone())).is_some(), "{bad}");
+    }
 }

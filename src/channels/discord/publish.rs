@@ -1,6 +1,10 @@
 //! Sending to a Discord webhook: `POST {url}?wait=true` per message, so
 //! Discord answers with the message (and its id) instead of a bare 204.
 //!
+//! Images go with the first message as `multipart/form-data`: the message
+//! as `payload_json`, each file as `files[i]`, and `attachments` in the
+//! payload naming each file by `id` = i with its alt text as `description`.
+//!
 //! A thread is sent as consecutive messages. Discord has no idempotency key
 //! and crier keeps no per-part progress in the store, so once the first
 //! part is out, any failure of a later one is `Uncertain`, naming the ids
@@ -9,16 +13,19 @@
 //! rare, a short rate-limit wait between parts is waited out in place (a
 //! 429 means Discord did not take the message, so sending it again is safe).
 
+use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
+use reqwest::multipart::{Form, Part};
 use reqwest::{Response, StatusCode};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::Discord;
-use crate::channels::{chat_webhook, http, Job, PublishError, Publisher, Services};
+use crate::channels::{chat_webhook, http, media, Channel, Job, PublishError, Publisher, Services};
+use crate::content::Image;
 use crate::delivery::Receipt;
 
 /// The longest wait between the parts of a thread crier sits out in place;
@@ -137,14 +144,92 @@ fn field_errors(errors: &Value, path: &str) -> Option<String> {
     })
 }
 
+/// One image file, read before anything is posted.
+struct Upload {
+    file_name: String,
+    mime: &'static str,
+    bytes: Vec<u8>,
+    alt: String,
+}
+
+/// Reads every image of the variant. A missing, unsupported or oversized
+/// file is a content problem that retrying will not fix (`check` reports
+/// the same ones earlier).
+fn read_images(
+    images: &[Image],
+    campaigns_dir: &Path,
+    max_bytes: u64,
+) -> Result<Vec<Upload>, PublishError> {
+    images
+        .iter()
+        .map(|image| {
+            let mime = media::content_type(&image.src).ok_or_else(|| {
+                PublishError::Permanent(format!(
+                    "image {}: only PNG, JPEG, GIF and WebP files are sent to Discord",
+                    image.src
+                ))
+            })?;
+            let bytes = std::fs::read(campaigns_dir.join(&image.src)).map_err(|e| {
+                PublishError::Permanent(format!("cannot read image {}: {e}", image.src))
+            })?;
+            if bytes.len() as u64 > max_bytes {
+                return Err(PublishError::Permanent(format!(
+                    "image {} is {} bytes, over Discord's upload limit of {max_bytes}",
+                    image.src,
+                    bytes.len()
+                )));
+            }
+            let file_name = Path::new(&image.src)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "image".into());
+            Ok(Upload {
+                file_name,
+                mime,
+                bytes,
+                alt: image.alt.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The multipart body: `payload_json` with `attachments` naming each file
+/// by its index, then `files[i]`.
+fn multipart(body: &Value, uploads: &[Upload]) -> Form {
+    let mut payload = body.clone();
+    payload["attachments"] = uploads
+        .iter()
+        .enumerate()
+        .map(|(i, u)| json!({"id": i, "filename": u.file_name, "description": u.alt}))
+        .collect();
+    let json = Part::text(payload.to_string())
+        .mime_str("application/json")
+        .expect("a valid media type");
+    let mut form = Form::new().part("payload_json", json);
+    for (i, u) in uploads.iter().enumerate() {
+        let file = Part::bytes(u.bytes.clone())
+            .file_name(u.file_name.clone())
+            .mime_str(u.mime)
+            .expect("a valid media type");
+        form = form.part(format!("files[{i}]"), file);
+    }
+    form
+}
+
 impl Discord {
     async fn post(
         &self,
         url: &str,
         body: &Value,
+        uploads: &[Upload],
         services: &Services,
     ) -> Result<Posted, PublishError> {
-        let request = services.http.post(execute_url(url)).json(body);
+        let request = services.http.post(execute_url(url));
+        let request = if uploads.is_empty() {
+            request.json(body)
+        } else {
+            request.multipart(multipart(body, uploads))
+        };
         let response = request
             .send()
             .await
@@ -159,12 +244,12 @@ impl Discord {
         body: &Value,
         services: &Services,
     ) -> Result<Posted, PublishError> {
-        match self.post(url, body, services).await {
+        match self.post(url, body, &[], services).await {
             Err(PublishError::Retry {
                 after: Some(after), ..
             }) if after <= MAX_PART_WAIT => {
                 tokio::time::sleep(after).await;
-                self.post(url, body, services).await
+                self.post(url, body, &[], services).await
             }
             other => other,
         }
@@ -176,19 +261,16 @@ impl Publisher for Discord {
     async fn publish(&self, job: &Job<'_>, services: &Services) -> Result<Receipt, PublishError> {
         let url = chat_webhook::url(&self.options.webhook_url_env)?;
         let payload = chat_webhook::payload(job.variant)?;
-        if !job.variant.images.is_empty() {
-            return Err(PublishError::Permanent(
-                "crier does not send images to Discord yet: remove the images or this channel \
-                 from the item"
-                    .into(),
-            ));
-        }
+        // Read before the first post, so a bad file never leaves half a thread.
+        let max = self.max_image_bytes().unwrap_or(u64::MAX);
+        let uploads = read_images(&job.variant.images, &services.campaigns_dir, max)?;
         let parts = &job.variant.parts;
         let mut ids: Vec<String> = Vec::new();
         for (i, part) in parts.iter().enumerate() {
             let body = message(payload, &part.text);
             let result = if i == 0 {
-                self.post(url.expose(), &body, services).await
+                // The images go with the first message, where they are seen.
+                self.post(url.expose(), &body, &uploads, services).await
             } else {
                 self.post_patiently(url.expose(), &body, services).await
             };

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{media, Mastodon};
+use super::{media, InstanceLimits, Mastodon};
 use crate::channels::{http, Job, PublishError, Publisher, Reconciled, Services};
 use crate::delivery::Receipt;
 use crate::secret::Secret;
@@ -146,52 +146,37 @@ impl Publisher for Mastodon {
             .get(self.endpoint("/api/v1/accounts/verify_credentials"))
             .bearer_auth(token.expose());
         let me: Value = read_json(http::send(me, services.clock.as_ref()).await?).await?;
-        let instance = services.http.get(self.endpoint("/api/v2/instance"));
-        let instance: Value =
-            read_json(http::send(instance, services.clock.as_ref()).await?).await?;
-        Ok(self.describe_limits(me["acct"].as_str().unwrap_or("?"), &instance))
+        let limits = self.read_instance(services).await?;
+        Ok(describe(me["acct"].as_str().unwrap_or("?"), &limits))
+    }
+
+    /// The instance's limits; public, so no token is needed or sent.
+    async fn learn(&self, services: &Services) -> Result<Option<Value>, PublishError> {
+        let limits = self.read_instance(services).await?;
+        Ok(Some(
+            serde_json::to_value(limits).expect("JSON of plain data"),
+        ))
     }
 }
 
 impl Mastodon {
-    /// What `crier channels test` says: the account, the instance's limits,
-    /// and whether channels.toml counts against the same ones.
-    fn describe_limits(&self, acct: &str, instance: &Value) -> String {
-        let config = &instance["configuration"];
-        let number = |v: &Value| v.as_u64().map(|n| n as usize);
-        let max = number(&config["statuses"]["max_characters"]);
-        let per_url = number(&config["statuses"]["characters_reserved_per_url"]);
-        let media = number(&config["statuses"]["max_media_attachments"]);
-        let show = |n: Option<usize>| n.map_or("unknown".to_string(), |n| n.to_string());
-        let mut out = format!(
-            "signed in as @{acct}; the instance allows {} characters per status (URLs count {}), {} images",
-            show(max),
-            show(per_url),
-            show(media)
-        );
-        let o = &self.options;
-        let mut differs = Vec::new();
-        for (field, real, configured) in [
-            ("max_characters", max, o.max_characters),
-            (
-                "characters_reserved_per_url",
-                per_url,
-                o.characters_reserved_per_url,
-            ),
-            ("max_media_attachments", media, o.max_media_attachments),
-        ] {
-            if let Some(real) = real.filter(|r| *r != configured) {
-                differs.push(format!("{field} = {real} (now {configured})"));
-            }
-        }
-        if !differs.is_empty() {
-            out += &format!(
-                ". channels.toml differs: set {} so `crier check` and `preview` count as the instance does",
-                differs.join(", ")
-            );
-        }
-        out
+    async fn read_instance(&self, services: &Services) -> Result<InstanceLimits, PublishError> {
+        let request = services.http.get(self.endpoint("/api/v2/instance"));
+        let answer: Value = read_json(http::send(request, services.clock.as_ref()).await?).await?;
+        Ok(InstanceLimits::read(self.instance_url(), &answer))
     }
+}
+
+/// What `crier channels test` says: the account and the instance's limits
+/// (which it then saves for `check` and `preview`).
+fn describe(acct: &str, limits: &InstanceLimits) -> String {
+    let show = |n: Option<usize>| n.map_or("unknown".to_string(), |n| n.to_string());
+    format!(
+        "signed in as @{acct}; the instance allows {} characters per status (URLs count {}), {} images",
+        show(limits.max_characters),
+        show(limits.characters_reserved_per_url),
+        show(limits.max_media_attachments)
+    )
 }
 
 fn within_key_memory(started: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
