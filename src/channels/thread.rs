@@ -41,6 +41,11 @@ impl<'a> Thread<'a> {
         self.posted.len()
     }
 
+    /// The parts up so far, in order.
+    pub fn parts(&self) -> &[Receipt] {
+        &self.posted
+    }
+
     /// The network's id of the last part up, which the next one replies to.
     pub fn previous_id(&self) -> Option<&str> {
         self.posted.last().and_then(|r| r.remote_id.as_deref())

@@ -289,18 +289,41 @@ async fn a_thread_is_consecutive_messages_and_the_receipt_keeps_every_id() {
 }
 
 #[tokio::test]
-async fn a_later_part_failing_is_uncertain_and_names_what_went_out() {
+async fn a_later_part_failing_resumes_with_it_and_never_repeats_the_first() {
     let rig = Rig::<Discord>::with_body(&long_body()).await;
+    let parts = rig.variant.parts.len();
     rig.net.ledger.let_through();
     rig.net.inject(Fault::ServerError);
     match rig.publish().await {
+        Err(PublishError::Retry { message, .. }) => {
+            assert!(message.contains(&format!("1 of {parts}")), "{message}");
+            assert!(message.contains("post 2 will be sent next"), "{message}");
+        }
+        other => panic!("a 5xx on part 2 should be Retry, got {other:?}"),
+    }
+    assert_eq!(rig.net.posts().len(), 1, "part 1 only");
+    let receipt = rig.publish().await.expect("the rest is sent");
+    let posts = rig.net.posts();
+    assert_eq!(posts.len(), parts, "every part once");
+    for (post, part) in posts.iter().zip(&rig.variant.parts) {
+        assert_eq!(post["content"], part.text.as_str());
+    }
+    let ids: Vec<String> = (0..parts).map(message_id).collect();
+    assert_eq!(receipt.remote_id, Some(ids.join(",")));
+}
+
+#[tokio::test]
+async fn a_later_part_whose_answer_is_lost_is_uncertain_and_names_what_went_out() {
+    let rig = Rig::<Discord>::with_body(&long_body()).await;
+    rig.net.ledger.let_through();
+    rig.net.inject(Fault::HangAfterReceive);
+    match rig.publish_impatiently().await {
         Err(PublishError::Uncertain(m)) => {
             assert!(m.contains(&message_id(0)), "{m}");
-            assert!(m.contains("part 2 failed"), "{m}");
+            assert!(m.contains("post 2 may or may not be up"), "{m}");
         }
-        other => panic!("a half-posted thread should be Uncertain, got {other:?}"),
+        other => panic!("a lost answer on part 2 should be Uncertain, got {other:?}"),
     }
-    assert_eq!(rig.net.posts().len(), 1, "part 1 only, never twice");
 }
 
 #[tokio::test]

@@ -5,13 +5,12 @@
 //! as `payload_json`, each file as `files[i]`, and `attachments` in the
 //! payload naming each file by `id` = i with its alt text as `description`.
 //!
-//! A thread is sent as consecutive messages. Discord has no idempotency key
-//! and crier keeps no per-part progress in the store, so once the first
-//! part is out, any failure of a later one is `Uncertain`, naming the ids
-//! already posted: retrying would post those parts again, and only a person
-//! can say whether to post the rest by hand, retry or cancel. To make that
-//! rare, a short rate-limit wait between parts is waited out in place (a
-//! 429 means Discord did not take the message, so sending it again is safe).
+//! A thread is sent as consecutive messages. Discord has no idempotency key,
+//! so each accepted message is recorded before the next is sent
+//! (`channels/thread.rs`): a later attempt resumes with the first message
+//! not yet recorded. A short rate-limit wait between parts is still waited
+//! out in place (a 429 means Discord did not take the message, so sending
+//! it again is safe), so most threads finish in one attempt.
 
 use std::path::Path;
 use std::time::Duration;
@@ -24,6 +23,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 
 use super::Discord;
+use crate::channels::thread::Thread;
 use crate::channels::{chat_webhook, http, media, Channel, Job, PublishError, Publisher, Services};
 use crate::content::Image;
 use crate::delivery::Receipt;
@@ -261,12 +261,16 @@ impl Publisher for Discord {
     async fn publish(&self, job: &Job<'_>, services: &Services) -> Result<Receipt, PublishError> {
         let url = chat_webhook::url(&self.options.webhook_url_env)?;
         let payload = chat_webhook::payload(job.variant)?;
-        // Read before the first post, so a bad file never leaves half a thread.
+        let mut thread = Thread::resume(job, services).await?;
+        // Read before the first post, so a bad file never leaves half a
+        // thread; once the first message is up they are not needed.
         let max = self.max_image_bytes().unwrap_or(u64::MAX);
-        let uploads = read_images(&job.variant.images, &services.campaigns_dir, max)?;
+        let uploads = match thread.next() {
+            0 => read_images(&job.variant.images, &services.campaigns_dir, max)?,
+            _ => Vec::new(),
+        };
         let parts = &job.variant.parts;
-        let mut ids: Vec<String> = Vec::new();
-        for (i, part) in parts.iter().enumerate() {
+        for (i, part) in parts.iter().enumerate().skip(thread.next()) {
             let body = message(payload, &part.text);
             let result = if i == 0 {
                 // The images go with the first message, where they are seen.
@@ -276,24 +280,25 @@ impl Publisher for Discord {
             };
             match result {
                 Ok(posted) => {
-                    ids.push(posted.id.unwrap_or_else(|| "(id not returned)".into()));
+                    thread
+                        .posted(Receipt {
+                            remote_id: posted.id,
+                            remote_url: None,
+                        })
+                        .await?;
                     if let (Some(wait), true) = (posted.pause, i + 1 < parts.len()) {
                         tokio::time::sleep(wait.min(MAX_PART_WAIT)).await;
                     }
                 }
-                Err(e) if i == 0 => return Err(e),
-                Err(e) => {
-                    return Err(PublishError::Uncertain(format!(
-                        "parts 1–{i} of {} were posted (message ids {}), then part {} failed: \
-                         {e}; retrying would post the first {i} again",
-                        parts.len(),
-                        ids.join(", "),
-                        i + 1
-                    )))
-                }
+                Err(e) => return Err(thread.failed(e)),
             }
         }
         // Every message id, so a person can find (or delete) each part.
+        let ids: Vec<&str> = thread
+            .parts()
+            .iter()
+            .map(|r| r.remote_id.as_deref().unwrap_or("(id not returned)"))
+            .collect();
         Ok(Receipt {
             remote_id: Some(ids.join(",")),
             remote_url: None,

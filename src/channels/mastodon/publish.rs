@@ -3,7 +3,9 @@
 //! Every status request carries `Idempotency-Key: <delivery key>-<part>`,
 //! the same on every attempt of the delivery. Mastodon remembers a key for
 //! an hour and answers a repeat with the status it already made, so a
-//! resend after a lost answer (or a half-posted thread) never duplicates.
+//! resend after a lost answer never duplicates. Each posted part is also
+//! recorded (`channels/thread.rs`), so a thread resumed after the key is
+//! forgotten still starts after the last part up.
 
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{media, InstanceLimits, Mastodon};
+use crate::channels::thread::Thread;
 use crate::channels::{http, Job, PublishError, Publisher, Reconciled, Services};
 use crate::delivery::Receipt;
 use crate::secret::Secret;
@@ -87,12 +90,14 @@ impl Publisher for Mastodon {
     async fn publish(&self, job: &Job<'_>, services: &Services) -> Result<Receipt, PublishError> {
         let token = self.token()?;
         let payload = job.variant.payload.clone().unwrap_or_default();
-        let media_ids = media::upload_all(self, &job.variant.images, &token, services).await?;
+        let mut thread = Thread::resume(job, services).await?;
+        // Images go with the first post of a thread, where they are seen.
+        let media_ids = match thread.next() {
+            0 => media::upload_all(self, &job.variant.images, &token, services).await?,
+            _ => Vec::new(),
+        };
         let key = job.delivery.idempotency_key();
-        let total = job.variant.parts.len();
-        let mut first: Option<Status> = None;
-        let mut previous: Option<String> = None;
-        for (i, part) in job.variant.parts.iter().enumerate() {
+        for (i, part) in job.variant.parts.iter().enumerate().skip(thread.next()) {
             let mut form = json!({
                 "status": part.text,
                 "visibility": payload.get("visibility").cloned().unwrap_or(json!("public")),
@@ -100,26 +105,28 @@ impl Publisher for Mastodon {
             if let Some(lang) = payload.get("language").filter(|l| l.is_string()) {
                 form["language"] = lang.clone();
             }
-            // Images go with the first post of a thread, where they are seen.
             if i == 0 && !media_ids.is_empty() {
                 form["media_ids"] = json!(media_ids);
             }
-            if let Some(parent) = &previous {
+            if let Some(parent) = thread.previous_id() {
                 form["in_reply_to_id"] = json!(parent);
             }
-            let status = self
+            match self
                 .post_status(&form, &format!("{key}-{i}"), &token, services)
                 .await
-                .map_err(|e| partial_thread(e, i, total, first.as_ref()))?;
-            previous = Some(status.id.clone());
-            first.get_or_insert(status);
+            {
+                Ok(status) => {
+                    thread
+                        .posted(Receipt {
+                            remote_id: Some(status.id),
+                            remote_url: status.url,
+                        })
+                        .await?
+                }
+                Err(e) => return Err(thread.failed(e)),
+            }
         }
-        let first =
-            first.ok_or_else(|| PublishError::Permanent("the variant has no parts".into()))?;
-        Ok(Receipt {
-            remote_id: Some(first.id),
-            remote_url: first.url,
-        })
+        thread.finish()
     }
 
     /// Within the key's memory, sending again is safe: the instance answers
@@ -181,28 +188,6 @@ fn describe(acct: &str, limits: &InstanceLimits) -> String {
 
 fn within_key_memory(started: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
     started.is_some_and(|s| (now - s).to_std().is_ok_and(|age| age < KEY_MEMORY))
-}
-
-/// Says which part of a thread failed, and that the earlier ones are up
-/// (a retry completes the thread: their keys return the same statuses).
-fn partial_thread(e: PublishError, i: usize, total: usize, first: Option<&Status>) -> PublishError {
-    let Some(first) = first else { return e };
-    let note = |m: String| {
-        format!(
-            "post {} of {total} of the thread: {m} (posts 1–{i} are up, the first is {})",
-            i + 1,
-            first.url.as_deref().unwrap_or(&first.id)
-        )
-    };
-    match e {
-        PublishError::Retry { message, after } => PublishError::Retry {
-            message: note(message),
-            after,
-        },
-        PublishError::Permanent(m) => PublishError::Permanent(note(m)),
-        PublishError::Uncertain(m) => PublishError::Uncertain(note(m)),
-        PublishError::Credentials(m) => PublishError::Credentials(note(m)),
-    }
 }
 
 #[cfg(test)]
