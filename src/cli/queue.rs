@@ -178,15 +178,28 @@ async fn snapshot(store: &Arc<dyn Store>, d: &Delivery) -> anyhow::Result<Snapsh
     let recipients = match topics {
         None => None,
         Some(topics) => {
+            // Two queries, while the sender commits between them: read the
+            // outcomes again after the pending list and keep a pair that
+            // no commit came between, so the total stays the total.
             let lists = store.lists();
-            let p = lists.progress(d.id).await?;
-            let pending = lists.pending_recipients(d.id, &d.channel, &topics).await?;
-            Some(Counts {
-                sent: p.sent,
-                refused: p.bounced,
-                deferred: p.deferred,
-                pending: pending.len() as u64,
-            })
+            let mut before = lists.progress(d.id).await?;
+            let mut tries = 0;
+            loop {
+                let pending = lists.pending_recipients(d.id, &d.channel, &topics).await?;
+                let after = lists.progress(d.id).await?;
+                tries += 1;
+                let settled = (before.sent, before.bounced, before.deferred)
+                    == (after.sent, after.bounced, after.deferred);
+                if settled || tries == 5 {
+                    break Some(Counts {
+                        sent: after.sent,
+                        refused: after.bounced,
+                        deferred: after.deferred,
+                        pending: pending.len() as u64,
+                    });
+                }
+                before = after;
+            }
         }
     };
     Ok(Snapshot {
