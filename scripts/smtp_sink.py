@@ -19,6 +19,7 @@ session was over TLS and authenticated.
 import argparse
 import asyncio
 import json
+import logging
 import mailbox
 import os
 import signal
@@ -110,9 +111,14 @@ def main():
             # (with the default, True, it answers nothing at all).
             return AuthResult(success=ok, handled=False)
 
-        # Over implicit TLS aiosmtpd does not count the session as secure,
-        # so "AUTH only over TLS" is left to the TLS options above.
-        kw.update(authenticator=authenticator, auth_required=True, auth_require_tls=False)
+        # With STARTTLS, AUTH is refused until TLS is up (as real relays
+        # do). aiosmtpd does not count implicit TLS as secure, so there it
+        # must allow AUTH "without TLS" (the socket is TLS from the start);
+        # its warning about that is silenced.
+        kw.update(authenticator=authenticator, auth_required=True,
+                  auth_require_tls=args.starttls)
+        warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
     ctl = Controller(Sink(args), hostname="127.0.0.1", port=args.port, **kw)
     ctl.start()
     print("ready %d" % args.port, flush=True)

@@ -252,7 +252,23 @@ async fn a_wrong_password_holds_the_delivery_with_a_clear_message_that_never_sho
     );
     let wrong = "Wrong-9xPq-password";
     let daemon = ws.start(&[("CRIER_SMTP_USER", USER), ("CRIER_SMTP_PASSWORD", wrong)]);
-    daemon.wait_log("credentials refused", 1);
+    // Following waits for the outcome: it stops at once when the delivery
+    // is held, says why and exits 1 (a delivery left retrying would keep
+    // it running past the limit).
+    let (ok, followed) = follow(&ws, "1", LONG);
+    assert!(!ok);
+    assert!(
+        followed.contains("held:credentials")
+            && followed.contains("error: ")
+            && followed.contains("535"),
+        "{followed}"
+    );
+    // The daemon's own line about it is in the log checked below.
+    let logged = daemon.wait_log("credentials refused", 1);
+    assert!(
+        logged[0].contains("AUTH") && logged[0].contains("535"),
+        "{logged:?}"
+    );
 
     let show = text(&ws.crier(&["queue", "show", "1"]));
     assert!(show.contains("state:    held:credentials"), "{show}");
@@ -271,7 +287,7 @@ async fn a_wrong_password_holds_the_delivery_with_a_clear_message_that_never_sho
         b64(wrong),
     ];
     let json = text(&ws.crier(&["queue", "show", "1", "--format", "json"]));
-    for output in [&show, &list, &json, &daemon.log()] {
+    for output in [&show, &list, &json, &followed, &daemon.log()] {
         for f in &forbidden {
             assert!(!output.contains(f.as_str()), "{f} leaked into:\n{output}");
         }
