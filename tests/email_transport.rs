@@ -1,7 +1,7 @@
 //! How email leaves crier, against a real SMTP server (aiosmtpd) on
 //! loopback: STARTTLS required by the server and implicit TLS, with a CA
 //! made for this run and trusted through `tls_ca_file` (and refused
-//! without it); AUTH with secrets from environment variables, and a wrong
+//! without it, as is a server that offers no STARTTLS); AUTH with secrets from environment variables, and a wrong
 //! password held with a message that never shows it; DKIM (RSA-2048 and
 //! Ed25519) checked by dkimpy, a real verifier; and `crier queue show
 //! --follow` watching a send.
@@ -175,7 +175,7 @@ async fn implicit_tls_with_auth_delivers() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_certificate_from_a_ca_not_trusted_is_refused_and_nothing_is_sent() {
+async fn an_untrusted_certificate_or_a_server_without_starttls_gets_nothing() {
     let keys = Keys::new();
     let (_ca, cert, key) = keys.tls();
     let sink = Sink::start(&[
@@ -201,6 +201,23 @@ async fn a_certificate_from_a_ca_not_trusted_is_refused_and_nothing_is_sent() {
     let show = text(&ws.crier(&["queue", "show", "1"]));
     assert!(show.contains("state:    retrying"), "{show}");
     assert_eq!(sink.accepted(), 0);
+
+    // A server that does not offer STARTTLS is not sent to in the clear.
+    let plain = Sink::start(&[]);
+    let ws2 = workspace(
+        &[("news", channel("news", plain.port, "tls = \"starttls\"\n"))],
+        1,
+        &in_secs(1),
+    );
+    let daemon2 = ws2.start(&[]);
+    let lines = daemon2.wait_log("retry_in_s", 1);
+    assert!(
+        lines[0].contains("STARTTLS is not supported"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(plain.accepted(), 0);
+    drop(daemon2);
 
     // A CA file that holds no certificate is a configuration error, named.
     ws.write("empty.pem", "not a certificate\n");
