@@ -9,17 +9,30 @@ test can wait on what happened instead of sleeping.
 Faults for tests: --reject-rcpt S (550 for recipients containing S),
 --tempfail-rcpt S (451), --close-every N (every Nth message of a session is
 answered 421 and the connection closed).
+
+Security for tests: --tls-cert/--tls-key with --starttls (STARTTLS offered
+and required before MAIL) or --implicit-tls (TLS from the first byte);
+--auth-env NAME (AUTH PLAIN/LOGIN required; the variable holds user:password,
+so no secret is on a command line). The envelope file records whether the
+session was over TLS and authenticated.
 """
 import argparse
 import asyncio
 import json
+import logging
 import mailbox
 import os
 import signal
+import ssl
 import sys
 import threading
+import warnings
+
+# aiosmtpd warns about its own deprecated attribute when AUTH is enabled.
+warnings.filterwarnings("ignore", message="Session.login_data")
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Sink:
@@ -51,7 +64,12 @@ class Sink:
         if self.md is not None:
             key = self.md.add(envelope.original_content or b"")
             with open(os.path.join(self.envdir, key + ".json"), "w") as f:
-                json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos}, f)
+                json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
+                       # session.ssl is set by STARTTLS only; implicit TLS
+                       # shows on the transport.
+                       "tls": session.ssl is not None
+                       or server.transport.get_extra_info("ssl_object") is not None,
+                       "authenticated": bool(session.authenticated)}, f)
         with self.lock:
             self.count += 1
             print("accepted %d" % self.count, flush=True)
@@ -67,9 +85,41 @@ def main():
     ap.add_argument("--reject-rcpt")
     ap.add_argument("--tempfail-rcpt")
     ap.add_argument("--close-every", type=int, default=0)
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    tls = ap.add_mutually_exclusive_group()
+    tls.add_argument("--starttls", action="store_true")
+    tls.add_argument("--implicit-tls", action="store_true")
+    ap.add_argument("--auth-env")
     args = ap.parse_args()
-    ctl = Controller(Sink(args), hostname="127.0.0.1", port=args.port,
-                     server_hostname="sink.localhost", ident="crier test sink")
+    kw = dict(server_hostname="sink.localhost", ident="crier test sink")
+    if args.starttls or args.implicit_tls:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.starttls:
+            kw.update(tls_context=ctx, require_starttls=True)
+        else:
+            kw.update(ssl_context=ctx)
+    if args.auth_env:
+        user, password = os.environ[args.auth_env].split(":", 1)
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = (isinstance(auth_data, LoginPassword)
+                  and auth_data.login.decode() == user
+                  and auth_data.password.decode() == password)
+            # handled=False: aiosmtpd then answers a failure with 535 itself
+            # (with the default, True, it answers nothing at all).
+            return AuthResult(success=ok, handled=False)
+
+        # With STARTTLS, AUTH is refused until TLS is up (as real relays
+        # do). aiosmtpd does not count implicit TLS as secure, so there it
+        # must allow AUTH "without TLS" (the socket is TLS from the start);
+        # its warning about that is silenced.
+        kw.update(authenticator=authenticator, auth_required=True,
+                  auth_require_tls=args.starttls)
+        warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
+    ctl = Controller(Sink(args), hostname="127.0.0.1", port=args.port, **kw)
     ctl.start()
     print("ready %d" % args.port, flush=True)
     stop = threading.Event()

@@ -16,11 +16,14 @@ if [[ -z "${CRIER_CONFORMANCE_DIR:-}" ]]; then
 fi
 
 # The feed tests read crier's feeds back with the real feedparser and
-# icalendar, and the email tests send to a real SMTP server (aiosmtpd), from a
-# venv made here once (pinned, so results do not drift).
-if ! .venv/bin/python -c 'import feedparser, icalendar, aiosmtpd' 2>/dev/null; then
+# icalendar; the email tests send to a real SMTP server (aiosmtpd), make
+# their TLS certificates and DKIM keys with cryptography and verify DKIM
+# with dkimpy (pynacl for Ed25519); all from a venv made here once (pinned,
+# so results do not drift).
+if ! .venv/bin/python -c 'import feedparser, icalendar, aiosmtpd, cryptography, dkim, dns, nacl' 2>/dev/null; then
   python3 -m venv .venv
-  .venv/bin/pip install --quiet feedparser==6.0.14 icalendar==7.3.0 aiosmtpd==1.4.6
+  .venv/bin/pip install --quiet feedparser==6.0.14 icalendar==7.3.0 aiosmtpd==1.4.6 \
+    cryptography==50.0.2 dkimpy==1.1.8 dnspython==2.9.2 pynacl==1.6.2
 fi
 CRIER_PYTHON="$PWD/.venv/bin/python"
 export CRIER_PYTHON

@@ -179,11 +179,19 @@ enum SubscribersAction {
 
 #[derive(Subcommand)]
 enum QueueShow {
-    /// One delivery: its state, variant and full history.
+    /// One delivery: its state, variant and full history; with --follow,
+    /// its progress until it is done (a bar on a terminal, lines otherwise).
     Show {
         id: i64,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// Watch the delivery (an email send's recipients) until it is sent,
+        /// failed, held or cancelled; exits 0 only if it was sent.
+        #[arg(long, conflicts_with = "format")]
+        follow: bool,
+        /// Seconds between looks at the queue while following.
+        #[arg(long, default_value_t = 1.0, requires = "follow")]
+        every: f64,
     },
 }
 
@@ -208,7 +216,23 @@ pub fn main() -> ExitCode {
             test: Some(ChannelsTest::Test { name }),
         } => channels::test(config, &name),
         Command::Queue {
-            show: Some(QueueShow::Show { id, format }),
+            show:
+                Some(QueueShow::Show {
+                    id,
+                    follow: true,
+                    every,
+                    ..
+                }),
+            ..
+        } => {
+            if !(0.05..=3600.0).contains(&every) {
+                eprintln!("error: --every takes seconds between 0.05 and 3600");
+                return ExitCode::from(2);
+            }
+            queue::follow(config, id, std::time::Duration::from_secs_f64(every))
+        }
+        Command::Queue {
+            show: Some(QueueShow::Show { id, format, .. }),
             ..
         } => queue::show(config, id, format),
         Command::Queue {

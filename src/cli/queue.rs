@@ -1,14 +1,18 @@
 //! `crier queue`: what is planned, sent, waiting or stuck, and why.
 
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use chrono_tz::Tz;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{with_store, Format};
 use crate::delivery::{Delivery, State};
-use crate::store::QueueFilter;
+use crate::store::{QueueFilter, Store};
 
 pub fn list(config: &Path, filter: QueueFilter, format: Format) -> ExitCode {
     with_store(config, |cfg, store| async move {
@@ -130,6 +134,162 @@ pub fn show(config: &Path, id: i64, format: Format) -> ExitCode {
             }
         }
         Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// One look at a delivery being followed.
+struct Snapshot {
+    state: String,
+    done: bool,
+    sent: bool,
+    last_error: Option<String>,
+    /// For a fan-out delivery (email): recipients by outcome.
+    recipients: Option<Counts>,
+}
+
+#[derive(PartialEq)]
+struct Counts {
+    sent: u64,
+    refused: u64,
+    deferred: u64,
+    /// Still owed the message (deferred ones included).
+    pending: u64,
+}
+
+impl Counts {
+    fn total(&self) -> u64 {
+        self.sent + self.refused + self.pending
+    }
+}
+
+impl Snapshot {
+    fn line(&self, id: i64, channel: &str) -> String {
+        let mut line = format!("delivery {id} ({channel}): {}", self.state);
+        if let Some(c) = &self.recipients {
+            line += &format!(
+                ": {} sent, {} refused, {} deferred, {} pending of {}",
+                c.sent,
+                c.refused,
+                c.deferred,
+                c.pending,
+                c.total()
+            );
+        }
+        line
+    }
+}
+
+/// The same store queries as `queue show` (state, recipient progress) and
+/// the sender's own "who is still owed it" query for what is left.
+async fn snapshot(store: &Arc<dyn Store>, d: &Delivery) -> anyhow::Result<Snapshot> {
+    // A fan-out variant names the topics whose subscribers receive it.
+    let topics: Option<Vec<String>> = d
+        .variant
+        .pointer("/payload/topics")
+        .and_then(|t| serde_json::from_value(t.clone()).ok());
+    let recipients = match topics {
+        None => None,
+        Some(topics) => {
+            // Two queries, while the sender commits between them: read the
+            // outcomes again after the pending list and keep a pair that
+            // no commit came between, so the total stays the total.
+            let lists = store.lists();
+            let mut before = lists.progress(d.id).await?;
+            let mut tries = 0;
+            loop {
+                let pending = lists.pending_recipients(d.id, &d.channel, &topics).await?;
+                let after = lists.progress(d.id).await?;
+                tries += 1;
+                let settled = (before.sent, before.bounced, before.deferred)
+                    == (after.sent, after.bounced, after.deferred);
+                if settled || tries == 5 {
+                    break Some(Counts {
+                        sent: after.sent,
+                        refused: after.bounced,
+                        deferred: after.deferred,
+                        pending: pending.len() as u64,
+                    });
+                }
+                before = after;
+            }
+        }
+    };
+    Ok(Snapshot {
+        state: d.display_state(Utc::now()),
+        // Held needs a person (approval, credentials, uncertain): nothing
+        // more will happen by itself.
+        done: matches!(
+            d.state,
+            State::Sent | State::Failed | State::Cancelled | State::Held
+        ),
+        sent: d.state == State::Sent,
+        last_error: d.last_error.clone(),
+        recipients,
+    })
+}
+
+/// `queue show ID --follow`: polls the store until the delivery is done.
+/// On a terminal, an indicatif bar of recipients reached; otherwise (a
+/// log, a pipe) a line whenever something changed, and at least every
+/// half minute so a quiet wait still shows it is alive.
+pub fn follow(config: &Path, id: i64, every: Duration) -> ExitCode {
+    with_store(config, |_cfg, store| async move {
+        let bar = std::io::stdout().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stdout());
+            bar.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} {msg}")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            );
+            bar
+        });
+        let mut last: Option<(String, Instant)> = None;
+        loop {
+            let Some(d) = store.get(id).await? else {
+                anyhow::bail!("no delivery with id {id}");
+            };
+            let s = snapshot(&store, &d).await?;
+            let line = s.line(id, &d.channel);
+            match &bar {
+                Some(bar) => {
+                    bar.set_prefix(format!("delivery {id} ({})", d.channel));
+                    match &s.recipients {
+                        Some(c) => {
+                            bar.set_length(c.total());
+                            bar.set_position(c.sent + c.refused);
+                            bar.set_message(format!(
+                                "{}: {} sent, {} refused, {} deferred",
+                                s.state, c.sent, c.refused, c.deferred
+                            ));
+                        }
+                        None => bar.set_message(s.state.clone()),
+                    }
+                }
+                None => {
+                    let stale = last.as_ref().is_none_or(|(l, at)| {
+                        *l != line || at.elapsed() >= Duration::from_secs(30)
+                    });
+                    if stale {
+                        println!("{line}");
+                        std::io::stdout().flush()?;
+                        last = Some((line.clone(), Instant::now()));
+                    }
+                }
+            }
+            if s.done {
+                if let Some(bar) = &bar {
+                    bar.finish();
+                }
+                if !s.sent {
+                    if let Some(e) = &s.last_error {
+                        println!("error: {e}");
+                    }
+                    return Ok(ExitCode::from(1));
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            tokio::time::sleep(every).await;
+        }
     })
 }
 

@@ -40,6 +40,11 @@ impl Sink {
     }
 
     pub fn start_on(port: u16, args: &[&str]) -> Sink {
+        Sink::start_with(port, args, &[])
+    }
+
+    /// With environment variables for the sink (its `--auth-env` secret).
+    pub fn start_with(port: u16, args: &[&str], env: &[(&str, &str)]) -> Sink {
         let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("smtp");
         std::fs::create_dir_all(&base).unwrap();
         let dir = tempfile::tempdir_in(&base).unwrap().keep().join("Maildir");
@@ -48,6 +53,7 @@ impl Sink {
             .args(["--port", &port.to_string(), "--maildir"])
             .arg(&dir)
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -101,11 +107,18 @@ impl Sink {
 
     /// Every stored message, parsed by Python's `email` package.
     pub fn messages(&self) -> Vec<serde_json::Value> {
-        let out = Command::new(python())
-            .arg(script("read_mail.py"))
-            .arg(&self.dir)
-            .output()
-            .unwrap();
+        self.messages_dkim(&[])
+    }
+
+    /// Every stored message, its DKIM signature checked by dkimpy against
+    /// these (name, TXT record) pairs standing in for DNS.
+    pub fn messages_dkim(&self, dns: &[(&str, &str)]) -> Vec<serde_json::Value> {
+        let mut cmd = Command::new(python());
+        cmd.arg(script("read_mail.py")).arg(&self.dir);
+        for (name, txt) in dns {
+            cmd.arg("--dkim-dns").arg(format!("{name}={txt}"));
+        }
+        let out = cmd.output().unwrap();
         assert!(
             out.status.success(),
             "{}",
@@ -122,6 +135,50 @@ impl Drop for Sink {
         if let Some(parent) = self.dir.parent() {
             let _ = std::fs::remove_dir_all(parent);
         }
+    }
+}
+
+/// Keys and certificates made for this test run by `scripts/test_keys.py`
+/// (Python `cryptography`), in a folder removed on drop.
+pub struct Keys {
+    pub dir: tempfile::TempDir,
+}
+
+impl Keys {
+    pub fn new() -> Keys {
+        Keys {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new(python())
+            .arg(script("test_keys.py"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("python with cryptography: run ./scripts/test.sh");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// A CA and a server certificate it signed for 127.0.0.1: returns
+    /// (ca.pem, server.pem, server.key).
+    pub fn tls(&self) -> (PathBuf, PathBuf, PathBuf) {
+        self.run(&["tls", "."]);
+        let p = |f: &str| self.dir.path().join(f);
+        (p("ca.pem"), p("server.pem"), p("server.key"))
+    }
+
+    /// A DKIM key (`rsa` or `ed25519`) in a file: returns (file, TXT record).
+    pub fn dkim(&self, algorithm: &str) -> (PathBuf, String) {
+        let file = self.dir.path().join(format!("dkim-{algorithm}.key"));
+        let txt = self.run(&[&format!("dkim-{algorithm}"), file.to_str().unwrap()]);
+        (file, txt)
     }
 }
 

@@ -59,6 +59,10 @@ pub struct Options {
     pub smtp_port: u16,
     #[serde(default)]
     pub tls: Tls,
+    /// PEM certificates of a private CA to trust for the SMTP server, on top
+    /// of the public roots (a relay with an internal certificate). Never a
+    /// way to skip verification: the name must still match `smtp_host`.
+    pub tls_ca_file: Option<PathBuf>,
     pub username_env: Option<SecretRef>,
     pub password_env: Option<SecretRef>,
     pub topics: Vec<Topic>,
@@ -151,6 +155,21 @@ pub fn bare_address(s: &str) -> &str {
     }
 }
 
+/// The PEM file's bytes, once it is known to hold at least one certificate
+/// (an empty or wrong file would otherwise add no root, silently).
+pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{} is not PEM: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{} holds no PEM certificate", path.display()));
+    }
+    Ok(pem)
+}
+
 impl Options {
     pub fn parse(spec: &ChannelSpec) -> Result<Options, String> {
         let options: Options = super::super::options(spec)?;
@@ -182,6 +201,14 @@ impl Options {
             return Err(format!(
                 "channels.{n}: give both username_env and password_env, or neither"
             ));
+        }
+        if let Some(path) = &options.tls_ca_file {
+            if options.tls == Tls::None {
+                return Err(format!(
+                    "channels.{n}.tls_ca_file is set but tls = \"none\": nothing would use it"
+                ));
+            }
+            read_ca_file(path).map_err(|e| format!("channels.{n}.tls_ca_file: {e}"))?;
         }
         if options.concurrency == 0 || options.recycle_after == 0 {
             return Err(format!(

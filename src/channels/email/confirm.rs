@@ -82,7 +82,7 @@ impl Confirmer {
             _ => None,
         };
         let smtp = Smtp::new(&self.options, auth);
-        let mut conn = smtp.connect().await?;
+        let mut conn = smtp.connect().await.map_err(|e| e.message)?;
         let answer = smtp.send(&mut conn, msg.envelope(), &msg.formatted()).await;
         conn.quit().await;
         match answer {

@@ -63,7 +63,11 @@ pub fn dkim_config(options: &Options) -> Result<Option<DkimConfig>, String> {
     let key = DkimSigningKey::new(text.trim(), algorithm)
         .map_err(|e| format!("the DKIM key {} is not usable: {e}", d.key_file.display()))?;
     // The default list signs only From/Subject/To/Date; receivers must be
-    // able to trust the List-* headers too.
+    // able to trust the List-* headers too. Not Content-Type: for a
+    // multipart message lettre writes it with the body, after signing, so
+    // its signature would leave it out while h= named it, and every
+    // verifier would fail the message (seen with dkimpy). The body hash
+    // still covers every part.
     let headers = [
         "From",
         "To",
@@ -74,7 +78,6 @@ pub fn dkim_config(options: &Options) -> Result<Option<DkimConfig>, String> {
         "List-Unsubscribe",
         "List-Unsubscribe-Post",
         "MIME-Version",
-        "Content-Type",
     ]
     .into_iter()
     .map(HeaderName::new_from_ascii_str)

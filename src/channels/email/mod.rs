@@ -139,9 +139,15 @@ impl Publisher for Email {
             _ => None,
         };
         let smtp = sender::Smtp::new(&self.options, auth);
-        let conn = smtp.connect().await.map_err(|e| PublishError::Retry {
-            message: e,
-            after: None,
+        let conn = smtp.connect().await.map_err(|e| {
+            if e.credentials_refused {
+                PublishError::Credentials(e.message)
+            } else {
+                PublishError::Retry {
+                    message: e.message,
+                    after: None,
+                }
+            }
         })?;
         conn.quit().await;
         Ok(format!(

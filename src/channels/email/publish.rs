@@ -58,6 +58,8 @@ struct Shared {
 struct Control {
     stop: AtomicBool,
     trouble: Mutex<Option<String>>,
+    /// The trouble is refused credentials: held for a person, not retried.
+    credentials_refused: AtomicBool,
 }
 
 impl Control {
@@ -217,7 +219,11 @@ pub async fn run(
     info!(delivery = d.id, channel = %email.name, "email send finished: {summary}");
     let trouble = control.trouble.lock().expect("trouble lock").take();
     if let Some(t) = trouble {
-        return Err(retry(format!("{summary}: {t}"), None));
+        let message = format!("{summary}: {t}");
+        if control.credentials_refused.load(Ordering::SeqCst) {
+            return Err(PublishError::Credentials(message));
+        }
+        return Err(retry(message, None));
     }
     if budget.into_inner() <= 0 && unreached > 0 {
         return Err(retry(
@@ -342,7 +348,12 @@ async fn worker(s: Arc<Shared>) {
                 }
                 match s.smtp.connect().await {
                     Ok(c) => conn = Some(c),
-                    Err(e) => break Answer::Broken(e),
+                    Err(e) => {
+                        if e.credentials_refused {
+                            s.control.credentials_refused.store(true, Ordering::SeqCst);
+                        }
+                        break Answer::Broken(e.message);
+                    }
                 }
             }
             s.pacer.wait().await;

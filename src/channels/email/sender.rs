@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::ClientId;
 use tokio::net::TcpStream;
@@ -24,6 +24,8 @@ pub struct Smtp {
     host: String,
     port: u16,
     tls: Tls,
+    /// Built once: the public roots plus `tls_ca_file`, if any.
+    tls_params: Result<TlsParameters, String>,
     auth: Option<(Secret, Secret)>,
     timeout: Duration,
     nodelay: bool,
@@ -44,6 +46,25 @@ pub enum Answer {
     Broken(String),
 }
 
+/// Why no connection could be had.
+#[derive(Debug)]
+pub struct ConnectError {
+    /// Names the server and step, never the credentials.
+    pub message: String,
+    /// The server refused the credentials for good (5xx to AUTH): the same
+    /// ones will not do better later, and retrying may lock the account.
+    pub credentials_refused: bool,
+}
+
+impl From<String> for ConnectError {
+    fn from(message: String) -> ConnectError {
+        ConnectError {
+            message,
+            credentials_refused: false,
+        }
+    }
+}
+
 pub struct Conn {
     inner: AsyncSmtpConnection,
     pub sent: u32,
@@ -55,6 +76,7 @@ impl Smtp {
             host: options.smtp_host.clone(),
             port: options.smtp_port,
             tls: options.tls,
+            tls_params: tls_parameters(options),
             auth,
             timeout: Duration::from_secs(options.timeout_seconds.max(1)),
             nodelay: options.tcp_nodelay,
@@ -65,11 +87,11 @@ impl Smtp {
 
     /// Opens, greets, secures and authenticates one connection. The error
     /// names the server, never the credentials.
-    pub async fn connect(&self) -> Result<Conn, String> {
+    pub async fn connect(&self) -> Result<Conn, ConnectError> {
         let fail = |what: &str, e: &dyn std::fmt::Display| {
             format!("SMTP {}:{}: {what}: {e}", self.host, self.port)
         };
-        let tls = || TlsParameters::new(self.host.clone()).map_err(|e| fail("TLS", &e));
+        let tls = || self.tls_params.clone().map_err(|e| fail("TLS", &e));
         let mut inner = if self.tls == Tls::Implicit {
             // TLS must wrap the socket before the greeting, and lettre does
             // not take a TLS stream of ours: its own socket, without
@@ -113,7 +135,10 @@ impl Smtp {
                 .auth(&[Mechanism::Plain, Mechanism::Login], &creds)
                 .await
                 // lettre's auth errors carry the server's reply, not the secret.
-                .map_err(|e| fail("AUTH", &e))?;
+                .map_err(|e| ConnectError {
+                    credentials_refused: e.is_permanent(),
+                    message: fail("AUTH", &e),
+                })?;
         }
         Ok(Conn { inner, sent: 0 })
     }
@@ -125,6 +150,18 @@ impl Smtp {
             Err(_) => Answer::Broken("timed out".into()),
         }
     }
+}
+
+/// Certificates are checked against `smtp_host`, with the public roots and
+/// the configured private CA; there is no switch to skip the check.
+fn tls_parameters(options: &Options) -> Result<TlsParameters, String> {
+    let mut builder = TlsParameters::builder(options.smtp_host.clone());
+    if let Some(path) = &options.tls_ca_file {
+        let pem = super::config::read_ca_file(path)?;
+        let cert = Certificate::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder.build().map_err(|e| e.to_string())
 }
 
 /// Classifies a refused command; a 421 or a dropped connection means the
