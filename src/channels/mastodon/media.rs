@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::publish::read_json;
 use super::Mastodon;
-use crate::channels::{http, PublishError, Services};
+use crate::channels::{http, media, PublishError, Services};
 use crate::content::Image;
 use crate::secret::Secret;
 
@@ -109,7 +109,7 @@ fn read_image(
     campaigns_dir: &Path,
     image: &Image,
 ) -> Result<(Vec<u8>, &'static str), PublishError> {
-    let mime = media_type(&image.src).ok_or_else(|| {
+    let mime = media::content_type(&image.src).ok_or_else(|| {
         PublishError::Permanent(format!(
             "image {}: only PNG, JPEG, GIF and WebP files can be posted",
             image.src
@@ -118,15 +118,4 @@ fn read_image(
     let bytes = std::fs::read(campaigns_dir.join(&image.src))
         .map_err(|e| PublishError::Permanent(format!("cannot read image {}: {e}", image.src)))?;
     Ok((bytes, mime))
-}
-
-fn media_type(src: &str) -> Option<&'static str> {
-    let ext = Path::new(src).extension()?.to_str()?.to_ascii_lowercase();
-    Some(match ext.as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        _ => return None,
-    })
 }
