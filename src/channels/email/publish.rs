@@ -51,6 +51,8 @@ struct Shared {
     sent: AtomicU64,
     bounced: AtomicU64,
     deferred: AtomicU64,
+    /// Bytes of the messages accepted (logged: what a send costs the relay).
+    bytes: AtomicU64,
 }
 
 /// Stopping a send early, and why; shared with the record writer.
@@ -97,6 +99,7 @@ pub async fn run(
     let d = job.delivery;
     let v = job.variant;
     let now = services.clock.now();
+    let began = Instant::now();
     let options = email.options.clone();
     let topics: Vec<String> = v
         .payload
@@ -165,6 +168,7 @@ pub async fn run(
         sent: AtomicU64::new(0),
         bounced: AtomicU64::new(0),
         deferred: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
         options,
     });
     info!(delivery = d.id, channel = %email.name, recipients = total, "email send starting");
@@ -201,6 +205,7 @@ pub async fn run(
         bounced,
         deferred,
         budget,
+        bytes,
         ..
     } = shared;
     drop(records);
@@ -214,7 +219,14 @@ pub async fn run(
     let summary = format!(
         "{sent} sent, {bounced} refused, {deferred} deferred, {unreached} not reached of {total}"
     );
-    info!(delivery = d.id, channel = %email.name, "email send finished: {summary}");
+    info!(
+        delivery = d.id,
+        channel = %email.name,
+        sent,
+        bytes = bytes.into_inner(),
+        elapsed_s = began.elapsed().as_secs_f64(),
+        "email send finished: {summary}"
+    );
     let trouble = control.trouble.lock().expect("trouble lock").take();
     if let Some(t) = trouble {
         return Err(retry(format!("{summary}: {t}"), None));
@@ -359,7 +371,10 @@ async fn worker(s: Arc<Shared>) {
             }
         };
         let (state, detail) = match answer {
-            Answer::Accepted => (RecipientState::Sent, None),
+            Answer::Accepted => {
+                s.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                (RecipientState::Sent, None)
+            }
             Answer::Refused(t) => (RecipientState::Bounced, Some(t)),
             Answer::Deferred(t) => (RecipientState::Deferred, Some(t)),
             Answer::Broken(e) => {
