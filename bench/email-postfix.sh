@@ -6,6 +6,7 @@
 #   bench/email-postfix.sh            # 20,000 subscribers, ~5 KB each
 #   bench/email-postfix.sh --quick    # 2,000: a smoke test
 #   COUNT=20000 CONCURRENCY=20 SESSIONS=20 SIZE=5120 BENCH_KEEP=1 bench/email-postfix.sh
+#   BENCH_PERF=/path/perf.data bench/email-postfix.sh   # perf record of the daemon
 #
 # CONCURRENCY is crier's SMTP connections (default 20, like smtp-source's
 # 20 sessions); SIZE is smtp-source's body length (-l); crier's body text is
@@ -119,6 +120,9 @@ printf '[[item]]\nid = "bench"\nkind = "notice"\ntitle = "Bench"\nbody = "%s"\na
   "$BODY" "$AT" >"$WORK/campaigns/a.toml"
 "$BIN" --config "$WORK/channels.toml" serve --log-format json 2>"$WORK/daemon.log" &
 CRIER=$!; PIDS+=("$CRIER")
+if [[ -n "${BENCH_PERF:-}" ]]; then # a profile of the daemon during the send
+  perf record -F 1999 -g -p "$CRIER" -o "$BENCH_PERF" >/dev/null 2>&1 & PERF=$!
+fi
 until grep -q 'email send finished' "$WORK/daemon.log"; do
   kill -0 "$CRIER" 2>/dev/null || { echo "crier exited; see $WORK/daemon.log" >&2; BENCH_KEEP=1; exit 1; }
   sleep 0.2
@@ -127,6 +131,7 @@ done
 HWM=$(awk '/VmHWM/{print $2}' "/proc/$CRIER/status")
 CPU=$(awk -v t="$TCK" '{print ($14+$15)/t}' "/proc/$CRIER/stat")
 kill "$CRIER"; wait "$CRIER" 2>/dev/null || true
+[[ -n "${BENCH_PERF:-}" ]] && { kill -INT "$PERF"; wait "$PERF" || true; }
 # Wall time as the send itself measured it: from before the recipients are
 # read to the last outcome committed (`elapsed_s` on its final log line).
 python3 - "$WORK/daemon.log" "$CONCURRENCY" "$HWM" "$CPU" >"$WORK/crier.row" <<'PY'
