@@ -38,7 +38,7 @@ cargo build --release --quiet
 BIN="$PWD/target/release/crier"
 # Under the work tree, not /tmp: file creation there is much slower on
 # some machines, and the store's fsyncs are part of what is measured.
-WORK="$PWD/target/bench-email-postfix"; rm -rf "$WORK"; mkdir -p "$WORK/campaigns" "$WORK/templates/email"
+WORK="${BENCH_TMPDIR:-$PWD/target}/bench-email-postfix"; rm -rf "$WORK"; mkdir -p "$WORK/campaigns" "$WORK/templates/email"
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 SMTP=$(port); HTTP=$(port)
 PIDS=()

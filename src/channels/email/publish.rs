@@ -434,8 +434,13 @@ impl Shared {
         Ok((msg.envelope().clone(), msg.formatted()))
     }
 
-    /// Writes the outcome and waits for it to be durable.
-    async fn record(&self, r: &Recipient, state: RecipientState, detail: Option<String>) -> bool {
+    /// Hands the outcome to the writer; the answer says when it is durable.
+    async fn record(
+        &self,
+        r: &Recipient,
+        state: RecipientState,
+        detail: Option<String>,
+    ) -> Durable {
         let counter = match state {
             RecipientState::Sent => &self.sent,
             RecipientState::Bounced => &self.bounced,
@@ -449,20 +454,46 @@ impl Shared {
             state,
             detail,
         };
-        self.records.send((outcome, ack)).await.is_ok() && done.await.unwrap_or(false)
+        match self.records.send((outcome, ack)).await {
+            Ok(()) => Durable(Some(done)),
+            Err(_) => Durable(None),
+        }
     }
 }
 
+/// An outcome on its way to the store.
+struct Durable(Option<oneshot::Receiver<bool>>);
+
+impl Durable {
+    /// Whether it was committed.
+    async fn wait(self) -> bool {
+        match self.0 {
+            Some(done) => done.await.unwrap_or(false),
+            None => false,
+        }
+    }
+}
+
+/// Each worker owns one connection and has at most one accepted message
+/// not yet recorded: the next message is built (and its recipient
+/// checked) while the last outcome commits, but only sent once it has.
 async fn worker(s: Arc<Shared>) {
     let mut conn: Option<Conn> = None;
+    let mut last: Option<Durable> = None;
     while let Some(r) = s.next().await {
-        let (envelope, bytes) = match s.message(&r) {
+        let built = s.message(&r);
+        if let Some(d) = last.take() {
+            if !d.wait().await {
+                s.put_back(r);
+                s.halt("cannot record outcomes in the store".into());
+                break;
+            }
+        }
+        let (envelope, bytes) = match built {
             Ok(m) => m,
             Err(e) => {
                 // Only an address lettre cannot parse gets here: refused.
-                if !s.record(&r, RecipientState::Bounced, Some(e)).await {
-                    break;
-                }
+                last = Some(s.record(&r, RecipientState::Bounced, Some(e)).await);
                 continue;
             }
         };
@@ -508,9 +539,11 @@ async fn worker(s: Arc<Shared>) {
                 break;
             }
         };
-        if !s.record(&r, state, detail).await {
+        last = Some(s.record(&r, state, detail).await);
+    }
+    if let Some(d) = last {
+        if !d.wait().await {
             s.halt("cannot record outcomes in the store".into());
-            break;
         }
     }
     if let Some(c) = conn {
