@@ -3,7 +3,8 @@
 //! Why not `AsyncSmtpTransport`: it never sets TCP_NODELAY (each message
 //! then waits ~40 ms on a delayed ACK), its pool caps idle connections
 //! only, and any refusal drops the connection. Here each worker owns one
-//! connection we opened ourselves with TCP_NODELAY, a refused recipient is
+//! connection on a socket we opened ourselves with TCP_NODELAY (plain,
+//! STARTTLS and implicit TLS alike), a refused recipient is
 //! answered with RSET and the connection kept, and a connection is
 //! recycled after `recycle_after` messages.
 //!
@@ -13,13 +14,20 @@
 //! loopback the sends are bound by syscalls and wake-ups on both sides, so
 //! this is most of the speed (docs/performance.md, "Email").
 
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+#[allow(deprecated)] // public and documented, though lettre would rather hide it
+use lettre::transport::smtp::client::AsyncNetworkStream;
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::ClientId;
+use tokio::io::ReadBuf;
 use tokio::net::TcpStream;
 
 use super::config::{Options, Tls};
@@ -78,37 +86,35 @@ impl Smtp {
             format!("SMTP {}:{}: {what}: {e}", self.host, self.port)
         };
         let tls = || TlsParameters::new(self.host.clone()).map_err(|e| fail("TLS", &e));
-        let mut inner = if self.tls == Tls::Implicit {
-            // TLS must wrap the socket before the greeting, and lettre does
-            // not take a TLS stream of ours: its own socket, without
-            // TCP_NODELAY (a known limit; STARTTLS keeps it).
-            AsyncSmtpConnection::connect_tokio1(
-                (self.host.as_str(), self.port),
-                Some(self.timeout),
-                &self.hello,
-                Some(tls()?),
-                None,
-            )
-            .await
-            .map_err(|e| fail("connect", &e))?
+        let tcp = tokio::time::timeout(
+            self.timeout,
+            TcpStream::connect((self.host.as_str(), self.port)),
+        )
+        .await
+        .map_err(|_| fail("connect", &"timed out"))?
+        .map_err(|e| fail("connect", &e))?;
+        tcp.set_nodelay(self.nodelay)
+            .map_err(|e| fail("TCP_NODELAY", &e))?;
+        let transport: Box<dyn AsyncTokioStream> = if self.tls == Tls::Implicit {
+            // TLS before the greeting, made by lettre with its own trust
+            // settings, over our socket.
+            #[allow(deprecated)]
+            let mut stream = AsyncNetworkStream::use_existing_tokio1(Box::new(tcp));
+            tokio::time::timeout(self.timeout, stream.upgrade_tls(tls()?))
+                .await
+                .map_err(|_| fail("TLS", &"timed out"))?
+                .map_err(|e| fail("TLS", &e))?;
+            Box::new(Secured(stream))
         } else {
-            let tcp = tokio::time::timeout(
-                self.timeout,
-                TcpStream::connect((self.host.as_str(), self.port)),
-            )
-            .await
-            .map_err(|_| fail("connect", &"timed out"))?
-            .map_err(|e| fail("connect", &e))?;
-            tcp.set_nodelay(self.nodelay)
-                .map_err(|e| fail("TCP_NODELAY", &e))?;
-            tokio::time::timeout(
-                self.timeout,
-                AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello),
-            )
-            .await
-            .map_err(|_| fail("greeting", &"timed out"))?
-            .map_err(|e| fail("greeting", &e))?
+            Box::new(tcp)
         };
+        let mut inner = tokio::time::timeout(
+            self.timeout,
+            AsyncSmtpConnection::connect_with_transport(transport, &self.hello),
+        )
+        .await
+        .map_err(|_| fail("greeting", &"timed out"))?
+        .map_err(|e| fail("greeting", &e))?;
         if self.tls == Tls::Starttls {
             inner
                 .starttls(tls()?, &self.hello)
@@ -147,6 +153,52 @@ impl Smtp {
             Ok(a) => a,
             Err(_) => Answer::Broken("timed out".into()),
         }
+    }
+}
+
+/// lettre's TLS stream (futures-io traits) as the tokio transport
+/// `connect_with_transport` takes: lettre accepts a stream of ours only
+/// in place of a plain socket, so implicit TLS is layered here.
+#[allow(deprecated)]
+#[derive(Debug)]
+struct Secured(AsyncNetworkStream);
+
+impl tokio::io::AsyncRead for Secured {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let into = buf.initialize_unfilled();
+        let n = ready!(futures_io::AsyncRead::poll_read(
+            Pin::new(&mut self.0),
+            cx,
+            into
+        ))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for Secured {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        futures_io::AsyncWrite::poll_write(Pin::new(&mut self.0), cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        futures_io::AsyncWrite::poll_flush(Pin::new(&mut self.0), cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        futures_io::AsyncWrite::poll_close(Pin::new(&mut self.0), cx)
+    }
+}
+
+impl AsyncTokioStream for Secured {
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.0.peer_addr()
     }
 }
 
@@ -296,5 +348,122 @@ impl Conn {
 
     pub async fn quit(mut self) {
         let _ = self.inner.quit().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpListener;
+
+    #[test]
+    fn dots_at_line_starts_are_doubled_and_the_end_mark_added() {
+        assert_eq!(stuffed("a\r\n.b\r\n..c"), "a\r\n..b\r\n...c\r\n.\r\n");
+        assert_eq!(stuffed(".x"), "..x\r\n.\r\n");
+        // Only after CRLF, as lettre's own encoder does.
+        assert_eq!(stuffed("a\n.b.c"), "a\n.b.c\r\n.\r\n");
+    }
+
+    /// A scripted server offering PIPELINING: refuses RCPT for `bounce@`
+    /// (and then DATA, as RFC 2920 servers do), keeps what it receives.
+    async fn server() -> (u16, tokio::task::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let (r, mut w) = sock.into_split();
+            let mut r = BufReader::new(r);
+            let mut seen = Vec::new();
+            let mut rcpt_ok = false;
+            w.write_all(b"220 test\r\n").await.unwrap();
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line).await.unwrap() == 0 {
+                    break;
+                }
+                let cmd = line.trim_end().to_string();
+                seen.push(cmd.clone());
+                let reply: &[u8] = match cmd.split(' ').next().unwrap() {
+                    "EHLO" => b"250-test\r\n250-PIPELINING\r\n250 8BITMIME\r\n",
+                    "MAIL" => b"250 ok\r\n",
+                    "RCPT" if cmd.contains("bounce@") => {
+                        rcpt_ok = false;
+                        b"550 5.1.1 no such user\r\n"
+                    }
+                    "RCPT" => {
+                        rcpt_ok = true;
+                        b"250 ok\r\n"
+                    }
+                    "DATA" if !rcpt_ok => b"554 no valid recipients\r\n",
+                    "DATA" => {
+                        w.write_all(b"354 go on\r\n").await.unwrap();
+                        let mut body = String::new();
+                        while !body.ends_with("\r\n.\r\n") {
+                            if r.read_line(&mut body).await.unwrap() == 0 {
+                                break;
+                            }
+                        }
+                        seen.push(body);
+                        b"250 queued\r\n"
+                    }
+                    "RSET" => b"250 reset\r\n",
+                    "QUIT" => {
+                        w.write_all(b"221 bye\r\n").await.unwrap();
+                        break;
+                    }
+                    _ => b"500 what\r\n",
+                };
+                w.write_all(reply).await.unwrap();
+            }
+            seen
+        });
+        (port, task)
+    }
+
+    fn envelope(to: &str) -> Envelope {
+        Envelope::new(
+            Some("news@example.org".parse().unwrap()),
+            vec![to.parse().unwrap()],
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn pipelined_sends_survive_a_refused_recipient_on_the_same_connection() {
+        let (port, server) = server().await;
+        let smtp = Smtp {
+            host: "127.0.0.1".into(),
+            port,
+            tls: Tls::None,
+            auth: None,
+            timeout: Duration::from_secs(5),
+            nodelay: true,
+            recycle_after: 100,
+            hello: ClientId::default(),
+        };
+        let mut conn = smtp.connect().await.unwrap();
+        assert!(conn.pipelining);
+        let body = b"Subject: x\r\n\r\nhello\r\n.hidden line\r\n";
+        let a = smtp.send(&mut conn, &envelope("a@example.org"), body).await;
+        assert!(matches!(a, Answer::Accepted), "{a:?}");
+        let b = smtp
+            .send(&mut conn, &envelope("bounce@example.org"), body)
+            .await;
+        assert!(
+            matches!(&b, Answer::Refused(t) if t.contains("550")),
+            "{b:?}"
+        );
+        assert!(!conn.broken());
+        let c = smtp.send(&mut conn, &envelope("c@example.org"), body).await;
+        assert!(matches!(c, Answer::Accepted), "{c:?}");
+        assert_eq!(conn.sent, 2);
+        conn.quit().await;
+        let seen = server.await.unwrap();
+        let bodies: Vec<&String> = seen.iter().filter(|l| l.contains("hello")).collect();
+        assert_eq!(bodies.len(), 2, "{seen:?}");
+        assert!(bodies[0].contains("\r\n..hidden line\r\n"), "{seen:?}");
+        assert!(seen.iter().any(|l| l == "RSET"), "{seen:?}");
     }
 }
