@@ -246,6 +246,18 @@ pub trait Lists: Send + Sync {
         topics: &[String],
     ) -> Result<Vec<Recipient>, StoreError>;
 
+    /// Of `ids`, those still owed `delivery_id` now, by the same rule as
+    /// [`pending_recipients`](Lists::pending_recipients). A long send asks
+    /// again for each batch just before sending it, so whoever leaves
+    /// meanwhile is not sent to.
+    async fn still_owed(
+        &self,
+        delivery_id: i64,
+        channel: &str,
+        topics: &[String],
+        ids: &[i64],
+    ) -> Result<Vec<i64>, StoreError>;
+
     /// Records outcomes in one transaction. A bounce counts towards
     /// `bounce_limit`; reaching it unsubscribes and suppresses the address.
     async fn record_recipients(

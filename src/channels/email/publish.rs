@@ -5,8 +5,14 @@
 //! message. So at any moment at most `concurrency` messages are accepted
 //! but unrecorded, and a send interrupted anywhere resumes with exactly the
 //! recipients that have no final record (see ARCHITECTURE.md, "Email").
+//!
+//! Subscriptions can change during a long send: recipients are checked
+//! again against the store in batches just before they are handed to the
+//! workers (and again if a checked batch waits longer than `RECHECK`), so
+//! whoever unsubscribes is not sent to unless their message is already in
+//! that batch.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -42,7 +48,13 @@ struct Shared {
     key: Secret,
     dkim: Option<DkimConfig>,
     smtp: Smtp,
-    queue: Mutex<VecDeque<Recipient>>,
+    store: Arc<dyn Store>,
+    topics: Vec<String>,
+    queue: Mutex<Feed>,
+    /// Held by the one worker checking the next batch.
+    refill: tokio::sync::Mutex<()>,
+    /// Recipients no longer owed when their batch was checked.
+    skipped: AtomicU64,
     /// Messages still allowed by the per-hour cap.
     budget: AtomicI64,
     control: Arc<Control>,
@@ -51,6 +63,26 @@ struct Shared {
     sent: AtomicU64,
     bounced: AtomicU64,
     deferred: AtomicU64,
+    /// Bytes of the messages accepted (logged: what a send costs the relay).
+    bytes: AtomicU64,
+}
+
+/// Recipients checked against the store this many at a time.
+const BATCH: usize = 256;
+/// A checked batch older than this is checked again (slow, paced sends).
+const RECHECK: Duration = Duration::from_secs(2);
+
+/// Who is left to send to: `ready` was checked at `checked_at`.
+struct Feed {
+    unchecked: VecDeque<Recipient>,
+    ready: VecDeque<Recipient>,
+    checked_at: Instant,
+}
+
+impl Feed {
+    fn len(&self) -> usize {
+        self.unchecked.len() + self.ready.len()
+    }
 }
 
 /// Stopping a send early, and why; shared with the record writer.
@@ -99,6 +131,7 @@ pub async fn run(
     let d = job.delivery;
     let v = job.variant;
     let now = services.clock.now();
+    let began = Instant::now();
     let options = email.options.clone();
     let topics: Vec<String> = v
         .payload
@@ -160,13 +193,22 @@ pub async fn run(
         base_url: format!("{}/lists/{}", services.public_url, email.name),
         key,
         dkim,
-        queue: Mutex::new(recipients.into()),
+        store: services.store.clone(),
+        topics,
+        queue: Mutex::new(Feed {
+            unchecked: recipients.into(),
+            ready: VecDeque::new(),
+            checked_at: Instant::now(),
+        }),
+        refill: tokio::sync::Mutex::new(()),
+        skipped: AtomicU64::new(0),
         budget: AtomicI64::new(budget),
         control: Arc::default(),
         records: tx,
         sent: AtomicU64::new(0),
         bounced: AtomicU64::new(0),
         deferred: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
         options,
     });
     info!(delivery = d.id, channel = %email.name, recipients = total, "email send starting");
@@ -203,6 +245,8 @@ pub async fn run(
         bounced,
         deferred,
         budget,
+        bytes,
+        skipped,
         ..
     } = shared;
     drop(records);
@@ -213,10 +257,21 @@ pub async fn run(
         deferred.into_inner(),
     );
     let unreached = queue.into_inner().expect("queue lock").len() as u64;
-    let summary = format!(
+    let mut summary = format!(
         "{sent} sent, {bounced} refused, {deferred} deferred, {unreached} not reached of {total}"
     );
-    info!(delivery = d.id, channel = %email.name, "email send finished: {summary}");
+    let skipped = skipped.into_inner();
+    if skipped > 0 {
+        summary += &format!(" ({skipped} left the list during the send)");
+    }
+    info!(
+        delivery = d.id,
+        channel = %email.name,
+        sent,
+        bytes = bytes.into_inner(),
+        elapsed_s = began.elapsed().as_secs_f64(),
+        "email send finished: {summary}"
+    );
     let trouble = control.trouble.lock().expect("trouble lock").take();
     if let Some(t) = trouble {
         let message = format!("{summary}: {t}");
@@ -257,18 +312,99 @@ impl Shared {
         self.control.halt(why);
     }
 
-    fn next(&self) -> Option<Recipient> {
+    async fn next(&self) -> Option<Recipient> {
         if self.control.stop.load(Ordering::SeqCst)
             || self.budget.fetch_sub(1, Ordering::SeqCst) <= 0
         {
             return None;
         }
-        self.queue.lock().expect("queue lock").pop_front()
+        // Keep a checked batch ahead of the workers: when what is ready
+        // runs low (or has waited too long), one worker checks the next
+        // batch while the others carry on with what is ready.
+        let low = self.options.concurrency * 2;
+        loop {
+            if self.control.stop.load(Ordering::SeqCst) {
+                return None;
+            }
+            let (r, check) = {
+                let mut q = self.queue.lock().expect("queue lock");
+                let stale = q.checked_at.elapsed() > RECHECK && !q.ready.is_empty();
+                let check = stale || (q.ready.len() <= low && !q.unchecked.is_empty());
+                let r = if stale { None } else { q.ready.pop_front() };
+                if r.is_none() && !check {
+                    return None; // nobody left
+                }
+                (r, check)
+            };
+            if check {
+                let guard = match r {
+                    Some(_) => self.refill.try_lock().ok(),
+                    None => Some(self.refill.lock().await),
+                };
+                if guard.is_some() {
+                    self.check_batch().await;
+                }
+            }
+            if r.is_some() {
+                return r;
+            }
+        }
+    }
+
+    /// Moves the next batch from `unchecked` to `ready`, keeping only the
+    /// recipients the store says are still owed this delivery.
+    async fn check_batch(&self) {
+        let batch: Vec<Recipient> = {
+            let mut q = self.queue.lock().expect("queue lock");
+            if q.checked_at.elapsed() > RECHECK && !q.ready.is_empty() {
+                // Waited too long since its check: check it again.
+                let old = std::mem::take(&mut q.ready);
+                for r in old.into_iter().rev() {
+                    q.unchecked.push_front(r);
+                }
+            } else if q.ready.len() > self.options.concurrency * 2 {
+                return; // another worker refilled it meanwhile
+            }
+            let n = BATCH.min(q.unchecked.len());
+            q.unchecked.drain(..n).collect()
+        };
+        if batch.is_empty() {
+            return;
+        }
+        let ids: Vec<i64> = batch.iter().map(|r| r.subscriber_id).collect();
+        let owed = self
+            .store
+            .lists()
+            .still_owed(self.delivery, &self.channel, &self.topics, &ids)
+            .await;
+        let mut q = self.queue.lock().expect("queue lock");
+        match owed {
+            Ok(owed) => {
+                let owed: HashSet<i64> = owed.into_iter().collect();
+                let before = batch.len();
+                q.ready.extend(
+                    batch
+                        .into_iter()
+                        .filter(|r| owed.contains(&r.subscriber_id)),
+                );
+                let kept = owed.len().min(before);
+                self.skipped
+                    .fetch_add((before - kept) as u64, Ordering::Relaxed);
+                q.checked_at = Instant::now();
+            }
+            Err(e) => {
+                for r in batch.into_iter().rev() {
+                    q.unchecked.push_front(r);
+                }
+                drop(q);
+                self.halt(format!("cannot check the recipients again: {e}"));
+            }
+        }
     }
 
     /// Not sent after all: back to the front so the summary counts it.
     fn put_back(&self, r: Recipient) {
-        self.queue.lock().expect("queue lock").push_front(r);
+        self.queue.lock().expect("queue lock").ready.push_front(r);
     }
 
     fn message(&self, r: &Recipient) -> Result<(Envelope, Vec<u8>), String> {
@@ -304,8 +440,13 @@ impl Shared {
         Ok((msg.envelope().clone(), msg.formatted()))
     }
 
-    /// Writes the outcome and waits for it to be durable.
-    async fn record(&self, r: &Recipient, state: RecipientState, detail: Option<String>) -> bool {
+    /// Hands the outcome to the writer; the answer says when it is durable.
+    async fn record(
+        &self,
+        r: &Recipient,
+        state: RecipientState,
+        detail: Option<String>,
+    ) -> Durable {
         let counter = match state {
             RecipientState::Sent => &self.sent,
             RecipientState::Bounced => &self.bounced,
@@ -319,20 +460,46 @@ impl Shared {
             state,
             detail,
         };
-        self.records.send((outcome, ack)).await.is_ok() && done.await.unwrap_or(false)
+        match self.records.send((outcome, ack)).await {
+            Ok(()) => Durable(Some(done)),
+            Err(_) => Durable(None),
+        }
     }
 }
 
+/// An outcome on its way to the store.
+struct Durable(Option<oneshot::Receiver<bool>>);
+
+impl Durable {
+    /// Whether it was committed.
+    async fn wait(self) -> bool {
+        match self.0 {
+            Some(done) => done.await.unwrap_or(false),
+            None => false,
+        }
+    }
+}
+
+/// Each worker owns one connection and has at most one accepted message
+/// not yet recorded: the next message is built (and its recipient
+/// checked) while the last outcome commits, but only sent once it has.
 async fn worker(s: Arc<Shared>) {
     let mut conn: Option<Conn> = None;
-    while let Some(r) = s.next() {
-        let (envelope, bytes) = match s.message(&r) {
+    let mut last: Option<Durable> = None;
+    while let Some(r) = s.next().await {
+        let built = s.message(&r);
+        if let Some(d) = last.take() {
+            if !d.wait().await {
+                s.put_back(r);
+                s.halt("cannot record outcomes in the store".into());
+                break;
+            }
+        }
+        let (envelope, bytes) = match built {
             Ok(m) => m,
             Err(e) => {
                 // Only an address lettre cannot parse gets here: refused.
-                if !s.record(&r, RecipientState::Bounced, Some(e)).await {
-                    break;
-                }
+                last = Some(s.record(&r, RecipientState::Bounced, Some(e)).await);
                 continue;
             }
         };
@@ -370,7 +537,10 @@ async fn worker(s: Arc<Shared>) {
             }
         };
         let (state, detail) = match answer {
-            Answer::Accepted => (RecipientState::Sent, None),
+            Answer::Accepted => {
+                s.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                (RecipientState::Sent, None)
+            }
             Answer::Refused(t) => (RecipientState::Bounced, Some(t)),
             Answer::Deferred(t) => (RecipientState::Deferred, Some(t)),
             Answer::Broken(e) => {
@@ -380,9 +550,11 @@ async fn worker(s: Arc<Shared>) {
                 break;
             }
         };
-        if !s.record(&r, state, detail).await {
+        last = Some(s.record(&r, state, detail).await);
+    }
+    if let Some(d) = last {
+        if !d.wait().await {
             s.halt("cannot record outcomes in the store".into());
-            break;
         }
     }
     if let Some(c) = conn {

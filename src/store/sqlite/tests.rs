@@ -498,3 +498,79 @@ async fn grouped_writes_commit_together_and_fail_alone() {
     }
     assert_eq!(ok, 49);
 }
+
+/// A batch of outcomes is one statement: rows land, a repeat updates and
+/// counts the attempt, a bounce suppresses; and a batch checked again
+/// drops whoever left or already has a final outcome.
+#[tokio::test]
+async fn recipient_outcomes_in_a_batch_and_the_recheck_before_sending() {
+    use crate::store::lists::{NewSubscriber, RecipientOutcome, RecipientState};
+    use chrono::TimeZone;
+    let store = SqliteStore::open_in_memory().await.unwrap();
+    let t0 = chrono::Utc.timestamp_opt(1_800_000_000, 0).unwrap();
+    store
+        .sync_plan(
+            &[Planned {
+                item: "i".into(),
+                channel: "news".into(),
+                occasion: "at".into(),
+                due_at: t0,
+                variant: serde_json::json!({}),
+                fingerprint: "f".into(),
+                requires_approval: false,
+            }],
+            t0,
+        )
+        .await
+        .unwrap();
+    let d = store.lease_due(t0, 1, LEASE).await.unwrap()[0].id;
+    let lists = store.lists();
+    let new: Vec<NewSubscriber> = (0..5)
+        .map(|i| NewSubscriber {
+            channel: "news".into(),
+            email: format!("p{i}@example.org"),
+            name: None,
+            organisation: None,
+            topics: vec!["t".into()],
+            method: "import".into(),
+            wording: "w".into(),
+            client_addr: None,
+            confirmed_at: Some(t0),
+            override_suppression: false,
+        })
+        .collect();
+    lists.add_subscribers(&new, t0).await.unwrap();
+    let topics = vec!["t".to_string()];
+    let all = lists.pending_recipients(d, "news", &topics).await.unwrap();
+    let ids: Vec<i64> = all.iter().map(|r| r.subscriber_id).collect();
+    assert_eq!(ids.len(), 5);
+    let outcome = |i: usize, state| RecipientOutcome {
+        subscriber_id: ids[i],
+        email: all[i].email.clone(),
+        state,
+        detail: None,
+    };
+    let batch = [
+        outcome(0, RecipientState::Sent),
+        outcome(1, RecipientState::Deferred),
+        outcome(2, RecipientState::Bounced),
+    ];
+    lists
+        .record_recipients(d, "news", &batch, 1, t0)
+        .await
+        .unwrap();
+    let p = lists.progress(d).await.unwrap();
+    assert_eq!((p.sent, p.deferred, p.bounced), (1, 1, 1));
+    // The deferred one is still owed; a sent or bounced one is not.
+    lists.unsubscribe(ids[3], t0).await.unwrap();
+    let owed = lists.still_owed(d, "news", &topics, &ids).await.unwrap();
+    assert_eq!(owed, vec![ids[1], ids[4]]);
+    // Its retry lands on the same row.
+    lists
+        .record_recipients(d, "news", &[outcome(1, RecipientState::Sent)], 1, t0)
+        .await
+        .unwrap();
+    let p = lists.progress(d).await.unwrap();
+    assert_eq!((p.sent, p.deferred, p.bounced), (2, 0, 1));
+    assert!(lists.is_suppressed("news", "p2@example.org").await.unwrap());
+}
