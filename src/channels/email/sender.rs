@@ -476,6 +476,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port,
             tls: Tls::None,
+            tls_params: Err("no TLS in this test".into()),
             auth: None,
             timeout: Duration::from_secs(5),
             nodelay: true,
