@@ -438,3 +438,69 @@ async fn hostile_input_is_refused_or_neutralised_and_nothing_is_lost() {
     }
     drop(daemon);
 }
+
+/// Leaving during a long send is honoured at once: a paced send to 120
+/// people, one of whom clicks one-click unsubscribe (from their
+/// confirmation email) while it runs, before their turn. They get nothing
+/// more; everyone else gets exactly one message.
+#[tokio::test(flavor = "multi_thread")]
+async fn leaving_during_a_send_stops_the_message_not_yet_sent() {
+    const N: usize = 120;
+    let sink = Sink::start(&[]);
+    let ws = workspace(sink.port, "max_per_second = 20\n");
+    let mut csv = String::from("email,consent_at\n");
+    for i in 0..N {
+        csv += &format!("person{i}@example.org,2026-01-01T09:00:00Z\n");
+    }
+    ws.write("people.csv", &csv);
+    let (ok, out, err) = run(
+        &ws,
+        &["subscribers", "import", "people.csv", "--topics", "news"],
+    );
+    assert!(ok, "{out}{err}");
+    let daemon = ws.start(&[]);
+
+    // The last to join, so the last in the send's order.
+    let form = ws.url("/lists/news/subscribe");
+    let ok = post_form(&form, &[("email", "late@example.org"), ("topics", "news")]).await;
+    assert_eq!(ok.status(), 200);
+    sink.wait_for(1, LONG);
+    let confirmation = sink.messages().remove(0);
+    let confirm = link_in(text_part(&confirmation), "/confirm?t=");
+    assert_eq!(http().get(&confirm).send().await.unwrap().status(), 200);
+    let leave = one_click_url(&confirmation);
+
+    ws.write(
+        "campaigns/a.toml",
+        &item("paced", "Paced news", &in_secs(1)),
+    );
+    // Under way (20 a second: the whole send takes about six seconds).
+    sink.wait_for(21, LONG);
+    let post = http()
+        .post(&leave)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 200);
+    let before = sink.accepted();
+    assert!(
+        before < N as u64,
+        "the send finished before the click ({before} received)"
+    );
+    daemon.wait_log("\"sent\"", 1);
+
+    let messages = sink.messages();
+    let to = |who: &str| {
+        messages
+            .iter()
+            .filter(|m| m["rcpt"][0] == who && header(m, "Subject") == Some("Paced news"))
+            .count()
+    };
+    assert_eq!(to("late@example.org"), 0, "the leaver still got the item");
+    for i in 0..N {
+        assert_eq!(to(&format!("person{i}@example.org")), 1, "person{i}");
+    }
+    daemon.terminate();
+}
