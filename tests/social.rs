@@ -1,12 +1,16 @@
-//! X, Facebook and LinkedIn beyond the shared compliance scenarios: threads,
+//! The networks beyond the shared compliance scenarios: threads,
 //! images with alt text, OAuth 1.0a verification, OAuth 2.0 refresh-token
-//! rotation kept apart from the queue, and secrets kept out of everything
+//! rotation kept apart from the queue, and every network's secrets kept out of everything
 //! the real binary prints. The contract servers are the compliance ones.
 
 mod support;
 
 #[allow(dead_code)]
 mod compliance {
+    #[path = "../compliance/bluesky.rs"]
+    pub mod bluesky;
+    #[path = "../compliance/discord.rs"]
+    pub mod discord;
     #[path = "../compliance/facebook.rs"]
     pub mod facebook;
     #[path = "../compliance/harness.rs"]
@@ -17,6 +21,8 @@ mod compliance {
     pub mod mastodon;
     #[path = "../compliance/server.rs"]
     pub mod server;
+    #[path = "../compliance/slack.rs"]
+    pub mod slack;
     #[path = "../compliance/teams.rs"]
     pub mod teams;
     #[path = "../compliance/x.rs"]

@@ -158,15 +158,18 @@ fn with_files(req: &Request) -> Result<Value, Box<Answer>> {
             return Err(Box::new(form_error(&part.name, "Unknown form field.")));
         };
         if part.filename.is_none() || part.body.is_empty() {
-            return Err(Box::new(form_error(&part.name, "A file needs a filename and contents.")));
+            return Err(Box::new(form_error(
+                &part.name,
+                "A file needs a filename and contents.",
+            )));
         }
         if part.body.len() > MAX_FILE_BYTES {
             return Err(Box::new(error(413, 40005, "Request entity too large")));
         }
         // Attachment ids may be numbers or strings of digits.
-        let described = attachments.iter().find(|a| {
-            a["id"].as_u64() == Some(n) || a["id"].as_str() == Some(&n.to_string())
-        });
+        let described = attachments
+            .iter()
+            .find(|a| a["id"].as_u64() == Some(n) || a["id"].as_str() == Some(&n.to_string()));
         let Some(attachment) = described else {
             return Err(Box::new(form_error(
                 "attachments",
@@ -180,11 +183,16 @@ fn with_files(req: &Request) -> Result<Value, Box<Answer>> {
                 "Must be between 1 and 1024 in length.",
             )));
         }
-        files.push(json!({"id": n, "filename": part.filename, "description": description,
-                          "content_type": part.content_type, "size": part.body.len()}));
+        files.push(
+            json!({"id": n, "filename": part.filename, "description": description,
+                          "content_type": part.content_type, "size": part.body.len()}),
+        );
     }
     if files.len() != attachments.len() {
-        return Err(Box::new(form_error("attachments", "An attachment has no file.")));
+        return Err(Box::new(form_error(
+            "attachments",
+            "An attachment has no file.",
+        )));
     }
     body["received_files"] = json!(files);
     Ok(body)
@@ -239,7 +247,9 @@ impl Network for Discord {
     /// One file, named by an attachment id and described by the alt text.
     fn verify_image(&self, alt: &str) {
         let post = self.ledger.posts().pop().expect("a post");
-        let files = post["received_files"].as_array().expect("files were uploaded");
+        let files = post["received_files"]
+            .as_array()
+            .expect("files were uploaded");
         assert_eq!(files.len(), 1, "{post}");
         assert_eq!(files[0]["description"], alt);
         assert_eq!(files[0]["filename"], "poster.png");

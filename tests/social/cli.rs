@@ -1,17 +1,27 @@
 //! The real `crier` binary against the contract servers: what it keeps on
-//! disk and what it prints. The servers run on the test's runtime workers
+//! disk and what it prints (for every network: no secret anywhere). The servers run on the test's runtime workers
 //! while the test thread waits on the daemon's log.
 
 use std::path::Path;
 
+use crate::compliance::bluesky::Bluesky;
+use crate::compliance::discord::Discord;
 use crate::compliance::facebook::Facebook;
 use crate::compliance::harness::{Fault, Network};
 use crate::compliance::linkedin::LinkedIn;
+use crate::compliance::mastodon::Mastodon;
+use crate::compliance::slack::Slack;
+use crate::compliance::teams::Teams;
 use crate::compliance::x::{XOAuth2, X};
 use crate::support::daemon::{in_secs, Workspace};
 
 fn workspace<N: Network>(net: &N) -> Workspace {
     let ws = Workspace::new(&net.channel_toml(), "");
+    // Chat webhooks (Slack, Teams, Discord) take the chat family's template.
+    ws.write(
+        "templates/chat/default.txt.hbs",
+        "{{item.title}}\n\n{{item.body_text}}\n",
+    );
     ws.write(
         "campaigns/items.toml",
         &format!(
@@ -129,7 +139,17 @@ async fn refused<N: Network>() {
     daemon.terminate();
     let queue = ws.queue();
     assert_eq!(queue[0]["state"], "held:credentials", "{queue:?}");
-    let secrets: Vec<String> = owned.iter().map(|(_, v)| v.clone()).collect();
+    let mut secrets: Vec<String> = owned.iter().map(|(_, v)| v.clone()).collect();
+    // A webhook URL's secret is its path (the token), shown on its own too.
+    for (_, v) in &owned {
+        if let Some((_, rest)) = v.split_once("://") {
+            if let Some(at) = rest.find('/') {
+                if rest.len() - at >= 8 {
+                    secrets.push(rest[at..].to_string());
+                }
+            }
+        }
+    }
     assert_outputs_clean(&ws, &env, net.name(), &secrets, &log);
 }
 
@@ -146,6 +166,31 @@ async fn facebook_page_token_never_shows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn linkedin_token_never_shows() {
     refused::<LinkedIn>().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mastodon_token_never_shows() {
+    refused::<Mastodon>().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bluesky_app_password_never_shows() {
+    refused::<Bluesky>().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_webhook_url_never_shows() {
+    refused::<Slack>().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teams_webhook_url_never_shows() {
+    refused::<Teams>().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_webhook_url_never_shows() {
+    refused::<Discord>().await;
 }
 
 /// A thread rate-limited after its first post: the daemon waits as X says,
