@@ -287,4 +287,14 @@ impl Network for Facebook {
             }
         );
     }
+
+    const TAKES_IMAGES: bool = true;
+
+    /// A photo post (multipart with a file), its alt text in `alt_text_custom`.
+    fn verify_image(&self, alt: &str) {
+        let posts = self.posts();
+        let post = posts.last().unwrap();
+        assert_eq!(post["photo"], true, "{post}");
+        assert_eq!(post["alt_text_custom"], alt, "{post}");
+    }
 }

@@ -511,4 +511,17 @@ impl<M: Mode> Network for XNet<M> {
             }
         );
     }
+
+    const TAKES_IMAGES: bool = true;
+
+    /// The post names an uploaded media id whose metadata carries the alt text.
+    fn verify_image(&self, alt: &str) {
+        let posts = self.posts();
+        let id = posts.last().unwrap()["media"]["media_ids"][0]
+            .as_str()
+            .expect("the post attaches a media id")
+            .to_string();
+        let state = self.shared.state();
+        assert_eq!(state.media.get(&id), Some(&Some(alt.to_string())));
+    }
 }
