@@ -40,10 +40,23 @@ pub fn run(config: &Path, item_id: &str, channel: Option<&str>, format: Format) 
         .filter(|v| channel.is_none_or(|c| v.channel == c))
         .collect();
     match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&variants).expect("JSON of plain data")
-        ),
+        Format::Json => {
+            // Each variant as stored, plus where its length limit came from.
+            let shown: Vec<serde_json::Value> = variants
+                .iter()
+                .map(|v| {
+                    let mut json = serde_json::to_value(v).expect("JSON of plain data");
+                    if let Some(limits) = ws.channel(&v.channel).and_then(|c| c.limits()) {
+                        json["limits"] = limits.into();
+                    }
+                    json
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&shown).expect("JSON of plain data")
+            )
+        }
         Format::Text => {
             for v in &variants {
                 let limits = ws.channel(&v.channel).and_then(|c| c.limits());

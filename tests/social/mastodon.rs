@@ -85,6 +85,10 @@ async fn check_counts_with_the_instances_own_limit_once_it_has_been_read() {
     assert!(preview.status.success(), "{said}");
     assert!(said.contains("· 700/1000 graphemes"), "{said}");
     assert!(said.contains("limits: 1000 characters"), "{said}");
+    let json = ws.crier(&["preview", "long", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let limits = json[0]["limits"].as_str().unwrap_or_default();
+    assert!(limits.contains("the instance's own, fetched"), "{json}");
 
     // Over the instance's limit: refused, naming whose limit it is.
     ws.write("campaigns/items.toml", &item(1100));
