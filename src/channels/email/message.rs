@@ -6,8 +6,9 @@ use lettre::message::dkim::{
     DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
     DkimSigningKey,
 };
+use lettre::message::header::ContentTransferEncoding;
 use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
 use super::config::{bare_address, DkimAlgorithm, Options};
@@ -102,6 +103,80 @@ pub fn id_domain(options: &Options) -> String {
         .to_string()
 }
 
+/// What every recipient of one send shares, worked out once: the parsed
+/// sender, the fixed headers, and both bodies' shared parts already
+/// quoted-printable encoded.
+///
+/// Quoted-printable is line by line: an encoder's state (the position on
+/// the line, soft breaks, trailing blanks) starts afresh after every hard
+/// line break (CRLF). So text cut at line ends can be encoded in pieces,
+/// and the pieces joined make exactly the encoding of the whole: each
+/// recipient's message only encodes its own greeting and links, and
+/// copies the shared body (both parts) as it is.
+pub struct Prepared {
+    from: Mailbox,
+    reply_to: Option<Mailbox>,
+    subject: String,
+    message_id_domain: String,
+    list_id: String,
+    mailto: String,
+    /// The plain-text body between the greeting and the links.
+    text: Vec<u8>,
+    /// The HTML part's opening, before the greeting.
+    html_head: Vec<u8>,
+    /// The HTML body between the greeting and the links.
+    html: Vec<u8>,
+}
+
+/// Line ends as CRLF (a lone LF gets its CR; lettre does the same to the
+/// bodies it encodes itself).
+fn crlf(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 32 + 2);
+    let mut last = '\0';
+    for c in s.chars() {
+        if c == '\n' && last != '\r' {
+            out.push('\r');
+        }
+        out.push(c);
+        last = c;
+    }
+    out
+}
+
+/// Quoted-printable of `s` (line ends made CRLF), with the same encoder
+/// lettre uses. `s` must end with a line end (or be empty) for the result
+/// to be joined to another piece.
+fn qp(s: &str) -> Vec<u8> {
+    quoted_printable::encode(crlf(s))
+}
+
+/// The parts of a send every recipient shares.
+pub fn prepare(options: &Options, org: &str, content: &Content<'_>) -> Result<Prepared, String> {
+    let from: Mailbox = options
+        .from
+        .parse()
+        .map_err(|e| format!("from address: {e}"))?;
+    let reply_to = match &options.reply_to {
+        Some(r) => Some(r.parse().map_err(|e| format!("reply_to: {e}"))?),
+        None => None,
+    };
+    let mailto = options
+        .unsubscribe_mailto
+        .as_deref()
+        .map_or_else(|| bare_address(&options.from), bare_address);
+    Ok(Prepared {
+        from,
+        reply_to,
+        subject: content.subject.to_string(),
+        message_id_domain: id_domain(options),
+        list_id: format!("{} <{}>", clean_name(org), options.list_id),
+        mailto: mailto.to_string(),
+        text: qp(&format!("{}\n", content.text.trim_end())),
+        html_head: qp("<!DOCTYPE html>\n<html><body>\n"),
+        html: qp(&format!("{}\n", content.html.trim_end())),
+    })
+}
+
 /// Builds the message for one recipient. Errors are addresses lettre
 /// refuses (already validated on the way in, so rare).
 pub fn build(
@@ -111,52 +186,53 @@ pub fn build(
     p: &Personal<'_>,
     dkim: Option<&DkimConfig>,
 ) -> Result<Message, String> {
-    let from: Mailbox = options
-        .from
-        .parse()
-        .map_err(|e| format!("from address: {e}"))?;
+    build_prepared(&prepare(options, org, content)?, p, dkim)
+}
+
+/// Builds one recipient's message from the parts prepared for the send:
+/// plain text is greeting, body, then the signature with their links;
+/// HTML the same in HTML. Only the personal pieces are encoded here.
+pub fn build_prepared(
+    prepared: &Prepared,
+    p: &Personal<'_>,
+    dkim: Option<&DkimConfig>,
+) -> Result<Message, String> {
     let to_addr = p.email.parse().map_err(|e| format!("`{}`: {e}", p.email))?;
     let name = p.name.map(clean_name).filter(|n| !n.is_empty());
-    let to = Mailbox::new(name.clone(), to_addr);
-    let greeting_text = name
-        .as_ref()
-        .map(|n| format!("Dear {n},\n\n"))
-        .unwrap_or_default();
-    let greeting_html = name
-        .as_ref()
-        .map(|n| format!("<p>Dear {},</p>\n", escape(n)))
-        .unwrap_or_default();
-    let text = format!(
-        "{greeting_text}{}\n\n-- \nChange your topics: {}\nUnsubscribe: {}\n",
-        content.text.trim_end(),
-        p.preferences_url,
-        p.unsubscribe_url
-    );
-    let html = format!(
-        "<!DOCTYPE html>\n<html><body>\n{greeting_html}{}\n<hr>\n<p><a href=\"{}\">Change your topics</a> | <a href=\"{}\">Unsubscribe</a></p>\n</body></html>\n",
-        content.html.trim_end(),
+    let mut text = Vec::with_capacity(prepared.text.len() + 256);
+    let mut html = Vec::with_capacity(prepared.html_head.len() + prepared.html.len() + 512);
+    html.extend_from_slice(&prepared.html_head);
+    if let Some(n) = &name {
+        text.extend(qp(&format!("Dear {n},\n\n")));
+        html.extend(qp(&format!("<p>Dear {},</p>\n", escape(n))));
+    }
+    text.extend_from_slice(&prepared.text);
+    text.extend(qp(&format!(
+        "\n-- \nChange your topics: {}\nUnsubscribe: {}\n",
+        p.preferences_url, p.unsubscribe_url
+    )));
+    html.extend_from_slice(&prepared.html);
+    html.extend(qp(&format!(
+        "<hr>\n<p><a href=\"{}\">Change your topics</a> | <a href=\"{}\">Unsubscribe</a></p>\n</body></html>\n",
         escape(p.preferences_url),
         escape(p.unsubscribe_url)
-    );
-    let mailto = options
-        .unsubscribe_mailto
-        .as_deref()
-        .map_or_else(|| bare_address(&options.from), bare_address);
+    )));
+    let to = Mailbox::new(name, to_addr);
     let mut builder = Message::builder()
-        .from(from)
+        .from(prepared.from.clone())
         .to(to)
-        .subject(content.subject)
+        .subject(prepared.subject.as_str())
         .date_now()
-        .message_id(Some(format!("<{}@{}>", p.message_key, id_domain(options))))
-        .raw_header(header(
-            "List-Id",
-            format!("{} <{}>", clean_name(org), options.list_id),
-        ))
+        .message_id(Some(format!(
+            "<{}@{}>",
+            p.message_key, prepared.message_id_domain
+        )))
+        .raw_header(header("List-Id", prepared.list_id.clone()))
         .raw_header(header(
             "List-Unsubscribe",
             format!(
-                "<{}>, <mailto:{mailto}?subject=unsubscribe>",
-                p.unsubscribe_url
+                "<{}>, <mailto:{}?subject=unsubscribe>",
+                p.unsubscribe_url, prepared.mailto
             ),
         ))
         .raw_header(header(
@@ -164,11 +240,16 @@ pub fn build(
             "List-Unsubscribe=One-Click".into(),
         ))
         .raw_header(header("Precedence", "bulk".into()));
-    if let Some(r) = &options.reply_to {
-        builder = builder.reply_to(r.parse().map_err(|e| format!("reply_to: {e}"))?);
+    if let Some(r) = &prepared.reply_to {
+        builder = builder.reply_to(r.clone());
     }
+    let qp_body = |b| Body::dangerous_pre_encoded(b, ContentTransferEncoding::QuotedPrintable);
     let mut msg = builder
-        .multipart(MultiPart::alternative_plain_html(text, html))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(SinglePart::plain(qp_body(text)))
+                .singlepart(SinglePart::html(qp_body(html))),
+        )
         .map_err(|e| e.to_string())?;
     if let Some(d) = dkim {
         msg.sign(d);
@@ -184,5 +265,67 @@ mod tests {
     fn names_lose_line_breaks_and_control_characters() {
         assert_eq!(clean_name("Eve\r\nBcc: x@y.z"), "Eve Bcc: x@y.z");
         assert_eq!(clean_name("  A\tB  "), "A B");
+    }
+
+    #[test]
+    fn pieces_encoded_apart_join_into_the_whole_encoding() {
+        let long = "x".repeat(200);
+        let pieces = [
+            "Dear Zoë Ünal,\n\n",
+            "trailing blanks \t \nand = signs\r\n",
+            &format!("{long} \n{long}=\n\n"),
+            "",
+            "\n-- \nChange your topics: https://e.org/p?t=a.b\nUnsubscribe: x\n",
+        ];
+        let joined: Vec<u8> = pieces.iter().flat_map(|p| qp(p)).collect();
+        assert_eq!(joined, qp(&pieces.concat()));
+        let decoded =
+            quoted_printable::decode(&joined, quoted_printable::ParseMode::Strict).unwrap();
+        assert_eq!(String::from_utf8(decoded).unwrap(), crlf(&pieces.concat()));
+        for line in joined.split(|&b| b == b'\n') {
+            assert!(line.len() <= 77, "{}", String::from_utf8_lossy(line));
+        }
+    }
+
+    #[test]
+    fn each_recipient_gets_their_own_greeting_and_links_around_the_shared_body() {
+        let options: Options = toml::from_str(
+            "from = \"News <news@example.org>\"\nlist_id = \"news.example.org\"\nsmtp_host = \"localhost\"\ntopics = []\n",
+        )
+        .unwrap();
+        let content = Content {
+            subject: "Hello",
+            text: "Line one = 1\nLine two  \n\n",
+            html: "<p>Body</p>\n",
+        };
+        let prepared = prepare(&options, "Org", &content).unwrap();
+        let personal = Personal {
+            email: "zoe@example.org",
+            name: Some("Zoë"),
+            unsubscribe_url: "https://e.org/u?t=1",
+            preferences_url: "https://e.org/p?t=1",
+            message_key: "k.1".into(),
+        };
+        let msg = String::from_utf8(
+            build_prepared(&prepared, &personal, None)
+                .unwrap()
+                .formatted(),
+        )
+        .unwrap();
+        let text = "Dear Zoë,\n\nLine one = 1\nLine two\n\n-- \nChange your topics: https://e.org/p?t=1\nUnsubscribe: https://e.org/u?t=1\n";
+        let html = format!(
+            "<!DOCTYPE html>\n<html><body>\n<p>Dear Zoë,</p>\n<p>Body</p>\n<hr>\n<p><a href=\"{}\">Change your topics</a> | <a href=\"{}\">Unsubscribe</a></p>\n</body></html>\n",
+            escape("https://e.org/p?t=1"),
+            escape("https://e.org/u?t=1")
+        );
+        for body in [text, &html] {
+            let encoded = String::from_utf8(qp(body)).unwrap();
+            assert!(msg.contains(&encoded), "{encoded}\nnot in\n{msg}");
+        }
+        assert_eq!(
+            msg.matches("Content-Transfer-Encoding: quoted-printable")
+                .count(),
+            2
+        );
     }
 }

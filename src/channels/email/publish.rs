@@ -40,10 +40,8 @@ struct Shared {
     delivery: i64,
     channel: String,
     options: Options,
-    org: String,
-    subject: String,
-    text: String,
-    html: String,
+    /// The message parts every recipient shares, encoded once.
+    prepared: message::Prepared,
     base_url: String,
     key: Secret,
     dkim: Option<DkimConfig>,
@@ -144,6 +142,16 @@ pub async fn run(
         .key(&services.credentials, &email.name)
         .map_err(PublishError::Permanent)?;
     let dkim = message::dkim_config(&options).map_err(PublishError::Permanent)?;
+    let prepared = message::prepare(
+        &options,
+        &email.org,
+        &Content {
+            subject: v.subject.as_deref().unwrap_or_default(),
+            text: &v.text,
+            html: v.html.as_deref().unwrap_or_default(),
+        },
+    )
+    .map_err(PublishError::Permanent)?;
     let auth = match (&options.username_env, &options.password_env) {
         (Some(u), Some(p)) => Some((
             u.resolve()
@@ -186,10 +194,7 @@ pub async fn run(
                 .then(|| Duration::from_secs(1) / options.max_per_second),
             next: tokio::sync::Mutex::new(Instant::now()),
         },
-        org: email.org.clone(),
-        subject: v.subject.clone().unwrap_or_default(),
-        text: v.text.clone(),
-        html: v.html.clone().unwrap_or_default(),
+        prepared,
         base_url: format!("{}/lists/{}", services.public_url, email.name),
         key,
         dkim,
@@ -417,11 +422,6 @@ impl Shared {
         );
         let unsubscribe_url = format!("{}/unsubscribe?t={manage}", self.base_url);
         let preferences_url = format!("{}/preferences?t={manage}", self.base_url);
-        let content = Content {
-            subject: &self.subject,
-            text: &self.text,
-            html: &self.html,
-        };
         let personal = Personal {
             email: &r.email,
             name: r.name.as_deref(),
@@ -430,13 +430,7 @@ impl Shared {
             // The same for every attempt: receivers can fold a repeat.
             message_key: format!("crier.{}.{}", self.delivery, r.subscriber_id),
         };
-        let msg = message::build(
-            &self.options,
-            &self.org,
-            &content,
-            &personal,
-            self.dkim.as_ref(),
-        )?;
+        let msg = message::build_prepared(&self.prepared, &personal, self.dkim.as_ref())?;
         Ok((msg.envelope().clone(), msg.formatted()))
     }
 
