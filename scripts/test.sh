@@ -22,7 +22,7 @@ fi
 # so results do not drift).
 if ! .venv/bin/python -c 'import feedparser, icalendar, aiosmtpd, cryptography, dkim, dns, nacl' 2>/dev/null; then
   python3 -m venv .venv
-  .venv/bin/pip install --quiet feedparser==6.0.14 icalendar==7.3.0 aiosmtpd==1.4.6 \
+  .venv/bin/python -m pip install --quiet feedparser==6.0.14 icalendar==7.3.0 aiosmtpd==1.4.6 \
     cryptography==50.0.2 dkimpy==1.1.8 dnspython==2.9.2 pynacl==1.6.2
 fi
 CRIER_PYTHON="$PWD/.venv/bin/python"
