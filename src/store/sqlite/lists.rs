@@ -544,8 +544,7 @@ impl Lists for SqliteStore {
             .iter()
             .map(|o| serde_json::json!([o.subscriber_id, o.email, o.state.as_str(), o.detail]))
             .collect();
-        let mut tx = self.write().await?;
-        sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO recipients (delivery_id, subscriber_id, channel, email, state, detail, at)
              SELECT $1, json_extract(value, '$[0]'), $2, json_extract(value, '$[1]'),
                     json_extract(value, '$[2]'), json_extract(value, '$[3]'), $3
@@ -557,14 +556,22 @@ impl Lists for SqliteStore {
         .bind(delivery_id)
         .bind(channel)
         .bind(at)
-        .bind(serde_json::Value::Array(rows).to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        for o in outcomes
+        .bind(serde_json::Value::Array(rows).to_string());
+        let bounced: Vec<&RecipientOutcome> = outcomes
             .iter()
             .filter(|o| o.state == RecipientState::Bounced)
-        {
+            .collect();
+        if bounced.is_empty() {
+            // The usual batch: one statement is its own atomic, durable
+            // transaction (it takes the write lock first, waiting on the
+            // busy timeout), so BEGIN and COMMIT would only add two round
+            // trips to SQLite's thread to every commit the senders wait on.
+            insert.execute(&self.pool).await.map_err(db_error)?;
+            return Ok(());
+        }
+        let mut tx = self.write().await?;
+        insert.execute(&mut *tx).await.map_err(db_error)?;
+        for o in bounced {
             bounce(&mut tx, o, channel, bounce_limit, at).await?;
         }
         tx.commit().await.map_err(db_error)
