@@ -53,6 +53,26 @@ pub fn save(data_dir: &Path, channel: &str, learned: &Learned) -> std::io::Resul
     Ok(target)
 }
 
+/// Saves what `channel`'s network just said about itself (from
+/// [`super::Publisher::learn`]); returns where, and whether it differs
+/// from what was saved before (then shaping must be redone).
+pub fn record(
+    data_dir: &Path,
+    channel: &dyn super::Channel,
+    facts: serde_json::Value,
+    now: DateTime<Utc>,
+) -> std::io::Result<(PathBuf, bool)> {
+    let before = load(data_dir, channel.name()).ok().flatten();
+    let learned = Learned {
+        kind: channel.kind().to_string(),
+        fetched_at: now,
+        facts,
+    };
+    let path = save(data_dir, channel.name(), &learned)?;
+    let changed = before.is_none_or(|b| b.facts != learned.facts || b.kind != learned.kind);
+    Ok((path, changed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

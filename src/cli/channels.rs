@@ -86,13 +86,9 @@ pub fn test(config: &Path, name: &str) -> ExitCode {
         // and `preview`; a network that cannot be asked changes nothing.
         let learned = match publisher.learn(&services).await {
             Ok(Some(facts)) => {
-                let learned = crate::channels::Learned {
-                    kind: channel.kind().to_string(),
-                    fetched_at: services.clock.now(),
-                    facts,
-                };
-                match crate::channels::learned::save(&data_dir, name, &learned) {
-                    Ok(path) => Some(format!(
+                let now = services.clock.now();
+                match crate::channels::learned::record(&data_dir, channel, facts, now) {
+                    Ok((path, _)) => Some(format!(
                         "{name}: saved its limits to {}; `crier check` and `preview` count with them",
                         path.display()
                     )),

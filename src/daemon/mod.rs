@@ -164,7 +164,7 @@ async fn learn_limits(
     data_dir: PathBuf,
     reloader: Arc<reload::Reloader>,
 ) {
-    use crate::channels::{learned, Learned};
+    use crate::channels::learned;
     let ws = dispatcher.workspace.read().expect("workspace lock").clone();
     let services = &dispatcher.services;
     let mut changed = false;
@@ -188,20 +188,13 @@ async fn learn_limits(
                 continue;
             }
         };
-        let before = learned::load(&data_dir, name).ok().flatten();
-        let learned = Learned {
-            kind: channel.kind().to_string(),
-            fetched_at: services.clock.now(),
-            facts,
-        };
-        match learned::save(&data_dir, name, &learned) {
-            Ok(path) => info!(channel = name, path = %path.display(), "saved the network's limits"),
-            Err(e) => {
-                warn!(channel = name, error = %e, "cannot save the network's limits");
-                continue;
+        match learned::record(&data_dir, channel.as_ref(), facts, services.clock.now()) {
+            Ok((path, differs)) => {
+                info!(channel = name, path = %path.display(), "saved the network's limits");
+                changed |= differs;
             }
+            Err(e) => warn!(channel = name, error = %e, "cannot save the network's limits"),
         }
-        changed |= before.is_none_or(|b| b.facts != learned.facts || b.kind != learned.kind);
     }
     if changed {
         reloader.reload("limits learned from the networks").await;
