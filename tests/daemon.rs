@@ -576,3 +576,43 @@ async fn json_logs_hold_plain_values() {
         }
     }
 }
+
+/// #9: a delivery held because publishing was paused, moved an hour later
+/// by a content edit, is planned again for its new time: resuming with
+/// `--all send-now` does not send it early.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_delivery_moved_later_is_not_sent_early_on_resume() {
+    let rx = Receiver::start([]).await;
+    let ws = Workspace::new(&channels(&rx.url("/hook")), "");
+    ws.write(
+        "campaigns/items.toml",
+        &item("moved", &in_secs(2), "\"hook\""),
+    );
+    assert!(ws.crier(&["pause"]).status.success());
+    let _daemon = ws.start_here(&[], &[SECRET]);
+    ws.wait_queue("the delivery held as paused", |q| {
+        q.len() == 1 && q[0]["state"] == "held:paused"
+    });
+    let later = in_secs(3600);
+    ws.write("campaigns/items.toml", &item("moved", &later, "\"hook\""));
+    let q = ws.wait_queue("the delivery planned for its new time", |q| {
+        q.len() == 1 && q[0]["state"] == "planned"
+    });
+    assert_eq!(q[0]["due_at"], later.as_str(), "{q:?}");
+    let out = ws.crier(&["resume", "--all", "send-now"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let q = ws.queue();
+    assert_eq!(
+        (q[0]["state"].as_str(), q[0]["due_at"].as_str()),
+        (Some("planned"), Some(later.as_str())),
+        "{q:?}"
+    );
+    let id = q[0]["id"].to_string();
+    let show = String::from_utf8_lossy(&ws.crier(&["queue", "show", &id]).stdout).to_string();
+    assert!(show.contains("later"), "the history says why: {show}");
+    assert!(rx.requests().is_empty(), "nothing was sent");
+}
