@@ -119,3 +119,89 @@ fn the_shipped_example_passes_check_strictly() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("0 errors, 0 warnings"), "{out}");
 }
+
+/// #9: `crier … | head -1` closes the pipe early; the command ends quietly
+/// as Unix tools do, not with a panic and exit code 101.
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["when", "* * * * *", "--count", "20000"])
+        .env_remove("CRIER_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away, as `head -1` does after its line; more than a
+    // pipe's buffer is written, so the write fails even if it came first.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(out.status.code(), Some(101), "{err}");
+    assert!(err.is_empty(), "nothing to say about a closed pipe: {err}");
+}
+
+/// #9: `check` and `preview` serve nothing, so a minimal configuration
+/// (no `[daemon]` at all) is enough for them.
+#[test]
+fn check_and_preview_need_no_daemon_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let p = dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write(
+        "channels.toml",
+        "[organisation]\nname = \"Org\"\nwebsite = \"https://example.org\"\n\n\
+         [channels.site]\nkind = \"feed\"\ntitle = \"News\"\npath = \"news\"\n",
+    );
+    write(
+        "campaigns/items.toml",
+        "[[item]]\nid = \"n1\"\nkind = \"notice\"\ntitle = \"Hello\"\nbody = \"Body.\"\n\
+         at = \"2027-01-05T10:00:00Z\"\nchannels = [\"site\"]\n",
+    );
+    write("templates/feed/default.html.hbs", "{{{item.body_html}}}\n");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_crier"))
+            .current_dir(dir.path())
+            .args(args)
+            .env_remove("CRIER_CONFIG")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    };
+    let (code, out) = run(&["check"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("0 errors"), "{out}");
+    assert!(
+        !out.contains("public_url"),
+        "a feed needs no public URL: {out}"
+    );
+    let (code, out) = run(&["preview", "n1"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Hello"), "{out}");
+    // A channel that sends links to the daemon is told the URL is a default.
+    let config = std::fs::read_to_string(dir.path().join("channels.toml")).unwrap();
+    write(
+        "channels.toml",
+        &format!(
+            "{config}\n[channels.chat]\nkind = \"teams\"\nwebhook_url_env = \"TEST_TEAMS_URL\"\n"
+        ),
+    );
+    let (code, out) = run(&["check"]);
+    assert_eq!(code, Some(0), "{out}");
+    let warning = out
+        .lines()
+        .find(|l| l.contains("`[daemon] public_url`"))
+        .unwrap_or_else(|| panic!("no warning about public_url: {out}"));
+    assert!(
+        warning.contains("chat") && warning.contains("warning"),
+        "{warning}"
+    );
+    assert!(out.contains("1 warnings"), "{out}");
+}

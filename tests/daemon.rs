@@ -196,6 +196,21 @@ async fn retry_after_then_server_error_is_retried_as_told_and_succeeds() {
     assert_eq!(q[0]["state"], "sent");
     assert_eq!(q[0]["attempts"], 3);
     assert_eq!(rx.requests().len(), 3);
+    // Sent: no error left to show (#9); the history keeps the old ones.
+    assert_eq!(q[0]["last_error"], json!(null), "{q:?}");
+    let id = q[0]["id"].to_string();
+    let show = String::from_utf8_lossy(&ws.crier(&["queue", "show", &id]).stdout).to_string();
+    assert!(!show.contains("\nerror:"), "{show}");
+    let show: serde_json::Value =
+        serde_json::from_slice(&ws.crier(&["queue", "show", &id, "--format", "json"]).stdout)
+            .unwrap();
+    let retried = show["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["to"] == "retrying")
+        .count();
+    assert_eq!(retried, 2, "{show}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -246,6 +261,13 @@ async fn a_content_edit_that_fails_check_is_refused_and_the_queue_is_unchanged()
         refused[0].contains("not a date"),
         "the reason is logged: {}",
         refused[0]
+    );
+    // A plain value, not a Rust debug list (#9).
+    let line: serde_json::Value = serde_json::from_str(&refused[0]).unwrap();
+    let problems = line["fields"]["problems"].as_str().unwrap();
+    assert!(
+        !problems.starts_with('[') && !problems.contains("\\\""),
+        "{problems}"
     );
     assert_eq!(ws.queue(), before, "the last good state is kept");
 
@@ -431,4 +453,166 @@ async fn an_item_needing_approval_is_held_until_approved() {
         history.contains("by cli") && history.contains("approved"),
         "{history}"
     );
+}
+
+/// #9: `crier serve` from the workspace folder, with no `--config` or a
+/// relative one (the README's own command), picks up a new item: the
+/// watcher compared the absolute paths it is told with relative ones.
+#[test]
+fn a_new_item_is_picked_up_when_started_with_a_relative_config() {
+    for args in [&[][..], &["--config", "channels.toml"][..]] {
+        let ws = Workspace::new(&channels("https://partners.example.org/hook"), "");
+        ws.write(
+            "campaigns/items.toml",
+            &item("first", &in_secs(3600), "\"site\""),
+        );
+        let _daemon = ws.start_here(args, &[SECRET]);
+        assert_eq!(ws.queue().len(), 1);
+        ws.write(
+            "campaigns/more.toml",
+            &item("added", &in_secs(3600), "\"site\""),
+        );
+        ws.wait_queue(&format!("the new item (serve {args:?})"), |q| {
+            q.iter().any(|d| d["item"] == "added")
+        });
+    }
+}
+
+/// #9: recovery at start takes every lease a dead process left, but every
+/// time it records is the clock's (it recorded the year 262142).
+#[tokio::test(flavor = "multi_thread")]
+async fn recovery_after_a_crash_records_real_times() {
+    // One send at a time: the first request hangs while the second
+    // delivery is leased ahead, never requested.
+    let rx = Receiver::start([Reply::hang()]).await;
+    let ws = Workspace::new(&channels(&rx.url("/hook")), "concurrency = 1");
+    let soon = in_secs(2);
+    let content: String = ["p", "q"]
+        .iter()
+        .map(|id| item(id, &soon, "\"hook\""))
+        .collect();
+    ws.write("campaigns/items.toml", &content);
+    let started = chrono::Utc::now();
+    let daemon = ws.start_here(&[], &[SECRET]);
+    rx.wait_for(1).await;
+    daemon.kill();
+
+    let _daemon = ws.start_here(&[], &[SECRET]);
+    let q = ws.wait_queue("one delivery uncertain, the other sent", |q| {
+        let states: Vec<_> = q.iter().map(|d| d["state"].as_str().unwrap()).collect();
+        states.contains(&"held:uncertain") && states.contains(&"sent")
+    });
+    let now = chrono::Utc::now();
+    let real = |at: &serde_json::Value, what: &str| {
+        let text = at.as_str().unwrap();
+        let t = chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap_or_else(|e| panic!("{what} is {text} ({e}), not a time of this test"));
+        assert!(
+            t >= started - chrono::TimeDelta::minutes(1) && t <= now,
+            "{what} is {t}, not a time of this test"
+        );
+    };
+    for d in &q {
+        let id = d["id"].to_string();
+        let out = ws.crier(&["queue", "show", &id, "--format", "json"]);
+        let show: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for t in show["history"].as_array().unwrap() {
+            real(&t["at"], &format!("delivery {id}: {}", t["reason"]));
+        }
+        if !show["sent_at"].is_null() {
+            real(&show["sent_at"], &format!("delivery {id}: sent_at"));
+        }
+    }
+}
+
+/// #9: `crier resume` cannot ask about overdue deliveries without a
+/// terminal: it refuses, names `--all`, and changes nothing.
+#[test]
+fn resume_without_a_terminal_refuses_and_keeps_the_pause() {
+    let ws = Workspace::new(&channels("https://partners.example.org/hook"), "");
+    ws.write("campaigns/items.toml", "");
+    assert!(ws.crier(&["pause"]).status.success());
+    // `output()` gives the command no stdin (null): not a terminal.
+    let out = ws.crier(&["resume"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--all"), "{err}");
+    let queue = String::from_utf8_lossy(&ws.crier(&["queue"]).stdout).to_string();
+    assert!(queue.contains("PAUSED: everything is paused"), "{queue}");
+}
+
+/// #9: with `--log-format json` every field is a plain value or absent,
+/// never Rust debug text such as `Some("…")` or `None`.
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_hold_plain_values() {
+    let rx = Receiver::start([]).await;
+    let ws = Workspace::new(&channels(&rx.url("/hook")), "");
+    ws.write(
+        "campaigns/items.toml",
+        &item("logged", &in_secs(2), "\"hook\", \"site\""),
+    );
+    let daemon = ws.start_here(&[], &[SECRET]);
+    ws.wait_queue("both deliveries sent", |q| {
+        q.len() == 2 && q.iter().all(|d| d["state"] == "sent")
+    });
+    let (status, lines) = daemon.stop();
+    assert!(status.success());
+    let log: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        log.iter().any(|l| l["fields"]["message"] == "sent"),
+        "{log:?}"
+    );
+    for line in &log {
+        for (key, value) in line["fields"].as_object().unwrap() {
+            if let Some(text) = value.as_str() {
+                assert!(
+                    !text.starts_with("Some(") && text != "None",
+                    "{key} = {text:?} in {line}"
+                );
+            }
+        }
+    }
+}
+
+/// #9: a delivery held because publishing was paused, moved an hour later
+/// by a content edit, is planned again for its new time: resuming with
+/// `--all send-now` does not send it early.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_delivery_moved_later_is_not_sent_early_on_resume() {
+    let rx = Receiver::start([]).await;
+    let ws = Workspace::new(&channels(&rx.url("/hook")), "");
+    ws.write(
+        "campaigns/items.toml",
+        &item("moved", &in_secs(2), "\"hook\""),
+    );
+    assert!(ws.crier(&["pause"]).status.success());
+    let _daemon = ws.start_here(&[], &[SECRET]);
+    ws.wait_queue("the delivery held as paused", |q| {
+        q.len() == 1 && q[0]["state"] == "held:paused"
+    });
+    let later = in_secs(3600);
+    ws.write("campaigns/items.toml", &item("moved", &later, "\"hook\""));
+    let q = ws.wait_queue("the delivery planned for its new time", |q| {
+        q.len() == 1 && q[0]["state"] == "planned"
+    });
+    assert_eq!(q[0]["due_at"], later.as_str(), "{q:?}");
+    let out = ws.crier(&["resume", "--all", "send-now"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let q = ws.queue();
+    assert_eq!(
+        (q[0]["state"].as_str(), q[0]["due_at"].as_str()),
+        (Some("planned"), Some(later.as_str())),
+        "{q:?}"
+    );
+    let id = q[0]["id"].to_string();
+    let show = String::from_utf8_lossy(&ws.crier(&["queue", "show", &id]).stdout).to_string();
+    assert!(show.contains("later"), "the history says why: {show}");
+    assert!(rx.requests().is_empty(), "nothing was sent");
 }

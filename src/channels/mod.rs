@@ -134,6 +134,12 @@ pub trait Channel: Send + Sync {
     fn max_image_bytes(&self) -> Option<u64> {
         None
     }
+    /// What this channel sends with the daemon's `[daemon] public_url` in
+    /// it (e.g. "the links in every message"), for `check` to warn when
+    /// that is only the default; `None`: it sends no link to the daemon.
+    fn uses_public_url(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// One delivery to send, with the variant stored when it was planned.

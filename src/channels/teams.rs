@@ -83,6 +83,9 @@ impl Channel for Teams {
     fn publisher(&self) -> Option<&dyn Publisher> {
         Some(self)
     }
+    fn uses_public_url(&self) -> Option<&'static str> {
+        Some("the URLs of item images in cards (Teams fetches them from the daemon)")
+    }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         let rules = PostRules {
             counter: &Bytes,

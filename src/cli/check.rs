@@ -28,6 +28,19 @@ pub fn run(config: &Path, strict: bool, format: Format) -> ExitCode {
                 format!("counted against {limits}"),
             );
         }
+        if let Some(what) = channel.uses_public_url() {
+            if !ws.config.daemon.public_url_given {
+                report.push(
+                    crate::diagnostics::Severity::Warning,
+                    here(),
+                    format!(
+                        "`[daemon] public_url` is not set, so {what} point to `{}` (from \
+                         `listen`); set it to where people reach this daemon",
+                        ws.config.daemon.public_url
+                    ),
+                );
+            }
+        }
         for secret in channel.secrets() {
             if !secret.is_set() {
                 report.push(

@@ -2,7 +2,7 @@
 //! on the store directly, so they work while the daemon runs; the daemon
 //! is then woken to act on the change.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -95,6 +95,16 @@ pub enum Overdue {
 }
 
 pub fn resume(config: &Path, channel: Option<String>, all: Option<Overdue>) -> ExitCode {
+    // Without a terminal nobody can answer the questions: lifting the pause
+    // would leave overdue deliveries held with nothing saying so.
+    if all.is_none() && !std::io::stdin().is_terminal() {
+        eprintln!(
+            "error: `crier resume` asks what to do with each overdue delivery, and there is \
+             no terminal to ask on: give --all send-now, --all next-slot or --all skip. \
+             Nothing was changed; still paused."
+        );
+        return ExitCode::from(2);
+    }
     with_store(config, |cfg, store| async move {
         let now = Utc::now();
         store

@@ -208,6 +208,9 @@ fn target(ids: Vec<i64>, item: Option<String>) -> Option<control::Target> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        quiet_on_closed_pipe();
+    }
     let config = cli.config.as_path();
     match cli.command {
         Command::Serve { log_format } => serve::run(config, log_format),
@@ -308,6 +311,19 @@ pub fn main() -> ExitCode {
             count,
             format,
         } => when::run(&cli.config, &schedule, from.as_deref(), count, format),
+    }
+}
+
+/// A short command whose reader went away (`crier … | head -1`) ends
+/// quietly, killed by SIGPIPE as Unix tools are, instead of panicking in
+/// `println!`. Rust ignores SIGPIPE; the daemon keeps it ignored, so a
+/// peer closing a socket is an error it handles, never its end.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called once at start, before any thread is spawned; restores
+    // the default disposition, which every process starts with.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -46,8 +46,14 @@ pub struct Daemon {
     pub listen: SocketAddr,
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
-    /// Where the daemon is reachable from outside (feed self links, email links).
+    /// Where the daemon is reachable from outside (feed self links, email
+    /// links, Teams images); by default `http://` + `listen`.
+    #[serde(default)]
     pub public_url: String,
+    /// Whether `public_url` was written in the file: `check` warns about a
+    /// channel sending links to the daemon when it is only the default.
+    #[serde(skip)]
+    pub public_url_given: bool,
     /// A delivery that fell due longer ago than this (the daemon was down)
     /// is held for a human instead of going out late.
     #[serde(default = "default_grace_minutes")]
@@ -114,10 +120,30 @@ pub struct ChannelSpec {
     pub kind_location: Location,
 }
 
+impl Default for Daemon {
+    fn default() -> Self {
+        Daemon {
+            listen: default_listen(),
+            data_dir: default_data_dir(),
+            public_url: String::new(),
+            public_url_given: false,
+            grace_minutes: default_grace_minutes(),
+            lease_seconds: default_lease_seconds(),
+            retry_base_seconds: default_retry_base(),
+            retry_max_seconds: default_retry_max(),
+            max_attempts: default_max_attempts(),
+            concurrency: default_concurrency(),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     organisation: Organisation,
+    /// Optional: `check` and `preview` serve nothing, and the daemon has
+    /// a default for everything.
+    #[serde(default)]
     daemon: Daemon,
     #[serde(default)]
     content: ContentDirs,
@@ -154,6 +180,11 @@ impl Config {
                 return None;
             }
         };
+        let mut daemon = raw.daemon;
+        daemon.public_url_given = !daemon.public_url.is_empty();
+        if !daemon.public_url_given {
+            daemon.public_url = format!("http://{}", daemon.listen);
+        }
         let spans = channel_spans(&source.text);
         let mut channels = Vec::new();
         for (name, table) in raw.channels {
@@ -169,7 +200,7 @@ impl Config {
         Some(Config {
             path: source.path,
             organisation: raw.organisation,
-            daemon: raw.daemon,
+            daemon,
             content: raw.content,
             lint: raw.lint,
             channels,

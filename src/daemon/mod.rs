@@ -82,7 +82,9 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         gates: RateGates::default(),
         in_process: Default::default(),
     });
-    // Everything in flight belongs to a dead process: we hold the lock.
+    // Everything in flight belongs to a dead process (we hold the lock):
+    // take every lease, however far ahead it runs; what is recorded about
+    // them carries the clock's time.
     let recovered =
         crate::dispatch::recover::expired(&dispatcher, chrono::DateTime::<chrono::Utc>::MAX_UTC)
             .await?;
@@ -117,6 +119,8 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         },
         channel_routes,
     );
+    // Watching before serving: once /healthz answers, an edit is seen.
+    reloader.clone().watch(watch_dirs);
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(async move {
         axum::serve(
@@ -133,7 +137,6 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         data_dir.clone(),
         reloader.clone(),
     ));
-    tokio::spawn(reloader.clone().watch(watch_dirs));
     tokio::spawn(on_sighup(reloader));
     let dispatch = tokio::spawn(dispatcher.run(stop_rx));
     info!(%listen, "crier is running");

@@ -62,7 +62,7 @@ impl Reloader {
         let ws = match loaded {
             Ok(Ok(ws)) => ws,
             Ok(Err(problems)) => {
-                error!(reason = why, problems = ?problems, "content change refused: it fails `crier check`; keeping the last good content and queue");
+                error!(reason = why, problems = %problems.join("\n"), "content change refused: it fails `crier check`; keeping the last good content and queue");
                 return;
             }
             Err(e) => {
@@ -88,16 +88,23 @@ impl Reloader {
         }
     }
 
-    /// Watches the config file, campaigns and templates until the channel
-    /// closes. Bursts of file events are merged (editors write several).
-    pub async fn watch(self: Arc<Self>, dirs: Vec<PathBuf>) {
+    /// Watches the config file, campaigns and templates from now on (the
+    /// watches are in place when this returns), reloading in a task of its
+    /// own. Bursts of file events are merged (editors write several).
+    pub fn watch(self: Arc<Self>, dirs: Vec<PathBuf>) {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let config = self.config.clone();
+        // The watcher reports absolute paths (symlinks resolved), whatever
+        // was asked for: compare and watch the same form, or a relative
+        // `--config` (plain `crier serve`) would never match an event.
+        let config = canonical(&self.config);
+        let dirs: Vec<PathBuf> = dirs.iter().map(|d| canonical(d)).collect();
         let content_dirs = dirs.clone();
         // The config file's folder is watched (editors replace files, which
         // ends a watch on the file itself), so keep only relevant paths:
         // feed files and the database may live beside it.
-        let relevant = move |p: &Path| p == config || content_dirs.iter().any(|d| p.starts_with(d));
+        let config_file = config.clone();
+        let relevant =
+            move |p: &Path| p == config_file || content_dirs.iter().any(|d| p.starts_with(d));
         let mut watcher =
             match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
                 if let Ok(event) = res {
@@ -120,7 +127,7 @@ impl Reloader {
                     return;
                 }
             };
-        let config_dir = match self.config.parent() {
+        let config_dir = match config.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
@@ -130,11 +137,23 @@ impl Reloader {
                 warn!(path = %dir.display(), error = %e, "cannot watch; send SIGHUP to reload");
             }
         }
-        while rx.recv().await.is_some() {
-            // Let the burst finish, then drain it.
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            while rx.try_recv().is_ok() {}
-            self.reload("files changed").await;
-        }
+        tokio::spawn(async move {
+            // The watch lasts as long as this task.
+            let _watcher = watcher;
+            while rx.recv().await.is_some() {
+                // Let the burst finish, then drain it.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                while rx.try_recv().is_ok() {}
+                self.reload("files changed").await;
+            }
+        });
     }
+}
+
+/// `path` absolute with symlinks resolved, as file events name it; if it
+/// does not exist (yet), at least absolute.
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
 }

@@ -284,7 +284,7 @@ impl Dispatcher {
                 self.metrics.outcome(&d.channel, "sent");
                 self.metrics
                     .lateness((now - d.due_at).num_milliseconds() as f64 / 1000.0);
-                info!(delivery = d.id, item = %d.item, channel = %d.channel, remote_url = ?receipt.remote_url, "sent");
+                info!(delivery = d.id, item = %d.item, channel = %d.channel, remote_url = receipt.remote_url.as_deref(), "sent");
                 self.store.record_sent(d.id, &receipt, now, "sent").await
             }
             Err(PublishError::Retry { message, after })

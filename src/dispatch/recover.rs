@@ -14,9 +14,11 @@ use crate::delivery::{Actor, HoldReason};
 use crate::render::Variant;
 use crate::store::StoreError;
 
-/// Recovers leases that expired before `now`.
-pub async fn expired(d: &Dispatcher, now: DateTime<Utc>) -> Result<usize, StoreError> {
-    let lost = d.store.expired_leases(now).await?;
+/// Recovers leases that expired at or before `leases_until` (at start-up,
+/// the end of time: every lease left belongs to a dead process). What is
+/// recorded about them carries the clock's time, never `leases_until`.
+pub async fn expired(d: &Dispatcher, leases_until: DateTime<Utc>) -> Result<usize, StoreError> {
+    let lost = d.store.expired_leases(leases_until).await?;
     let ws = d.workspace();
     let mine = d.in_process.lock().expect("in-process lock").clone();
     let lost: Vec<_> = lost.into_iter().filter(|l| !mine.contains(&l.id)).collect();
@@ -30,7 +32,7 @@ pub async fn expired(d: &Dispatcher, now: DateTime<Utc>) -> Result<usize, StoreE
                 .release(
                     delivery.id,
                     "lease expired before any request was made",
-                    now,
+                    d.now(),
                 )
                 .await?;
             continue;
@@ -57,7 +59,7 @@ pub async fn expired(d: &Dispatcher, now: DateTime<Utc>) -> Result<usize, StoreE
                     .record_sent(
                         delivery.id,
                         &receipt,
-                        now,
+                        d.now(),
                         "confirmed by the network after a restart",
                     )
                     .await?;
@@ -73,8 +75,6 @@ pub async fn expired(d: &Dispatcher, now: DateTime<Utc>) -> Result<usize, StoreE
                     .release_reconciled(
                         delivery.id,
                         "interrupted mid-send; the channel resumes where it stopped",
-                        // Due now by the clock: at start-up `now` is the end
-                        // of time, to take every lease.
                         d.now(),
                     )
                     .await?;
@@ -87,7 +87,7 @@ pub async fn expired(d: &Dispatcher, now: DateTime<Utc>) -> Result<usize, StoreE
                         HoldReason::Uncertain,
                         "the process stopped while this was being sent; it may have been posted. Check the channel, then `crier retry` or `crier cancel`",
                         Actor::Daemon,
-                        now,
+                        d.now(),
                     )
                     .await?;
             }

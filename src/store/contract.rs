@@ -39,6 +39,9 @@ macro_rules! contract_tests {
             list_filters,
             channel_statuses,
             posted_parts_are_the_resume_point,
+            record_sent_clears_last_error,
+            sync_moves_overdue_held_into_the_future_back_to_planned,
+            times_that_cannot_be_clock_readings_are_refused,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
@@ -1050,4 +1053,183 @@ pub async fn posted_parts_are_the_resume_point(store: &dyn Store) {
         .reason
         .clone();
     assert!(reason.contains("already posted"), "{reason}");
+}
+
+/// A sent delivery has no error to show: the errors of earlier attempts
+/// stay in its history.
+pub async fn record_sent_clears_last_error(store: &dyn Store) {
+    let plan = [
+        planned("r", "x", "at", 0, "t"),
+        planned("u", "x", "at", 0, "t"),
+    ];
+    store.sync_plan(&plan, at(0)).await.unwrap();
+    let (r, u) = (
+        find(store, "r", "x").await.id,
+        find(store, "u", "x").await.id,
+    );
+    store.lease_due(at(1), 2, LEASE).await.unwrap();
+    store
+        .record_retry(r, at(2), "503 service unavailable", at(1))
+        .await
+        .unwrap();
+    store.mark_request_started(u, at(1)).await.unwrap();
+    store
+        .hold(
+            u,
+            HoldReason::Uncertain,
+            "may have been posted",
+            Actor::Daemon,
+            at(1),
+        )
+        .await
+        .unwrap();
+    lease_one(store, r, at(3)).await;
+    store.mark_request_started(r, at(3)).await.unwrap();
+    store
+        .record_sent(r, &Receipt::default(), at(4), "sent")
+        .await
+        .unwrap();
+    // From held (uncertain): reconciliation found the post.
+    store
+        .record_sent(u, &Receipt::default(), at(4), "found on the network")
+        .await
+        .unwrap();
+    for (id, old) in [(r, "503 service unavailable"), (u, "may have been posted")] {
+        let d = store.get(id).await.unwrap().unwrap();
+        assert_eq!((d.state, d.last_error.as_deref()), (State::Sent, None));
+        assert!(
+            store
+                .history(id)
+                .await
+                .unwrap()
+                .iter()
+                .any(|t| t.reason.contains(old)),
+            "the history keeps the old error"
+        );
+    }
+}
+
+/// A content change that moves a delivery held because its time passed
+/// (paused, missed) to a time still ahead makes it planned again, at the
+/// new time: nobody needs to decide about a delivery that is not overdue.
+pub async fn sync_moves_overdue_held_into_the_future_back_to_planned(store: &dyn Store) {
+    let plan = [
+        planned("p", "x", "at", 0, "t"),
+        planned("m", "x", "at", 0, "t"),
+        planned("a", "x", "at", 0, "t"),
+        planned("s", "x", "at", 0, "t"),
+    ];
+    store.sync_plan(&plan, at(0)).await.unwrap();
+    let id = |item: &'static str| async move { find(store, item, "x").await.id };
+    let (p, m, a, s) = (id("p").await, id("m").await, id("a").await, id("s").await);
+    for (d, reason) in [
+        (p, HoldReason::Paused),
+        (m, HoldReason::Missed),
+        (a, HoldReason::Approval),
+        (s, HoldReason::Paused),
+    ] {
+        store
+            .hold(d, reason, "held", Actor::Daemon, at(1))
+            .await
+            .unwrap();
+    }
+    // p, m and a move an hour later; s is edited but stays overdue.
+    let edited = [
+        planned("p", "x", "at", 60, "t"),
+        planned("m", "x", "at", 60, "t"),
+        planned("a", "x", "at", 60, "t"),
+        planned("s", "x", "at", 1, "t2"),
+    ];
+    assert_eq!(
+        store.sync_plan(&edited, at(5)).await.unwrap(),
+        summary(0, 4, 0, 0)
+    );
+    for d in [p, m] {
+        let got = store.get(d).await.unwrap().unwrap();
+        assert_eq!(
+            (got.state, got.hold_reason, got.due_at),
+            (State::Planned, None, at(60))
+        );
+        let last = store.history(d).await.unwrap().pop().unwrap();
+        assert_eq!((last.from, last.to), (Some(State::Held), State::Planned));
+        assert!(last.reason.contains("later"), "{}", last.reason);
+        // Not due before its new time.
+        assert!(store.lease_due(at(30), 10, LEASE).await.unwrap().is_empty());
+    }
+    // Approval is not about time: still held.
+    let got = store.get(a).await.unwrap().unwrap();
+    assert_eq!(
+        (got.state, got.hold_reason),
+        (State::Held, Some(HoldReason::Approval))
+    );
+    // Still overdue: still held for a human.
+    let got = store.get(s).await.unwrap().unwrap();
+    assert_eq!(
+        (got.state, got.hold_reason),
+        (State::Held, Some(HoldReason::Paused))
+    );
+}
+
+/// Every time the store records must be one a clock could read: a
+/// sentinel such as `DateTime::MAX_UTC` (year 262142) is refused, not
+/// written into the queue and its history.
+pub async fn times_that_cannot_be_clock_readings_are_refused(store: &dyn Store) {
+    let end = DateTime::<Utc>::MAX_UTC;
+    let is_bad_time = |r: Result<(), StoreError>| matches!(r, Err(StoreError::BadTime { .. }));
+    assert!(matches!(
+        store
+            .sync_plan(&[planned("d", "x", "at", 0, "t")], end)
+            .await,
+        Err(StoreError::BadTime { .. })
+    ));
+    assert!(store
+        .list(&QueueFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .sync_plan(&[planned("d", "x", "at", 0, "t")], at(0))
+        .await
+        .unwrap();
+    let id = find(store, "d", "x").await.id;
+    assert!(matches!(
+        store.lease_due(end, 1, LEASE).await,
+        Err(StoreError::BadTime { .. })
+    ));
+    assert!(is_bad_time(
+        store
+            .hold(id, HoldReason::Paused, "paused", Actor::Daemon, end)
+            .await
+    ));
+    assert!(is_bad_time(
+        store.set_paused(None, true, Actor::Cli, end).await
+    ));
+    lease_one(store, id, at(1)).await;
+    // Reading with the end of time is fine: it takes every lease.
+    assert_eq!(ids(&store.expired_leases(end).await.unwrap()), vec![id]);
+    assert!(is_bad_time(store.release(id, "recovered", end).await));
+    assert!(is_bad_time(store.mark_request_started(id, end).await));
+    store.mark_request_started(id, at(1)).await.unwrap();
+    assert!(is_bad_time(
+        store
+            .record_sent(id, &Receipt::default(), end, "sent")
+            .await
+    ));
+    assert!(is_bad_time(
+        store.release_reconciled(id, "resumed", end).await
+    ));
+    let d = store.get(id).await.unwrap().unwrap();
+    assert_eq!((d.state, d.sent_at), (State::InFlight, None));
+    let err = store
+        .record_failed(id, "x", end)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("262142"), "the error names the time: {err}");
+    assert!(store
+        .history(id)
+        .await
+        .unwrap()
+        .iter()
+        .all(|t| t.at < at(10)));
 }

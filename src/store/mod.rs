@@ -33,6 +33,14 @@ pub enum StoreError {
         actual: String,
         expected: String,
     },
+    /// A time to record that no clock reads (e.g. a "take everything"
+    /// sentinel such as `DateTime::MAX_UTC` passed as `now`): refused
+    /// before anything is written.
+    #[error(
+        "refusing to record {at} as the time of a change: times in the queue are years \
+         0000 to 9999 (RFC 3339); this is a bug in the caller, nothing was changed"
+    )]
+    BadTime { at: String },
     #[error("database error: {0}")]
     Other(String),
 }
@@ -83,6 +91,10 @@ pub struct Change {
     pub reason: String,
 }
 
+/// Every time a backend records (a change's `now`, due, retry and lease
+/// times) is a clock reading: one outside years 0000–9999 is refused with
+/// [`StoreError::BadTime`] before anything is written. Reads may take any
+/// time (`expired_leases(DateTime::MAX_UTC)` lists every lease).
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Makes pending deliveries match the plan, in one transaction: adds
@@ -97,7 +109,12 @@ pub trait Store: Send + Sync {
     /// occasion) is missing is cancelled, so never sync a plan built from
     /// content that failed to load. An update (fingerprint or approval
     /// requirement changed) clears an approval given for the old content and
-    /// keeps a retry from going out before the new due time. The same key
+    /// keeps a retry from going out before the new due time. An update that
+    /// gives a delivery held because its time passed (`paused`, `missed`) a
+    /// due time after `now` makes it `planned` again at that time (logged
+    /// with the reason): it is no longer overdue, so nobody has to decide
+    /// about it, and `crier resume --all send-now` does not send it early.
+    /// Other holds (approval, uncertain, credentials) stay. The same key
     /// twice in `plan` is an [`StoreError::Other`] and changes nothing.
     async fn sync_plan(
         &self,
@@ -129,7 +146,8 @@ pub trait Store: Send + Sync {
     /// not send. Logged as an in_flight → in_flight transition.
     async fn mark_request_started(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
 
-    /// In flight → sent, keeping the receipt. Also accepted from
+    /// In flight → sent, keeping the receipt; `last_error` is cleared (the
+    /// errors of earlier attempts stay in the history). Also accepted from
     /// held (uncertain): reconciliation found the post, and marking it sent
     /// stops anyone resuming it into a second post.
     async fn record_sent(

@@ -76,29 +76,52 @@ impl Workspace {
     }
 
     pub fn start(&self, env: &[(&str, &str)]) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crier"))
-            .arg("--config")
-            .arg(self.config())
-            .args(["serve", "--log-format", "json"])
-            .env_remove("CRIER_CONFIG")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new((Mutex::new(Vec::<String>::new()), Condvar::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let (lines, cv) = &*sink;
-                lines.lock().unwrap().push(line);
-                cv.notify_all();
-            }
-        });
-        let daemon = Daemon { child, log };
+        let mut command = Command::new(env!("CARGO_BIN_EXE_crier"));
+        command.arg("--config").arg(self.config());
+        let daemon = spawn(command, env);
         daemon.wait_log("crier is running", 1);
         daemon
+    }
+
+    /// Starts `crier ARGS serve` from the workspace folder, as a person
+    /// runs it there (`args` may give a relative `--config`, or nothing),
+    /// and returns once the daemon answers `/healthz`.
+    pub fn start_here(&self, args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_crier"));
+        command.current_dir(self.path()).args(args);
+        let mut daemon = spawn(command, env);
+        let deadline = std::time::Instant::now() + WAIT_LIMIT;
+        while !answers(self.port, "/healthz") {
+            let exited = daemon.child.try_wait().unwrap();
+            assert!(
+                exited.is_none() && std::time::Instant::now() < deadline,
+                "the daemon did not answer /healthz ({exited:?}); log:\n{}",
+                daemon.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        daemon
+    }
+
+    /// Polls `crier queue --format json` until `done` holds for it, and
+    /// returns it; fails the test (showing the queue) after the wait limit.
+    pub fn wait_queue(
+        &self,
+        what: &str,
+        done: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + WAIT_LIMIT;
+        loop {
+            let q = self.queue();
+            if done(&q) {
+                return q;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited for the queue to show {what}; it is:\n{q:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -106,9 +129,51 @@ impl Workspace {
     }
 }
 
+/// Whether an HTTP server on `port` answers a GET of `path` (any status).
+fn answers(port: u16, path: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: crier\r\nConnection: close\r\n\r\n");
+    let mut answer = Vec::new();
+    s.write_all(request.as_bytes()).is_ok()
+        && s.read_to_end(&mut answer).is_ok()
+        && answer.starts_with(b"HTTP/1.1 ")
+}
+
+/// Runs `command serve --log-format json`, collecting its log.
+fn spawn(mut command: Command, env: &[(&str, &str)]) -> Daemon {
+    let mut child = command
+        .args(["serve", "--log-format", "json"])
+        .env_remove("CRIER_CONFIG")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Arc::new((Mutex::new(Vec::<String>::new()), Condvar::new()));
+    let stderr = child.stderr.take().unwrap();
+    let sink = log.clone();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let (lines, cv) = &*sink;
+            lines.lock().unwrap().push(line);
+            cv.notify_all();
+        }
+    });
+    Daemon {
+        child,
+        log,
+        reader: Some(reader),
+    }
+}
+
 pub struct Daemon {
     child: Child,
     log: Arc<(Mutex<Vec<String>>, Condvar)>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Daemon {
@@ -156,6 +221,22 @@ impl Daemon {
             .unwrap();
         assert!(status.success());
         self.child.wait().unwrap()
+    }
+
+    /// SIGTERM; the exit status and the whole log, to its last line.
+    pub fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        let lines = self.log.0.lock().unwrap().clone();
+        (exit, lines)
     }
 }
 

@@ -112,6 +112,9 @@ impl Channel for Email {
     fn routes(&self, services: &Services) -> Option<axum::Router> {
         Some(pages::router(self, services))
     }
+    fn uses_public_url(&self) -> Option<&'static str> {
+        Some("the confirm, preferences and unsubscribe links in every message")
+    }
 }
 
 #[async_trait]

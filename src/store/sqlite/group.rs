@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
 use super::ops::{apply_finish, apply_request_started, Outcome};
-use super::{db_error, SqliteStore};
+use super::{db_error, stamp, SqliteStore};
 use crate::store::StoreError;
 
 pub(super) enum Write {
@@ -121,13 +121,17 @@ async fn fast_path(
     let mut sent = Vec::new();
     for (write, _) in batch {
         match write {
+            // A time the store refuses goes the slow way, which says why.
             Write::RequestStarted { id, now } => {
-                started.push(serde_json::json!({"id": id, "at": now.timestamp_millis()}))
+                if let Ok(at) = stamp(*now) {
+                    started.push(serde_json::json!({"id": id, "at": at}))
+                }
             }
             Write::Finish { id, outcome, now } if outcome.to == crate::delivery::State::Sent => {
+                let Ok(at) = stamp(*now) else { continue };
                 let r = outcome.receipt.clone().unwrap_or_default();
                 sent.push(serde_json::json!({
-                    "id": id, "at": now.timestamp_millis(), "rid": r.remote_id,
+                    "id": id, "at": at, "rid": r.remote_id,
                     "url": r.remote_url, "reason": outcome.reason,
                 }))
             }
@@ -168,7 +172,7 @@ async fn fast_path(
     if !sent.is_empty() {
         let rows: Vec<(i64,)> = sqlx::query_as(
             "UPDATE deliveries SET state = 'sent', hold_reason = NULL, lease_expires_at = NULL,
-                 next_attempt_at = NULL, remote_id = j.rid, remote_url = j.url,
+                 next_attempt_at = NULL, last_error = NULL, remote_id = j.rid, remote_url = j.url,
                  sent_at = j.at, updated_at = j.at
              FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.at') AS at,
                           json_extract(value, '$.rid') AS rid, json_extract(value, '$.url') AS url

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{corrupt, db_error, delivery_from_row, log, parse_state, SqliteStore};
+use super::{corrupt, db_error, delivery_from_row, log, parse_state, stamp, SqliteStore};
 use crate::delivery::{Actor, Delivery, State};
 use crate::store::StoreError;
 
@@ -72,7 +72,7 @@ impl SqliteStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let at = now.timestamp_millis();
+        let at = stamp(now)?;
         let until = at.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut tx = self.write().await?;

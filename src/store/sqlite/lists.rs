@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::Row;
 
-use super::{corrupt, db_error, SqliteStore};
+use super::{corrupt, db_error, stamp, SqliteStore};
 use crate::store::lists::{
     address_hash, Added, Consent, Lists, NewSubscriber, Progress, Recipient, RecipientOutcome,
     RecipientState, Status, Subscriber,
@@ -139,7 +139,7 @@ async fn add_one(
             return Ok(Added::Known(known));
         }
         // Someone who left may come back, through a fresh double opt-in.
-        let at = now.timestamp_millis();
+        let at = stamp(now)?;
         sqlx::query("UPDATE subscribers SET status = 'pending', confirmed_at = NULL WHERE id = $1")
             .bind(known.id)
             .execute(&mut *tx)
@@ -167,7 +167,7 @@ async fn add_one(
     if !new.override_suppression && suppressed(tx, &new.channel, &new.email).await? {
         return Ok(Added::Suppressed);
     }
-    let at = now.timestamp_millis();
+    let at = stamp(now)?;
     let confirmed = new.confirmed_at.map(|t| t.timestamp_millis());
     let status = if confirmed.is_some() {
         Status::Confirmed
@@ -234,7 +234,7 @@ impl Lists for SqliteStore {
             return Ok(None);
         };
         if sub.status == Status::Pending {
-            let at = now.timestamp_millis();
+            let at = stamp(now)?;
             sqlx::query(
                 "UPDATE subscribers SET status = 'confirmed', confirmed_at = $2 WHERE id = $1",
             )
@@ -302,7 +302,7 @@ impl Lists for SqliteStore {
         let Some(sub) = by_id(&mut tx, id).await? else {
             return Err(StoreError::Other("no such subscriber".into()));
         };
-        let at = now.timestamp_millis();
+        let at = stamp(now)?;
         for old in sub.topics.iter().filter(|t| !topics.contains(t)) {
             sqlx::query(
                 "UPDATE consents SET withdrawn_at = $3
@@ -339,7 +339,7 @@ impl Lists for SqliteStore {
 
     async fn unsubscribe(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        let at = now.timestamp_millis();
+        let at = stamp(now)?;
         sqlx::query(
             "UPDATE consents SET withdrawn_at = $2 WHERE subscriber_id = $1 AND withdrawn_at IS NULL",
         )
@@ -461,7 +461,7 @@ impl Lists for SqliteStore {
             )
             .bind(channel)
             .bind(address_hash(email))
-            .bind(now.timestamp_millis())
+            .bind(stamp(now)?)
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
@@ -536,7 +536,7 @@ impl Lists for SqliteStore {
         if outcomes.is_empty() {
             return Ok(());
         }
-        let at = now.timestamp_millis();
+        let at = stamp(now)?;
         // One statement for the whole batch: each statement is a round trip
         // to sqlx's SQLite thread (two thread wake-ups), which per row cost
         // more than the commit itself at thousands of outcomes a second.

@@ -260,6 +260,23 @@ impl SqliteStore {
     }
 }
 
+/// The milliseconds to store for a time being recorded (a change's `now`,
+/// a due, retry or lease time). The shared check every write goes through:
+/// a time outside years 0000–9999 cannot be a clock reading nor be printed
+/// as RFC 3339 — it is a sentinel passed by mistake (`DateTime::MAX_UTC`,
+/// "the end of time", to take every lease) — so it is refused before
+/// anything is written.
+pub(super) fn stamp(t: DateTime<Utc>) -> Result<i64, StoreError> {
+    use chrono::Datelike;
+    if (0..=9999).contains(&t.year()) {
+        Ok(t.timestamp_millis())
+    } else {
+        Err(StoreError::BadTime {
+            at: t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        })
+    }
+}
+
 /// Appends one row to the audit log.
 async fn log(
     conn: &mut SqliteConnection,
@@ -275,7 +292,7 @@ async fn log(
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(id)
-    .bind(at.timestamp_millis())
+    .bind(stamp(at)?)
     .bind(from.map(State::as_str))
     .bind(to.as_str())
     .bind(actor.as_str())

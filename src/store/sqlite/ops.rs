@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
 
-use super::{db_error, delivery_from_row, log, parse_hold, parse_state, SqliteStore};
+use super::{db_error, delivery_from_row, log, parse_hold, parse_state, stamp, SqliteStore};
 use crate::delivery::{Actor, Delivery, HoldReason, Planned, Receipt, State, Transition};
 use crate::store::{Change, Paused, QueueFilter, Store, StoreError, SyncSummary};
 
@@ -111,7 +111,7 @@ pub(super) async fn apply_request_started(
 ) -> Result<(), StoreError> {
     let cur = current(&mut *tx, id).await?;
     require(id, &cur, &[State::InFlight])?;
-    let at = now.timestamp_millis();
+    let at = stamp(now)?;
     // A worker whose lease ran out may have been presumed dead and its
     // delivery re-leased: it must not send.
     if cur.lease_expires_at.is_none_or(|until| until <= at) {
@@ -158,12 +158,12 @@ pub(super) async fn apply_finish(
             &[State::InFlight],
         ));
     }
-    let at = now.timestamp_millis();
+    let at = stamp(now)?;
     let sent = outcome.to == State::Sent;
     sqlx::query(
         "UPDATE deliveries SET state = $2, hold_reason = NULL, lease_expires_at = NULL,
              next_attempt_at = $3,
-             last_error = CASE WHEN $4 IS NULL THEN last_error ELSE $4 END,
+             last_error = CASE WHEN $5 THEN NULL WHEN $4 IS NULL THEN last_error ELSE $4 END,
              remote_id = CASE WHEN $5 THEN $6 ELSE remote_id END,
              remote_url = CASE WHEN $5 THEN $7 ELSE remote_url END,
              sent_at = CASE WHEN $5 THEN $8 ELSE sent_at END,
@@ -261,7 +261,7 @@ impl Store for SqliteStore {
         let outcome = Outcome {
             to: State::Retrying,
             allowed: &[State::InFlight],
-            next_attempt_at: Some(next_attempt_at.timestamp_millis()),
+            next_attempt_at: Some(stamp(next_attempt_at)?),
             error: Some(error.to_string()),
             receipt: None,
             reason: error.to_string(),
@@ -310,7 +310,7 @@ impl Store for SqliteStore {
         )
         .bind(id)
         .bind(reason.as_str())
-        .bind(now.timestamp_millis())
+        .bind(stamp(now)?)
         // The note is what a person reads in `crier queue` to decide.
         .bind(note)
         .execute(&mut *tx)
@@ -340,7 +340,7 @@ impl Store for SqliteStore {
              WHERE id = $1",
         )
         .bind(id)
-        .bind(now.timestamp_millis())
+        .bind(stamp(now)?)
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
@@ -389,14 +389,15 @@ impl Store for SqliteStore {
         let mut tx = self.write().await?;
         let cur = current(&mut tx, id).await?;
         require(id, &cur, &change.from)?;
-        let at = now.timestamp_millis();
+        let at = stamp(now)?;
+        let due_at = change.due_at.map(stamp).transpose()?;
         let hold_reason = match change.to {
             State::Held => change.hold_reason.map(HoldReason::as_str),
             _ => None,
         };
         // A retry is due by next_attempt_at: the new due time, or now.
         let next_attempt_at = match change.to {
-            State::Retrying => Some(change.due_at.map_or(at, |t| t.timestamp_millis())),
+            State::Retrying => Some(due_at.unwrap_or(at)),
             _ => None,
         };
         sqlx::query(
@@ -411,7 +412,7 @@ impl Store for SqliteStore {
         .bind(id)
         .bind(change.to.as_str())
         .bind(hold_reason)
-        .bind(change.due_at.map(|t| t.timestamp_millis()))
+        .bind(due_at)
         .bind(next_attempt_at)
         .bind(change.approve)
         .bind(at)
@@ -475,8 +476,8 @@ impl Store for SqliteStore {
              WHERE id = $1 AND state = 'in_flight' AND lease_expires_at > $3",
         )
         .bind(id)
-        .bind(until.timestamp_millis())
-        .bind(now.timestamp_millis())
+        .bind(stamp(until)?)
+        .bind(stamp(now)?)
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
@@ -500,7 +501,7 @@ impl Store for SqliteStore {
         let mut tx = self.write().await?;
         let cur = current(&mut tx, id).await?;
         require(id, &cur, &[State::InFlight])?;
-        let at = now.timestamp_millis();
+        let at = stamp(now)?;
         sqlx::query(
             "UPDATE deliveries SET state = 'retrying', lease_expires_at = NULL,
                  next_attempt_at = $2, updated_at = $2

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{db_error, SqliteStore};
+use super::{db_error, stamp, SqliteStore};
 use crate::delivery::Receipt;
 use crate::store::StoreError;
 
@@ -25,7 +25,7 @@ impl SqliteStore {
         .bind(part as i64)
         .bind(receipt.remote_id.as_deref())
         .bind(receipt.remote_url.as_deref())
-        .bind(now.timestamp_millis())
+        .bind(stamp(now)?)
         .execute(&self.pool)
         .await
         .map_err(|e| match &e {

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{db_error, log, parse_state, SqliteStore};
-use crate::delivery::{Actor, Planned, State};
+use super::{db_error, log, parse_hold, parse_state, stamp, SqliteStore};
+use crate::delivery::{Actor, HoldReason, Planned, State};
 use crate::store::{StoreError, SyncSummary};
 
 /// A pending delivery as sync needs it.
@@ -38,7 +38,7 @@ impl SqliteStore {
                 )));
             }
         }
-        let at = now.timestamp_millis();
+        let at = stamp(now)?;
         let mut tx = self.write().await?;
 
         // Only pending rows are read (a partial covering index), so years of
@@ -90,6 +90,16 @@ impl SqliteStore {
                     .await
                     .and_then(|row| row.try_get(0))
                     .map_err(db_error)?;
+                    // Held because its time passed (paused, missed) but moved to
+                    // a time still ahead: nothing is overdue any more, so it is
+                    // planned again at its new time (a pause still in force
+                    // holds it again then).
+                    let replan = old.state == State::Held
+                        && p.due_at > now
+                        && matches!(
+                            held_reason(&mut tx, old.id).await?,
+                            Some(HoldReason::Paused | HoldReason::Missed)
+                        );
                     // An approval was for the old words: edited content needs a
                     // fresh one. A retry waits for a due time moved later.
                     sqlx::query(
@@ -99,21 +109,28 @@ impl SqliteStore {
                              approved = CASE WHEN $6 THEN 0 ELSE approved END,
                              next_attempt_at = CASE WHEN state = 'retrying'
                                  THEN MAX(next_attempt_at, $3) ELSE next_attempt_at END,
+                             state = CASE WHEN $9 THEN 'planned' ELSE state END,
+                             hold_reason = CASE WHEN $9 THEN NULL ELSE hold_reason END,
+                             last_error = CASE WHEN $9 THEN NULL ELSE last_error END,
                              updated_at = $7
                          WHERE id = $1",
                     )
                     .bind(old.id)
                     .bind(p.variant.to_string())
-                    .bind(p.due_at.timestamp_millis())
+                    .bind(stamp(p.due_at)?)
                     .bind(&p.fingerprint)
                     .bind(p.requires_approval)
                     .bind(edited)
                     .bind(at)
                     .bind(started)
+                    .bind(replan)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                    let reason = if edited && started {
+                    let reason = if replan {
+                        "content edited: moved to a later time, so no longer overdue; \
+                         planned again for its new time"
+                    } else if edited && started {
                         "content edited, but part of the thread is already posted: \
                          the rest keeps the words it started with"
                     } else if edited {
@@ -121,12 +138,13 @@ impl SqliteStore {
                     } else {
                         "approval requirement changed"
                     };
+                    let to = if replan { State::Planned } else { old.state };
                     log(
                         &mut tx,
                         old.id,
                         now,
                         Some(old.state),
-                        old.state,
+                        to,
                         Actor::Daemon,
                         reason,
                     )
@@ -146,7 +164,7 @@ impl SqliteStore {
                     .bind(&p.item)
                     .bind(&p.channel)
                     .bind(&p.occasion)
-                    .bind(p.due_at.timestamp_millis())
+                    .bind(stamp(p.due_at)?)
                     .bind(p.requires_approval)
                     .bind(p.variant.to_string())
                     .bind(&p.fingerprint)
@@ -202,4 +220,18 @@ impl SqliteStore {
         tx.commit().await.map_err(db_error)?;
         Ok(summary)
     }
+}
+
+/// Why a held delivery is held (read only for the few rows sync updates).
+async fn held_reason(
+    conn: &mut sqlx::SqliteConnection,
+    id: i64,
+) -> Result<Option<HoldReason>, StoreError> {
+    let reason: Option<String> = sqlx::query("SELECT hold_reason FROM deliveries WHERE id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(db_error)?;
+    parse_hold(reason, id)
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{corrupt, db_error, delivery_from_row, parse_state, time, SqliteStore};
+use super::{corrupt, db_error, delivery_from_row, parse_state, stamp, time, SqliteStore};
 use crate::delivery::{Actor, Delivery, State, Transition};
 use crate::store::{Paused, QueueFilter, StoreError};
 
@@ -125,7 +125,7 @@ impl SqliteStore {
         .bind(scope)
         .bind(name)
         .bind(paused)
-        .bind(now.timestamp_millis())
+        .bind(stamp(now)?)
         .bind(actor.as_str())
         .execute(&self.pool)
         .await
@@ -196,7 +196,7 @@ impl SqliteStore {
             )
             .bind(channel)
             .bind(status)
-            .bind(now.timestamp_millis()),
+            .bind(stamp(now)?),
             None => sqlx::query("DELETE FROM channel_status WHERE channel = $1").bind(channel),
         };
         query.execute(&self.pool).await.map_err(db_error)?;
