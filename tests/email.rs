@@ -504,3 +504,51 @@ async fn leaving_during_a_send_stops_the_message_not_yet_sent() {
     }
     daemon.terminate();
 }
+
+/// An import's `consent_at` is when consent was given and confirmed (the
+/// evidence stated); the import is its own, later event.
+#[tokio::test(flavor = "multi_thread")]
+async fn imported_consent_is_given_and_confirmed_at_the_stated_time_and_imported_later() {
+    let ws = workspace(free_port(), "");
+    ws.write(
+        "people.csv",
+        "email,consent_at,consent_wording\n\
+         ann@example.org,2026-01-01T09:00:00Z,Ticked the box at the March event\n\
+         bob@example.org,2026-02-03,\n",
+    );
+    let before = chrono::Utc::now();
+    let (ok, out, err) = run(
+        &ws,
+        &["subscribers", "import", "people.csv", "--topics", "news"],
+    );
+    assert!(ok, "{out}{err}");
+    let time = |v: &serde_json::Value| support::daemon::parse_time(v.as_str().unwrap());
+    for (who, stated, wording) in [
+        (
+            "ann@example.org",
+            "2026-01-01T09:00:00Z",
+            "Ticked the box at the March event",
+        ),
+        ("bob@example.org", "2026-02-03T00:00:00Z", "imported from"),
+    ] {
+        let (ok, export, _) = run(&ws, &["subscribers", "export", who]);
+        assert!(ok);
+        let export: serde_json::Value = serde_json::from_str(&export).unwrap();
+        let sub = &export["subscriptions"][0];
+        let consent = &sub["consents"][0];
+        let stated = support::daemon::parse_time(stated);
+        assert_eq!(consent["method"], "import", "{consent}");
+        assert!(
+            consent["wording"].as_str().unwrap().starts_with(wording),
+            "{consent}"
+        );
+        assert_eq!(time(&consent["given_at"]), stated, "{consent}");
+        assert_eq!(time(&consent["confirmed_at"]), stated, "{consent}");
+        assert_eq!(time(&sub["subscriber"]["confirmed_at"]), stated, "{sub}");
+        let imported = time(&consent["imported_at"]);
+        assert!(
+            imported >= before - chrono::TimeDelta::seconds(1) && imported > stated,
+            "{consent}"
+        );
+    }
+}

@@ -67,6 +67,10 @@ pub struct Consent {
     pub client_addr: Option<String>,
     pub confirmed_at: Option<DateTime<Utc>>,
     pub withdrawn_at: Option<DateTime<Utc>>,
+    /// When `crier subscribers import` recorded this consent (an import is
+    /// not consent: `given_at` and `confirmed_at` are the evidence's own
+    /// time). `None` for consents given through the pages.
+    pub imported_at: Option<DateTime<Utc>>,
 }
 
 /// A request to add someone.
@@ -82,7 +86,7 @@ pub struct NewSubscriber {
     pub wording: String,
     pub client_addr: Option<String>,
     /// Consent evidence came with the request (an import with a consent
-    /// date): confirmed at once, with that time.
+    /// date): given and confirmed at that time, and so confirmed at once.
     pub confirmed_at: Option<DateTime<Utc>>,
     /// Whether a suppressed (erased, bounced) address may come back: only
     /// through the form's double opt-in, which is new consent.
