@@ -195,6 +195,18 @@ pub trait Lists: Send + Sync {
     /// `None` if there is no such subscriber (erased since).
     async fn confirm(&self, id: i64, now: DateTime<Utc>) -> Result<Option<Subscriber>, StoreError>;
 
+    /// A pending subscriber asked again (a lost or expired link): whether
+    /// to send them a fresh confirmation now. Yes, and recorded as resent
+    /// at `now`, unless one was already resent after `not_since` (the rate
+    /// limit: the first confirmation does not count) or the subscriber is
+    /// not pending. Atomic, so two requests at once send one.
+    async fn claim_resend(
+        &self,
+        id: i64,
+        not_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
     async fn subscriber(
         &self,
         channel: &str,

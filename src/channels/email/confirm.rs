@@ -70,7 +70,7 @@ impl Confirmer {
                 name: sub.name.as_deref(),
                 unsubscribe_url: &unsubscribe_url,
                 preferences_url: &preferences_url,
-                message_key: format!("crier.confirm.{}.{}", sub.id, now.timestamp()),
+                message_key: format!("crier.confirm.{}.{}", sub.id, now.timestamp_millis()),
             },
             message::dkim_config(&self.options)?.as_ref(),
         )?;

@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
+use chrono::{DateTime, TimeDelta, Utc};
 use handlebars::html_escape as esc;
 use tracing::{info, warn};
 
@@ -23,7 +24,7 @@ use super::message::clean_name;
 use super::Email;
 use crate::channels::Services;
 use crate::secret::Secret;
-use crate::store::lists::{Added, NewSubscriber};
+use crate::store::lists::{Added, NewSubscriber, Status};
 
 struct Pages {
     channel: String,
@@ -284,6 +285,32 @@ async fn subscribe(
             // In the background: the answer takes as long whether or not
             // the address was known.
             confirm::spawn(confirmer, sub, now);
+        }
+        // A lost or expired link: a fresh one, within the rate limit.
+        Ok(Added::Known(sub)) if sub.status == Status::Pending => {
+            let minutes = i64::try_from(p.options.confirm_resend_minutes).unwrap_or(i64::MAX);
+            let not_since = TimeDelta::try_minutes(minutes)
+                .and_then(|d| now.checked_sub_signed(d))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            match p
+                .services
+                .store
+                .lists()
+                .claim_resend(sub.id, not_since, now)
+                .await
+            {
+                Ok(true) => {
+                    info!(channel = %p.channel, subscriber = sub.id, "asked again while pending; a fresh confirmation on its way");
+                    confirm::spawn(confirmer, sub, now);
+                }
+                Ok(false) => {
+                    info!(channel = %p.channel, subscriber = sub.id, "asked again while pending; a confirmation was resent recently, none sent");
+                }
+                Err(e) => {
+                    warn!(channel = %p.channel, "subscription not stored: {e}");
+                    return unavailable();
+                }
+            }
         }
         Ok(_) => {}
         Err(e) => {

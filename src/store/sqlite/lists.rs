@@ -295,6 +295,26 @@ impl Lists for SqliteStore {
         Ok(sub)
     }
 
+    async fn claim_resend(
+        &self,
+        id: i64,
+        not_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE subscribers SET confirm_resent_at = $3
+             WHERE id = $1 AND status = 'pending'
+               AND (confirm_resent_at IS NULL OR confirm_resent_at <= $2)",
+        )
+        .bind(id)
+        .bind(not_since.timestamp_millis())
+        .bind(now.timestamp_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn subscriber(
         &self,
         channel: &str,

@@ -152,6 +152,10 @@ const MIGRATIONS: &[&[&str]] = &[&[
     "UPDATE consents SET imported_at = given_at WHERE method = 'import'",
     "UPDATE consents SET given_at = confirmed_at
         WHERE method = 'import' AND confirmed_at IS NOT NULL AND confirmed_at < given_at",
+], &[
+    // 5: when a pending subscriber was last sent a fresh confirmation
+    // because they subscribed again: resends are rate-limited per address.
+    "ALTER TABLE subscribers ADD COLUMN confirm_resent_at INTEGER",
 ]];
 
 /// The schema version this build writes.

@@ -592,6 +592,7 @@ async fn migration_4_records_imported_consent_as_given_when_stated() {
          VALUES (1, 'news', 'import', 5000, 'w', 1000), (2, 'news', 'import', 5000, 'w', 9000)",
         // Back to schema 3, as a database in the field is.
         "ALTER TABLE consents DROP COLUMN imported_at",
+        "ALTER TABLE subscribers DROP COLUMN confirm_resent_at",
         "DELETE FROM schema_version WHERE version >= 4",
     ] {
         sqlx::query(AssertSqlSafe(sql))
