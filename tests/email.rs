@@ -161,7 +161,7 @@ async fn subscribe_confirm_receive_once_leave_with_one_click_then_export_and_era
     assert!(header(confirmation, "Bcc").is_none(), "{confirmation}");
     assert!(header(confirmation, "List-Unsubscribe-Post").is_some());
     let confirm = link_in(text_part(confirmation), "/confirm?t=");
-    let r = http().get(&confirm).send().await.unwrap();
+    let r = http().post(&confirm).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("You are subscribed"));
 
@@ -463,7 +463,7 @@ async fn leaving_during_a_send_stops_the_message_not_yet_sent() {
     sink.wait_for(1, LONG);
     let confirmation = sink.messages().remove(0);
     let confirm = link_in(text_part(&confirmation), "/confirm?t=");
-    assert_eq!(http().get(&confirm).send().await.unwrap().status(), 200);
+    assert_eq!(http().post(&confirm).send().await.unwrap().status(), 200);
     let leave = one_click_url(&confirmation);
 
     ws.write(
@@ -603,7 +603,7 @@ async fn subscribing_again_while_pending_sends_a_fresh_confirmation_rate_limited
 
     // The second one's link works.
     let link = link_in(text_part(&to_ann[1]), "/confirm?t=");
-    let r = http().get(&link).send().await.unwrap();
+    let r = http().post(&link).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(status(&ws, "ann@example.org"), "confirmed");
     assert_eq!(subscribe("ann@example.org").await, new, "confirmed");
