@@ -329,14 +329,14 @@ async fn subscribe(
 
 impl Pages {
     /// The subscriber a confirmation link is for, if genuine and in time;
-    /// `Err` is the page to answer with.
-    fn confirm_id(&self, q: &HashMap<String, String>, now: i64) -> Result<i64, Response> {
+    /// `Err` makes the page to answer with.
+    fn confirm_id(&self, q: &HashMap<String, String>, now: i64) -> Result<i64, fn() -> Response> {
         let Some(key) = self.key.as_ref() else {
-            return Err(unavailable());
+            return Err(unavailable);
         };
         q.get("t")
             .and_then(|t| links::verify(key, &self.channel, Purpose::Confirm, t, now))
-            .ok_or_else(bad_link)
+            .ok_or(bad_link)
     }
 }
 
@@ -352,7 +352,7 @@ async fn confirm_form(
     }
     let id = match p.confirm_id(&q, p.services.clock.now().timestamp()) {
         Ok(id) => id,
-        Err(page) => return page,
+        Err(page) => return page(),
     };
     let sub = match p.services.store.lists().subscriber_by_id(id).await {
         Ok(Some(s)) if s.status != Status::Unsubscribed => s,
@@ -393,7 +393,7 @@ async fn confirm(
     let now = p.services.clock.now();
     let id = match p.confirm_id(&q, now.timestamp()) {
         Ok(id) => id,
-        Err(page) => return page,
+        Err(page) => return page(),
     };
     let Some(key) = p.key.as_ref() else {
         return unavailable();
