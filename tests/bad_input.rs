@@ -373,3 +373,61 @@ fn text_over_the_limit_without_threads_reports_by_how_much() {
         "{out}"
     );
 }
+
+/// An email channel whose `[daemon] public_url` is `public_url`.
+fn email_workspace(public_url: &str) -> tempfile::TempDir {
+    let dir = workspace();
+    let config = CONFIG.replace(
+        "public_url = \"https://example.org\"",
+        &format!("public_url = \"{public_url}\""),
+    ) + "\n[channels.news]\nkind = \"email\"\nfrom = \"Test <news@example.org>\"\n\
+         list_id = \"news.example.org\"\nsmtp_host = \"smtp.example.org\"\n\n\
+         [[channels.news.topics]]\nid = \"news\"\nname = \"News\"\n";
+    write(dir.path(), "channels.toml", &config);
+    dir
+}
+
+fn check_strict(dir: &Path) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .arg("--config")
+        .arg(dir.join("channels.toml"))
+        .args(["check", "--strict"])
+        .env_remove("CRIER_CONFIG")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn an_email_channel_with_an_http_public_url_warns_unless_on_loopback() {
+    // Links in every email (List-Unsubscribe among them) would be http.
+    let dir = email_workspace("http://example.org");
+    let (code, out) = check(dir.path());
+    assert_eq!(code, 0, "{out}");
+    let warning = out
+        .lines()
+        .find(|l| l.contains("warning:") && l.contains("[daemon] public_url"))
+        .unwrap_or_else(|| panic!("no public_url warning in:\n{out}"));
+    assert!(warning.contains("channel `news`"), "{warning}");
+    assert!(warning.contains("https"), "{warning}");
+    let (code, out) = check_strict(dir.path());
+    assert_eq!(code, 1, "{out}");
+
+    for loopback in [
+        "http://127.0.0.1:8080",
+        "http://localhost:8080/",
+        "http://[::1]:8080",
+    ] {
+        let dir = email_workspace(loopback);
+        let (code, out) = check_strict(dir.path());
+        assert_eq!(code, 0, "{loopback}: {out}");
+        assert!(!out.contains("public_url"), "{loopback}: {out}");
+    }
+    // https anywhere is what it should be.
+    let dir = email_workspace("https://lists.example.org");
+    let (code, out) = check_strict(dir.path());
+    assert_eq!(code, 0, "{out}");
+}

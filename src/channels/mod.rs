@@ -36,7 +36,7 @@ use async_trait::async_trait;
 use crier_schedule::Clock;
 use serde::de::DeserializeOwned;
 
-use crate::config::ChannelSpec;
+use crate::config::{ChannelSpec, Config};
 use crate::content::Item;
 use crate::credentials::Credentials;
 use crate::delivery::{Delivery, Receipt};
@@ -140,6 +140,9 @@ pub trait Channel: Send + Sync {
     fn uses_public_url(&self) -> Option<&'static str> {
         None
     }
+    /// Problems with how this channel fits the rest of the configuration
+    /// (the daemon's settings), for `check` to report against the channel.
+    fn check_setup(&self, _config: &Config, _findings: &mut Findings) {}
 }
 
 /// One delivery to send, with the variant stored when it was planned.

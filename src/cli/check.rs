@@ -41,6 +41,11 @@ pub fn run(config: &Path, strict: bool, format: Format) -> ExitCode {
                 );
             }
         }
+        let mut findings = crate::channels::Findings::default();
+        channel.check_setup(&ws.config, &mut findings);
+        for (severity, message) in findings.0 {
+            report.push(severity, here(), message);
+        }
         for secret in channel.secrets() {
             if !secret.is_set() {
                 report.push(

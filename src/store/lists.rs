@@ -67,6 +67,10 @@ pub struct Consent {
     pub client_addr: Option<String>,
     pub confirmed_at: Option<DateTime<Utc>>,
     pub withdrawn_at: Option<DateTime<Utc>>,
+    /// When `crier subscribers import` recorded this consent (an import is
+    /// not consent: `given_at` and `confirmed_at` are the evidence's own
+    /// time). `None` for consents given through the pages.
+    pub imported_at: Option<DateTime<Utc>>,
 }
 
 /// A request to add someone.
@@ -82,7 +86,7 @@ pub struct NewSubscriber {
     pub wording: String,
     pub client_addr: Option<String>,
     /// Consent evidence came with the request (an import with a consent
-    /// date): confirmed at once, with that time.
+    /// date): given and confirmed at that time, and so confirmed at once.
     pub confirmed_at: Option<DateTime<Utc>>,
     /// Whether a suppressed (erased, bounced) address may come back: only
     /// through the form's double opt-in, which is new consent.
@@ -190,6 +194,18 @@ pub trait Lists: Send + Sync {
     /// pending consents, and lifts a suppression (this is new consent).
     /// `None` if there is no such subscriber (erased since).
     async fn confirm(&self, id: i64, now: DateTime<Utc>) -> Result<Option<Subscriber>, StoreError>;
+
+    /// A pending subscriber asked again (a lost or expired link): whether
+    /// to send them a fresh confirmation now. Yes, and recorded as resent
+    /// at `now`, unless one was already resent after `not_since` (the rate
+    /// limit: the first confirmation does not count) or the subscriber is
+    /// not pending. Atomic, so two requests at once send one.
+    async fn claim_resend(
+        &self,
+        id: i64,
+        not_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     async fn subscriber(
         &self,

@@ -90,6 +90,10 @@ pub struct Options {
     /// Hours a confirmation link stays valid.
     #[serde(default = "default_confirm_hours")]
     pub confirm_hours: u64,
+    /// Subscribing again while pending sends a fresh confirmation at most
+    /// once per this many minutes per address (the first one not counted).
+    #[serde(default = "default_confirm_resend")]
+    pub confirm_resend_minutes: u64,
     /// Subscribe/preferences/unsubscribe requests per client address per minute.
     #[serde(default = "default_page_rate")]
     pub page_requests_per_minute: u32,
@@ -119,6 +123,9 @@ fn default_true() -> bool {
 }
 fn default_confirm_hours() -> u64 {
     72
+}
+fn default_confirm_resend() -> u64 {
+    15
 }
 fn default_page_rate() -> u32 {
     10

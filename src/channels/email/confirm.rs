@@ -1,5 +1,5 @@
-//! The double opt-in email: a signed, expiring link that confirms in one
-//! click, and — like every message — one-click unsubscribe headers.
+//! The double opt-in email: a signed, expiring link to a page whose button
+//! confirms, and — like every message — one-click unsubscribe headers.
 
 use chrono::{DateTime, Utc};
 
@@ -40,7 +40,7 @@ impl Confirmer {
         let subject = format!("Please confirm your subscription to {}", self.org);
         let text = format!(
             "You (or someone using your address) asked to receive these emails from {org}: {topics}.\n\n\
-             To confirm, open this link within {hours} hours:\n{confirm_url}\n\n\
+             To confirm, open this link within {hours} hours and press \"Confirm my subscription\":\n{confirm_url}\n\n\
              If this was not you, ignore this message: you will not hear from us again.\n",
             org = self.org,
             topics = topics.join(", "),
@@ -70,7 +70,7 @@ impl Confirmer {
                 name: sub.name.as_deref(),
                 unsubscribe_url: &unsubscribe_url,
                 preferences_url: &preferences_url,
-                message_key: format!("crier.confirm.{}.{}", sub.id, now.timestamp()),
+                message_key: format!("crier.confirm.{}.{}", sub.id, now.timestamp_millis()),
             },
             message::dkim_config(&self.options)?.as_ref(),
         )?;

@@ -25,7 +25,7 @@ use super::registry::Kind;
 use super::{
     Channel, Family, Findings, Job, PublishError, Publisher, Reconciled, Rendered, Services,
 };
-use crate::config::{ChannelSpec, Organisation};
+use crate::config::{ChannelSpec, Config, Organisation};
 use crate::content::Item;
 use crate::delivery::Receipt;
 use crate::render::{Output, Variant};
@@ -53,6 +53,24 @@ fn build(spec: &ChannelSpec, organisation: &Organisation) -> Result<Box<dyn Chan
         org: organisation.name.clone(),
         keyring: Arc::default(),
     }))
+}
+
+/// Why the daemon's public URL will not do for the links in emails, if it
+/// will not: anything but https, except on loopback (a test or a local
+/// trial, where nothing leaves the machine).
+fn public_url_problem(public_url: &str) -> Option<&'static str> {
+    let url = reqwest::Url::parse(public_url).ok()?;
+    if url.scheme() == "https" {
+        return None;
+    }
+    let host = url.host_str().unwrap_or("");
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then_some("is not https")
 }
 
 /// Header values are one line: template line breaks would allow injection.
@@ -108,6 +126,20 @@ impl Channel for Email {
     }
     fn publisher(&self) -> Option<&dyn Publisher> {
         Some(self)
+    }
+    fn check_setup(&self, config: &Config, findings: &mut Findings) {
+        // An unset public_url has its own warning (see `uses_public_url`).
+        if !config.daemon.public_url_given {
+            return;
+        }
+        if let Some(problem) = public_url_problem(&config.daemon.public_url) {
+            findings.warning(format!(
+                "[daemon] public_url `{}` {problem}: the confirm, preferences and one-click \
+                 unsubscribe links of this list (List-Unsubscribe among them) would not be https, \
+                 and mail providers expect an https one-click link from bulk senders",
+                config.daemon.public_url
+            ));
+        }
     }
     fn routes(&self, services: &Services) -> Option<axum::Router> {
         Some(pages::router(self, services))

@@ -1,7 +1,8 @@
 //! The self-service pages under `/lists/<channel>/`: plain HTML forms with
 //! labels, no JavaScript. Subscribe always answers the same way, so the
-//! page reveals nothing about whether an address is known. One-click
-//! unsubscribe (RFC 8058) acts on POST only; GET shows a button.
+//! page reveals nothing about whether an address is known. The links in
+//! emails only ever show a page: confirming and one-click unsubscribe
+//! (RFC 8058) act on POST, because mail scanners open every link.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -13,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
+use chrono::{DateTime, TimeDelta, Utc};
 use handlebars::html_escape as esc;
 use tracing::{info, warn};
 
@@ -23,7 +25,7 @@ use super::message::clean_name;
 use super::Email;
 use crate::channels::Services;
 use crate::secret::Secret;
-use crate::store::lists::{Added, NewSubscriber};
+use crate::store::lists::{Added, NewSubscriber, Status};
 
 struct Pages {
     channel: String,
@@ -71,7 +73,7 @@ pub fn router(email: &Email, services: &Services) -> Router {
             &format!("{base}/subscribe"),
             get(subscribe_form).post(subscribe),
         )
-        .route(&format!("{base}/confirm"), get(confirm_link))
+        .route(&format!("{base}/confirm"), get(confirm_form).post(confirm))
         .route(
             &format!("{base}/preferences"),
             get(preferences_form).post(preferences),
@@ -285,6 +287,32 @@ async fn subscribe(
             // the address was known.
             confirm::spawn(confirmer, sub, now);
         }
+        // A lost or expired link: a fresh one, within the rate limit.
+        Ok(Added::Known(sub)) if sub.status == Status::Pending => {
+            let minutes = i64::try_from(p.options.confirm_resend_minutes).unwrap_or(i64::MAX);
+            let not_since = TimeDelta::try_minutes(minutes)
+                .and_then(|d| now.checked_sub_signed(d))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            match p
+                .services
+                .store
+                .lists()
+                .claim_resend(sub.id, not_since, now)
+                .await
+            {
+                Ok(true) => {
+                    info!(channel = %p.channel, subscriber = sub.id, "asked again while pending; a fresh confirmation on its way");
+                    confirm::spawn(confirmer, sub, now);
+                }
+                Ok(false) => {
+                    info!(channel = %p.channel, subscriber = sub.id, "asked again while pending; a confirmation was resent recently, none sent");
+                }
+                Err(e) => {
+                    warn!(channel = %p.channel, "subscription not stored: {e}");
+                    return unavailable();
+                }
+            }
+        }
         Ok(_) => {}
         Err(e) => {
             warn!(channel = %p.channel, "subscription not stored: {e}");
@@ -299,7 +327,22 @@ async fn subscribe(
     )
 }
 
-async fn confirm_link(
+impl Pages {
+    /// The subscriber a confirmation link is for, if genuine and in time;
+    /// `Err` makes the page to answer with.
+    fn confirm_id(&self, q: &HashMap<String, String>, now: i64) -> Result<i64, fn() -> Response> {
+        let Some(key) = self.key.as_ref() else {
+            return Err(unavailable);
+        };
+        q.get("t")
+            .and_then(|t| links::verify(key, &self.channel, Purpose::Confirm, t, now))
+            .ok_or(bad_link)
+    }
+}
+
+/// The link in the confirmation email: a page with a button, never the
+/// confirmation itself, because mail security scanners open every link.
+async fn confirm_form(
     State(p): S,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(q): Query<HashMap<String, String>>,
@@ -307,18 +350,57 @@ async fn confirm_link(
     if !p.limiter.allow(peer.ip()) {
         return too_many();
     }
+    let id = match p.confirm_id(&q, p.services.clock.now().timestamp()) {
+        Ok(id) => id,
+        Err(page) => return page(),
+    };
+    let sub = match p.services.store.lists().subscriber_by_id(id).await {
+        Ok(Some(s)) if s.status != Status::Unsubscribed => s,
+        Ok(_) => return bad_link(),
+        Err(_) => return unavailable(),
+    };
+    let topics: String = p
+        .options
+        .topics
+        .iter()
+        .filter(|t| sub.topics.contains(&t.id))
+        .map(|t| format!("<li>{}</li>\n", esc(&t.name)))
+        .collect();
+    let t = esc(q.get("t").map_or("", String::as_str));
+    page(
+        StatusCode::OK,
+        "Confirm your subscription",
+        &format!(
+            "<p>You (or someone using your address) asked to receive emails from {org} about:</p>\n\
+             <ul>\n{topics}</ul>\n\
+             <form method=\"post\" action=\"confirm?t={t}\">\n\
+             <p><button type=\"submit\">Confirm my subscription</button></p>\n</form>\n\
+             <p>If this was not you, close this page: you will not hear from us again.</p>",
+            org = esc(&p.org)
+        ),
+    )
+}
+
+/// The button on the confirmation page: the double opt-in itself.
+async fn confirm(
+    State(p): S,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !p.limiter.allow(peer.ip()) {
+        return too_many();
+    }
+    let now = p.services.clock.now();
+    let id = match p.confirm_id(&q, now.timestamp()) {
+        Ok(id) => id,
+        Err(page) => return page(),
+    };
     let Some(key) = p.key.as_ref() else {
         return unavailable();
     };
-    let now = p.services.clock.now();
-    let Some(id) = q
-        .get("t")
-        .and_then(|t| links::verify(key, &p.channel, Purpose::Confirm, t, now.timestamp()))
-    else {
-        return bad_link();
-    };
     match p.services.store.lists().confirm(id, now).await {
-        Ok(Some(_)) => {
+        // Someone who left since is not subscribed by an old link.
+        Ok(Some(sub)) if sub.status == Status::Confirmed => {
             info!(channel = %p.channel, subscriber = id, "subscription confirmed");
             let manage = links::sign(key, &p.channel, Purpose::Manage, id, 0);
             page(
@@ -330,7 +412,7 @@ async fn confirm_link(
                 ),
             )
         }
-        Ok(None) => bad_link(),
+        Ok(_) => bad_link(),
         Err(_) => unavailable(),
     }
 }

@@ -91,8 +91,43 @@ async fn suppressed(
     Ok(row.is_some())
 }
 
+/// The times of a consent row, unix milliseconds.
+#[derive(Clone, Copy)]
+struct Times {
+    /// When the person gave consent.
+    given: i64,
+    /// When they confirmed it (the double opt-in click, or the time the
+    /// evidence states).
+    confirmed: Option<i64>,
+    /// When an import recorded it: an event of its own, never the consent.
+    imported: Option<i64>,
+}
+
+impl Times {
+    /// A request made now (the form, preferences): given now, confirmed
+    /// at `confirmed` if at all.
+    fn now(at: i64, confirmed: Option<i64>) -> Times {
+        Times {
+            given: at,
+            confirmed,
+            imported: None,
+        }
+    }
+
+    /// A new subscriber's consent: with evidence (an import's `consent_at`)
+    /// it was given and confirmed at the stated time; an import is
+    /// recorded as happening now, separately.
+    fn of(new: &NewSubscriber, at: i64) -> Times {
+        let stated = new.confirmed_at.map(|t| t.timestamp_millis());
+        Times {
+            given: stated.unwrap_or(at),
+            confirmed: stated,
+            imported: (new.method == "import").then_some(at),
+        }
+    }
+}
+
 // One argument per column of the consent row.
-#[allow(clippy::too_many_arguments)]
 async fn add_consent(
     conn: &mut SqliteConnection,
     id: i64,
@@ -100,20 +135,20 @@ async fn add_consent(
     method: &str,
     wording: &str,
     client: Option<&str>,
-    now: i64,
-    confirmed: Option<i64>,
+    times: Times,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO consents (subscriber_id, topic, method, given_at, wording, client_addr, confirmed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO consents (subscriber_id, topic, method, given_at, wording, client_addr, confirmed_at, imported_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(id)
     .bind(topic)
     .bind(method)
-    .bind(now)
+    .bind(times.given)
     .bind(wording)
     .bind(client)
-    .bind(confirmed)
+    .bind(times.confirmed)
+    .bind(times.imported)
     .execute(conn)
     .await
     .map_err(db_error)?;
@@ -147,6 +182,12 @@ async fn add_one(
             .map_err(db_error)?;
         for topic in &new.topics {
             let client = new.client_addr.as_deref();
+            // A fresh double opt-in: no evidence counts until the click.
+            let times = Times {
+                given: at,
+                confirmed: None,
+                imported: (new.method == "import").then_some(at),
+            };
             add_consent(
                 tx,
                 known.id,
@@ -154,8 +195,7 @@ async fn add_one(
                 &new.method,
                 &new.wording,
                 client,
-                at,
-                None,
+                times,
             )
             .await?;
         }
@@ -192,17 +232,8 @@ async fn add_one(
     .map_err(db_error)?;
     for topic in &new.topics {
         let client = new.client_addr.as_deref();
-        add_consent(
-            tx,
-            id,
-            topic,
-            &new.method,
-            &new.wording,
-            client,
-            at,
-            confirmed,
-        )
-        .await?;
+        let times = Times::of(new, at);
+        add_consent(tx, id, topic, &new.method, &new.wording, client, times).await?;
     }
     let sub = by_id(tx, id).await?.ok_or(StoreError::NotFound(id))?;
     Ok(match status {
@@ -264,6 +295,26 @@ impl Lists for SqliteStore {
         Ok(sub)
     }
 
+    async fn claim_resend(
+        &self,
+        id: i64,
+        not_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE subscribers SET confirm_resent_at = $3
+             WHERE id = $1 AND status = 'pending'
+               AND (confirm_resent_at IS NULL OR confirm_resent_at <= $2)",
+        )
+        .bind(id)
+        .bind(not_since.timestamp_millis())
+        .bind(now.timestamp_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn subscriber(
         &self,
         channel: &str,
@@ -316,7 +367,8 @@ impl Lists for SqliteStore {
             .map_err(db_error)?;
         }
         for new in topics.iter().filter(|t| !sub.topics.contains(t)) {
-            add_consent(&mut tx, id, new, "form", wording, client_addr, at, Some(at)).await?;
+            let times = Times::now(at, Some(at));
+            add_consent(&mut tx, id, new, "form", wording, client_addr, times).await?;
         }
         // Choosing topics on the preferences page (reached through a signed
         // link) is itself confirmation; choosing none is leaving.
@@ -653,7 +705,7 @@ impl Lists for SqliteStore {
 
 async fn consents(conn: &mut SqliteConnection, id: i64) -> Result<Vec<Consent>, StoreError> {
     let rows = sqlx::query(
-        "SELECT topic, method, given_at, wording, client_addr, confirmed_at, withdrawn_at
+        "SELECT topic, method, given_at, wording, client_addr, confirmed_at, withdrawn_at, imported_at
          FROM consents WHERE subscriber_id = $1 ORDER BY id",
     )
     .bind(id)
@@ -670,6 +722,7 @@ async fn consents(conn: &mut SqliteConnection, id: i64) -> Result<Vec<Consent>, 
                 client_addr: r.try_get(4).map_err(db_error)?,
                 confirmed_at: opt_ms(r.try_get(5).map_err(db_error)?)?,
                 withdrawn_at: opt_ms(r.try_get(6).map_err(db_error)?)?,
+                imported_at: opt_ms(r.try_get(7).map_err(db_error)?)?,
             })
         })
         .collect()

@@ -142,6 +142,20 @@ const MIGRATIONS: &[&[&str]] = &[&[
         at          INTEGER NOT NULL,
         PRIMARY KEY (delivery_id, part)
     )",
+], &[
+    // 4: an import is an event of its own, not the consent. Before this,
+    // an import with `consent_at` recorded the import time as given_at and
+    // the stated time as confirmed_at (consent confirmed before it was
+    // given); such rows are put right: given and confirmed at the stated
+    // time, imported at the time they were written.
+    "ALTER TABLE consents ADD COLUMN imported_at INTEGER",
+    "UPDATE consents SET imported_at = given_at WHERE method = 'import'",
+    "UPDATE consents SET given_at = confirmed_at
+        WHERE method = 'import' AND confirmed_at IS NOT NULL AND confirmed_at < given_at",
+], &[
+    // 5: when a pending subscriber was last sent a fresh confirmation
+    // because they subscribed again: resends are rate-limited per address.
+    "ALTER TABLE subscribers ADD COLUMN confirm_resent_at INTEGER",
 ]];
 
 /// The schema version this build writes.
