@@ -225,7 +225,7 @@ async fn retries_keep_the_same_delivery_key_until_accepted() {
         other => panic!("429 should be Retry, got {other:?}"),
     }
     match publish(hook.as_ref()).await {
-        Err(PublishError::Retry { after, message }) => {
+        Err(PublishError::Retry { after, message, .. }) => {
             assert_eq!(after, None);
             assert!(message.contains("upstream exploded"), "{message}");
         }
@@ -262,7 +262,7 @@ async fn a_refusal_is_permanent_in_the_receivers_words() {
     .await;
     let hook = channel(&rx.url("/"), SECRET_ENV, "");
     match publish(hook.as_ref()).await {
-        Err(PublishError::Permanent(m)) => assert_eq!(
+        Err(PublishError::Permanent { message: m, .. }) => assert_eq!(
             m,
             "HTTP 400 Bad Request: invalid_payload: event.starts_at is required"
         ),
@@ -276,7 +276,7 @@ async fn unauthorised_is_a_credentials_problem() {
     let hook = channel(&rx.url("/"), SECRET_ENV, "");
     assert!(matches!(
         publish(hook.as_ref()).await,
-        Err(PublishError::Credentials(m)) if m.contains("bad signature")
+        Err(PublishError::Credentials { message: m, .. }) if m.contains("bad signature")
     ));
 }
 
@@ -285,7 +285,7 @@ async fn no_answer_after_the_request_arrived_is_uncertain() {
     let rx = Receiver::start([Reply::hang()]).await;
     let hook = channel(&rx.url("/"), SECRET_ENV, "timeout_seconds = 1");
     match publish(hook.as_ref()).await {
-        Err(PublishError::Uncertain(m)) => assert!(m.contains("timed out"), "{m}"),
+        Err(PublishError::Uncertain { message: m, .. }) => assert!(m.contains("timed out"), "{m}"),
         other => panic!("a timeout should be Uncertain, got {other:?}"),
     }
     // The partner did get it: exactly why a blind retry would be wrong.
@@ -298,7 +298,7 @@ async fn a_hang_up_after_the_request_arrived_is_uncertain() {
     let hook = channel(&rx.url("/"), SECRET_ENV, "");
     assert!(matches!(
         publish(hook.as_ref()).await,
-        Err(PublishError::Uncertain(_))
+        Err(PublishError::Uncertain { .. })
     ));
     assert_eq!(rx.requests().len(), 1);
 }
@@ -332,7 +332,7 @@ async fn a_missing_secret_names_the_variable_and_sends_nothing() {
     let rx = Receiver::start([]).await;
     let hook = channel(&rx.url("/"), UNSET_ENV, "");
     match publish(hook.as_ref()).await {
-        Err(PublishError::Credentials(m)) => assert!(m.contains(UNSET_ENV), "{m}"),
+        Err(PublishError::Credentials { message: m, .. }) => assert!(m.contains(UNSET_ENV), "{m}"),
         other => panic!("a missing secret should be Credentials, got {other:?}"),
     }
     assert!(rx.requests().is_empty());

@@ -129,14 +129,14 @@ fn body(variant: &Variant, key: &str) -> Result<Vec<u8>, PublishError> {
         // Shaping always makes an object; anything else is a stored variant
         // this version cannot send, and sending again will not change that.
         _ => {
-            return Err(PublishError::Permanent(
+            return Err(PublishError::permanent(
                 "the stored webhook variant has no JSON object payload".into(),
             ))
         }
     };
     payload.insert("delivery_id".into(), key.into());
     serde_json::to_vec(&payload)
-        .map_err(|e| PublishError::Permanent(format!("cannot encode the payload: {e}")))
+        .map_err(|e| PublishError::permanent(format!("cannot encode the payload: {e}")))
 }
 
 /// An `id` and `url` the partner may return; both optional.
@@ -161,7 +161,7 @@ impl Publisher for Webhook {
             .options
             .signing_secret_env
             .resolve()
-            .map_err(|e| PublishError::Credentials(e.to_string()))?;
+            .map_err(|e| PublishError::credentials(e.to_string()))?;
         let key = job.delivery.idempotency_key();
         let body = body(job.variant, &key)?;
         let timestamp = services.clock.now().timestamp();

@@ -103,7 +103,7 @@ pub fn test(config: &Path, name: &str) -> ExitCode {
                 println!("{name}: ok — {found}");
                 ExitCode::SUCCESS
             }
-            Err(PublishError::Credentials(m)) => {
+            Err(PublishError::Credentials { message: m, .. }) => {
                 eprintln!("{name}: credentials refused: {m}");
                 ExitCode::from(1)
             }

@@ -233,7 +233,7 @@ impl<N: Network> Rig<N> {
     pub async fn check(&self) -> Result<String, PublishError> {
         let result = self.publisher().check(&self.services).await;
         self.assert_secret_free(&format!("{result:?}"));
-        if let Ok(text) | Err(PublishError::Permanent(text)) = &result {
+        if let Ok(text) | Err(PublishError::Permanent { message: text, .. }) = &result {
             self.assert_secret_free(text);
         }
         result
@@ -382,7 +382,7 @@ pub async fn invalid<N: Network>() {
         message: message.clone(),
     });
     match rig.publish().await {
-        Err(PublishError::Permanent(m)) => assert!(
+        Err(PublishError::Permanent { message: m, .. }) => assert!(
             m.contains("compliance-refusal-7f3a"),
             "{}: the network's message is lost: {m}",
             rig.net.name()
@@ -397,7 +397,7 @@ pub async fn expired_credentials<N: Network>() {
     let rig = Rig::<N>::new().await;
     rig.net.inject(Fault::ExpiredCredentials);
     match rig.publish().await {
-        Err(PublishError::Credentials(_)) => {}
+        Err(PublishError::Credentials { .. }) => {}
         other => panic!("{}: should be Credentials, got {other:?}", rig.net.name()),
     }
     assert_eq!(rig.posts(), 0, "{}", rig.net.name());
@@ -414,7 +414,7 @@ pub async fn answer_lost<N: Network>() {
     assert_eq!(rig.posts(), 1, "{name}: the server took the post");
     if !rig.net.idempotent() {
         assert!(
-            matches!(first, Err(PublishError::Uncertain(_))),
+            matches!(first, Err(PublishError::Uncertain { .. })),
             "{name}: a lost answer should be Uncertain, got {first:?}"
         );
         // After a crash the dispatcher asks: the post exists, so "never
@@ -439,7 +439,7 @@ pub async fn answer_lost<N: Network>() {
     assert!(
         matches!(
             first,
-            Err(PublishError::Uncertain(_) | PublishError::Retry { .. })
+            Err(PublishError::Uncertain { .. } | PublishError::Retry { .. })
         ),
         "{name}: a lost answer should be Uncertain or Retry, got {first:?}"
     );

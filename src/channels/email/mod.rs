@@ -132,21 +132,18 @@ impl Publisher for Email {
         let auth = match (&self.options.username_env, &self.options.password_env) {
             (Some(u), Some(p)) => Some((
                 u.resolve()
-                    .map_err(|e| PublishError::Credentials(e.to_string()))?,
+                    .map_err(|e| PublishError::credentials(e.to_string()))?,
                 p.resolve()
-                    .map_err(|e| PublishError::Credentials(e.to_string()))?,
+                    .map_err(|e| PublishError::credentials(e.to_string()))?,
             )),
             _ => None,
         };
         let smtp = sender::Smtp::new(&self.options, auth);
         let conn = smtp.connect().await.map_err(|e| {
             if e.credentials_refused {
-                PublishError::Credentials(e.message)
+                PublishError::credentials(e.message)
             } else {
-                PublishError::Retry {
-                    message: e.message,
-                    after: None,
-                }
+                PublishError::retry(e.message, None)
             }
         })?;
         conn.quit().await;
