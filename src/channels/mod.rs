@@ -2,14 +2,18 @@
 //!
 //! A module owns its configuration (the rest of its `[channels.<name>]`
 //! table), how its variant is shaped (length rules, threads, payload), and —
-//! for the daemon — how it publishes. Adding a network means one module here
-//! and one line in [`registry`]; nothing else names a network.
+//! for the daemon — how it publishes. What every channel shares (its name,
+//! its kind, the family its templates fall back to) is held once, by
+//! [`Configured`], which the rest of crier uses. Adding a network means one
+//! module here and one line in [`registry`]; nothing else names a network.
 
+mod configured;
 pub mod http;
 pub mod learned;
 pub mod media;
 pub mod registry;
 
+pub use configured::Configured;
 pub use feed::content_type as feed_content_type;
 pub use learned::Learned;
 
@@ -91,11 +95,9 @@ impl Findings {
     }
 }
 
+/// What a channel module implements: only what differs by kind. The name,
+/// kind and family are [`Configured`]'s.
 pub trait Channel: Send + Sync {
-    fn name(&self) -> &str;
-    /// The registry name of this channel's kind, e.g. `mastodon`.
-    fn kind(&self) -> &'static str;
-    fn family(&self) -> Family;
     /// The template outputs this channel needs.
     fn outputs(&self) -> &'static [Output] {
         &[Output::Text]
@@ -106,11 +108,8 @@ pub trait Channel: Send + Sync {
     }
     /// Turns template output into exactly what will be sent.
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant;
-    /// How this channel sends; `None` for kinds that cannot publish yet
-    /// (their deliveries are held, never dropped).
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        None
-    }
+    /// How this channel sends (every kind sends; discard sends nowhere).
+    fn publisher(&self) -> &dyn Publisher;
     /// HTTP routes this channel serves from the daemon (e.g. subscription
     /// pages), mounted as they are; `None` for most channels.
     fn routes(&self, _services: &Services) -> Option<axum::Router> {

@@ -23,6 +23,7 @@ use crate::secret::SecretRef;
 
 pub const KIND: Kind = Kind {
     name: "slack",
+    family: Family::Chat,
     build,
 };
 
@@ -59,20 +60,11 @@ fn escape(s: &str) -> String {
 }
 
 impl Channel for Slack {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &'static str {
-        KIND.name
-    }
-    fn family(&self) -> Family {
-        Family::Chat
-    }
     fn secrets(&self) -> Vec<&SecretRef> {
         vec![&self.options.webhook_url_env]
     }
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        Some(self)
+    fn publisher(&self) -> &dyn Publisher {
+        self
     }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         let counter = Chars::new(TEXT_LIMIT);

@@ -28,6 +28,7 @@ use crate::secret::SecretRef;
 
 pub const KIND: Kind = Kind {
     name: "teams",
+    family: Family::Chat,
     build,
 };
 
@@ -68,20 +69,11 @@ impl crier_text::Counter for Bytes {
 }
 
 impl Channel for Teams {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &'static str {
-        KIND.name
-    }
-    fn family(&self) -> Family {
-        Family::Chat
-    }
     fn secrets(&self) -> Vec<&SecretRef> {
         vec![&self.options.webhook_url_env]
     }
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        Some(self)
+    fn publisher(&self) -> &dyn Publisher {
+        self
     }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         let rules = PostRules {

@@ -25,6 +25,7 @@ use crate::secret::{Secret, SecretRef};
 
 pub const KIND: Kind = Kind {
     name: "webhook",
+    family: Family::Document,
     build,
 };
 
@@ -65,20 +66,11 @@ fn build(spec: &ChannelSpec, _organisation: &Organisation) -> Result<Box<dyn Cha
 }
 
 impl Channel for Webhook {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &'static str {
-        KIND.name
-    }
-    fn family(&self) -> Family {
-        Family::Document
-    }
     fn secrets(&self) -> Vec<&SecretRef> {
         vec![&self.options.signing_secret_env]
     }
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        Some(self)
+    fn publisher(&self) -> &dyn Publisher {
+        self
     }
     fn shape(&self, item: &Item, rendered: Rendered, _findings: &mut Findings) -> Variant {
         let text = rendered.text.unwrap_or_default();

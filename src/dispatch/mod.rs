@@ -235,13 +235,7 @@ impl Dispatcher {
             )
             .await;
         }
-        let Some(publisher) = channel.publisher() else {
-            return hold(
-                HoldReason::Unsupported,
-                format!("crier cannot publish to {} channels yet", channel.kind()),
-            )
-            .await;
-        };
+        let publisher = channel.publisher();
         if let Some(missing) = channel.secrets().into_iter().find(|s| !s.is_set()) {
             return hold(
                 HoldReason::Credentials,

@@ -35,7 +35,7 @@ pub async fn expired(d: &Dispatcher, now: DateTime<Utc>) -> Result<usize, StoreE
                 .await?;
             continue;
         }
-        let publisher = ws.channel(&delivery.channel).and_then(|c| c.publisher());
+        let publisher = ws.channel(&delivery.channel).map(|c| c.publisher());
         let variant: Option<Variant> = serde_json::from_value(delivery.variant.clone()).ok();
         let verdict = match (publisher, &variant) {
             (Some(p), Some(v)) => {

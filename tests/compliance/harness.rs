@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
-use crier::channels::{http, Channel, Job, PublishError, Publisher, Reconciled, Services};
+use crier::channels::{http, Configured, Job, PublishError, Publisher, Reconciled, Services};
 use crier::delivery::{Delivery, Receipt};
 use crier::diagnostics::Report;
 use crier::render::Variant;
@@ -177,16 +177,14 @@ impl<N: Network> Rig<N> {
         }
     }
 
-    pub fn channel(&self) -> &dyn Channel {
+    pub fn channel(&self) -> &Configured {
         self.workspace
             .channel(self.net.name())
             .expect("the channel was built")
     }
 
     fn publisher(&self) -> &dyn Publisher {
-        self.channel()
-            .publisher()
-            .unwrap_or_else(|| panic!("{} has no publisher", self.net.name()))
+        self.channel().publisher()
     }
 
     fn job(&self) -> Job<'_> {

@@ -232,7 +232,7 @@ async fn the_rotated_refresh_token_is_kept_in_a_private_file_and_used_after_a_re
     let mut services = rig.services.clone();
     services.credentials = crier::credentials::Credentials::new(&restarted.config.data_dir());
     let channel = restarted.channel("x-oauth2").unwrap();
-    let said = channel.publisher().unwrap().check(&services).await;
+    let said = channel.publisher().check(&services).await;
     assert!(
         said.as_ref().is_ok_and(|s| s.contains("@testpartnership")),
         "{said:?}"

@@ -34,6 +34,7 @@ use config::Options;
 
 pub const KIND: Kind = Kind {
     name: "email",
+    family: Family::Email,
     build,
 };
 
@@ -61,15 +62,6 @@ fn one_line(s: &str) -> String {
 }
 
 impl Channel for Email {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &'static str {
-        KIND.name
-    }
-    fn family(&self) -> Family {
-        Family::Email
-    }
     fn outputs(&self) -> &'static [Output] {
         &[Output::Subject, Output::Text, Output::Html]
     }
@@ -106,8 +98,8 @@ impl Channel for Email {
         }));
         v
     }
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        Some(self)
+    fn publisher(&self) -> &dyn Publisher {
+        self
     }
     fn routes(&self, services: &Services) -> Option<axum::Router> {
         Some(pages::router(self, services))

@@ -25,7 +25,11 @@ use crate::render::post::{shape_post, PostRules};
 use crate::render::Variant;
 use crate::secret::{Secret, SecretRef};
 
-pub const KIND: Kind = Kind { name: "x", build };
+pub const KIND: Kind = Kind {
+    name: "x",
+    family: Family::Social,
+    build,
+};
 
 /// OAuth 1.0a user context (four secrets) or an OAuth 2.0 user token
 /// (client id, optional client secret, and a refresh token to seed from).
@@ -132,15 +136,6 @@ fn build(spec: &ChannelSpec, _organisation: &Organisation) -> Result<Box<dyn Cha
 }
 
 impl Channel for X {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &'static str {
-        KIND.name
-    }
-    fn family(&self) -> Family {
-        Family::Social
-    }
     /// What must be set for a send to be tried. The refresh-token variable is
     /// left out on purpose: after the first rotation the stored token is the
     /// live one and the variable may (should) be removed.
@@ -158,8 +153,8 @@ impl Channel for X {
         .flatten()
         .collect()
     }
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        Some(self)
+    fn publisher(&self) -> &dyn Publisher {
+        self
     }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         let counter = crier_text::x::XCounter;
