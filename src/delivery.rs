@@ -69,7 +69,8 @@ pub enum HoldReason {
     Missed,
     /// The channel's credentials are missing, expired or refused.
     Credentials,
-    /// The channel kind cannot publish in this version.
+    /// Nothing can publish it: its channel is no longer in channels.toml.
+    /// (Stored as `unsupported`, from when some kinds could not publish.)
     Unsupported,
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::channels::{learned, registry, Channel, Findings, Rendered};
+use crate::channels::{learned, registry, Configured, Findings, Rendered};
 use crate::config::Config;
 use crate::content::{self, Item, ItemKind};
 use crate::diagnostics::{Location, Report, Severity};
@@ -14,7 +14,7 @@ use crate::render::{template_data, Output, Templates, Variant};
 
 pub struct Workspace {
     pub config: Config,
-    pub channels: Vec<Box<dyn Channel>>,
+    pub channels: Vec<Configured>,
     pub templates: Templates,
     pub items: Vec<Item>,
 }
@@ -36,9 +36,9 @@ impl Workspace {
                         registry::names().join(", ")
                     ),
                 ),
-                Some(kind) => match (kind.build)(spec, &config.organisation) {
+                Some(kind) => match Configured::build(kind, spec, &config.organisation) {
                     Ok(mut c) => {
-                        adopt_learned(c.as_mut(), &config.data_dir(), report);
+                        adopt_learned(&mut c, &config.data_dir(), report);
                         channels.push(c);
                     }
                     Err(msg) => report.error(spec.location.clone(), msg),
@@ -63,11 +63,8 @@ impl Workspace {
         })
     }
 
-    pub fn channel(&self, name: &str) -> Option<&dyn Channel> {
-        self.channels
-            .iter()
-            .find(|c| c.name() == name)
-            .map(|c| c.as_ref())
+    pub fn channel(&self, name: &str) -> Option<&Configured> {
+        self.channels.iter().find(|c| c.name() == name)
     }
 
     pub fn item(&self, id: &str) -> Option<&Item> {
@@ -88,7 +85,7 @@ impl Workspace {
     pub fn render(
         &self,
         item: &Item,
-        channel: &dyn Channel,
+        channel: &Configured,
         report: &mut Report,
     ) -> Option<Variant> {
         let here = || Location::Item {
@@ -148,7 +145,7 @@ impl Workspace {
 /// Gives a channel what its network told us earlier (see
 /// `channels::learned`). Problems are notes: the channel then counts with
 /// its configured limits, as it does on a machine that never asked.
-fn adopt_learned(channel: &mut dyn Channel, data_dir: &Path, report: &mut Report) {
+fn adopt_learned(channel: &mut Configured, data_dir: &Path, report: &mut Report) {
     let location = Location::Channel {
         channel: channel.name().to_string(),
     };
@@ -168,7 +165,7 @@ fn adopt_learned(channel: &mut dyn Channel, data_dir: &Path, report: &mut Report
 }
 
 /// Where a channel's template for one content kind may be, most specific first.
-pub fn template_candidates(channel: &dyn Channel, kind: ItemKind, output: Output) -> Vec<String> {
+pub fn template_candidates(channel: &Configured, kind: ItemKind, output: Output) -> Vec<String> {
     let (k, f, o) = (channel.kind(), channel.family().as_str(), output.suffix());
     let c = kind.as_str();
     let mut v = vec![

@@ -393,7 +393,7 @@ async fn publishing_the_same_delivery_twice_makes_one_record() {
         delivery: &delivery,
         variant: &variant,
     };
-    let publisher = workspace.channel("bsky").unwrap().publisher().unwrap();
+    let publisher = workspace.channel("bsky").unwrap().publisher();
 
     let first = publisher
         .publish(&job, &services)
@@ -411,7 +411,7 @@ async fn publishing_the_same_delivery_twice_makes_one_record() {
 
     // A new channel instance (a reload or restart) finds the same records.
     let reloaded = crier::workspace::Workspace::load(&ws.config(), &mut report).unwrap();
-    let other = reloaded.channel("bsky").unwrap().publisher().unwrap();
+    let other = reloaded.channel("bsky").unwrap().publisher();
     assert_eq!(other.publish(&job, &services).await.unwrap(), first);
 
     let posts = records(&pds, &me.did).await;

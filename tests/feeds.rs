@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use crier::channels::{Channel, Job, Services};
+use crier::channels::{Configured, Job, Services};
 use crier::delivery::{Delivery, Planned, Receipt};
 use crier::diagnostics::Report;
 use crier::render::Variant;
@@ -170,7 +170,7 @@ fn at(s: &str) -> DateTime<Utc> {
 }
 
 impl World {
-    fn channel(&self, name: &str) -> &dyn Channel {
+    fn channel(&self, name: &str) -> &Configured {
         self.ws.channel(name).unwrap()
     }
 
@@ -218,7 +218,6 @@ impl World {
         };
         self.channel(&d.channel)
             .publisher()
-            .expect("feeds publish")
             .publish(&job, &self.services)
             .await
             .unwrap()
@@ -528,7 +527,7 @@ async fn the_shipped_example_feeds_parse_cleanly() {
             delivery: d,
             variant: &variant,
         };
-        let publisher = ws.channel(&d.channel).unwrap().publisher().unwrap();
+        let publisher = ws.channel(&d.channel).unwrap().publisher();
         let receipt = publisher.publish(&job, &services).await.unwrap();
         store
             .record_sent(d.id, &receipt, end, "published")

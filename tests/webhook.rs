@@ -7,7 +7,7 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use crier::channels::{registry, Channel, Job, PublishError, Reconciled, Services};
+use crier::channels::{registry, Configured, Job, PublishError, Reconciled, Services};
 use crier::config::Config;
 use crier::delivery::{Delivery, Receipt, State};
 use crier::diagnostics::{Report, SourceFile};
@@ -33,7 +33,7 @@ fn set_secret() {
 }
 
 /// A webhook channel built the way the daemon builds it: from channels.toml.
-fn channel(url: &str, secret_env: &str, extra: &str) -> Box<dyn Channel> {
+fn channel(url: &str, secret_env: &str, extra: &str) -> Configured {
     set_secret();
     let toml = format!(
         r#"
@@ -56,7 +56,8 @@ signing_secret_env = "{secret_env}"
         .expect("the test configuration parses");
     assert_eq!(report.error_count(), 0, "{report:?}");
     let kind = registry::find("webhook").expect("webhook is a registered kind");
-    (kind.build)(&config.channels[0], &config.organisation).expect("the webhook channel builds")
+    Configured::build(kind, &config.channels[0], &config.organisation)
+        .expect("the webhook channel builds")
 }
 
 fn delivery() -> Delivery {
@@ -118,13 +119,13 @@ fn services() -> Services {
     }
 }
 
-async fn publish(channel: &dyn Channel) -> Result<Receipt, PublishError> {
+async fn publish(channel: &Configured) -> Result<Receipt, PublishError> {
     let (delivery, variant) = (delivery(), variant());
     let job = Job {
         delivery: &delivery,
         variant: &variant,
     };
-    let publisher = channel.publisher().expect("the webhook can publish");
+    let publisher = channel.publisher();
     let result = publisher.publish(&job, &services()).await;
     if let Err(e) = &result {
         assert_secret_free(e);
@@ -155,7 +156,7 @@ async fn sends_the_signed_payload_and_keeps_the_partners_id() {
     .await;
     let hook = channel(&rx.url("/hooks/crier"), SECRET_ENV, "");
 
-    let receipt = publish(hook.as_ref()).await.expect("sent");
+    let receipt = publish(&hook).await.expect("sent");
     assert_eq!(
         receipt,
         Receipt {
@@ -200,7 +201,7 @@ async fn sends_the_signed_payload_and_keeps_the_partners_id() {
 async fn without_an_id_in_the_answer_the_receipt_is_the_delivery_key() {
     let rx = Receiver::start([Reply::status(204)]).await;
     let hook = channel(&rx.url("/"), SECRET_ENV, "");
-    let receipt = publish(hook.as_ref()).await.expect("sent");
+    let receipt = publish(&hook).await.expect("sent");
     assert_eq!(
         receipt,
         Receipt {
@@ -220,20 +221,18 @@ async fn retries_keep_the_same_delivery_key_until_accepted() {
     .await;
     let hook = channel(&rx.url("/hook"), SECRET_ENV, "");
 
-    match publish(hook.as_ref()).await {
+    match publish(&hook).await {
         Err(PublishError::Retry { after, .. }) => assert_eq!(after, Some(Duration::from_secs(2))),
         other => panic!("429 should be Retry, got {other:?}"),
     }
-    match publish(hook.as_ref()).await {
-        Err(PublishError::Retry { after, message }) => {
+    match publish(&hook).await {
+        Err(PublishError::Retry { after, message, .. }) => {
             assert_eq!(after, None);
             assert!(message.contains("upstream exploded"), "{message}");
         }
         other => panic!("500 should be Retry, got {other:?}"),
     }
-    publish(hook.as_ref())
-        .await
-        .expect("third attempt is accepted");
+    publish(&hook).await.expect("third attempt is accepted");
 
     let requests = rx.wait_for(3).await;
     let key = delivery().idempotency_key();
@@ -248,7 +247,7 @@ async fn unavailable_with_retry_after_waits_as_asked() {
     let rx = Receiver::start([Reply::status(503).header("Retry-After", "120")]).await;
     let hook = channel(&rx.url("/"), SECRET_ENV, "");
     assert!(matches!(
-        publish(hook.as_ref()).await,
+        publish(&hook).await,
         Err(PublishError::Retry { after: Some(d), .. }) if d == Duration::from_secs(120)
     ));
 }
@@ -261,8 +260,8 @@ async fn a_refusal_is_permanent_in_the_receivers_words() {
     )])
     .await;
     let hook = channel(&rx.url("/"), SECRET_ENV, "");
-    match publish(hook.as_ref()).await {
-        Err(PublishError::Permanent(m)) => assert_eq!(
+    match publish(&hook).await {
+        Err(PublishError::Permanent { message: m, .. }) => assert_eq!(
             m,
             "HTTP 400 Bad Request: invalid_payload: event.starts_at is required"
         ),
@@ -275,8 +274,8 @@ async fn unauthorised_is_a_credentials_problem() {
     let rx = Receiver::start([Reply::text(401, "bad signature")]).await;
     let hook = channel(&rx.url("/"), SECRET_ENV, "");
     assert!(matches!(
-        publish(hook.as_ref()).await,
-        Err(PublishError::Credentials(m)) if m.contains("bad signature")
+        publish(&hook).await,
+        Err(PublishError::Credentials { message: m, .. }) if m.contains("bad signature")
     ));
 }
 
@@ -284,8 +283,8 @@ async fn unauthorised_is_a_credentials_problem() {
 async fn no_answer_after_the_request_arrived_is_uncertain() {
     let rx = Receiver::start([Reply::hang()]).await;
     let hook = channel(&rx.url("/"), SECRET_ENV, "timeout_seconds = 1");
-    match publish(hook.as_ref()).await {
-        Err(PublishError::Uncertain(m)) => assert!(m.contains("timed out"), "{m}"),
+    match publish(&hook).await {
+        Err(PublishError::Uncertain { message: m, .. }) => assert!(m.contains("timed out"), "{m}"),
         other => panic!("a timeout should be Uncertain, got {other:?}"),
     }
     // The partner did get it: exactly why a blind retry would be wrong.
@@ -297,8 +296,8 @@ async fn a_hang_up_after_the_request_arrived_is_uncertain() {
     let rx = Receiver::start([Reply::close()]).await;
     let hook = channel(&rx.url("/"), SECRET_ENV, "");
     assert!(matches!(
-        publish(hook.as_ref()).await,
-        Err(PublishError::Uncertain(_))
+        publish(&hook).await,
+        Err(PublishError::Uncertain { .. })
     ));
     assert_eq!(rx.requests().len(), 1);
 }
@@ -317,7 +316,7 @@ async fn nothing_listening_is_retryable_and_names_no_url() {
         closed_port()
     );
     let hook = channel(&url, SECRET_ENV, "");
-    match publish(hook.as_ref()).await {
+    match publish(&hook).await {
         Err(e @ PublishError::Retry { .. }) => {
             let shown = format!("{e} {e:?}");
             assert!(!shown.contains("url-token-xyzzy"), "URL leaked: {shown}");
@@ -331,8 +330,8 @@ async fn nothing_listening_is_retryable_and_names_no_url() {
 async fn a_missing_secret_names_the_variable_and_sends_nothing() {
     let rx = Receiver::start([]).await;
     let hook = channel(&rx.url("/"), UNSET_ENV, "");
-    match publish(hook.as_ref()).await {
-        Err(PublishError::Credentials(m)) => assert!(m.contains(UNSET_ENV), "{m}"),
+    match publish(&hook).await {
+        Err(PublishError::Credentials { message: m, .. }) => assert!(m.contains(UNSET_ENV), "{m}"),
         other => panic!("a missing secret should be Credentials, got {other:?}"),
     }
     assert!(rx.requests().is_empty());
@@ -346,6 +345,6 @@ async fn a_webhook_cannot_look_a_delivery_up() {
         delivery: &delivery,
         variant: &variant,
     };
-    let verdict = hook.publisher().unwrap().reconcile(&job, &services()).await;
+    let verdict = hook.publisher().reconcile(&job, &services()).await;
     assert_eq!(verdict, Reconciled::Unknown);
 }

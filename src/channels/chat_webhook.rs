@@ -13,24 +13,15 @@ use crate::secret::{Secret, SecretRef};
 pub(super) fn url(env: &SecretRef) -> Result<Secret, PublishError> {
     let url = env
         .resolve()
-        .map_err(|e| PublishError::Credentials(e.to_string()))?;
-    if acceptable(url.expose()) {
+        .map_err(|e| PublishError::credentials(e.to_string()))?;
+    if http::https_or_loopback(url.expose()) {
         Ok(url)
     } else {
-        Err(PublishError::Credentials(format!(
+        Err(PublishError::credentials(format!(
             "environment variable `{}` does not hold an https:// webhook URL",
             env.0
         )))
     }
-}
-
-/// https, or plain http to loopback where tests run their servers (the same
-/// rule as `https_option` for URLs written in channels.toml).
-fn acceptable(url: &str) -> bool {
-    url.starts_with("https://")
-        || ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-            .iter()
-            .any(|p| url.starts_with(p))
 }
 
 /// The JSON body shaped when the item was planned.
@@ -39,7 +30,7 @@ pub(super) fn payload(variant: &Variant) -> Result<&serde_json::Value, PublishEr
         Some(p @ serde_json::Value::Object(_)) => Ok(p),
         // Shaping always makes an object; anything else is a stored variant
         // this version cannot send, and sending again will not change that.
-        _ => Err(PublishError::Permanent(format!(
+        _ => Err(PublishError::permanent(format!(
             "the stored {} variant has no JSON object payload",
             variant.kind
         ))),
@@ -83,15 +74,16 @@ mod tests {
         let env = SecretRef("CRIER_UNIT_CHAT_WEBHOOK_URL_PLAIN".into());
         std::env::set_var(&env.0, "http://hooks.example/services/T/B/s3cr3t-token");
         let e = url(&env).unwrap_err();
-        assert!(matches!(e, PublishError::Credentials(_)));
+        assert!(matches!(e, PublishError::Credentials { .. }));
         assert!(!format!("{e} {e:?}").contains("s3cr3t"));
 
         let env = SecretRef("CRIER_UNIT_CHAT_WEBHOOK_URL_TLS".into());
         std::env::set_var(&env.0, "https://hooks.example/services/T/B/s3cr3t-token");
         assert!(url(&env).is_ok());
-        assert!(acceptable("http://127.0.0.1:9/x"));
 
         let missing = SecretRef("CRIER_UNIT_CHAT_WEBHOOK_URL_UNSET".into());
-        assert!(matches!(url(&missing), Err(PublishError::Credentials(m)) if m.contains("UNSET")));
+        assert!(
+            matches!(url(&missing), Err(PublishError::Credentials { message: m, .. }) if m.contains("UNSET"))
+        );
     }
 }

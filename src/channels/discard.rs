@@ -12,6 +12,7 @@ use crate::render::Variant;
 
 pub const KIND: Kind = Kind {
     name: "discard",
+    family: Family::Document,
     build,
 };
 
@@ -32,15 +33,6 @@ fn build(spec: &ChannelSpec, _organisation: &Organisation) -> Result<Box<dyn Cha
 }
 
 impl Channel for Discard {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &'static str {
-        KIND.name
-    }
-    fn family(&self) -> Family {
-        Family::Document
-    }
     fn shape(&self, item: &Item, rendered: Rendered, _findings: &mut Findings) -> Variant {
         Variant::document(
             &item.id,
@@ -49,8 +41,8 @@ impl Channel for Discard {
             rendered.text.unwrap_or_default(),
         )
     }
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        Some(self)
+    fn publisher(&self) -> &dyn Publisher {
+        self
     }
 }
 

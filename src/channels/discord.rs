@@ -20,6 +20,7 @@ use crate::secret::SecretRef;
 
 pub const KIND: Kind = Kind {
     name: "discord",
+    family: Family::Chat,
     build,
 };
 
@@ -72,20 +73,11 @@ fn check_username(name: &str) -> Result<(), String> {
 }
 
 impl Channel for Discord {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &'static str {
-        KIND.name
-    }
-    fn family(&self) -> Family {
-        Family::Chat
-    }
     fn secrets(&self) -> Vec<&SecretRef> {
         vec![&self.options.webhook_url_env]
     }
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        Some(self)
+    fn publisher(&self) -> &dyn Publisher {
+        self
     }
     fn max_image_bytes(&self) -> Option<u64> {
         Some(self.options.max_upload_mib.unwrap_or(DEFAULT_UPLOAD_MIB) * 1024 * 1024)

@@ -67,6 +67,29 @@ pub fn client() -> reqwest::Client {
         .expect("the HTTP client builds: a crypto provider is installed and no option is invalid")
 }
 
+/// Whether crier may send to `url`: https, or plain http to a loopback
+/// host, where tests run their servers. The one rule for URLs written in
+/// channels.toml and for webhook URLs read from the environment. The host
+/// is parsed, so `http://localhost.example.org` is not loopback.
+pub fn https_or_loopback(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Some(parsed) = url
+        .starts_with("http://")
+        .then(|| reqwest::Url::parse(url).ok())
+        .flatten()
+    else {
+        return false;
+    };
+    let host = parsed.host_str().unwrap_or_default();
+    let ip = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || ip
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Sends a request and checks the answer: `Ok` only for a 2xx response,
 /// whose body is left for the caller to read (see [`read_text`]).
 /// `clock` dates the answer, for rate-limit resets given as instants.
@@ -76,24 +99,35 @@ pub async fn send(request: RequestBuilder, clock: &dyn Clock) -> Result<Response
 }
 
 /// [`send`] for a request that creates a post on a network with no
-/// idempotency key (X, Facebook, LinkedIn): a 502 or 504 comes from a
-/// gateway that may already have passed the request on, so it is
-/// `Uncertain` rather than `Retry` (see [`classify`]).
+/// idempotency key (X, Facebook, LinkedIn, chat webhooks): a gateway error
+/// is `Uncertain` rather than `Retry` (see [`gateway_uncertain`]).
 pub async fn send_once(
     request: RequestBuilder,
     clock: &dyn Clock,
 ) -> Result<Response, PublishError> {
     let response = request.send().await.map_err(|e| transport_error(&e))?;
-    let gateway = matches!(
-        response.status(),
-        StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
-    );
-    check(response, clock.now()).await.map_err(|e| match e {
-        PublishError::Retry { message, .. } if gateway => PublishError::Uncertain(format!(
-            "{message}: a gateway answered, so the post may have been received"
-        )),
+    check(response, clock.now())
+        .await
+        .map_err(|e| gateway_uncertain(e, "the post"))
+}
+
+/// The gateway rule, for requests that create something on a network with
+/// no idempotency key: a 502 or 504 comes from a gateway that may already
+/// have passed the request on, so it is `Uncertain`, never a blind retry.
+/// (A 503 says the service would not take the request: it stays `Retry`.)
+/// `what` names what may have been received, e.g. "the post".
+pub fn gateway_uncertain(error: PublishError, what: &str) -> PublishError {
+    match error {
+        PublishError::Retry {
+            message,
+            status: status @ Some(502 | 504),
+            ..
+        } => PublishError::Uncertain {
+            message: format!("{message}: a gateway answered, so {what} may have been received"),
+            status,
+        },
         other => other,
-    })
+    }
 }
 
 /// Passes a 2xx response through; otherwise reads (a bounded part of) the
@@ -129,8 +163,8 @@ pub async fn read_text(mut response: Response) -> Result<String, reqwest::Error>
 /// - 429: `Retry`, after `Retry-After` or else the rate-limit reset header.
 /// - 408 and 5xx: `Retry`, after `Retry-After` if given (503 usually does).
 ///   A 502/504 comes from a gateway that may already have passed the request
-///   on; channels with no idempotency key may prefer to treat those as
-///   uncertain.
+///   on; requests that create something with no idempotency key apply
+///   [`gateway_uncertain`].
 /// - 401: `Credentials`. 403: `Credentials` when it is clearly about the
 ///   token (a `WWW-Authenticate` challenge, or a message about tokens,
 ///   scopes or OAuth), else `Permanent` (403 also means "not allowed to post
@@ -157,21 +191,35 @@ pub fn classify(
     match code {
         429 => Err(PublishError::Retry {
             message,
+            status: Some(code),
             after: retry_after(headers, now).or_else(|| rate_limit_reset(headers, now)),
         }),
         408 | 500..=599 => Err(PublishError::Retry {
             message,
+            status: Some(code),
             after: retry_after(headers, now),
         }),
-        401 => Err(PublishError::Credentials(message)),
+        401 => Err(PublishError::Credentials {
+            message,
+            status: Some(code),
+        }),
         403 if headers.contains_key(WWW_AUTHENTICATE) || mentions_credentials(&message) => {
-            Err(PublishError::Credentials(message))
+            Err(PublishError::Credentials {
+                message,
+                status: Some(code),
+            })
         }
-        300..=399 => Err(PublishError::Permanent(format!(
-            "{message} (a redirect: crier does not follow redirects when \
-             publishing; check the configured URL)"
-        ))),
-        _ => Err(PublishError::Permanent(message)),
+        300..=399 => Err(PublishError::Permanent {
+            message: format!(
+                "{message} (a redirect: crier does not follow redirects when \
+                 publishing; check the configured URL)"
+            ),
+            status: Some(code),
+        }),
+        _ => Err(PublishError::Permanent {
+            message,
+            status: Some(code),
+        }),
     }
 }
 
@@ -298,18 +346,18 @@ pub fn transport_error(err: &reqwest::Error) -> PublishError {
     if err.is_builder() {
         // The request could not even be built: a bug or a bad option, and
         // sending again will not change it.
-        PublishError::Permanent(format!("could not build the request: {detail}"))
+        PublishError::permanent(format!("could not build the request: {detail}"))
     } else if err.is_connect() {
-        PublishError::Retry {
-            message: format!("could not connect (nothing was sent): {detail}"),
-            after: None,
-        }
+        PublishError::retry(
+            format!("could not connect (nothing was sent): {detail}"),
+            None,
+        )
     } else if err.is_timeout() {
-        PublishError::Uncertain(format!(
+        PublishError::uncertain(format!(
             "timed out waiting for the answer; the request may have been received: {detail}"
         ))
     } else {
-        PublishError::Uncertain(format!(
+        PublishError::uncertain(format!(
             "the connection failed before a complete answer; the request may have been received: {detail}"
         ))
     }
@@ -471,27 +519,30 @@ mod tests {
         );
         assert_eq!(
             r,
-            Err(PublishError::Credentials(
-                "HTTP 401 Unauthorized: The access token is invalid".into()
-            ))
+            Err(PublishError::Credentials {
+                message: "HTTP 401 Unauthorized: The access token is invalid".into(),
+                status: Some(401),
+            })
         );
         let h = headers(&[("www-authenticate", r#"Bearer error="insufficient_scope""#)]);
         assert!(matches!(
             classify(status(403), &h, "", now()),
-            Err(PublishError::Credentials(_))
+            Err(PublishError::Credentials { .. })
         ));
         assert!(matches!(
             classify(status(403), &HeaderMap::new(), "invalid_token", now()),
-            Err(PublishError::Credentials(_))
+            Err(PublishError::Credentials { .. })
         ));
         // Not about credentials: refused for good.
         let dup = r#"{"detail":"You are not allowed to create a Tweet with duplicate content."}"#;
         assert_eq!(
             classify(status(403), &HeaderMap::new(), dup, now()),
-            Err(PublishError::Permanent(
-                "HTTP 403 Forbidden: You are not allowed to create a Tweet with duplicate content."
-                    .into()
-            ))
+            Err(PublishError::Permanent {
+                message:
+                    "HTTP 403 Forbidden: You are not allowed to create a Tweet with duplicate content."
+                        .into(),
+                status: Some(403),
+            })
         );
     }
 
@@ -523,19 +574,23 @@ mod tests {
         for (body, want) in cases {
             assert_eq!(
                 classify(status(400), &HeaderMap::new(), body, now()),
-                Err(PublishError::Permanent(format!(
-                    "HTTP 400 Bad Request: {want}"
-                ))),
+                Err(PublishError::Permanent {
+                    message: format!("HTTP 400 Bad Request: {want}"),
+                    status: Some(400),
+                }),
                 "{body}"
             );
         }
         assert_eq!(
             classify(status(404), &HeaderMap::new(), "", now()),
-            Err(PublishError::Permanent("HTTP 404 Not Found".into()))
+            Err(PublishError::Permanent {
+                message: "HTTP 404 Not Found".into(),
+                status: Some(404),
+            })
         );
         assert!(matches!(
             classify(status(302), &HeaderMap::new(), "", now()),
-            Err(PublishError::Permanent(m)) if m.contains("redirect")
+            Err(PublishError::Permanent { message: m, .. }) if m.contains("redirect")
         ));
     }
 
@@ -551,6 +606,99 @@ mod tests {
         );
         assert_eq!(redact_urls("a http://x/y b wss://z"), "a <url> b <url>");
         assert_eq!(redact_urls("no urls: here"), "no urls: here");
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_hosts() {
+        for ok in [
+            "https://example.org/x",
+            "http://127.0.0.1:9/x",
+            "http://localhost:8080",
+            "http://LOCALHOST/",
+            "http://[::1]:80/",
+        ] {
+            assert!(https_or_loopback(ok), "{ok}");
+        }
+        for refused in [
+            "http://example.org/",
+            "http://localhost.example.org/",
+            "http://127.0.0.1.example.org/",
+            "http://[::2]/",
+            "ftp://127.0.0.1/",
+            "localhost:80",
+        ] {
+            assert!(!https_or_loopback(refused), "{refused}");
+        }
+    }
+
+    #[test]
+    fn the_status_decides_never_the_text() {
+        // A 404 whose body talks about a 500 is still a refused 404.
+        let e = classify(
+            status(404),
+            &HeaderMap::new(),
+            "upstream said HTTP 500",
+            now(),
+        );
+        assert_eq!(e.as_ref().unwrap_err().status(), Some(404));
+        assert!(matches!(e, Err(PublishError::Permanent { .. })));
+        // And a 500 whose body says "HTTP 404" is still worth a retry.
+        let e = classify(status(500), &HeaderMap::new(), "HTTP 404 Not Found", now());
+        assert!(matches!(
+            e,
+            Err(PublishError::Retry {
+                status: Some(500),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn gateway_errors_are_uncertain_whatever_the_words() {
+        let gateway = |code: u16, body: &str| {
+            let e = classify(status(code), &HeaderMap::new(), body, now()).unwrap_err();
+            gateway_uncertain(e, "the post")
+        };
+        for code in [502, 504] {
+            let e = gateway(code, "");
+            assert_eq!(e.status(), Some(code));
+            assert!(
+                matches!(&e, PublishError::Uncertain { message, .. }
+                    if message.ends_with("a gateway answered, so the post may have been received")),
+                "{e:?}"
+            );
+        }
+        // 503: the service would not take it; said in a body or not.
+        assert!(matches!(
+            gateway(503, "502 Bad Gateway"),
+            PublishError::Retry { .. }
+        ));
+        // Other kinds pass unchanged, even when their words mention a gateway.
+        let refused = gateway(400, "HTTP 502 Bad Gateway");
+        assert!(matches!(
+            refused,
+            PublishError::Permanent {
+                status: Some(400),
+                ..
+            }
+        ));
+        let lost = gateway_uncertain(PublishError::retry("HTTP 502".into(), None), "the post");
+        assert!(matches!(lost, PublishError::Retry { status: None, .. }));
+    }
+
+    #[test]
+    fn map_message_keeps_kind_status_and_wait() {
+        let h = headers(&[("retry-after", "9")]);
+        let e = classify(status(503), &h, "", now()).unwrap_err();
+        let told = e.map_message(|m| format!("part 2: {m}"));
+        assert_eq!(
+            told,
+            PublishError::Retry {
+                message: "part 2: HTTP 503 Service Unavailable".into(),
+                status: Some(503),
+                after: Some(Duration::from_secs(9)),
+            }
+        );
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub fn save(data_dir: &Path, channel: &str, learned: &Learned) -> std::io::Resul
 /// from what was saved before (then shaping must be redone).
 pub fn record(
     data_dir: &Path,
-    channel: &dyn super::Channel,
+    channel: &super::Configured,
     facts: serde_json::Value,
     now: DateTime<Utc>,
 ) -> std::io::Result<(PathBuf, bool)> {

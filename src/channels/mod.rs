@@ -2,14 +2,18 @@
 //!
 //! A module owns its configuration (the rest of its `[channels.<name>]`
 //! table), how its variant is shaped (length rules, threads, payload), and —
-//! for the daemon — how it publishes. Adding a network means one module here
-//! and one line in [`registry`]; nothing else names a network.
+//! for the daemon — how it publishes. What every channel shares (its name,
+//! its kind, the family its templates fall back to) is held once, by
+//! [`Configured`], which the rest of crier uses. Adding a network means one
+//! module here and one line in [`registry`]; nothing else names a network.
 
+mod configured;
 pub mod http;
 pub mod learned;
 pub mod media;
 pub mod registry;
 
+pub use configured::Configured;
 pub use feed::content_type as feed_content_type;
 pub use learned::Learned;
 
@@ -91,11 +95,9 @@ impl Findings {
     }
 }
 
+/// What a channel module implements: only what differs by kind. The name,
+/// kind and family are [`Configured`]'s.
 pub trait Channel: Send + Sync {
-    fn name(&self) -> &str;
-    /// The registry name of this channel's kind, e.g. `mastodon`.
-    fn kind(&self) -> &'static str;
-    fn family(&self) -> Family;
     /// The template outputs this channel needs.
     fn outputs(&self) -> &'static [Output] {
         &[Output::Text]
@@ -106,11 +108,8 @@ pub trait Channel: Send + Sync {
     }
     /// Turns template output into exactly what will be sent.
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant;
-    /// How this channel sends; `None` for kinds that cannot publish yet
-    /// (their deliveries are held, never dropped).
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        None
-    }
+    /// How this channel sends (every kind sends; discard sends nowhere).
+    fn publisher(&self) -> &dyn Publisher;
     /// HTTP routes this channel serves from the daemon (e.g. subscription
     /// pages), mounted as they are; `None` for most channels.
     fn routes(&self, _services: &Services) -> Option<axum::Router> {
@@ -168,25 +167,95 @@ pub struct Services {
 }
 
 /// How a send failed; the dispatcher acts on the kind, never on the text.
+///
+/// `status` is the HTTP status of the answer that decided the kind, when
+/// there was one: code that reads an error (a network's own refinements,
+/// the gateway rule) matches on it, never on the message, which is for
+/// people.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PublishError {
     /// Worth trying again: 429, 5xx, or no connection before sending.
     #[error("{message}")]
     Retry {
         message: String,
+        status: Option<u16>,
         /// What the network asked for (Retry-After, rate-limit reset).
         after: Option<Duration>,
     },
     /// Refused for good (validation, duplicate): the network's own words.
-    #[error("{0}")]
-    Permanent(String),
+    #[error("{message}")]
+    Permanent {
+        message: String,
+        status: Option<u16>,
+    },
     /// The request may have been received (timeout, dropped connection
     /// after sending): never retried blindly.
-    #[error("{0}")]
-    Uncertain(String),
+    #[error("{message}")]
+    Uncertain {
+        message: String,
+        status: Option<u16>,
+    },
     /// Credentials missing, expired or refused.
-    #[error("{0}")]
-    Credentials(String),
+    #[error("{message}")]
+    Credentials {
+        message: String,
+        status: Option<u16>,
+    },
+}
+
+impl PublishError {
+    /// A retry with no HTTP answer behind it.
+    pub fn retry(message: String, after: Option<Duration>) -> PublishError {
+        PublishError::Retry {
+            message,
+            status: None,
+            after,
+        }
+    }
+
+    /// A refusal found without asking the network (bad option, unreadable
+    /// image, a stored variant this version cannot send).
+    pub fn permanent(message: String) -> PublishError {
+        PublishError::Permanent {
+            message,
+            status: None,
+        }
+    }
+
+    pub fn uncertain(message: String) -> PublishError {
+        PublishError::Uncertain {
+            message,
+            status: None,
+        }
+    }
+
+    pub fn credentials(message: String) -> PublishError {
+        PublishError::Credentials {
+            message,
+            status: None,
+        }
+    }
+
+    /// The HTTP status of the answer, if the failure came from one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            PublishError::Retry { status, .. }
+            | PublishError::Permanent { status, .. }
+            | PublishError::Uncertain { status, .. }
+            | PublishError::Credentials { status, .. } => *status,
+        }
+    }
+
+    /// The same failure, told differently (context added, a network's
+    /// own words put first); kind, status and wait are kept.
+    pub fn map_message(mut self, f: impl FnOnce(String) -> String) -> PublishError {
+        let (PublishError::Retry { message, .. }
+        | PublishError::Permanent { message, .. }
+        | PublishError::Uncertain { message, .. }
+        | PublishError::Credentials { message, .. }) = &mut self;
+        *message = f(std::mem::take(message));
+        self
+    }
 }
 
 /// What a channel found out about a request interrupted by a crash.
@@ -232,7 +301,7 @@ pub fn options<T: DeserializeOwned>(spec: &ChannelSpec) -> Result<T, String> {
 
 /// Requires an https URL in a channel option.
 pub fn https_option(spec: &ChannelSpec, field: &str, value: &str) -> Result<(), String> {
-    if value.starts_with("https://") || is_loopback_http(value) {
+    if http::https_or_loopback(value) {
         Ok(())
     } else {
         Err(format!(
@@ -240,11 +309,4 @@ pub fn https_option(spec: &ChannelSpec, field: &str, value: &str) -> Result<(), 
             spec.name
         ))
     }
-}
-
-/// Plain http is allowed to loopback only, where tests run local servers.
-fn is_loopback_http(url: &str) -> bool {
-    ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-        .iter()
-        .any(|p| url.starts_with(p))
 }

@@ -1,15 +1,17 @@
 //! Every channel kind crier knows, one line each.
 
-use super::Channel;
+use super::{Channel, Family};
 use crate::config::{ChannelSpec, Organisation};
 
 /// Builds a channel from its table; the organisation gives defaults
 /// (website, name, language) a channel may need.
 pub type Build = fn(&ChannelSpec, &Organisation) -> Result<Box<dyn Channel>, String>;
 
-/// A channel kind: its name in `channels.toml` and how to build one.
+/// A channel kind: its name in `channels.toml`, the family its templates
+/// fall back to, and how to build one.
 pub struct Kind {
     pub name: &'static str,
+    pub family: Family,
     pub build: Build,
 }
 

@@ -23,6 +23,7 @@ use crate::secret::SecretRef;
 
 pub const KIND: Kind = Kind {
     name: "slack",
+    family: Family::Chat,
     build,
 };
 
@@ -59,20 +60,11 @@ fn escape(s: &str) -> String {
 }
 
 impl Channel for Slack {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &'static str {
-        KIND.name
-    }
-    fn family(&self) -> Family {
-        Family::Chat
-    }
     fn secrets(&self) -> Vec<&SecretRef> {
         vec![&self.options.webhook_url_env]
     }
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        Some(self)
+    fn publisher(&self) -> &dyn Publisher {
+        self
     }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         let counter = Chars::new(TEXT_LIMIT);
@@ -108,8 +100,14 @@ const DEAD_HOOK: &[&str] = &["invalid_token", "no_service", "no_team", "team_dis
 /// with 404/410 too, which would otherwise read as a refused post.
 fn reclassify(e: PublishError) -> PublishError {
     match e {
-        PublishError::Permanent(m) if DEAD_HOOK.iter().any(|code| m.ends_with(code)) => {
-            PublishError::Credentials(format!("{m} (the webhook URL no longer works)"))
+        // The code is Slack's whole answer, so it ends the message.
+        PublishError::Permanent { message, status }
+            if DEAD_HOOK.iter().any(|code| message.ends_with(code)) =>
+        {
+            PublishError::Credentials {
+                message: format!("{message} (the webhook URL no longer works)"),
+                status,
+            }
         }
         other => other,
     }
@@ -132,16 +130,30 @@ impl Publisher for Slack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::http;
 
     #[test]
     fn dead_hook_codes_are_credentials_and_refusals_stay_permanent() {
-        let e = reclassify(PublishError::Permanent(
-            "HTTP 404 Not Found: no_service".into(),
+        let refused = |code: u16, body: &str| {
+            let status = reqwest::StatusCode::from_u16(code).unwrap();
+            let now = chrono::Utc::now();
+            http::classify(status, &Default::default(), body, now).unwrap_err()
+        };
+        let e = reclassify(refused(404, "no_service"));
+        assert!(matches!(
+            e,
+            PublishError::Credentials {
+                status: Some(404),
+                ..
+            }
         ));
-        assert!(matches!(e, PublishError::Credentials(_)));
-        let e = reclassify(PublishError::Permanent(
-            "HTTP 410 Gone: channel_is_archived".into(),
+        let e = reclassify(refused(410, "channel_is_archived"));
+        assert!(matches!(
+            e,
+            PublishError::Permanent {
+                status: Some(410),
+                ..
+            }
         ));
-        assert!(matches!(e, PublishError::Permanent(_)));
     }
 }

@@ -28,6 +28,7 @@ use crate::secret::SecretRef;
 
 pub const KIND: Kind = Kind {
     name: "teams",
+    family: Family::Chat,
     build,
 };
 
@@ -68,20 +69,11 @@ impl crier_text::Counter for Bytes {
 }
 
 impl Channel for Teams {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &'static str {
-        KIND.name
-    }
-    fn family(&self) -> Family {
-        Family::Chat
-    }
     fn secrets(&self) -> Vec<&SecretRef> {
         vec![&self.options.webhook_url_env]
     }
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        Some(self)
+    fn publisher(&self) -> &dyn Publisher {
+        self
     }
     fn uses_public_url(&self) -> Option<&'static str> {
         Some("the URLs of item images in cards (Teams fetches them from the daemon)")
@@ -134,9 +126,15 @@ impl Channel for Teams {
 /// URL is dead and a person must make a new one, as with expired tokens.
 fn reclassify(e: PublishError) -> PublishError {
     match e {
-        PublishError::Permanent(m) if m.starts_with("HTTP 404") => PublishError::Credentials(
-            format!("{m} (the workflow behind the webhook URL is gone or turned off)"),
-        ),
+        PublishError::Permanent {
+            message,
+            status: status @ Some(404),
+        } => PublishError::Credentials {
+            message: format!(
+                "{message} (the workflow behind the webhook URL is gone or turned off)"
+            ),
+            status,
+        },
         other => other,
     }
 }
@@ -150,7 +148,7 @@ fn with_image(variant: &Variant, services: &Services) -> Result<Variant, Publish
         return Ok(variant);
     };
     if !media::servable(&image.src) || !services.campaigns_dir.join(&image.src).is_file() {
-        return Err(PublishError::Permanent(format!(
+        return Err(PublishError::permanent(format!(
             "image {} cannot be served to Teams (missing, or not a plain image path)",
             image.src
         )));
@@ -166,7 +164,7 @@ fn with_image(variant: &Variant, services: &Services) -> Result<Variant, Publish
         .as_mut()
         .and_then(|p| p["attachments"][0]["content"]["body"].as_array_mut())
         .ok_or_else(|| {
-            PublishError::Permanent("the stored Teams variant has no card body".into())
+            PublishError::permanent("the stored Teams variant has no card body".into())
         })?;
     body.insert(1.min(body.len()), element);
     Ok(variant)
@@ -188,5 +186,37 @@ impl Publisher for Teams {
 
     async fn check(&self, _services: &Services) -> Result<String, PublishError> {
         chat_webhook::unverifiable(&self.options.webhook_url_env, "Teams Workflows")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channels::http;
+
+    fn refused(code: u16, body: &str) -> PublishError {
+        let status = reqwest::StatusCode::from_u16(code).unwrap();
+        http::classify(status, &Default::default(), body, chrono::Utc::now()).unwrap_err()
+    }
+
+    #[test]
+    fn a_404_means_the_workflow_is_gone_whatever_the_body_says() {
+        let e = reclassify(refused(404, "HTTP 500 Internal Server Error"));
+        assert!(matches!(
+            e,
+            PublishError::Credentials {
+                status: Some(404),
+                ..
+            }
+        ));
+        // A 400 whose words mention a 404 is still an ordinary refusal.
+        let e = reclassify(refused(400, "HTTP 404 Not Found"));
+        assert!(matches!(
+            e,
+            PublishError::Permanent {
+                status: Some(400),
+                ..
+            }
+        ));
     }
 }

@@ -24,9 +24,11 @@ impl<'a> Thread<'a> {
             .store
             .posted_parts(job.delivery.id)
             .await
-            .map_err(|e| PublishError::Retry {
-                message: format!("cannot read which parts of the thread are up: {e}"),
-                after: None,
+            .map_err(|e| {
+                PublishError::retry(
+                    format!("cannot read which parts of the thread are up: {e}"),
+                    None,
+                )
             })?;
         Ok(Thread {
             delivery_id: job.delivery.id,
@@ -63,7 +65,7 @@ impl<'a> Thread<'a> {
             .record_part(self.delivery_id, part, &receipt, now)
             .await
         {
-            return Err(PublishError::Uncertain(format!(
+            return Err(PublishError::uncertain(format!(
                 "part {} of the thread is up ({}) but could not be recorded: {e}",
                 part + 1,
                 where_(&receipt)
@@ -87,23 +89,23 @@ impl<'a> Thread<'a> {
             where_(self.posted.last().expect("up > 0"))
         );
         let failing = up + 1;
-        match e {
-            PublishError::Retry { message, after } => PublishError::Retry {
-                message: format!("{so_far}; post {failing} will be sent next: {message}"),
-                after,
-            },
-            PublishError::Permanent(m) => PublishError::Permanent(format!(
-                "{so_far}; post {failing} was refused: {m}. \
+        let told = match &e {
+            PublishError::Retry { message, .. } => {
+                format!("{so_far}; post {failing} will be sent next: {message}")
+            }
+            PublishError::Permanent { message, .. } => format!(
+                "{so_far}; post {failing} was refused: {message}. \
                  `crier retry` sends the rest, starting with post {failing}"
-            )),
-            PublishError::Uncertain(m) => PublishError::Uncertain(format!(
-                "{so_far}; post {failing} may or may not be up: {m}. \
+            ),
+            PublishError::Uncertain { message, .. } => format!(
+                "{so_far}; post {failing} may or may not be up: {message}. \
                  If it is not, `crier retry` sends the rest starting with it"
-            )),
-            PublishError::Credentials(m) => PublishError::Credentials(format!(
-                "{so_far}; the rest waits for new credentials: {m}"
-            )),
-        }
+            ),
+            PublishError::Credentials { message, .. } => {
+                format!("{so_far}; the rest waits for new credentials: {message}")
+            }
+        };
+        e.map_message(|_| told)
     }
 
     /// The receipt of the whole thread: its first post.
@@ -111,7 +113,7 @@ impl<'a> Thread<'a> {
         self.posted
             .into_iter()
             .next()
-            .ok_or_else(|| PublishError::Permanent("the stored variant has no text to post".into()))
+            .ok_or_else(|| PublishError::permanent("the stored variant has no text to post".into()))
     }
 }
 

@@ -25,6 +25,7 @@ use crate::secret::{Secret, SecretRef};
 
 pub const KIND: Kind = Kind {
     name: "webhook",
+    family: Family::Document,
     build,
 };
 
@@ -65,20 +66,11 @@ fn build(spec: &ChannelSpec, _organisation: &Organisation) -> Result<Box<dyn Cha
 }
 
 impl Channel for Webhook {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &'static str {
-        KIND.name
-    }
-    fn family(&self) -> Family {
-        Family::Document
-    }
     fn secrets(&self) -> Vec<&SecretRef> {
         vec![&self.options.signing_secret_env]
     }
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        Some(self)
+    fn publisher(&self) -> &dyn Publisher {
+        self
     }
     fn shape(&self, item: &Item, rendered: Rendered, _findings: &mut Findings) -> Variant {
         let text = rendered.text.unwrap_or_default();
@@ -129,14 +121,14 @@ fn body(variant: &Variant, key: &str) -> Result<Vec<u8>, PublishError> {
         // Shaping always makes an object; anything else is a stored variant
         // this version cannot send, and sending again will not change that.
         _ => {
-            return Err(PublishError::Permanent(
+            return Err(PublishError::permanent(
                 "the stored webhook variant has no JSON object payload".into(),
             ))
         }
     };
     payload.insert("delivery_id".into(), key.into());
     serde_json::to_vec(&payload)
-        .map_err(|e| PublishError::Permanent(format!("cannot encode the payload: {e}")))
+        .map_err(|e| PublishError::permanent(format!("cannot encode the payload: {e}")))
 }
 
 /// An `id` and `url` the partner may return; both optional.
@@ -161,7 +153,7 @@ impl Publisher for Webhook {
             .options
             .signing_secret_env
             .resolve()
-            .map_err(|e| PublishError::Credentials(e.to_string()))?;
+            .map_err(|e| PublishError::credentials(e.to_string()))?;
         let key = job.delivery.idempotency_key();
         let body = body(job.variant, &key)?;
         let timestamp = services.clock.now().timestamp();

@@ -18,16 +18,12 @@ pub fn list(config: &Path) -> ExitCode {
             .iter()
             .map(|s| format!("{} ({})", s.0, if s.is_set() { "set" } else { "not set" }))
             .collect();
-        let publishes = if c.publisher().is_some() {
-            "publishes"
-        } else {
-            "cannot publish yet"
-        };
+        // Every kind publishes now; the column stays for whoever reads it.
         println!(
             "{:<22} {:<10} {:<20} {}",
             c.name(),
             c.kind(),
-            publishes,
+            "publishes",
             secrets.join(", ")
         );
     }
@@ -43,10 +39,7 @@ pub fn test(config: &Path, name: &str) -> ExitCode {
         eprintln!("no channel `{name}` in {}", config.display());
         return ExitCode::from(1);
     };
-    let Some(publisher) = channel.publisher() else {
-        eprintln!("crier cannot publish to {} channels yet", channel.kind());
-        return ExitCode::from(1);
-    };
+    let publisher = channel.publisher();
     if let Some(missing) = channel.secrets().into_iter().find(|s| !s.is_set()) {
         eprintln!(
             "`{}` is not set: the channel has no credentials here",
@@ -103,7 +96,7 @@ pub fn test(config: &Path, name: &str) -> ExitCode {
                 println!("{name}: ok — {found}");
                 ExitCode::SUCCESS
             }
-            Err(PublishError::Credentials(m)) => {
+            Err(PublishError::Credentials { message: m, .. }) => {
                 eprintln!("{name}: credentials refused: {m}");
                 ExitCode::from(1)
             }

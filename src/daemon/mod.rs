@@ -172,9 +172,7 @@ async fn learn_limits(
     let services = &dispatcher.services;
     let mut changed = false;
     for channel in &ws.channels {
-        let Some(publisher) = channel.publisher() else {
-            continue;
-        };
+        let publisher = channel.publisher();
         let name = channel.name();
         let facts = match tokio::time::timeout(LEARN_TIMEOUT, publisher.learn(services)).await {
             Ok(Ok(Some(facts))) => facts,
@@ -191,7 +189,7 @@ async fn learn_limits(
                 continue;
             }
         };
-        match learned::record(&data_dir, channel.as_ref(), facts, services.clock.now()) {
+        match learned::record(&data_dir, channel, facts, services.clock.now()) {
             Ok((path, differs)) => {
                 info!(channel = name, path = %path.display(), "saved the network's limits");
                 changed |= differs;

@@ -235,13 +235,7 @@ impl Dispatcher {
             )
             .await;
         }
-        let Some(publisher) = channel.publisher() else {
-            return hold(
-                HoldReason::Unsupported,
-                format!("crier cannot publish to {} channels yet", channel.kind()),
-            )
-            .await;
-        };
+        let publisher = channel.publisher();
         if let Some(missing) = channel.secrets().into_iter().find(|s| !s.is_set()) {
             return hold(
                 HoldReason::Credentials,
@@ -287,7 +281,7 @@ impl Dispatcher {
                 info!(delivery = d.id, item = %d.item, channel = %d.channel, remote_url = receipt.remote_url.as_deref(), "sent");
                 self.store.record_sent(d.id, &receipt, now, "sent").await
             }
-            Err(PublishError::Retry { message, after })
+            Err(PublishError::Retry { message, after, .. })
                 if d.attempts < self.settings.max_attempts =>
             {
                 let wait = backoff::delay(
@@ -308,12 +302,12 @@ impl Dispatcher {
                 warn!(delivery = d.id, channel = %d.channel, "{msg}");
                 self.store.record_failed(d.id, &msg, now).await
             }
-            Err(PublishError::Permanent(message)) => {
+            Err(PublishError::Permanent { message, .. }) => {
                 self.metrics.outcome(&d.channel, "failed");
                 warn!(delivery = d.id, channel = %d.channel, "refused: {message}");
                 self.store.record_failed(d.id, &message, now).await
             }
-            Err(PublishError::Uncertain(message)) => {
+            Err(PublishError::Uncertain { message, .. }) => {
                 self.metrics.outcome(&d.channel, "uncertain");
                 warn!(delivery = d.id, channel = %d.channel, "outcome unknown, held for a human: {message}");
                 let note = format!("may have been posted ({message}): check the channel, then `crier retry` or `crier cancel`");
@@ -321,7 +315,7 @@ impl Dispatcher {
                     .hold(d.id, HoldReason::Uncertain, &note, Actor::Daemon, now)
                     .await
             }
-            Err(PublishError::Credentials(message)) => {
+            Err(PublishError::Credentials { message, .. }) => {
                 self.metrics.outcome(&d.channel, "credentials");
                 warn!(channel = %d.channel, "credentials refused: {message}");
                 self.store

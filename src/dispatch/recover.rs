@@ -37,7 +37,7 @@ pub async fn expired(d: &Dispatcher, leases_until: DateTime<Utc>) -> Result<usiz
                 .await?;
             continue;
         }
-        let publisher = ws.channel(&delivery.channel).and_then(|c| c.publisher());
+        let publisher = ws.channel(&delivery.channel).map(|c| c.publisher());
         let variant: Option<Variant> = serde_json::from_value(delivery.variant.clone()).ok();
         let verdict = match (publisher, &variant) {
             (Some(p), Some(v)) => {

@@ -6,7 +6,7 @@ mod hashtag;
 use unicode_properties::UnicodeEmoji;
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::channels::{Channel, Family};
+use crate::channels::{Configured, Family};
 use crate::config::Config;
 use crate::content::{markdown, Details, Item};
 use crate::diagnostics::{Location, Report};
@@ -82,7 +82,7 @@ fn link_problem(link: &str) -> Option<String> {
 pub fn variant(
     config: &Config,
     item: &Item,
-    channel: &dyn Channel,
+    channel: &Configured,
     v: &Variant,
     report: &mut Report,
 ) {

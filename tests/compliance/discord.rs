@@ -328,7 +328,7 @@ async fn a_later_part_whose_answer_is_lost_is_uncertain_and_names_what_went_out(
     rig.net.ledger.let_through();
     rig.net.inject(Fault::HangAfterReceive);
     match rig.publish_impatiently().await {
-        Err(PublishError::Uncertain(m)) => {
+        Err(PublishError::Uncertain { message: m, .. }) => {
             assert!(m.contains(&message_id(0)), "{m}");
             assert!(m.contains("post 2 may or may not be up"), "{m}");
         }
@@ -364,7 +364,9 @@ async fn a_deleted_webhook_is_a_credentials_problem() {
     let rig = Rig::<Discord>::new().await;
     std::env::set_var(&rig.net.url_env, rig.net.server.url("/api/webhooks/42/x"));
     match rig.publish().await {
-        Err(PublishError::Credentials(m)) => assert!(m.contains("Unknown Webhook"), "{m}"),
+        Err(PublishError::Credentials { message: m, .. }) => {
+            assert!(m.contains("Unknown Webhook"), "{m}")
+        }
         other => panic!("Unknown Webhook should be Credentials, got {other:?}"),
     }
 }
@@ -411,7 +413,9 @@ async fn an_image_over_the_upload_limit_is_refused_by_check_and_never_sent() {
     assert!(errors[0].contains("10.0 MiB"), "{}", errors[0]);
 
     match rig.publish().await {
-        Err(PublishError::Permanent(m)) => assert!(m.contains("upload limit"), "{m}"),
+        Err(PublishError::Permanent { message: m, .. }) => {
+            assert!(m.contains("upload limit"), "{m}")
+        }
         other => panic!("an oversized image should be Permanent, got {other:?}"),
     }
     assert!(rig.net.posts().is_empty());

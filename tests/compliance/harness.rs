@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
-use crier::channels::{http, Channel, Job, PublishError, Publisher, Reconciled, Services};
+use crier::channels::{http, Configured, Job, PublishError, Publisher, Reconciled, Services};
 use crier::delivery::{Delivery, Receipt};
 use crier::diagnostics::Report;
 use crier::render::Variant;
@@ -177,16 +177,14 @@ impl<N: Network> Rig<N> {
         }
     }
 
-    pub fn channel(&self) -> &dyn Channel {
+    pub fn channel(&self) -> &Configured {
         self.workspace
             .channel(self.net.name())
             .expect("the channel was built")
     }
 
     fn publisher(&self) -> &dyn Publisher {
-        self.channel()
-            .publisher()
-            .unwrap_or_else(|| panic!("{} has no publisher", self.net.name()))
+        self.channel().publisher()
     }
 
     fn job(&self) -> Job<'_> {
@@ -233,7 +231,7 @@ impl<N: Network> Rig<N> {
     pub async fn check(&self) -> Result<String, PublishError> {
         let result = self.publisher().check(&self.services).await;
         self.assert_secret_free(&format!("{result:?}"));
-        if let Ok(text) | Err(PublishError::Permanent(text)) = &result {
+        if let Ok(text) | Err(PublishError::Permanent { message: text, .. }) = &result {
             self.assert_secret_free(text);
         }
         result
@@ -382,7 +380,7 @@ pub async fn invalid<N: Network>() {
         message: message.clone(),
     });
     match rig.publish().await {
-        Err(PublishError::Permanent(m)) => assert!(
+        Err(PublishError::Permanent { message: m, .. }) => assert!(
             m.contains("compliance-refusal-7f3a"),
             "{}: the network's message is lost: {m}",
             rig.net.name()
@@ -397,7 +395,7 @@ pub async fn expired_credentials<N: Network>() {
     let rig = Rig::<N>::new().await;
     rig.net.inject(Fault::ExpiredCredentials);
     match rig.publish().await {
-        Err(PublishError::Credentials(_)) => {}
+        Err(PublishError::Credentials { .. }) => {}
         other => panic!("{}: should be Credentials, got {other:?}", rig.net.name()),
     }
     assert_eq!(rig.posts(), 0, "{}", rig.net.name());
@@ -414,7 +412,7 @@ pub async fn answer_lost<N: Network>() {
     assert_eq!(rig.posts(), 1, "{name}: the server took the post");
     if !rig.net.idempotent() {
         assert!(
-            matches!(first, Err(PublishError::Uncertain(_))),
+            matches!(first, Err(PublishError::Uncertain { .. })),
             "{name}: a lost answer should be Uncertain, got {first:?}"
         );
         // After a crash the dispatcher asks: the post exists, so "never
@@ -439,7 +437,7 @@ pub async fn answer_lost<N: Network>() {
     assert!(
         matches!(
             first,
-            Err(PublishError::Uncertain(_) | PublishError::Retry { .. })
+            Err(PublishError::Uncertain { .. } | PublishError::Retry { .. })
         ),
         "{name}: a lost answer should be Uncertain or Retry, got {first:?}"
     );

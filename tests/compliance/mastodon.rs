@@ -450,7 +450,7 @@ mod own {
                 delivery: &self.delivery,
                 variant: &self.variant,
             };
-            let publisher = self.ws.channel("mastodon").unwrap().publisher().unwrap();
+            let publisher = self.ws.channel("mastodon").unwrap().publisher();
             publisher
                 .publish(&job, &self.services)
                 .await
@@ -522,7 +522,7 @@ mod own {
             delivery: &s.delivery,
             variant: &s.variant,
         };
-        let publisher = s.ws.channel("mastodon").unwrap().publisher().unwrap();
+        let publisher = s.ws.channel("mastodon").unwrap().publisher();
         let refused = publisher.publish(&job, &s.services).await;
         assert!(
             matches!(refused, Err(PublishError::Retry { .. })),
@@ -557,7 +557,7 @@ mod own {
     async fn the_instances_limits_are_learned_and_win_over_a_differing_config() {
         let mut s = setup("max_characters = 400\n").await;
         s.net.instance.lock().unwrap().max_characters = Some(1000);
-        let publisher = s.ws.channel("mastodon").unwrap().publisher().unwrap();
+        let publisher = s.ws.channel("mastodon").unwrap().publisher();
         let found = publisher.check(&s.services).await.unwrap();
         assert!(found.contains("@mars"), "{found}");
         assert!(found.contains("1000 characters"), "{found}");

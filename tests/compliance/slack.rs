@@ -146,7 +146,9 @@ async fn an_unknown_hook_is_a_credentials_problem() {
     let result = rig.publish().await;
     std::env::set_var(&rig.net.url_env, rig.net.env()[0].1.clone());
     match result {
-        Err(PublishError::Credentials(m)) => assert!(m.contains("no_service"), "{m}"),
+        Err(PublishError::Credentials { message: m, .. }) => {
+            assert!(m.contains("no_service"), "{m}")
+        }
         other => panic!("no_service should be Credentials, got {other:?}"),
     }
     assert!(rig.net.posts().is_empty());
@@ -162,8 +164,9 @@ async fn an_archived_channel_is_refused_for_good() {
     });
     assert_eq!(
         rig.publish().await,
-        Err(PublishError::Permanent(
-            "HTTP 400 Bad Request: channel_is_archived".into()
-        ))
+        Err(PublishError::Permanent {
+            message: "HTTP 400 Bad Request: channel_is_archived".into(),
+            status: Some(400),
+        })
     );
 }

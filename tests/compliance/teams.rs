@@ -207,7 +207,9 @@ async fn a_deleted_workflow_is_a_credentials_problem() {
     ));
     std::env::set_var(&rig.net.url_env, gone);
     match rig.publish().await {
-        Err(PublishError::Credentials(m)) => assert!(m.contains("could not be found"), "{m}"),
+        Err(PublishError::Credentials { message: m, .. }) => {
+            assert!(m.contains("could not be found"), "{m}")
+        }
         other => panic!("404 should be Credentials, got {other:?}"),
     }
     assert!(rig.net.posts().is_empty());

@@ -67,7 +67,7 @@ async fn a_thread_refused_half_way_fails_saying_what_is_up() {
     let second = rig.variant.parts[1].text.clone();
     rig.net.shared.state().texts.insert(second);
     match rig.publish().await {
-        Err(PublishError::Permanent(m)) => {
+        Err(PublishError::Permanent { message: m, .. }) => {
             assert!(m.contains("1 of "), "{m}");
             assert!(
                 m.contains("https://x.com/i/web/status/1860000000000000"),
@@ -90,7 +90,7 @@ async fn a_thread_rate_limited_half_way_resumes_without_repeating_its_start() {
         retry_after_secs: 5,
     });
     match rig.publish().await {
-        Err(PublishError::Retry { message, after }) => {
+        Err(PublishError::Retry { message, after, .. }) => {
             assert_eq!(after, Some(std::time::Duration::from_secs(5)));
             assert!(message.contains("post 2 will be sent next"), "{message}");
         }
@@ -123,7 +123,7 @@ async fn a_thread_whose_answer_is_lost_half_way_names_the_one_post_in_doubt() {
     rig.net.shared.ledger.let_through();
     rig.net.inject(Fault::HangAfterReceive);
     match rig.publish_impatiently().await {
-        Err(PublishError::Uncertain(m)) => {
+        Err(PublishError::Uncertain { message: m, .. }) => {
             assert!(m.contains("1 of "), "{m}");
             assert!(m.contains("post 2 may or may not be up"), "{m}");
         }
@@ -147,7 +147,7 @@ async fn an_exact_repeat_is_reported_as_a_duplicate() {
     // recorded, so repeating it would post nothing).
     rig.delivery.id += 1;
     match rig.publish().await {
-        Err(PublishError::Permanent(m)) => {
+        Err(PublishError::Permanent { message: m, .. }) => {
             assert!(
                 m.starts_with("X refused it as a duplicate of a recent post"),
                 "{m}"
@@ -182,7 +182,7 @@ async fn a_signature_made_with_the_wrong_secret_is_refused_by_the_server() {
         "not-the-consumer-secret",
     );
     match rig.publish().await {
-        Err(PublishError::Credentials(m)) => assert!(m.contains("401"), "{m}"),
+        Err(PublishError::Credentials { message: m, .. }) => assert!(m.contains("401"), "{m}"),
         other => panic!("{other:?}"),
     }
     assert_eq!(rig.posts(), 0);
@@ -232,7 +232,7 @@ async fn the_rotated_refresh_token_is_kept_in_a_private_file_and_used_after_a_re
     let mut services = rig.services.clone();
     services.credentials = crier::credentials::Credentials::new(&restarted.config.data_dir());
     let channel = restarted.channel("x-oauth2").unwrap();
-    let said = channel.publisher().unwrap().check(&services).await;
+    let said = channel.publisher().check(&services).await;
     assert!(
         said.as_ref().is_ok_and(|s| s.contains("@testpartnership")),
         "{said:?}"
@@ -258,7 +258,7 @@ async fn a_refused_refresh_asks_for_new_credentials_without_showing_tokens() {
     let rig = Rig::<XOAuth2>::new().await;
     rig.net.shared.state().refresh_token = None; // revoked at X
     match rig.publish().await {
-        Err(PublishError::Credentials(m)) => {
+        Err(PublishError::Credentials { message: m, .. }) => {
             assert!(m.contains("refused to refresh"), "{m}");
             assert!(!m.contains(FIRST_REFRESH));
         }

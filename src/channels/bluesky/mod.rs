@@ -25,6 +25,7 @@ use crate::secret::SecretRef;
 
 pub const KIND: Kind = Kind {
     name: "bluesky",
+    family: Family::Social,
     build,
 };
 
@@ -82,20 +83,11 @@ fn build(spec: &ChannelSpec, _organisation: &Organisation) -> Result<Box<dyn Cha
 }
 
 impl Channel for Bluesky {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &'static str {
-        KIND.name
-    }
-    fn family(&self) -> Family {
-        Family::Social
-    }
     fn secrets(&self) -> Vec<&SecretRef> {
         vec![&self.options.app_password_env]
     }
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        Some(self)
+    fn publisher(&self) -> &dyn Publisher {
+        self
     }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         let counter = crier_text::bluesky::BlueskyCounter;

@@ -56,13 +56,10 @@ impl Bluesky {
     ) -> Result<StrongRef, PublishError> {
         match self.get(rkey, services).await.map_err(|f| f.error)? {
             Some((found, value)) if &value["text"] == text => Ok(found),
-            Some(_) => Err(PublishError::Permanent(format!(
+            Some(_) => Err(PublishError::permanent(format!(
                 "record key {rkey} already holds a different post (a key collision): nothing was posted for this delivery"
             ))),
-            None => Err(PublishError::Retry {
-                message: format!("the server refused record {rkey} as taken but cannot find it"),
-                after: None,
-            }),
+            None => Err(PublishError::retry(format!("the server refused record {rkey} as taken but cannot find it"), None)),
         }
     }
 
@@ -141,7 +138,7 @@ impl Publisher for Bluesky {
         let first = thread
             .into_iter()
             .next()
-            .ok_or_else(|| PublishError::Permanent("the variant has no parts".into()))?;
+            .ok_or_else(|| PublishError::permanent("the variant has no parts".into()))?;
         Ok(Receipt {
             remote_url: Self::web_url(&first.uri),
             remote_id: Some(first.uri),

@@ -80,7 +80,7 @@ impl Bluesky {
                 let v: Value = xrpc::json(r).await.map_err(Failure::before_posting)?;
                 Ok(v["did"].as_str().map(str::to_string))
             }
-            Err(f) if f.status == 400 || f.status == 404 => Ok(None),
+            Err(f) if matches!(f.status(), Some(400 | 404)) => Ok(None),
             Err(f) => Err(f.before_posting()),
         }
     }
@@ -136,16 +136,16 @@ fn read_image(
         Some("gif") => "image/gif",
         Some("webp") => "image/webp",
         _ => {
-            return Err(PublishError::Permanent(format!(
+            return Err(PublishError::permanent(format!(
                 "image {}: only PNG, JPEG, GIF and WebP files can be posted",
                 image.src
             )))
         }
     };
     let bytes = std::fs::read(dir.join(&image.src))
-        .map_err(|e| PublishError::Permanent(format!("cannot read image {}: {e}", image.src)))?;
+        .map_err(|e| PublishError::permanent(format!("cannot read image {}: {e}", image.src)))?;
     if bytes.len() > MAX_IMAGE_BYTES {
-        return Err(PublishError::Permanent(format!(
+        return Err(PublishError::permanent(format!(
             "image {} is {} bytes; Bluesky takes at most {MAX_IMAGE_BYTES}",
             image.src,
             bytes.len()

@@ -49,11 +49,13 @@ impl Bluesky {
         let stored = services
             .credentials
             .get(&self.name, REFRESH_TOKEN)
-            .map_err(|e| PublishError::Permanent(e.to_string()))?;
+            .map_err(|e| PublishError::permanent(e.to_string()))?;
         let fresh = match stored {
             Some(refresh) => match self.refresh(&refresh, services).await {
                 Ok(s) => s,
-                Err(f) if f.is_expired_token() || f.status == 400 => self.create(services).await?,
+                Err(f) if f.is_expired_token() || f.status() == Some(400) => {
+                    self.create(services).await?
+                }
                 Err(f) => return Err(f),
             },
             None => self.create(services).await?,
@@ -74,7 +76,9 @@ impl Bluesky {
         }
         let fresh = match self.refresh(&stale.refresh, services).await {
             Ok(s) => s,
-            Err(f) if f.is_expired_token() || f.status == 400 => self.create(services).await?,
+            Err(f) if f.is_expired_token() || f.status() == Some(400) => {
+                self.create(services).await?
+            }
             Err(f) => return Err(f),
         };
         *current = Some(fresh.clone());
@@ -86,7 +90,7 @@ impl Bluesky {
             .options
             .app_password_env
             .resolve()
-            .map_err(|e| PublishError::Credentials(e.to_string()))?;
+            .map_err(|e| PublishError::credentials(e.to_string()))?;
         let request = services
             .http
             .post(self.xrpc("com.atproto.server.createSession"))
@@ -98,8 +102,8 @@ impl Bluesky {
             Ok(r) => xrpc::json::<Answer>(r).await?,
             // A wrong password is 401 AuthenticationRequired: the channel
             // needs new credentials, whatever the shared reading says.
-            Err(f) if f.status == 401 => {
-                return Err(PublishError::Credentials(format!(
+            Err(f) if f.status() == Some(401) => {
+                return Err(PublishError::credentials(format!(
                     "the app password in `{}` was refused for {}: {}",
                     self.options.app_password_env.0, self.options.identifier, f.error
                 ))
@@ -127,9 +131,8 @@ impl Bluesky {
         let id = self.options.identifier.trim_start_matches('@');
         if id != answer.did && !id.eq_ignore_ascii_case(&answer.handle) {
             return Err(Failure {
-                error: PublishError::Credentials("stored session is for another account".into()),
+                error: PublishError::credentials("stored session is for another account".into()),
                 name: Some("InvalidToken".into()),
-                status: 400,
             });
         }
         info!(channel = %self.name, did = %answer.did, "bluesky: session refreshed");
@@ -143,7 +146,7 @@ impl Bluesky {
         services
             .credentials
             .put(&self.name, REFRESH_TOKEN, &refresh)
-            .map_err(|e| PublishError::Permanent(e.to_string()))?;
+            .map_err(|e| PublishError::permanent(e.to_string()))?;
         Ok(Session {
             access: Secret::new(answer.access),
             refresh,

@@ -12,18 +12,23 @@ use reqwest::{RequestBuilder, Response};
 use crate::channels::{http, PublishError};
 use crier_schedule::Clock;
 
-/// A failed call: how the dispatcher should see it, plus the XRPC error name.
+/// A failed call: how the dispatcher should see it (with the HTTP status),
+/// plus the XRPC error name.
 #[derive(Debug)]
 pub struct Failure {
     pub error: PublishError,
     pub name: Option<String>,
-    pub status: u16,
 }
 
 impl Failure {
     /// The access (or refresh) token no longer works: renew the session.
     pub fn is_expired_token(&self) -> bool {
-        matches!(self.name.as_deref(), Some("ExpiredToken" | "InvalidToken")) || self.status == 401
+        matches!(self.name.as_deref(), Some("ExpiredToken" | "InvalidToken"))
+            || self.status() == Some(401)
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        self.error.status()
     }
 
     pub fn is(&self, name: &str) -> bool {
@@ -34,8 +39,9 @@ impl Failure {
     /// uploading a blob): a lost answer changed nothing, so try again.
     pub fn before_posting(self) -> PublishError {
         match self.error {
-            PublishError::Uncertain(m) => PublishError::Retry {
-                message: format!("{m} (nothing was posted)"),
+            PublishError::Uncertain { message, status } => PublishError::Retry {
+                message: format!("{message} (nothing was posted)"),
+                status,
                 after: None,
             },
             other => other,
@@ -45,11 +51,7 @@ impl Failure {
 
 impl From<PublishError> for Failure {
     fn from(error: PublishError) -> Failure {
-        Failure {
-            error,
-            name: None,
-            status: 0,
-        }
+        Failure { error, name: None }
     }
 }
 
@@ -77,11 +79,7 @@ pub async fn send(request: RequestBuilder, clock: &dyn Clock) -> Result<Response
         .and_then(|v| v.get("error")?.as_str().map(str::to_string));
     let error =
         http::classify(status, &headers, &body, clock.now()).expect_err("2xx returned above");
-    Err(Failure {
-        error,
-        name,
-        status: status.as_u16(),
-    })
+    Err(Failure { error, name })
 }
 
 /// Reads a 2xx answer as JSON. The call was acted on, so an unreadable
@@ -91,7 +89,7 @@ pub async fn json<T: serde::de::DeserializeOwned>(response: Response) -> Result<
         .await
         .map_err(|e| http::transport_error(&e))?;
     serde_json::from_str(&text).map_err(|e| {
-        PublishError::Uncertain(format!(
+        PublishError::uncertain(format!(
             "the server accepted the call but its answer is unreadable: {e}"
         ))
         .into()

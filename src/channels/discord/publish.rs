@@ -99,28 +99,24 @@ fn error(status: StatusCode, headers: &HeaderMap, body: &str, now: DateTime<Utc>
             };
             return PublishError::Retry {
                 message: format!("HTTP 429: rate limited by Discord ({scope} limit)"),
+                status: Some(429),
                 after: Some(after),
             };
         }
     }
     let classified = http::classify(status, headers, body, now).expect_err("not a success");
-    if matches!(
-        status,
-        StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
-    ) {
-        return PublishError::Uncertain(format!(
-            "{classified}: a gateway answered, so the message may have been posted"
-        ));
-    }
-    match classified {
-        PublishError::Permanent(m)
-            if status == StatusCode::NOT_FOUND || json["code"] == UNKNOWN_WEBHOOK =>
+    match http::gateway_uncertain(classified, "the message") {
+        PublishError::Permanent { message, status }
+            if status == Some(404) || json["code"] == UNKNOWN_WEBHOOK =>
         {
-            PublishError::Credentials(format!("{m} (the webhook was deleted)"))
+            PublishError::Credentials {
+                message: format!("{message} (the webhook was deleted)"),
+                status,
+            }
         }
-        PublishError::Permanent(m) => match field_errors(&json["errors"], "") {
-            Some(detail) => PublishError::Permanent(format!("{m}: {detail}")),
-            None => PublishError::Permanent(m),
+        refused @ PublishError::Permanent { .. } => match field_errors(&json["errors"], "") {
+            Some(detail) => refused.map_message(|m| format!("{m}: {detail}")),
+            None => refused,
         },
         other => other,
     }
@@ -164,16 +160,16 @@ fn read_images(
         .iter()
         .map(|image| {
             let mime = media::content_type(&image.src).ok_or_else(|| {
-                PublishError::Permanent(format!(
+                PublishError::permanent(format!(
                     "image {}: only PNG, JPEG, GIF and WebP files are sent to Discord",
                     image.src
                 ))
             })?;
             let bytes = std::fs::read(campaigns_dir.join(&image.src)).map_err(|e| {
-                PublishError::Permanent(format!("cannot read image {}: {e}", image.src))
+                PublishError::permanent(format!("cannot read image {}: {e}", image.src))
             })?;
             if bytes.len() as u64 > max_bytes {
-                return Err(PublishError::Permanent(format!(
+                return Err(PublishError::permanent(format!(
                     "image {} is {} bytes, over Discord's upload limit of {max_bytes}",
                     image.src,
                     bytes.len()
@@ -354,6 +350,46 @@ mod tests {
             field_errors(&errors, "").as_deref(),
             Some("embeds.0.title: Too long.")
         );
+    }
+
+    #[test]
+    fn refusals_are_read_from_the_status_and_code_not_the_words() {
+        let now = Utc::now();
+        let read = |code: u16, body: &str| {
+            error(
+                StatusCode::from_u16(code).unwrap(),
+                &HeaderMap::new(),
+                body,
+                now,
+            )
+        };
+        // A deleted webhook: 404, whatever the message says.
+        let gone = read(404, r#"{"message": "HTTP 500 somewhere", "code": 0}"#);
+        assert!(matches!(
+            gone,
+            PublishError::Credentials {
+                status: Some(404),
+                ..
+            }
+        ));
+        // A 400 mentioning a 404 is a refused message, with the field error.
+        let refused = read(
+            400,
+            r#"{"message": "HTTP 404?", "errors": {"content": {"_errors": [{"message": "Too long."}]}}}"#,
+        );
+        assert!(
+            matches!(&refused, PublishError::Permanent { message, status: Some(400) }
+                if message.ends_with("content: Too long.")),
+            "{refused:?}"
+        );
+        let lost = read(502, "");
+        assert!(matches!(
+            lost,
+            PublishError::Uncertain {
+                status: Some(502),
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -34,6 +34,7 @@ use config::Options;
 
 pub const KIND: Kind = Kind {
     name: "email",
+    family: Family::Email,
     build,
 };
 
@@ -79,15 +80,6 @@ fn one_line(s: &str) -> String {
 }
 
 impl Channel for Email {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &'static str {
-        KIND.name
-    }
-    fn family(&self) -> Family {
-        Family::Email
-    }
     fn outputs(&self) -> &'static [Output] {
         &[Output::Subject, Output::Text, Output::Html]
     }
@@ -124,8 +116,8 @@ impl Channel for Email {
         }));
         v
     }
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        Some(self)
+    fn publisher(&self) -> &dyn Publisher {
+        self
     }
     fn check_setup(&self, config: &Config, findings: &mut Findings) {
         // An unset public_url has its own warning (see `uses_public_url`).
@@ -167,21 +159,18 @@ impl Publisher for Email {
         let auth = match (&self.options.username_env, &self.options.password_env) {
             (Some(u), Some(p)) => Some((
                 u.resolve()
-                    .map_err(|e| PublishError::Credentials(e.to_string()))?,
+                    .map_err(|e| PublishError::credentials(e.to_string()))?,
                 p.resolve()
-                    .map_err(|e| PublishError::Credentials(e.to_string()))?,
+                    .map_err(|e| PublishError::credentials(e.to_string()))?,
             )),
             _ => None,
         };
         let smtp = sender::Smtp::new(&self.options, auth);
         let conn = smtp.connect().await.map_err(|e| {
             if e.credentials_refused {
-                PublishError::Credentials(e.message)
+                PublishError::credentials(e.message)
             } else {
-                PublishError::Retry {
-                    message: e.message,
-                    after: None,
-                }
+                PublishError::retry(e.message, None)
             }
         })?;
         conn.quit().await;

@@ -140,8 +140,8 @@ pub async fn run(
     let key = email
         .keyring
         .key(&services.credentials, &email.name)
-        .map_err(PublishError::Permanent)?;
-    let dkim = message::dkim_config(&options).map_err(PublishError::Permanent)?;
+        .map_err(PublishError::permanent)?;
+    let dkim = message::dkim_config(&options).map_err(PublishError::permanent)?;
     let prepared = message::prepare(
         &options,
         &email.org,
@@ -151,13 +151,13 @@ pub async fn run(
             html: v.html.as_deref().unwrap_or_default(),
         },
     )
-    .map_err(PublishError::Permanent)?;
+    .map_err(PublishError::permanent)?;
     let auth = match (&options.username_env, &options.password_env) {
         (Some(u), Some(p)) => Some((
             u.resolve()
-                .map_err(|e| PublishError::Credentials(e.to_string()))?,
+                .map_err(|e| PublishError::credentials(e.to_string()))?,
             p.resolve()
-                .map_err(|e| PublishError::Credentials(e.to_string()))?,
+                .map_err(|e| PublishError::credentials(e.to_string()))?,
         )),
         _ => None,
     };
@@ -281,7 +281,7 @@ pub async fn run(
     if let Some(t) = trouble {
         let message = format!("{summary}: {t}");
         if control.credentials_refused.load(Ordering::SeqCst) {
-            return Err(PublishError::Credentials(message));
+            return Err(PublishError::credentials(message));
         }
         return Err(retry(message, None));
     }
@@ -301,7 +301,7 @@ pub async fn run(
 }
 
 fn retry(message: String, after: Option<Duration>) -> PublishError {
-    PublishError::Retry { message, after }
+    PublishError::retry(message, after)
 }
 
 /// When the oldest message of the last hour leaves the window.

@@ -79,21 +79,23 @@ pub fn classify(
     if let Some(trace) = &error.fbtrace_id {
         message.push_str(&format!(" (fbtrace_id {trace})"));
     }
+    let answered = Some(status.as_u16());
     match code {
-        190 | 102 | 10 | 200..=299 => PublishError::Credentials(message),
+        190 | 102 | 10 | 200..=299 => PublishError::Credentials {
+            message,
+            status: answered,
+        },
         4 | 17 | 32 | 613 | 80001 => PublishError::Retry {
             message,
+            status: answered,
             after: http::retry_after(headers, now),
         },
-        506 => PublishError::Permanent(format!(
-            "Facebook refused it as a duplicate of a recent post: {message}"
-        )),
-        _ => match by_status(status, headers, "", effect, now) {
-            PublishError::Retry { after, .. } => PublishError::Retry { message, after },
-            PublishError::Uncertain(_) => PublishError::Uncertain(message),
-            PublishError::Credentials(_) => PublishError::Credentials(message),
-            PublishError::Permanent(_) => PublishError::Permanent(message),
+        506 => PublishError::Permanent {
+            message: format!("Facebook refused it as a duplicate of a recent post: {message}"),
+            status: answered,
         },
+        // The status decides the kind (and the wait); Graph's words are better.
+        _ => by_status(status, headers, "", effect, now).map_message(|_| message),
     }
 }
 
@@ -104,18 +106,10 @@ fn by_status(
     effect: Effect,
     now: DateTime<Utc>,
 ) -> PublishError {
-    let gateway = matches!(
-        status,
-        StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
-    );
-    match http::classify(status, headers, body, now) {
-        Err(PublishError::Retry { message, .. }) if gateway && effect == Effect::Posts => {
-            PublishError::Uncertain(format!(
-                "{message}: a gateway answered, so the post may have been received"
-            ))
-        }
-        Err(e) => e,
-        Ok(()) => unreachable!("only called for error statuses"),
+    let error = http::classify(status, headers, body, now).expect_err("only called for errors");
+    match effect {
+        Effect::Posts => http::gateway_uncertain(error, "the post"),
+        Effect::Reads => error,
     }
 }
 
@@ -147,14 +141,16 @@ mod tests {
     #[test]
     fn the_code_decides() {
         assert!(
-            matches!(read(190), PublishError::Credentials(m) if m == "Facebook error 190/463: words (fbtrace_id AbC123)")
+            matches!(read(190), PublishError::Credentials { message: m, .. } if m == "Facebook error 190/463: words (fbtrace_id AbC123)")
         );
         for code in [4, 17, 32, 613, 80001] {
             assert!(matches!(read(code), PublishError::Retry { .. }), "{code}");
         }
-        assert!(matches!(read(506), PublishError::Permanent(m) if m.contains("duplicate")));
-        assert!(matches!(read(100), PublishError::Permanent(_)));
-        assert!(matches!(read(200), PublishError::Credentials(_)));
+        assert!(
+            matches!(read(506), PublishError::Permanent { message: m, .. } if m.contains("duplicate"))
+        );
+        assert!(matches!(read(100), PublishError::Permanent { .. }));
+        assert!(matches!(read(200), PublishError::Credentials { .. }));
     }
 
     #[test]
@@ -169,11 +165,14 @@ mod tests {
             )
         };
         assert!(matches!(r(503, Effect::Posts), PublishError::Retry { .. }));
-        assert!(matches!(r(502, Effect::Posts), PublishError::Uncertain(_)));
+        assert!(matches!(
+            r(502, Effect::Posts),
+            PublishError::Uncertain { .. }
+        ));
         assert!(matches!(r(502, Effect::Reads), PublishError::Retry { .. }));
         assert!(matches!(
             r(401, Effect::Posts),
-            PublishError::Credentials(_)
+            PublishError::Credentials { .. }
         ));
     }
 }

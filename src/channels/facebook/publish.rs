@@ -16,7 +16,7 @@ impl Facebook {
         self.options
             .page_token_env
             .resolve()
-            .map_err(|e| PublishError::Credentials(e.to_string()))
+            .map_err(|e| PublishError::credentials(e.to_string()))
     }
 
     fn url(&self, edge: &str) -> String {
@@ -48,13 +48,13 @@ impl Facebook {
         let bytes = tokio::fs::read(services.campaigns_dir.join(&image.src))
             .await
             .map_err(|e| {
-                PublishError::Permanent(format!("cannot read image `{}`: {e}", image.src))
+                PublishError::permanent(format!("cannot read image `{}`: {e}", image.src))
             })?;
         let file_name = image.src.rsplit('/').next().unwrap_or("image").to_string();
         let source = Part::bytes(bytes)
             .file_name(file_name)
             .mime_str(mime(&image.src))
-            .map_err(|e| PublishError::Permanent(format!("image `{}`: {e}", image.src)))?;
+            .map_err(|e| PublishError::permanent(format!("image `{}`: {e}", image.src)))?;
         // A photo post has no link field: the link goes in the caption
         // unless the text already carries it.
         let mut caption = job.variant.text.clone();
@@ -95,7 +95,7 @@ fn mime(src: &str) -> &'static str {
 /// page_post}`, and the post is what people see.
 async fn receipt(response: reqwest::Response) -> Result<Receipt, PublishError> {
     let text = http::read_text(response).await.map_err(|e| {
-        PublishError::Uncertain(format!(
+        PublishError::uncertain(format!(
             "Facebook accepted the post but its answer was cut off: {}",
             http::transport_error(&e)
         ))
@@ -105,7 +105,7 @@ async fn receipt(response: reqwest::Response) -> Result<Receipt, PublishError> {
         .as_str()
         .or_else(|| answer["id"].as_str())
         .ok_or_else(|| {
-            PublishError::Uncertain("Facebook accepted the post but its answer had no id".into())
+            PublishError::uncertain("Facebook accepted the post but its answer had no id".into())
         })?
         .to_string();
     Ok(Receipt {

@@ -40,6 +40,7 @@ pub use publish::rebuild;
 
 pub const KIND: Kind = Kind {
     name: "feed",
+    family: Family::Feed,
     build,
 };
 
@@ -230,15 +231,6 @@ fn url_host(url: &str) -> Option<String> {
 }
 
 impl Channel for Feed {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &'static str {
-        KIND.name
-    }
-    fn family(&self) -> Family {
-        Family::Feed
-    }
     fn outputs(&self) -> &'static [Output] {
         &[Output::Html]
     }
@@ -286,8 +278,8 @@ impl Channel for Feed {
         }));
         v
     }
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        Some(self)
+    fn publisher(&self) -> &dyn Publisher {
+        self
     }
 }
 

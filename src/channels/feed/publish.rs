@@ -46,7 +46,7 @@ pub(crate) struct State {
 impl Publisher for Feed {
     async fn publish(&self, job: &Job<'_>, services: &Services) -> Result<Receipt, PublishError> {
         let entry = Entry::from_variant(job.variant).ok_or_else(|| {
-            PublishError::Permanent(format!(
+            PublishError::permanent(format!(
                 "the variant of `{}` has no feed entry (planned by an older crier?): re-plan it",
                 job.variant.item
             ))
@@ -106,7 +106,7 @@ pub async fn rebuild(config: &Config, services: &Services) -> Result<Vec<PathBuf
         .iter()
         .filter(|s| s.kind == super::KIND.name)
     {
-        let feed = Feed::new(spec, Some(&config.organisation)).map_err(PublishError::Permanent)?;
+        let feed = Feed::new(spec, Some(&config.organisation)).map_err(PublishError::permanent)?;
         feed.write(services, None).await?;
         written.extend(feed.files(services).into_iter().map(|(_, p)| p));
     }
@@ -150,9 +150,8 @@ impl Feed {
                 ..QueueFilter::default()
             })
             .await
-            .map_err(|e| PublishError::Retry {
-                message: format!("cannot read the sent deliveries: {e}"),
-                after: None,
+            .map_err(|e| {
+                PublishError::retry(format!("cannot read the sent deliveries: {e}"), None)
             })?;
         // Once stored as sent, the store is the record.
         for d in &sent {
@@ -167,14 +166,8 @@ impl Feed {
             Ok::<_, std::io::Error>(())
         })
         .await
-        .map_err(|e| PublishError::Retry {
-            message: format!("writing the feed files stopped: {e}"),
-            after: None,
-        })?
-        .map_err(|e| PublishError::Retry {
-            message: format!("cannot write the feed files: {e}"),
-            after: None,
-        })?;
+        .map_err(|e| PublishError::retry(format!("writing the feed files stopped: {e}"), None))?
+        .map_err(|e| PublishError::retry(format!("cannot write the feed files: {e}"), None))?;
         if let Some((id, variant)) = current {
             recent.insert(id, variant.clone());
         }

@@ -19,6 +19,7 @@ use crate::secret::SecretRef;
 
 pub const KIND: Kind = Kind {
     name: "linkedin",
+    family: Family::Social,
     build,
 };
 
@@ -69,20 +70,11 @@ fn build(spec: &ChannelSpec, _organisation: &Organisation) -> Result<Box<dyn Cha
 }
 
 impl Channel for LinkedIn {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &'static str {
-        KIND.name
-    }
-    fn family(&self) -> Family {
-        Family::Social
-    }
     fn secrets(&self) -> Vec<&SecretRef> {
         vec![&self.options.token_env]
     }
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        Some(self)
+    fn publisher(&self) -> &dyn Publisher {
+        self
     }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         let counter = crier_text::linkedin::LinkedInCounter;

@@ -19,7 +19,7 @@ impl LinkedIn {
         self.options
             .token_env
             .resolve()
-            .map_err(|e| PublishError::Credentials(e.to_string()))
+            .map_err(|e| PublishError::credentials(e.to_string()))
     }
 
     /// The headers every versioned (`/rest`) call needs.
@@ -40,7 +40,7 @@ impl LinkedIn {
             .and_then(|p| p.get("commentary"))
             .and_then(Value::as_str)
             .ok_or_else(|| {
-                PublishError::Permanent("the stored LinkedIn variant has no commentary".into())
+                PublishError::permanent("the stored LinkedIn variant has no commentary".into())
             })?;
         let mut body = json!({
             "author": self.options.author,
@@ -71,7 +71,7 @@ impl LinkedIn {
         let bytes = tokio::fs::read(services.campaigns_dir.join(&image.src))
             .await
             .map_err(|e| {
-                PublishError::Permanent(format!("cannot read image `{}`: {e}", image.src))
+                PublishError::permanent(format!("cannot read image `{}`: {e}", image.src))
             })?;
         let init = json!({ "initializeUploadRequest": { "owner": self.options.author } });
         let request = self.rest(
@@ -92,10 +92,10 @@ impl LinkedIn {
             answer["value"]["uploadUrl"].as_str(),
             answer["value"]["image"].as_str(),
         ) else {
-            return Err(PublishError::Retry {
-                message: "LinkedIn's initializeUpload answered without uploadUrl and image".into(),
-                after: None,
-            });
+            return Err(PublishError::retry(
+                "LinkedIn's initializeUpload answered without uploadUrl and image".into(),
+                None,
+            ));
         };
         let mut put = services.http.put(upload_url).body(bytes);
         // The token goes only to LinkedIn's own hosts (or the configured API),
@@ -123,8 +123,9 @@ impl LinkedIn {
 
 fn harmless(e: PublishError) -> PublishError {
     match e {
-        PublishError::Uncertain(message) => PublishError::Retry {
+        PublishError::Uncertain { message, status } => PublishError::Retry {
             message: format!("uploading an image: {message}"),
+            status,
             after: None,
         },
         other => other,
@@ -134,11 +135,13 @@ fn harmless(e: PublishError) -> PublishError {
 /// LinkedIn refuses an exact repeat with 422 "duplicate"; said plainly.
 fn duplicate(e: PublishError) -> PublishError {
     match e {
-        PublishError::Permanent(m) if m.to_lowercase().contains("duplicate") => {
-            PublishError::Permanent(format!(
-                "LinkedIn refused it as a duplicate of a recent post: {m}"
-            ))
-        }
+        PublishError::Permanent {
+            message,
+            status: status @ Some(422),
+        } if message.to_lowercase().contains("duplicate") => PublishError::Permanent {
+            message: format!("LinkedIn refused it as a duplicate of a recent post: {message}"),
+            status,
+        },
         other => other,
     }
 }
@@ -169,7 +172,7 @@ impl Publisher for LinkedIn {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
             .ok_or_else(|| {
-                PublishError::Uncertain(
+                PublishError::uncertain(
                     "LinkedIn accepted the post but sent no x-restli-id to say which".into(),
                 )
             })?;

@@ -56,7 +56,7 @@ async fn upload(
     let file = reqwest::multipart::Part::bytes(bytes)
         .file_name(file_name)
         .mime_str(mime)
-        .map_err(|e| PublishError::Permanent(format!("image {}: {e}", image.src)))?;
+        .map_err(|e| PublishError::permanent(format!("image {}: {e}", image.src)))?;
     let form = reqwest::multipart::Form::new()
         .part("file", file)
         .text("description", image.alt.clone());
@@ -70,14 +70,14 @@ async fn upload(
     let deadline = tokio::time::Instant::now() + PROCESSING_DEADLINE;
     while media.url.is_none() {
         if tokio::time::Instant::now() >= deadline {
-            return Err(PublishError::Retry {
-                message: format!(
+            return Err(PublishError::retry(
+                format!(
                     "the instance was still processing image {} after {}s",
                     image.src,
                     PROCESSING_DEADLINE.as_secs()
                 ),
-                after: None,
-            });
+                None,
+            ));
         }
         tokio::time::sleep(POLL_EVERY).await;
         let request = services
@@ -95,8 +95,9 @@ async fn upload(
 /// to try the delivery again (nothing was posted yet).
 fn uploaded_unknown(e: PublishError) -> PublishError {
     match e {
-        PublishError::Uncertain(m) => PublishError::Retry {
-            message: format!("image upload: {m} (nothing was posted)"),
+        PublishError::Uncertain { message, status } => PublishError::Retry {
+            message: format!("image upload: {message} (nothing was posted)"),
+            status,
             after: None,
         },
         other => other,
@@ -110,12 +111,12 @@ fn read_image(
     image: &Image,
 ) -> Result<(Vec<u8>, &'static str), PublishError> {
     let mime = media::content_type(&image.src).ok_or_else(|| {
-        PublishError::Permanent(format!(
+        PublishError::permanent(format!(
             "image {}: only PNG, JPEG, GIF and WebP files can be posted",
             image.src
         ))
     })?;
     let bytes = std::fs::read(campaigns_dir.join(&image.src))
-        .map_err(|e| PublishError::Permanent(format!("cannot read image {}: {e}", image.src)))?;
+        .map_err(|e| PublishError::permanent(format!("cannot read image {}: {e}", image.src)))?;
     Ok((bytes, mime))
 }

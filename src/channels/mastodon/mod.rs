@@ -24,6 +24,7 @@ use crate::secret::SecretRef;
 
 pub const KIND: Kind = Kind {
     name: "mastodon",
+    family: Family::Social,
     build,
 };
 
@@ -160,20 +161,11 @@ impl Mastodon {
 }
 
 impl Channel for Mastodon {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &'static str {
-        KIND.name
-    }
-    fn family(&self) -> Family {
-        Family::Social
-    }
     fn secrets(&self) -> Vec<&SecretRef> {
         vec![&self.options.token_env]
     }
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        Some(self)
+    fn publisher(&self) -> &dyn Publisher {
+        self
     }
     fn adopt(&mut self, learned: &Learned) -> Result<(), String> {
         let limits: InstanceLimits =

@@ -36,7 +36,7 @@ impl Mastodon {
         self.options
             .token_env
             .resolve()
-            .map_err(|e| PublishError::Credentials(e.to_string()))
+            .map_err(|e| PublishError::credentials(e.to_string()))
     }
 
     pub(super) fn endpoint(&self, path: &str) -> String {
@@ -64,7 +64,7 @@ impl Mastodon {
             read_json::<Status>(response).await
         };
         match attempt().await {
-            Err(PublishError::Uncertain(_)) => attempt().await,
+            Err(PublishError::Uncertain { .. }) => attempt().await,
             other => other,
         }
     }
@@ -79,7 +79,7 @@ pub(super) async fn read_json<T: serde::de::DeserializeOwned>(
         .await
         .map_err(|e| http::transport_error(&e))?;
     serde_json::from_str(&text).map_err(|e| {
-        PublishError::Uncertain(format!(
+        PublishError::uncertain(format!(
             "the instance accepted the request but its answer is unreadable: {e}"
         ))
     })
@@ -141,7 +141,7 @@ impl Publisher for Mastodon {
             Ok(receipt) => Reconciled::Sent(receipt),
             // Refused afresh under the same key: the lost request had not
             // made the status either (else the key would have returned it).
-            Err(PublishError::Permanent(_)) => Reconciled::NotSent,
+            Err(PublishError::Permanent { .. }) => Reconciled::NotSent,
             Err(_) => Reconciled::Unknown,
         }
     }

@@ -25,7 +25,11 @@ use crate::render::post::{shape_post, PostRules};
 use crate::render::Variant;
 use crate::secret::{Secret, SecretRef};
 
-pub const KIND: Kind = Kind { name: "x", build };
+pub const KIND: Kind = Kind {
+    name: "x",
+    family: Family::Social,
+    build,
+};
 
 /// OAuth 1.0a user context (four secrets) or an OAuth 2.0 user token
 /// (client id, optional client secret, and a refresh token to seed from).
@@ -132,15 +136,6 @@ fn build(spec: &ChannelSpec, _organisation: &Organisation) -> Result<Box<dyn Cha
 }
 
 impl Channel for X {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &'static str {
-        KIND.name
-    }
-    fn family(&self) -> Family {
-        Family::Social
-    }
     /// What must be set for a send to be tried. The refresh-token variable is
     /// left out on purpose: after the first rotation the stored token is the
     /// live one and the variable may (should) be removed.
@@ -158,8 +153,8 @@ impl Channel for X {
         .flatten()
         .collect()
     }
-    fn publisher(&self) -> Option<&dyn Publisher> {
-        Some(self)
+    fn publisher(&self) -> &dyn Publisher {
+        self
     }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         let counter = crier_text::x::XCounter;
@@ -203,7 +198,7 @@ impl X {
         method: &Method,
         url: &str,
     ) -> Result<(String, Option<Secret>), PublishError> {
-        let missing = |e: crate::secret::MissingSecret| PublishError::Credentials(e.to_string());
+        let missing = |e: crate::secret::MissingSecret| PublishError::credentials(e.to_string());
         match &self.auth {
             Auth::OAuth1 {
                 consumer_key,
@@ -218,7 +213,7 @@ impl X {
                     token_secret: token_secret.resolve().map_err(missing)?,
                 };
                 let url = Url::parse(url)
-                    .map_err(|e| PublishError::Permanent(format!("bad X API URL: {e}")))?;
+                    .map_err(|e| PublishError::permanent(format!("bad X API URL: {e}")))?;
                 let nonce = {
                     use rand::distr::{Alphanumeric, SampleString};
                     Alphanumeric.sample_string(&mut rand::rng(), 32)
@@ -266,7 +261,7 @@ impl X {
                 Err(e) => Err(http::transport_error(&e)),
             };
             match (sent, &self.auth, used) {
-                (Err(PublishError::Credentials(_)), Auth::OAuth2(tokens), Some(used))
+                (Err(PublishError::Credentials { .. }), Auth::OAuth2(tokens), Some(used))
                     if !refreshed =>
                 {
                     tokens.reject(&used).await;
@@ -283,7 +278,7 @@ impl X {
 /// (`{"title", "detail", "errors": [{"message"}]}`), whose `detail` is
 /// often generic ("One or more parameters to your request was invalid.")
 /// while `errors` says what was wrong. For a post, a gateway error is
-/// uncertain (as [`http::send_once`]).
+/// uncertain ([`http::gateway_uncertain`]).
 async fn answer(
     response: Response,
     effect: Effect,
@@ -297,14 +292,9 @@ async fn answer(
     let body = http::read_text(response).await.unwrap_or_default();
     let err =
         http::classify(status, &headers, &problem(&body), now).expect_err("2xx was returned above");
-    let gateway = matches!(status.as_u16(), 502 | 504);
-    Err(match err {
-        PublishError::Retry { message, .. } if gateway && effect == Effect::Posts => {
-            PublishError::Uncertain(format!(
-                "{message}: a gateway answered, so X may have received the post"
-            ))
-        }
-        other => other,
+    Err(match effect {
+        Effect::Posts => http::gateway_uncertain(err, "the post"),
+        Effect::Harmless => err,
     })
 }
 

@@ -103,14 +103,14 @@ impl Tokens {
         let store = &services.credentials;
         let stored = store
             .get(&self.channel, REFRESH_TOKEN)
-            .map_err(|e| PublishError::Credentials(e.to_string()))?;
+            .map_err(|e| PublishError::credentials(e.to_string()))?;
         let seed = self
             .refresh_token_env
             .as_ref()
             .and_then(|env| env.resolve().ok());
         let seen = store
             .get(&self.channel, SEED)
-            .map_err(|e| PublishError::Credentials(e.to_string()))?;
+            .map_err(|e| PublishError::credentials(e.to_string()))?;
         match (stored, seed) {
             (Some(stored), Some(seed))
                 if seen.as_ref().map(Secret::expose) == Some(&fingerprint(&seed)) =>
@@ -119,7 +119,7 @@ impl Tokens {
             }
             (Some(stored), None) => Ok(stored),
             (_, Some(seed)) => Ok(seed),
-            (None, None) => Err(PublishError::Credentials(format!(
+            (None, None) => Err(PublishError::credentials(format!(
                 "no OAuth 2.0 refresh token: set `{}` to one from X's authorisation flow",
                 self.refresh_token_env
                     .as_ref()
@@ -129,7 +129,7 @@ impl Tokens {
     }
 
     async fn refresh(&self, services: &Services) -> Result<Access, PublishError> {
-        let missing = |e: crate::secret::MissingSecret| PublishError::Credentials(e.to_string());
+        let missing = |e: crate::secret::MissingSecret| PublishError::credentials(e.to_string());
         let client_id = self.client_id_env.resolve().map_err(missing)?;
         let refresh_token = self.refresh_token(services)?;
         let form = [
@@ -151,18 +151,18 @@ impl Tokens {
             .map_err(|e| match e {
                 // A refused refresh (400 invalid_grant, 401) means a person
                 // must authorise again; waiting will not help.
-                PublishError::Permanent(m) | PublishError::Credentials(m) => {
-                    PublishError::Credentials(format!(
-                        "X refused to refresh the OAuth 2.0 token: {m}"
-                    ))
-                }
+                PublishError::Permanent { message, status }
+                | PublishError::Credentials { message, status } => PublishError::Credentials {
+                    message: format!("X refused to refresh the OAuth 2.0 token: {message}"),
+                    status,
+                },
                 other => other,
             })?;
         let text = http::read_text(response)
             .await
             .map_err(|e| http::transport_error(&e))?;
         let answer: Answer = serde_json::from_str(&text).map_err(|_| {
-            PublishError::Credentials("X's token endpoint answered without an access token".into())
+            PublishError::credentials("X's token endpoint answered without an access token".into())
         })?;
         // Stored before anything else: from here the old token is dead.
         if let Some(rotated) = answer.refresh_token {
@@ -171,7 +171,7 @@ impl Tokens {
                     .credentials
                     .put(&self.channel, name, &Secret::new(value))
                     .map_err(|e| {
-                        PublishError::Credentials(format!(
+                        PublishError::credentials(format!(
                             "X rotated the refresh token but crier could not store it: {e}"
                         ))
                     })

@@ -65,7 +65,7 @@ async fn create(
     // 2xx: the post exists. An answer we cannot read must not turn that
     // into a failure someone retries, so it is uncertain, not permanent.
     let text = http::read_text(response).await.map_err(|e| {
-        PublishError::Uncertain(format!(
+        PublishError::uncertain(format!(
             "X accepted the post but its answer was cut off: {}",
             http::transport_error(&e)
         ))
@@ -73,7 +73,7 @@ async fn create(
     let answer: Value = serde_json::from_str(&text).unwrap_or_default();
     match answer["data"]["id"].as_str() {
         Some(id) => Ok(id.to_string()),
-        None => Err(PublishError::Uncertain(
+        None => Err(PublishError::uncertain(
             "X accepted the post but its answer had no post id".into(),
         )),
     }
@@ -83,15 +83,21 @@ async fn create(
 /// Said plainly, since it reads like a permissions problem otherwise.
 fn duplicate(e: PublishError, attempts: u32) -> PublishError {
     match e {
-        PublishError::Permanent(m) if m.starts_with("HTTP 403") && m.contains("duplicate") => {
+        PublishError::Permanent {
+            message,
+            status: status @ Some(403),
+        } if message.contains("duplicate") => {
             let earlier = if attempts > 1 {
                 " (an earlier attempt of this delivery may be that post: check the account)"
             } else {
                 ""
             };
-            PublishError::Permanent(format!(
-                "X refused it as a duplicate of a recent post{earlier}: {m}"
-            ))
+            PublishError::Permanent {
+                message: format!(
+                    "X refused it as a duplicate of a recent post{earlier}: {message}"
+                ),
+                status,
+            }
         }
         other => other,
     }
@@ -104,7 +110,7 @@ async fn upload(x: &X, services: &Services, image: &Image) -> Result<String, Pub
     let path = services.campaigns_dir.join(&image.src);
     let bytes = tokio::fs::read(&path)
         .await
-        .map_err(|e| PublishError::Permanent(format!("cannot read image `{}`: {e}", image.src)))?;
+        .map_err(|e| PublishError::permanent(format!("cannot read image `{}`: {e}", image.src)))?;
     let body = json!({
         "media": base64::engine::general_purpose::STANDARD.encode(&bytes),
         "media_category": "tweet_image",
@@ -125,12 +131,14 @@ async fn upload(x: &X, services: &Services, image: &Image) -> Result<String, Pub
     let answer: Value = serde_json::from_str(&text).unwrap_or_default();
     let id = answer["data"]["id"]
         .as_str()
-        .ok_or_else(|| PublishError::Retry {
-            message: format!(
-                "X's media upload answered without a media id for `{}`",
-                image.src
-            ),
-            after: None,
+        .ok_or_else(|| {
+            PublishError::retry(
+                format!(
+                    "X's media upload answered without a media id for `{}`",
+                    image.src
+                ),
+                None,
+            )
         })?
         .to_string();
     let metadata = json!({ "id": id, "metadata": { "alt_text": { "text": image.alt } } });
@@ -148,8 +156,9 @@ async fn upload(x: &X, services: &Services, image: &Image) -> Result<String, Pub
 
 fn harmless(e: PublishError) -> PublishError {
     match e {
-        PublishError::Uncertain(message) => PublishError::Retry {
+        PublishError::Uncertain { message, status } => PublishError::Retry {
             message: format!("uploading an image: {message}"),
+            status,
             after: None,
         },
         other => other,
