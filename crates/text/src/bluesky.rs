@@ -10,7 +10,7 @@
 //! - Tags: see [`crate::hashtags`].
 
 use crate::tld::is_tld;
-use crate::Counter;
+use crate::{Counter, Measure};
 use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -24,7 +24,9 @@ pub fn graphemes(text: &str) -> usize {
     text.graphemes(true).count()
 }
 
-/// Counts graphemes; the limit is 300, and posts over 3000 bytes are refused too.
+/// Counts graphemes (at most 300) and UTF-8 bytes (at most 3000): the
+/// `maxGraphemes` and `maxLength` of `app.bsky.feed.post`'s `text`. A post
+/// must be within both.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BlueskyCounter;
 
@@ -38,8 +40,19 @@ impl Counter for BlueskyCounter {
     fn unit(&self) -> &'static str {
         "graphemes"
     }
-    fn acceptable(&self, text: &str) -> bool {
-        text.len() <= MAX_BYTES
+    fn measures(&self, text: &str) -> Vec<Measure> {
+        vec![
+            Measure {
+                unit: "graphemes",
+                length: graphemes(text),
+                limit: MAX_GRAPHEMES,
+            },
+            Measure {
+                unit: "UTF-8 bytes",
+                length: text.len(),
+                limit: MAX_BYTES,
+            },
+        ]
     }
 }
 
@@ -259,6 +272,29 @@ mod tests {
         assert_eq!(family.len(), 25);
         assert!(!BlueskyCounter.measure(&family.repeat(200)).valid);
         assert!(BlueskyCounter.measure(&family.repeat(120)).valid);
+    }
+
+    /// Regression (#9.11): 269 family emoji are 269 graphemes (under 300)
+    /// but 6725 UTF-8 bytes, over the 3000 the PDS accepts.
+    #[test]
+    fn family_emoji_under_300_graphemes_are_over_3000_bytes() {
+        let text = "👨‍👩‍👧‍👦".repeat(269);
+        let counter = crate::counter_for("bluesky", None).unwrap();
+        assert_eq!(counter.count(&text), 269);
+        assert!(!counter.measure(&text).valid);
+        assert!(!counter.fits(&text));
+        let bytes = counter.measures(&text)[1];
+        assert_eq!(
+            (bytes.unit, bytes.length, bytes.limit),
+            ("UTF-8 bytes", 6725, 3000)
+        );
+        assert_eq!(bytes.over(), 3725);
+        assert!(
+            crate::thread::split(&text, counter.as_ref())
+                .iter()
+                .all(|p| p.len() <= MAX_BYTES),
+            "thread parts must fit the byte limit"
+        );
     }
 
     #[test]
