@@ -431,3 +431,61 @@ fn an_email_channel_with_an_http_public_url_warns_unless_on_loopback() {
     let (code, out) = check_strict(dir.path());
     assert_eq!(code, 0, "{out}");
 }
+
+/// Regression (#9.11): Bluesky takes at most 300 graphemes AND 3000 UTF-8
+/// bytes. 269 family emoji are under the first but over the second: `check`
+/// passed and the PDS refused the post at send time.
+#[test]
+fn bluesky_text_over_the_byte_limit_is_a_check_error_naming_it() {
+    let dir = workspace();
+    let config = format!(
+        "{CONFIG}\n[channels.sky]\nkind = \"bluesky\"\nidentifier = \"crier.test\"\napp_password_env = \"TEST_SKY\"\n"
+    );
+    write(dir.path(), "channels.toml", &config);
+    let family = "👨‍👩‍👧‍👦".repeat(269);
+    let item = |id: &str, thread: bool| {
+        GOOD_ITEM
+            .replace("\"good\"", &format!("\"{id}\""))
+            .replace("title = \"A notice\"", "title = \"Hi\"")
+            .replace("Nothing to see.", &family)
+            .replace(
+                "channels = [\"toots\", \"site\"]",
+                &format!("thread = {thread}\nchannels = [\"sky\"]"),
+            )
+    };
+    write(dir.path(), "campaigns/a.toml", &item("a", false));
+    let (code, out) = check(dir.path());
+    assert_eq!(code, 1, "{out}");
+    // "Hi\n\n" + 269 × 25 bytes = 6729 bytes; 273 graphemes fit
+    assert!(
+        out.contains(
+            "item `a` on channel `sky`: error: text is 6729 UTF-8 bytes, 3729 over the limit of 3000 UTF-8 bytes and the item sets thread = false"
+        ),
+        "{out}"
+    );
+    assert!(
+        !out.contains("graphemes, "),
+        "graphemes are within their limit: {out}"
+    );
+
+    // threaded, the same text is split so that every post is within both limits
+    write(dir.path(), "campaigns/a.toml", &item("a", true));
+    let (code, out) = check(dir.path());
+    assert_eq!(code, 0, "{out}");
+    let preview = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .arg("--config")
+        .arg(dir.path().join("channels.toml"))
+        .args(["preview", "a", "--channel", "sky", "--format", "json"])
+        .env_remove("CRIER_CONFIG")
+        .output()
+        .unwrap();
+    assert!(preview.status.success(), "{preview:?}");
+    let v: serde_json::Value = serde_json::from_slice(&preview.stdout).unwrap();
+    let v = if v.is_array() { v[0].clone() } else { v };
+    let parts = v["parts"].as_array().expect("parts");
+    assert!(parts.len() >= 3, "{v}");
+    for p in parts {
+        let text = p["text"].as_str().unwrap();
+        assert!(text.len() <= 3000, "a part of {} bytes", text.len());
+    }
+}

@@ -179,7 +179,7 @@ async fn daemon_posts_facets_langs_card_thread_and_image_with_one_session() {
     ws.write("campaigns/items.toml", &content);
 
     let daemon = ws.start(&[(env.as_str(), password.as_str())]);
-    daemon.wait_log("\"sent\"", 3);
+    ws.wait_state("sent", 3);
     let posts = records(&pds, &me.did).await;
 
     // Facets: exact UTF-8 byte ranges, after multi-byte characters.
@@ -300,7 +300,7 @@ async fn daemon_posts_facets_langs_card_thread_and_image_with_one_session() {
     );
     ws.write("campaigns/items.toml", &(content + &more));
     let daemon = ws.start(&[(env.as_str(), password.as_str())]);
-    daemon.wait_log("\"sent\"", 1);
+    ws.wait_item("after-restart", "sent");
     assert_eq!(
         proxy.calls(CREATE_SESSION),
         1,
@@ -342,12 +342,13 @@ async fn sigkill_after_the_pds_wrote_the_post_reconciles_to_one_record() {
         "the PDS has the post"
     );
 
-    let daemon = ws.start(&[(env.as_str(), password.as_str())]);
-    daemon.wait_log("interrupted request had been received", 1);
+    let _daemon = ws.start(&[(env.as_str(), password.as_str())]);
+    // reconciled: the record is found and the delivery recorded as sent
+    let q = ws.wait_queue("the interrupted delivery reconciled as sent", |rows| {
+        rows[0]["state"] == "sent"
+    });
     let posts = records(&pds, &me.did).await;
     assert_eq!(posts.len(), 1, "still exactly one record");
-    let q = ws.queue();
-    assert_eq!(q[0]["state"], "sent", "{q:?}");
     assert_eq!(q[0]["remote_id"], posts[0]["uri"]);
 }
 

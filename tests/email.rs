@@ -169,7 +169,7 @@ async fn subscribe_confirm_receive_once_leave_with_one_click_then_export_and_era
         "campaigns/a.toml",
         &item("first", "First news", &in_secs(1)),
     );
-    daemon.wait_log("\"sent\"", 1);
+    ws.wait_item("first", "sent");
     let messages = sink.messages();
     assert_eq!(messages.len(), 2, "confirmation + exactly one message");
     let m = &messages[1];
@@ -226,7 +226,9 @@ async fn subscribe_confirm_receive_once_leave_with_one_click_then_export_and_era
         "campaigns/b.toml",
         &item("second", "Second news", &in_secs(1)),
     );
-    daemon.wait_log("\"sent\"", 2);
+    // (two log lines holding `"sent"` were already there from the first
+    // send, so the log wait did not wait for this one at all)
+    ws.wait_item("second", "sent");
     assert_eq!(sink.messages().len(), 2, "nothing sent after leaving");
 
     let (ok, export, _) = run(&ws, &["subscribers", "export", "ann@example.org"]);
@@ -279,7 +281,7 @@ async fn a_crash_mid_send_skips_no_one_and_repeats_at_most_the_messages_in_fligh
     assert!(at_crash < N as u64, "the send finished before the crash");
 
     let daemon = ws.start(&[]);
-    daemon.wait_log("\"sent\"", 1);
+    ws.wait_item("big", "sent");
     let messages = sink.messages();
     let mut per: std::collections::HashMap<String, usize> = Default::default();
     for m in &messages {
@@ -316,7 +318,7 @@ async fn smtp_faults_refuse_one_defer_one_and_survive_disconnects_and_downtime()
     );
     ws.write("campaigns/a.toml", &item("x", "X", &in_secs(1)));
     let daemon = ws.start(&[]);
-    daemon.wait_log("retry_in_s", 1);
+    ws.wait_item("x", "retrying");
 
     let sink = Sink::start_on(
         port,
@@ -342,7 +344,14 @@ async fn smtp_faults_refuse_one_defer_one_and_survive_disconnects_and_downtime()
         ["a", "b", "c", "d", "e", "f"].map(|w| format!("{w}@example.org"))
     );
     // The 451 keeps the delivery retrying; the 550 is recorded as refused.
-    daemon.wait_log("deferred ones go again", 1);
+    ws.wait_queue("the send to end with one deferred", |rows| {
+        rows.iter().any(|r| {
+            r["state"] == "retrying"
+                && r["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("deferred ones go again"))
+        })
+    });
     let (_, show, _) = run(&ws, &["queue", "show", "1"]);
     assert!(
         show.contains("recipients: 6 sent, 1 refused, 1 deferred"),
@@ -422,7 +431,7 @@ async fn hostile_input_is_refused_or_neutralised_and_nothing_is_lost() {
         &item("x", "Hello\r\nBcc: x@evil.example", &in_secs(1)),
     );
     let daemon = ws.start(&[]);
-    daemon.wait_log("\"sent\"", 1);
+    ws.wait_item("x", "sent");
     let messages = sink.messages();
     assert_eq!(messages.len(), 2);
     for m in &messages {
@@ -485,7 +494,7 @@ async fn leaving_during_a_send_stops_the_message_not_yet_sent() {
         before < N as u64,
         "the send finished before the click ({before} received)"
     );
-    daemon.wait_log("\"sent\"", 1);
+    ws.wait_item("paced", "sent");
 
     let messages = sink.messages();
     let to = |who: &str| {

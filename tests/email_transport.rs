@@ -117,7 +117,7 @@ async fn starttls_required_with_a_private_ca_and_auth_delivers_encrypted_and_aut
         &in_secs(1),
     );
     let daemon = ws.start(&auth_env());
-    daemon.wait_log("\"sent\"", 1);
+    ws.wait_delivery(1, "sent");
     let messages = sink.messages();
     assert_eq!(messages.len(), 3);
     for m in &messages {
@@ -165,7 +165,7 @@ async fn implicit_tls_with_auth_delivers() {
         &in_secs(1),
     );
     let daemon = ws.start(&auth_env());
-    daemon.wait_log("\"sent\"", 1);
+    ws.wait_delivery(1, "sent");
     let messages = sink.messages();
     assert_eq!(messages.len(), 2);
     assert!(messages
@@ -192,11 +192,11 @@ async fn an_untrusted_certificate_or_a_server_without_starttls_gets_nothing() {
         &in_secs(1),
     );
     let daemon = ws.start(&[]);
-    let lines = daemon.wait_log("retry_in_s", 1);
+    let row = ws.wait_delivery(1, "retrying");
+    let error = row["last_error"].as_str().unwrap_or_default();
     assert!(
-        lines[0].contains("STARTTLS") && lines[0].contains("certificate"),
-        "{}",
-        lines[0]
+        error.contains("STARTTLS") && error.contains("certificate"),
+        "{row}"
     );
     let show = text(&ws.crier(&["queue", "show", "1"]));
     assert!(show.contains("state:    retrying"), "{show}");
@@ -210,11 +210,13 @@ async fn an_untrusted_certificate_or_a_server_without_starttls_gets_nothing() {
         &in_secs(1),
     );
     let daemon2 = ws2.start(&[]);
-    let lines = daemon2.wait_log("retry_in_s", 1);
+    let row = ws2.wait_delivery(1, "retrying");
     assert!(
-        lines[0].contains("STARTTLS is not supported"),
-        "{}",
-        lines[0]
+        row["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("STARTTLS is not supported"),
+        "{row}"
     );
     assert_eq!(plain.accepted(), 0);
     drop(daemon2);
@@ -280,7 +282,8 @@ async fn a_wrong_password_holds_the_delivery_with_a_clear_message_that_never_sho
             && followed.contains("535"),
         "{followed}"
     );
-    // The daemon's own line about it is in the log checked below.
+    // The daemon's own line about it is in the log checked below (the state
+    // is already held:credentials: this waits only for the line).
     let logged = daemon.wait_log("credentials refused", 1);
     assert!(
         logged[0].contains("AUTH") && logged[0].contains("535"),
@@ -340,7 +343,13 @@ async fn dkim_rsa_and_ed25519_signatures_verify_and_cover_the_list_headers() {
         &in_secs(1),
     );
     let daemon = ws.start(&[]);
-    daemon.wait_log("\"sent\"", 2);
+    // Both deliveries recorded as sent, so both messages are in the sink (it
+    // stores a message before its 250). Waiting for two log lines holding
+    // `"sent"` did not mean that: one email delivery logs two (the publisher's
+    // "email send finished" line has a `"sent":1` field, then the
+    // dispatcher's "sent"), so the wait could end with the other channel's
+    // message still in flight.
+    ws.wait_state("sent", 2);
     let dns = [
         ("rsa._domainkey.example.org", rsa_txt.as_str()),
         ("ed._domainkey.example.org", ed_txt.as_str()),

@@ -7,14 +7,17 @@
 #                                here), start, wait until healthy, print URL
 #   scripts/peers/pds.sh stop    stop the process started by `start` (pid file)
 #   scripts/peers/pds.sh status  exit 0 if it is running and healthy
-#   scripts/peers/pds.sh url     print the XRPC base URL
+#   scripts/peers/pds.sh url     print the XRPC base URL (of the running one)
 # `start` prints only the URL on stdout; progress goes to stderr.
 #
 # Everything lives under .peers/ in the repository (gitignored): node_modules,
 # the npm cache, data, secrets, log and pid file. Nothing is fetched at run
 # time and nothing leaves the machine: no crawlers, no AppView, no email, the
 # PLC directory is local, rate limits are off and invites are not required.
-# Ports: PDS_PORT (2583) and PLC_PORT (2582). Handles must end in `.test`.
+# Ports: 2583 (PDS) and 2582 (PLC) when free, otherwise free ones picked at
+# start; PDS_PORT / PLC_PORT choose them (and then must be free). The ports
+# of the run are recorded in .peers/pds.ports, so status, url and stop talk
+# to the instance this folder started. Handles must end in `.test`.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SRC="$ROOT/scripts/peers/pds"
@@ -22,12 +25,32 @@ PEERS="${CRIER_PEERS_DIR:-$ROOT/.peers}"
 APP="$PEERS/pds"          # installed package (node_modules)
 RUN="$PEERS/pds-run"      # state of one run; wiped at every fresh start
 PIDF="$PEERS/pds.pid"; LOG="$PEERS/pds.log"
-PDS_PORT="${PDS_PORT:-2583}"; PLC_PORT="${PLC_PORT:-2582}"
+PORTS="$PEERS/pds.ports"  # "<pds port> <plc port>" of the run started here
 NODE="${PDS_NODE:-node}"
-URL="http://127.0.0.1:$PDS_PORT"
+
+# The recorded ports of this folder's run; before any (or from a run started
+# by an older copy of this script, which had no record), the defaults.
+if [[ -f "$PORTS" ]]; then
+  read -r PDS_PORT_RUN PLC_PORT_RUN <"$PORTS"
+else
+  PDS_PORT_RUN=2583 PLC_PORT_RUN=2582
+fi
+URL="http://127.0.0.1:$PDS_PORT_RUN"
 
 healthy() { curl -fsS "$URL/xrpc/_health" >/dev/null 2>&1; }
 running() { [[ -f "$PIDF" ]] && kill -0 "$(cat "$PIDF")" 2>/dev/null; }
+busy() { ss -Htln "sport = :$1" | grep -q .; }
+
+# A port to listen on: $1 if it is free, else the first free one from 20000
+# up that is not $2 (the port already picked for the other server).
+pick_port() {
+  local want=$1 other=${2:-0} p
+  if ! busy "$want"; then echo "$want"; return 0; fi
+  for ((p = 20000; p < 30000; p++)); do
+    if ((p != other)) && ! busy "$p"; then echo "$p"; return 0; fi
+  done
+  echo "pds: no free port found" >&2; exit 1
+}
 
 install() {
   mkdir -p "$APP"
@@ -51,9 +74,19 @@ install() {
 
 start() {
   if running && healthy; then echo "$URL"; return 0; fi
-  for p in "$PDS_PORT" "$PLC_PORT"; do
-    if ss -ltn "sport = :$p" | grep -q LISTEN; then echo "pds: port $p busy (not ours?)" >&2; exit 1; fi
+  # A chosen port must be free; otherwise the default, or any free one.
+  local p
+  for p in ${PDS_PORT:-} ${PLC_PORT:-}; do
+    if busy "$p"; then echo "pds: port $p (set in PDS_PORT/PLC_PORT) is busy" >&2; exit 1; fi
   done
+  PDS_PORT="${PDS_PORT:-$(pick_port 2583)}"
+  PLC_PORT="${PLC_PORT:-$(pick_port 2582 "$PDS_PORT")}"
+  if [[ $PDS_PORT != 2583 || $PLC_PORT != 2582 ]]; then
+    echo "pds: using ports $PDS_PORT (PDS) and $PLC_PORT (PLC)" >&2
+  fi
+  URL="http://127.0.0.1:$PDS_PORT"
+  mkdir -p "$PEERS"
+  echo "$PDS_PORT $PLC_PORT" >"$PORTS"
   "$NODE" -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a<18||(a==18&&b<7)?1:0)' \
     || { echo "pds: need Node >= 18.7, have $("$NODE" --version)" >&2; exit 1; }
   install
@@ -100,7 +133,7 @@ stop() {
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
   fi
-  rm -f "$PIDF"
+  rm -f "$PIDF" "$PORTS"
 }
 
 case "${1:-}" in

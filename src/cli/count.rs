@@ -33,12 +33,24 @@ pub fn run(network: Network, limit: Option<usize>, json: bool, text: &str) -> Ex
             serde_json::to_string(&count).expect("JSON of plain data")
         );
     } else {
+        // a network's other limits (Bluesky's bytes), named when they are the problem
+        let over: Vec<String> = counter
+            .measures(text)
+            .iter()
+            .skip(1)
+            .filter(|m| !m.fits())
+            .map(|m| format!("{} {} of {}", m.length, m.unit, m.limit))
+            .collect();
+        let verdict = match (count.valid, over.is_empty()) {
+            (true, _) => "fits".to_string(),
+            (false, true) => "too long".to_string(),
+            (false, false) => format!("too long: {}", over.join(", ")),
+        };
         println!(
-            "{} {} of {} ({})",
+            "{} {} of {} ({verdict})",
             count.length,
             counter.unit(),
             count.limit,
-            if count.valid { "fits" } else { "too long" }
         );
     }
     ExitCode::SUCCESS

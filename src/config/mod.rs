@@ -92,7 +92,9 @@ impl Default for ContentDirs {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[lint]`. Its `Default` must give the same values as the field defaults
+/// below: it is what an absent table becomes.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LintOptions {
     /// Lower-case hashtags that are one word, so need no CamelCase.
@@ -101,6 +103,15 @@ pub struct LintOptions {
     /// More emoji than this in one post is flagged (screen readers read each name).
     #[serde(default = "default_max_emoji")]
     pub max_emoji: usize,
+}
+
+impl Default for LintOptions {
+    fn default() -> Self {
+        LintOptions {
+            single_word_hashtags: Vec::new(),
+            max_emoji: default_max_emoji(),
+        }
+    }
 }
 
 /// One `[channels.<name>]` table: the part every channel shares, plus the
@@ -444,6 +455,40 @@ mod tests {
         assert!(c.is_none());
         let msg = r.diagnostics[0].to_string();
         assert!(msg.starts_with("channels.toml:8:"), "{msg}");
+    }
+
+    /// Regression (#9.12): without a `[lint]` table `max_emoji` was 0, so one
+    /// emoji warned. Absent, empty and partial tables give the documented defaults.
+    #[test]
+    fn lint_defaults_hold_whether_the_table_is_absent_empty_or_partial() {
+        let cases = [
+            ("absent", String::new(), 3, vec![]),
+            ("empty", "\n[lint]\n".to_string(), 3, vec![]),
+            (
+                "partial: only hashtags",
+                "\n[lint]\nsingle_word_hashtags = [\"safeguarding\"]\n".to_string(),
+                3,
+                vec!["safeguarding".to_string()],
+            ),
+            (
+                "partial: only max_emoji",
+                "\n[lint]\nmax_emoji = 5\n".to_string(),
+                5,
+                vec![],
+            ),
+        ];
+        for (name, lint, max_emoji, hashtags) in cases {
+            let (c, r) = parse(&format!("{HEAD}{lint}"));
+            assert_eq!(r.error_count(), 0, "{name}: {r:?}");
+            let lint = c.unwrap().lint;
+            assert_eq!(lint.max_emoji, max_emoji, "{name}: max_emoji");
+            assert_eq!(
+                lint.single_word_hashtags, hashtags,
+                "{name}: single_word_hashtags"
+            );
+        }
+        // and the type's own default agrees with the file's
+        assert_eq!(LintOptions::default().max_emoji, 3);
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub fn shape_post(
 ) -> Variant {
     let counter = rules.counter;
     let (length, limit, unit) = (counter.count(&text), counter.limit(), counter.unit());
-    let pieces = if length <= limit {
+    // every limit the network sets (Bluesky: graphemes and bytes), not only the main one
+    let pieces = if counter.fits(&text) {
         vec![text.clone()]
     } else if rules.threads && item.thread {
         thread::split(&text, counter)
@@ -34,10 +35,23 @@ pub fn shape_post(
         } else {
             " and this network has no threads"
         };
-        findings.error(format!(
-            "text is {length} {unit}, {} over the limit of {limit}{why}",
-            length - limit
-        ));
+        for (i, m) in counter.measures(&text).iter().enumerate() {
+            if m.fits() {
+                continue;
+            }
+            // the main limit's unit is the variant's; another limit names its own
+            let of = if i == 0 {
+                m.limit.to_string()
+            } else {
+                format!("{} {}", m.limit, m.unit)
+            };
+            findings.error(format!(
+                "text is {} {}, {} over the limit of {of}{why}",
+                m.length,
+                m.unit,
+                m.over()
+            ));
+        }
         vec![text.clone()]
     };
     if item.images.len() > rules.max_images {

@@ -98,7 +98,7 @@ async fn x_oauth2_keeps_rotated_tokens_out_of_the_queue_and_out_of_every_output(
     let env = env_of(&net);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let daemon = ws.start(&env);
-    daemon.wait_log("\"sent\"", 1);
+    ws.wait_state("sent", 1);
     let log = daemon.log();
     daemon.terminate();
 
@@ -134,6 +134,8 @@ async fn refused<N: Network>() {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let daemon = ws.start(&env);
+    ws.wait_state("held:credentials", 1);
+    // the daemon's own line about it must be in the log checked below
     daemon.wait_log("credentials refused", 1);
     let log = daemon.log();
     daemon.terminate();
@@ -222,7 +224,7 @@ async fn a_thread_rate_limited_half_way_resumes_in_the_daemon() {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let daemon = ws.start(&env);
-    daemon.wait_log("\"sent\"", 1);
+    ws.wait_state("sent", 1);
     daemon.terminate();
 
     let queue = ws.queue();

@@ -111,9 +111,14 @@ async fn the_daemon_reads_the_instances_limits_when_it_starts() {
     let env = net.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let daemon = ws.start(&env);
-    daemon.wait_log("saved the network's limits", 1);
-    // New limits: the content is shaped again against them.
-    daemon.wait_log("limits learned from the networks", 1);
+    // New limits: the content is shaped again against them, and the pending
+    // delivery's stored variant says so.
+    ws.wait_queue("the variant reshaped to the instance's 1000", |rows| {
+        let id = rows[0]["id"].to_string();
+        let shown = ws.crier(&["queue", "show", id.as_str(), "--format", "json"]);
+        serde_json::from_slice::<serde_json::Value>(&shown.stdout)
+            .is_ok_and(|v| v["variant"]["limit"] == 1000)
+    });
     daemon.terminate();
     let check = ws.crier(&["check"]);
     let said = text(&check);

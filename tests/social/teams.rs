@@ -45,7 +45,7 @@ async fn the_cards_image_url_is_served_by_the_daemon_and_nothing_else_is() {
     let env = net.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let daemon = ws.start(&env);
-    daemon.wait_log("\"sent\"", 1);
+    ws.wait_state("sent", 1);
 
     let post = net.posts().pop().expect("the card was posted");
     let body = &post["attachments"][0]["content"]["body"];

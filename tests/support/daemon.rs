@@ -1,5 +1,7 @@
 //! The real `crier` binary in a temporary workspace: write content, start
-//! and kill the daemon, run CLI commands, and wait on its log lines.
+//! and kill the daemon, run CLI commands, and wait on the store's state
+//! (`crier queue --format json`). Waiting on log lines is only for what the
+//! store does not record (the daemon is up, a refused content change).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -11,6 +13,8 @@ use chrono::{DateTime, Utc};
 
 /// How long a test waits for the daemon to do something before failing.
 const WAIT_LIMIT: Duration = Duration::from_secs(30);
+/// How often a wait on the store looks again.
+const POLL: Duration = Duration::from_millis(100);
 
 pub struct Workspace {
     pub dir: tempfile::TempDir,
@@ -75,6 +79,57 @@ impl Workspace {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// Polls `crier queue --format json` until `done` holds for the rows and
+    /// returns them; fails the test, showing `what` and the queue, after
+    /// [`WAIT_LIMIT`]. The store's state, not a log line: a log line can
+    /// name the wrong delivery, come from another one, or precede the work.
+    pub fn wait_queue(
+        &self,
+        what: &str,
+        done: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + WAIT_LIMIT;
+        loop {
+            let rows = self.queue();
+            if done(&rows) {
+                return rows;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited {WAIT_LIMIT:?} for {what}; queue:\n{}",
+                serde_json::to_string_pretty(&rows).unwrap()
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Waits until at least `n` deliveries are in `state` (as `crier queue`
+    /// shows it, e.g. "sent", "retrying", "held:credentials").
+    pub fn wait_state(&self, state: &str, n: usize) -> Vec<serde_json::Value> {
+        self.wait_queue(&format!("{n} deliveries {state}"), |rows| {
+            rows.iter().filter(|r| r["state"] == state).count() >= n
+        })
+    }
+
+    /// Waits until delivery `id` is in `state`, and returns its row.
+    pub fn wait_delivery(&self, id: i64, state: &str) -> serde_json::Value {
+        let rows = self.wait_queue(&format!("delivery {id} {state}"), |rows| {
+            rows.iter().any(|r| r["id"] == id && r["state"] == state)
+        });
+        rows.into_iter().find(|r| r["id"] == id).unwrap()
+    }
+
+    /// Waits until a delivery of `item` is in `state`, and returns its row.
+    pub fn wait_item(&self, item: &str, state: &str) -> serde_json::Value {
+        let rows = self.wait_queue(&format!("a delivery of {item} {state}"), |rows| {
+            rows.iter()
+                .any(|r| r["item"] == item && r["state"] == state)
+        });
+        rows.into_iter()
+            .find(|r| r["item"] == item && r["state"] == state)
+            .unwrap()
+    }
+
     pub fn start(&self, env: &[(&str, &str)]) -> Daemon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_crier"));
         command.arg("--config").arg(self.config());
@@ -101,27 +156,6 @@ impl Workspace {
             std::thread::sleep(Duration::from_millis(50));
         }
         daemon
-    }
-
-    /// Polls `crier queue --format json` until `done` holds for it, and
-    /// returns it; fails the test (showing the queue) after the wait limit.
-    pub fn wait_queue(
-        &self,
-        what: &str,
-        done: impl Fn(&[serde_json::Value]) -> bool,
-    ) -> Vec<serde_json::Value> {
-        let deadline = std::time::Instant::now() + WAIT_LIMIT;
-        loop {
-            let q = self.queue();
-            if done(&q) {
-                return q;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "waited for the queue to show {what}; it is:\n{q:#?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -7,10 +7,11 @@
 //!   when the link has no `(`.
 //! - Mentions: `@handle.tld` after start, whitespace or `(`. The DID must be
 //!   resolved by the caller, so facets carry the handle and `did: None`.
-//! - Tags: see [`crate::hashtags`].
+//! - Tags: see [`crate::hashtags`], a port of the app's tag rules, tested
+//!   against the reference's own cases.
 
 use crate::tld::is_tld;
-use crate::Counter;
+use crate::{Counter, Measure};
 use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -24,7 +25,9 @@ pub fn graphemes(text: &str) -> usize {
     text.graphemes(true).count()
 }
 
-/// Counts graphemes; the limit is 300, and posts over 3000 bytes are refused too.
+/// Counts graphemes (at most 300) and UTF-8 bytes (at most 3000): the
+/// `maxGraphemes` and `maxLength` of `app.bsky.feed.post`'s `text`. A post
+/// must be within both.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BlueskyCounter;
 
@@ -38,8 +41,19 @@ impl Counter for BlueskyCounter {
     fn unit(&self) -> &'static str {
         "graphemes"
     }
-    fn acceptable(&self, text: &str) -> bool {
-        text.len() <= MAX_BYTES
+    fn measures(&self, text: &str) -> Vec<Measure> {
+        vec![
+            Measure {
+                unit: "graphemes",
+                length: graphemes(text),
+                limit: MAX_GRAPHEMES,
+            },
+            Measure {
+                unit: "UTF-8 bytes",
+                length: text.len(),
+                limit: MAX_BYTES,
+            },
+        ]
     }
 }
 
@@ -261,6 +275,29 @@ mod tests {
         assert!(BlueskyCounter.measure(&family.repeat(120)).valid);
     }
 
+    /// Regression (#9.11): 269 family emoji are 269 graphemes (under 300)
+    /// but 6725 UTF-8 bytes, over the 3000 the PDS accepts.
+    #[test]
+    fn family_emoji_under_300_graphemes_are_over_3000_bytes() {
+        let text = "👨‍👩‍👧‍👦".repeat(269);
+        let counter = crate::counter_for("bluesky", None).unwrap();
+        assert_eq!(counter.count(&text), 269);
+        assert!(!counter.measure(&text).valid);
+        assert!(!counter.fits(&text));
+        let bytes = counter.measures(&text)[1];
+        assert_eq!(
+            (bytes.unit, bytes.length, bytes.limit),
+            ("UTF-8 bytes", 6725, 3000)
+        );
+        assert_eq!(bytes.over(), 3725);
+        assert!(
+            crate::thread::split(&text, counter.as_ref())
+                .iter()
+                .all(|p| p.len() <= MAX_BYTES),
+            "thread parts must fit the byte limit"
+        );
+    }
+
     #[test]
     fn facet_offsets_after_multibyte_text() {
         let text = "Dŵr 👨‍👩‍👧‍👦 café: https://example.org/ŵ, #Diogelu @alice.bsky.social gov.uk/help.";
@@ -298,6 +335,191 @@ mod tests {
             Feature::Link {
                 uri: "https://gov.uk/help".into()
             }
+        );
+    }
+
+    /// One row per text: the tag facets the reference client finds, as
+    /// (tag, byteStart, byteEnd).
+    type TagCases = &'static [(&'static str, &'static [(&'static str, usize, usize)])];
+
+    /// The reference's own cases: @atproto/api
+    /// `packages/api/tests/rich-text-detection.test.ts`, "correctly detects
+    /// tags inline" (every row, in its order).
+    const REFERENCE_TAGS: TagCases = &[
+        ("#a", &[("a", 0, 2)]),
+        ("#a #b", &[("a", 0, 2), ("b", 3, 5)]),
+        ("#1", &[]),
+        ("#1a", &[("1a", 0, 3)]),
+        ("#tag", &[("tag", 0, 4)]),
+        ("body #tag", &[("tag", 5, 9)]),
+        ("#tag body", &[("tag", 0, 4)]),
+        ("body #tag body", &[("tag", 5, 9)]),
+        ("body #1", &[]),
+        ("body #1a", &[("1a", 5, 8)]),
+        ("body #a1", &[("a1", 5, 8)]),
+        ("#", &[]),
+        ("#?", &[]),
+        ("text #", &[]),
+        ("text # text", &[]),
+        (
+            "body #thisisa64characterstring_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            &[(
+                "thisisa64characterstring_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                5,
+                70,
+            )],
+        ),
+        (
+            "body #thisisa65characterstring_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab",
+            &[],
+        ),
+        (
+            "body #thisisa64characterstring_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!",
+            &[(
+                "thisisa64characterstring_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                5,
+                70,
+            )],
+        ),
+        ("its a #double#rainbow", &[("double#rainbow", 6, 21)]),
+        ("##hashash", &[("#hashash", 0, 9)]),
+        ("##", &[]),
+        ("some #n0n3s@n5e!", &[("n0n3s@n5e", 5, 15)]),
+        ("works #with,punctuation", &[("with,punctuation", 6, 23)]),
+        (
+            "strips trailing #punctuation, #like. #this!",
+            &[("punctuation", 16, 28), ("like", 30, 35), ("this", 37, 42)],
+        ),
+        ("strips #multi_trailing___...", &[("multi_trailing", 7, 22)]),
+        (
+            "works with #🦋 emoji, and #butter🦋fly",
+            &[("🦋", 11, 16), ("butter🦋fly", 28, 42)],
+        ),
+        (
+            "#same #same #but #diff",
+            &[
+                ("same", 0, 5),
+                ("same", 6, 11),
+                ("but", 12, 16),
+                ("diff", 17, 22),
+            ],
+        ),
+        ("this #\u{FE0F}\u{20E3}tag should not be a tag", &[]),
+        (
+            "this ##\u{FE0F}\u{20E3}tag should be a tag",
+            &[("#\u{FE0F}\u{20E3}tag", 5, 16)],
+        ),
+        ("this #t\nag should be a tag", &[("t", 5, 7)]),
+        ("no match (\\u200B): #\u{200B}", &[]),
+        ("no match (\\u200Ba): #\u{200B}a", &[]),
+        ("match (a\\u200Bb): #a\u{200B}b", &[("a", 18, 20)]),
+        ("match (ab\\u200B): #ab\u{200B}", &[("ab", 18, 21)]),
+        ("no match (\\u20e2tag): #\u{20E2}tag", &[]),
+        ("no match (a\\u20e2b): #a\u{20E2}b", &[("a", 21, 23)]),
+        (
+            "match full width number sign (tag): ＃tag",
+            &[("tag", 36, 42)],
+        ),
+        (
+            "match full width number sign (tag): ＃#\u{FE0F}\u{20E3}tag",
+            &[("#\u{FE0F}\u{20E3}tag", 36, 49)],
+        ),
+        ("no match 1?: #1?", &[]),
+    ];
+
+    /// Further edge cases, their answers taken from the reference's
+    /// `detectFacets` run under node: leading `_`/`-`, all digits and
+    /// punctuation, what may precede `#` (JavaScript's `\s`, which has
+    /// U+FEFF but not U+0085), what ends a tag, fullwidth `＃`.
+    const MORE_TAGS: TagCases = &[
+        ("#_underscore", &[("_underscore", 0, 12)]),
+        ("#-dash", &[("-dash", 0, 6)]),
+        ("#_", &[]),
+        ("#-", &[]),
+        ("#__init__", &[("__init", 0, 7)]),
+        ("#1_", &[]),
+        ("#2024!", &[]),
+        ("#1st", &[("1st", 0, 4)]),
+        ("a#b", &[]),
+        ("(#paren)", &[]),
+        (
+            "#SafeguardingWeek, and #diogel!",
+            &[("SafeguardingWeek", 0, 17), ("diogel", 23, 30)],
+        ),
+        (
+            "x\u{A0}#nbsp \u{FEFF}#bom \u{85}#nel",
+            &[("nbsp", 3, 8), ("bom", 12, 16)],
+        ),
+        ("#tag\u{FEFF}end", &[("tag", 0, 4)]),
+        ("#tag\u{85}end", &[("tag\u{85}end", 0, 9)]),
+        ("#tag\u{3000}x", &[("tag", 0, 4)]),
+        (
+            "\t#tab\n#newline\r#cr",
+            &[("tab", 1, 5), ("newline", 6, 14), ("cr", 15, 18)],
+        ),
+        ("＃＃fullwidth", &[("＃fullwidth", 0, 15)]),
+        ("＃", &[]),
+        ("#¡hola!", &[("¡hola", 0, 7)]),
+        ("#ça_va?!", &[("ça_va", 0, 7)]),
+        ("#a-b-c-", &[("a-b-c", 0, 6)]),
+        ("#tag…", &[("tag", 0, 4)]),
+        ("#日本語 #한국어", &[("日本語", 0, 10), ("한국어", 11, 21)]),
+        ("#1?a", &[("1?a", 0, 4)]),
+        ("#\u{FE0F}tag", &[]),
+        ("#tag\u{FE0F}", &[("tag\u{FE0F}", 0, 7)]),
+        ("#a\u{2060}b", &[("a", 0, 2)]),
+        ("#a\u{AD}b", &[("a", 0, 2)]),
+        ("#a\u{200C}b", &[("a", 0, 2)]),
+        ("#a\u{200D}b", &[("a", 0, 2)]),
+        ("#x\u{200A}b", &[("x", 0, 2)]),
+    ];
+
+    /// Regression (#9.15): a post's tag facets must be exactly those the
+    /// Bluesky app's own detection finds. Links and mentions are not in these
+    /// texts, so every facet found must be one of the expected tags.
+    #[test]
+    fn tag_facets_match_the_reference_detection() {
+        let owned = |rows: TagCases| {
+            rows.iter()
+                .map(|(text, tags)| {
+                    let tags = tags
+                        .iter()
+                        .map(|&(t, s, e)| (t.to_string(), s, e))
+                        .collect();
+                    (text.to_string(), tags)
+                })
+                .collect::<Vec<(String, Vec<(String, usize, usize)>)>>()
+        };
+        let mut cases = owned(REFERENCE_TAGS);
+        cases.extend(owned(MORE_TAGS));
+        // the 64 limit is on graphemes (a tag over 64 UTF-16 units but within
+        // 64 graphemes is kept), checked against the reference too
+        for (unit, bytes) in [("👍", 4), ("é", 2), ("e\u{301}", 3)] {
+            let tag = unit.repeat(64);
+            cases.push((format!("#{tag}"), vec![(tag.clone(), 0, 1 + 64 * bytes)]));
+            cases.push((format!("#{tag}{unit}"), vec![]));
+        }
+        let mut wrong = Vec::new();
+        for (text, want) in &cases {
+            let got: Vec<(String, usize, usize)> = facets(text)
+                .into_iter()
+                .map(|f| match f.feature {
+                    Feature::Tag { tag } => (tag, f.byte_start, f.byte_end),
+                    other => (format!("not a tag: {other:?}"), f.byte_start, f.byte_end),
+                })
+                .collect();
+            if &got != want {
+                wrong.push(format!(
+                    "{text:?}\n   reference {want:?}\n   crier     {got:?}"
+                ));
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "{} of {} differ from the reference:\n{}",
+            wrong.len(),
+            cases.len(),
+            wrong.join("\n")
         );
     }
 

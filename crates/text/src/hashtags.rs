@@ -1,14 +1,40 @@
-//! Hashtag detection, following Bluesky's rules (the strictest of the
-//! networks we post to, so a tag found here is a tag everywhere): `#` or `＃`
-//! at the start or after whitespace, up to the next whitespace, trailing
-//! punctuation dropped, not only digits and punctuation, at most 64 UTF-16 units.
+//! Hashtag detection, following the Bluesky app's rules (`detectFacets` in
+//! `@atproto/api`, `packages/api/src/rich-text/detection.ts`; the strictest of
+//! the networks we post to, so a tag found here is a tag everywhere):
+//!
+//! - `#` or fullwidth `＃` at the start of the text or after whitespace, as
+//!   JavaScript's `\s` has it (U+FEFF counts, U+0085 does not);
+//! - the tag runs to the next whitespace or zero-width character (soft
+//!   hyphen, word joiner, hair space, ZWSP, ZWNJ, ZWJ, U+20E2): punctuation
+//!   and a second `#` inside it are part of it (`#with,punctuation`,
+//!   `#double#rainbow`), and a leading `_`, `-` or `#` is kept (`##tag` is
+//!   the tag `#tag`);
+//! - it must not begin with U+FE0F (the keycap emoji `#️⃣`) and must hold a
+//!   character that is neither an ASCII digit nor punctuation (`#2024` is no
+//!   tag, `#1st` is);
+//! - trailing punctuation is dropped (`#this!` → `this`);
+//! - it is dropped if over 64 in length, both in UTF-16 units and graphemes.
 
 use std::ops::Range;
 use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+use unicode_segmentation::UnicodeSegmentation;
 
-/// Characters that end a tag besides whitespace (soft hyphen, joiners...).
+/// Most graphemes in a tag (without `#`).
+pub const MAX_TAG: usize = 64;
+
+/// JavaScript's `\s`: WhiteSpace and LineTerminator of ECMA-262, which is
+/// Unicode's space separators plus a few controls and U+FEFF, and (unlike
+/// Rust's `char::is_whitespace`) not U+0085.
+pub(crate) fn js_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{B}' | '\u{C}' | '\r' | '\u{FEFF}' | '\u{2028}' | '\u{2029}'
+    ) || c.general_category() == unicode_properties::GeneralCategory::SpaceSeparator
+}
+
+/// Characters that end a tag: whitespace and the zero-width ones.
 fn ends_tag(c: char) -> bool {
-    c.is_whitespace()
+    js_space(c)
         || matches!(
             c,
             '\u{AD}' | '\u{2060}' | '\u{200A}' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{20E2}'
@@ -19,15 +45,16 @@ pub(crate) fn is_punctuation(c: char) -> bool {
     c.general_category_group() == GeneralCategoryGroup::Punctuation
 }
 
-/// Byte ranges of hashtags (including the `#`) and the tag text without `#`.
+/// Byte ranges of hashtags (including the `#`) and the tag text without `#`,
+/// in order.
 pub fn hashtags(text: &str) -> Vec<(Range<usize>, String)> {
     let mut out = Vec::new();
+    // where the last match (a tag, or a `#` with none) ended: matches never overlap
+    let mut resume = 0;
     let mut prev: Option<char> = None;
-    let mut iter = text.char_indices().peekable();
-    while let Some((i, c)) = iter.next() {
-        let at_start = prev.is_none_or(char::is_whitespace);
-        prev = Some(c);
-        if !(at_start && (c == '#' || c == '＃')) {
+    for (i, c) in text.char_indices() {
+        let after = prev.replace(c);
+        if i < resume || !(c == '#' || c == '＃') || !after.is_none_or(js_space) {
             continue;
         }
         let body_start = i + c.len_utf8();
@@ -35,6 +62,7 @@ pub fn hashtags(text: &str) -> Vec<(Range<usize>, String)> {
             .find(ends_tag)
             .map_or(text.len(), |k| body_start + k);
         let body = &text[body_start..body_end];
+        resume = body_start;
         if body.starts_with('\u{FE0F}')
             || !body
                 .chars()
@@ -42,15 +70,12 @@ pub fn hashtags(text: &str) -> Vec<(Range<usize>, String)> {
         {
             continue;
         }
+        resume = body_end;
         let tag = body.trim_end_matches(is_punctuation);
-        if tag.is_empty() || tag.encode_utf16().count() > 64 {
+        if tag.encode_utf16().count() > MAX_TAG && tag.graphemes(true).count() > MAX_TAG {
             continue;
         }
         out.push((i..body_start + tag.len(), tag.to_string()));
-        // resume after the whole body, as a global regex would
-        while iter.peek().is_some_and(|&(j, _)| j < body_end) {
-            prev = iter.next().map(|(_, c)| c);
-        }
     }
     out
 }

@@ -58,7 +58,8 @@ fn gaps(text: &str) -> Vec<Gap> {
 }
 
 /// Splits `text` into numbered parts, each ending in " i/n", so every part
-/// (suffix included) fits `counter`'s limit.
+/// (suffix included) fits every one of `counter`'s limits (Bluesky's
+/// graphemes and bytes alike).
 ///
 /// Parts end, in order of preference, at a paragraph break, a sentence end or
 /// between words; a better break is used when it keeps at least half of what
@@ -66,7 +67,7 @@ fn gaps(text: &str) -> Vec<Gap> {
 /// word longer than a whole part is cut between graphemes. Text that fits is
 /// returned unchanged as the only part, without numbering.
 pub fn split(text: &str, counter: &dyn Counter) -> Vec<String> {
-    if counter.count(text) <= counter.limit() {
+    if counter.fits(text) {
         return vec![text.to_string()];
     }
     // Reserve room for the widest suffix of each digit count until it holds.
@@ -88,7 +89,7 @@ pub fn split(text: &str, counter: &dyn Counter) -> Vec<String> {
 
 /// Greedily fills parts so that `part + suffix` fits.
 fn pack(text: &str, counter: &dyn Counter, suffix: &str) -> Vec<String> {
-    let fits = |s: &str| counter.count(&format!("{s}{suffix}")) <= counter.limit();
+    let fits = |s: &str| counter.fits(&format!("{s}{suffix}"));
     let gaps = gaps(text);
     let protected: Vec<Range<usize>> = crate::urls(text)
         .into_iter()
@@ -189,9 +190,9 @@ mod tests {
         let parts = split(text, counter);
         for p in &parts {
             assert!(
-                counter.count(p) <= counter.limit(),
-                "part too long ({}): {p:?}",
-                counter.count(p)
+                counter.fits(p),
+                "part too long ({:?}): {p:?}",
+                counter.measures(p)
             );
         }
         let bodies = bodies(&parts);
@@ -267,6 +268,33 @@ mod tests {
                 b.graphemes(true).all(|g| g == "👨‍👩‍👧‍👦"),
                 "family emoji cut: {b:?}"
             );
+        }
+    }
+
+    /// Regression (#9.11): Bluesky also caps a post at 3000 UTF-8 bytes. Text
+    /// under 300 graphemes but over 3000 bytes was returned whole, and the PDS
+    /// refused it; every part must respect both limits.
+    #[test]
+    fn bluesky_parts_respect_the_byte_limit_as_well_as_graphemes() {
+        use crate::bluesky::{graphemes, MAX_BYTES, MAX_GRAPHEMES};
+        let family = "👨‍👩‍👧‍👦";
+        // 27 words of 10 family emoji: 296 graphemes, 6776 bytes
+        let text = vec![family.repeat(10); 27].join(" ");
+        assert!(graphemes(&text) <= MAX_GRAPHEMES && text.len() > MAX_BYTES);
+        let parts = split(&text, &BlueskyCounter);
+        assert!(parts.len() >= 3, "{} part(s)", parts.len());
+        for p in &parts {
+            assert!(p.len() <= MAX_BYTES, "part of {} bytes", p.len());
+            assert!(BlueskyCounter.measure(p).valid);
+        }
+        check(&text, &BlueskyCounter);
+        // one long word of them is cut between graphemes, still within both limits
+        let word = family.repeat(269);
+        let parts = split(&word, &BlueskyCounter);
+        assert!(parts.len() >= 3);
+        for p in bodies(&parts) {
+            assert!(p.len() <= MAX_BYTES, "part of {} bytes", p.len());
+            assert!(p.graphemes(true).all(|g| g == family), "family emoji cut");
         }
     }
 
