@@ -205,3 +205,20 @@ pub struct Receipt {
     pub remote_id: Option<String>,
     pub remote_url: Option<String>,
 }
+
+/// How far a delivery to many recipients (an email list's send) got: its
+/// per-recipient records by outcome, and its refusals.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Progress {
+    pub sent: u64,
+    pub bounced: u64,
+    pub deferred: u64,
+    /// (address, reply) of refused or deferred recipients, first 50.
+    pub problems: Vec<(String, String)>,
+}
+
+impl Progress {
+    pub fn is_empty(&self) -> bool {
+        self.sent + self.bounced + self.deferred == 0
+    }
+}

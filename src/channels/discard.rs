@@ -14,6 +14,7 @@ pub const KIND: Kind = Kind {
     name: "discard",
     family: Family::Document,
     build,
+    hooks: &super::registry::NoHooks,
 };
 
 struct Discard {

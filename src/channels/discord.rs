@@ -22,6 +22,7 @@ pub const KIND: Kind = Kind {
     name: "discord",
     family: Family::Chat,
     build,
+    hooks: &super::registry::NoHooks,
 };
 
 const CONTENT_LIMIT: usize = 2_000;

@@ -14,7 +14,6 @@ pub mod media;
 pub mod registry;
 
 pub use configured::Configured;
-pub use feed::content_type as feed_content_type;
 pub use learned::Learned;
 
 mod bluesky;
@@ -47,7 +46,7 @@ use crate::delivery::{Delivery, Receipt};
 use crate::diagnostics::Severity;
 use crate::render::{Output, Variant};
 use crate::secret::SecretRef;
-use crate::store::Store;
+use crate::store::ChannelStore;
 
 /// Where a channel's templates fall back to when its kind has none of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +95,9 @@ impl Findings {
 }
 
 /// What a channel module implements: only what differs by kind. The name,
-/// kind and family are [`Configured`]'s.
+/// kind and family are [`Configured`]'s; what a kind adds once, whatever
+/// the channels, is its [`registry::KindHooks`].
+#[async_trait]
 pub trait Channel: Send + Sync {
     /// The template outputs this channel needs.
     fn outputs(&self) -> &'static [Output] {
@@ -110,8 +111,14 @@ pub trait Channel: Send + Sync {
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant;
     /// How this channel sends (every kind sends; discard sends nowhere).
     fn publisher(&self) -> &dyn Publisher;
+    /// Run once by the daemon at start, before anything is sent (a feed
+    /// writes its files, empty but valid, so they match the store). An
+    /// error stops the daemon, naming the channel.
+    async fn start(&self, _services: &Services) -> Result<(), String> {
+        Ok(())
+    }
     /// HTTP routes this channel serves from the daemon (e.g. subscription
-    /// pages), mounted as they are; `None` for most channels.
+    /// pages under its own name), mounted as they are; `None` for most.
     fn routes(&self, _services: &Services) -> Option<axum::Router> {
         None
     }
@@ -158,7 +165,9 @@ pub struct Services {
     pub publish_dir: PathBuf,
     /// The daemon's public base URL, without a trailing slash.
     pub public_url: String,
-    pub store: Arc<dyn Store>,
+    /// The store as channels see it: thread parts, a send's lease, the
+    /// sent deliveries, the mailing lists.
+    pub store: Arc<dyn ChannelStore>,
     pub clock: Arc<dyn Clock>,
     /// Rotating credentials kept apart from the queue.
     pub credentials: Credentials,

@@ -1,19 +1,80 @@
-//! Every channel kind crier knows, one line each.
+//! Every channel kind crier knows, one line each, and what a kind adds to
+//! the daemon and the command line beyond its channels ([`KindHooks`]).
 
-use super::{Channel, Family};
-use crate::config::{ChannelSpec, Organisation};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{Channel, Family, Services};
+use crate::config::{ChannelSpec, Config, Organisation};
+use crate::delivery::{Delivery, Progress};
+use crate::store::{ChannelStore, StoreError};
 
 /// Builds a channel from its table; the organisation gives defaults
 /// (website, name, language) a channel may need.
 pub type Build = fn(&ChannelSpec, &Organisation) -> Result<Box<dyn Channel>, String>;
 
 /// A channel kind: its name in `channels.toml`, the family its templates
-/// fall back to, and how to build one.
+/// fall back to, how to build one, and what the kind as a whole adds.
 pub struct Kind {
     pub name: &'static str,
     pub family: Family,
     pub build: Build,
+    pub hooks: &'static dyn KindHooks,
 }
+
+/// What a kind contributes once, however many channels of it are
+/// configured (none included), so a URL or a command never depends on
+/// how many there are. Per-channel hooks are [`Channel`]'s.
+#[async_trait]
+pub trait KindHooks: Sync {
+    /// Routes the daemon serves for the kind as a whole (the feeds'
+    /// `/feeds/{file}`), mounted once.
+    fn routes(&self, _services: &Services) -> Option<axum::Router> {
+        None
+    }
+
+    /// Lines the kind adds to `/metrics` (Prometheus text, with their own
+    /// HELP and TYPE).
+    async fn metrics(&self, _store: &dyn ChannelStore) -> Result<String, StoreError> {
+        Ok(String::new())
+    }
+
+    /// For a kind that sends one delivery to many recipients, how far
+    /// `delivery` got (`crier queue show`), and with `pending` how many are
+    /// still owed it (`--follow`); `None`: not such a delivery of this kind.
+    async fn recipients(
+        &self,
+        _delivery: &Delivery,
+        _store: &dyn ChannelStore,
+        _pending: bool,
+    ) -> Result<Option<(Progress, Option<u64>)>, StoreError> {
+        Ok(None)
+    }
+
+    /// A `crier` subcommand the kind adds (built with clap's builder API).
+    fn command(&self) -> Option<clap::Command> {
+        None
+    }
+
+    /// Runs that subcommand: `matches` are its own; the store is opened
+    /// from `config` (content may be mid-edit, so only the configuration
+    /// is read), and the daemon is woken afterwards by the caller.
+    async fn run(
+        &self,
+        _matches: &clap::ArgMatches,
+        _config: Config,
+        _store: Arc<dyn ChannelStore>,
+    ) -> anyhow::Result<ExitCode> {
+        anyhow::bail!("this channel kind has no command")
+    }
+}
+
+/// A kind that adds nothing beyond its channels.
+pub struct NoHooks;
+
+impl KindHooks for NoHooks {}
 
 pub const KINDS: &[Kind] = &[
     super::email::KIND,
@@ -36,4 +97,47 @@ pub fn find(kind: &str) -> Option<&'static Kind> {
 
 pub fn names() -> Vec<&'static str> {
     KINDS.iter().map(|k| k.name).collect()
+}
+
+/// The subcommands the kinds add, for `crier`'s parser.
+pub fn commands() -> Vec<clap::Command> {
+    KINDS.iter().filter_map(|k| k.hooks.command()).collect()
+}
+
+/// The kind whose subcommand `name` is.
+pub fn command_of(name: &str) -> Option<&'static Kind> {
+    KINDS
+        .iter()
+        .find(|k| k.hooks.command().is_some_and(|c| c.get_name() == name))
+}
+
+/// Every kind's routes (see [`KindHooks::routes`]).
+pub fn routes(services: &Services) -> Vec<axum::Router> {
+    KINDS
+        .iter()
+        .filter_map(|k| k.hooks.routes(services))
+        .collect()
+}
+
+/// Every kind's `/metrics` lines, in registry order.
+pub async fn metrics(store: &dyn ChannelStore) -> Result<String, StoreError> {
+    let mut out = String::new();
+    for kind in KINDS {
+        out += &kind.hooks.metrics(store).await?;
+    }
+    Ok(out)
+}
+
+/// The first kind's answer to [`KindHooks::recipients`].
+pub async fn recipients(
+    delivery: &Delivery,
+    store: &dyn ChannelStore,
+    pending: bool,
+) -> Result<Option<(Progress, Option<u64>)>, StoreError> {
+    for kind in KINDS {
+        if let Some(found) = kind.hooks.recipients(delivery, store, pending).await? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
 }

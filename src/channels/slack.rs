@@ -25,6 +25,7 @@ pub const KIND: Kind = Kind {
     name: "slack",
     family: Family::Chat,
     build,
+    hooks: &super::registry::NoHooks,
 };
 
 /// Slack truncates a message's text beyond this many characters.

@@ -30,6 +30,7 @@ pub const KIND: Kind = Kind {
     name: "teams",
     family: Family::Chat,
     build,
+    hooks: &super::registry::NoHooks,
 };
 
 /// Teams refuses messages over about 28 KB; keep the text well inside it

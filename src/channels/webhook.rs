@@ -27,6 +27,7 @@ pub const KIND: Kind = Kind {
     name: "webhook",
     family: Family::Document,
     build,
+    hooks: &super::registry::NoHooks,
 };
 
 #[derive(Debug, Deserialize)]

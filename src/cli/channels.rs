@@ -54,7 +54,7 @@ pub fn test(config: &Path, name: &str) -> ExitCode {
         .expect("runtime");
     runtime.block_on(async {
         let store = match crate::store::open(&ws.config).await {
-            Ok(s) => s,
+            Ok(s) => s.channels,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(1);

@@ -2,30 +2,14 @@
 
 use std::process::ExitCode;
 
-use clap::ValueEnum;
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum Network {
-    X,
-    Mastodon,
-    Bluesky,
-    Linkedin,
+/// The networks `--network` takes: those `crier-text` counts for.
+pub fn networks() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(crier_text::NETWORKS)
 }
 
-impl Network {
-    fn name(self) -> &'static str {
-        match self {
-            Network::X => "x",
-            Network::Mastodon => "mastodon",
-            Network::Bluesky => "bluesky",
-            Network::Linkedin => "linkedin",
-        }
-    }
-}
-
-pub fn run(network: Network, limit: Option<usize>, json: bool, text: &str) -> ExitCode {
+pub fn run(network: &str, limit: Option<usize>, json: bool, text: &str) -> ExitCode {
     let counter =
-        crier_text::counter_for(network.name(), limit).expect("every Network value has a counter");
+        crier_text::counter_for(network, limit).expect("every value --network takes has a counter");
     let count = counter.measure(text);
     if json {
         println!(

@@ -8,13 +8,12 @@ mod count;
 mod preview;
 mod queue;
 mod serve;
-mod subscribers;
 mod when;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::diagnostics::Report;
 use crate::workspace::Workspace;
@@ -114,19 +113,14 @@ enum Command {
     },
     /// Count a text the way a network counts it.
     Count {
-        #[arg(long, value_enum)]
-        network: count::Network,
+        #[arg(long, value_parser = count::networks())]
+        network: String,
         /// Override the network's limit (Mastodon instances differ).
         #[arg(long)]
         limit: Option<usize>,
         #[arg(long)]
         json: bool,
         text: String,
-    },
-    /// Email subscribers: list, export or erase one person's data, import a CSV.
-    Subscribers {
-        #[command(subcommand)]
-        action: SubscribersAction,
     },
     /// List the next times a schedule fires, in local time and UTC.
     When {
@@ -146,35 +140,6 @@ enum Command {
 enum ChannelsTest {
     /// Check one channel's credentials and limits; posts nothing.
     Test { name: String },
-}
-
-#[derive(Subcommand)]
-enum SubscribersAction {
-    /// Subscribers of an email channel, optionally of one topic.
-    List {
-        #[arg(long)]
-        channel: Option<String>,
-        #[arg(long)]
-        topic: Option<String>,
-        #[arg(long, value_enum, default_value_t)]
-        format: subscribers::ListFormat,
-    },
-    /// Everything held about one address, as JSON.
-    Export { email: String },
-    /// Deletes everything about one address; keeps only a hash so no
-    /// import can add it again.
-    Erase { email: String },
-    /// Adds subscribers from a CSV file (columns: email, and optionally
-    /// name, organisation, topics, consent_at, consent_wording). Rows with
-    /// consent_at are confirmed; the others get a confirmation email.
-    Import {
-        file: PathBuf,
-        /// Topics for rows without a topics column (comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        topics: Vec<String>,
-        #[arg(long)]
-        channel: Option<String>,
-    },
 }
 
 #[derive(Subcommand)]
@@ -206,8 +171,23 @@ fn target(ids: Vec<i64>, item: Option<String>) -> Option<control::Target> {
     }
 }
 
+/// `crier`'s parser: its own subcommands, then those channel kinds add.
+fn parser() -> clap::Command {
+    crate::channels::registry::commands()
+        .into_iter()
+        .fold(Cli::command(), clap::Command::subcommand)
+}
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = parser().get_matches();
+    if let Some((name, sub)) = matches.subcommand() {
+        if let Some(kind) = crate::channels::registry::command_of(name) {
+            quiet_on_closed_pipe();
+            let config: &PathBuf = matches.get_one("config").expect("--config has a default");
+            return with_channel_store(config, |cfg, store| kind.hooks.run(sub, cfg, store));
+        }
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if !matches!(cli.command, Command::Serve { .. }) {
         quiet_on_closed_pipe();
     }
@@ -290,21 +270,7 @@ pub fn main() -> ExitCode {
             limit,
             json,
             text,
-        } => count::run(network, limit, json, &text),
-        Command::Subscribers { action } => match action {
-            SubscribersAction::List {
-                channel,
-                topic,
-                format,
-            } => subscribers::list(config, channel, topic, format),
-            SubscribersAction::Export { email } => subscribers::export(config, email),
-            SubscribersAction::Erase { email } => subscribers::erase(config, email),
-            SubscribersAction::Import {
-                file,
-                topics,
-                channel,
-            } => subscribers::import(config, &file, channel, topics),
-        },
+        } => count::run(&network, limit, json, &text),
         Command::When {
             schedule,
             from,
@@ -332,6 +298,24 @@ fn quiet_on_closed_pipe() {
 fn with_store<F, Fut>(config: &std::path::Path, f: F) -> ExitCode
 where
     F: FnOnce(crate::config::Config, std::sync::Arc<dyn crate::store::Store>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,
+{
+    with_opened(config, |cfg, opened| f(cfg, opened.queue))
+}
+
+/// [`with_store`] for a command a channel kind adds: it sees the store as
+/// channels do.
+fn with_channel_store<F, Fut>(config: &std::path::Path, f: F) -> ExitCode
+where
+    F: FnOnce(crate::config::Config, std::sync::Arc<dyn crate::store::ChannelStore>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,
+{
+    with_opened(config, |cfg, opened| f(cfg, opened.channels))
+}
+
+fn with_opened<F, Fut>(config: &std::path::Path, f: F) -> ExitCode
+where
+    F: FnOnce(crate::config::Config, crate::store::Opened) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,
 {
     let mut report = Report::default();

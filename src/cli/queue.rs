@@ -10,9 +10,10 @@ use chrono::Utc;
 use chrono_tz::Tz;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{with_store, Format};
+use super::{with_opened, with_store, Format};
+use crate::channels::registry;
 use crate::delivery::{Delivery, State};
-use crate::store::{QueueFilter, Store};
+use crate::store::{ChannelStore, QueueFilter};
 
 pub fn list(config: &Path, filter: QueueFilter, format: Format) -> ExitCode {
     with_store(config, |cfg, store| async move {
@@ -60,14 +61,18 @@ pub fn list(config: &Path, filter: QueueFilter, format: Format) -> ExitCode {
 }
 
 pub fn show(config: &Path, id: i64, format: Format) -> ExitCode {
-    with_store(config, |cfg, store| async move {
+    with_opened(config, |cfg, opened| async move {
+        let store = opened.queue;
         let tz = cfg.organisation.timezone;
         let Some(d) = store.get(id).await? else {
             anyhow::bail!("no delivery with id {id}");
         };
         let history = store.history(id).await?;
-        // Fan-out deliveries (email) keep one record per recipient.
-        let progress = store.lists().progress(id).await?;
+        // Fan-out deliveries keep one record per recipient.
+        let progress = registry::recipients(&d, opened.channels.as_ref(), false)
+            .await?
+            .map(|(p, _)| p)
+            .unwrap_or_default();
         // Threads keep one record per part already posted.
         let parts = store.posted_parts(id).await?;
         let now = Utc::now();
@@ -181,39 +186,15 @@ impl Snapshot {
 
 /// The same store queries as `queue show` (state, recipient progress) and
 /// the sender's own "who is still owed it" query for what is left.
-async fn snapshot(store: &Arc<dyn Store>, d: &Delivery) -> anyhow::Result<Snapshot> {
-    // A fan-out variant names the topics whose subscribers receive it.
-    let topics: Option<Vec<String>> = d
-        .variant
-        .pointer("/payload/topics")
-        .and_then(|t| serde_json::from_value(t.clone()).ok());
-    let recipients = match topics {
-        None => None,
-        Some(topics) => {
-            // Two queries, while the sender commits between them: read the
-            // outcomes again after the pending list and keep a pair that
-            // no commit came between, so the total stays the total.
-            let lists = store.lists();
-            let mut before = lists.progress(d.id).await?;
-            let mut tries = 0;
-            loop {
-                let pending = lists.pending_recipients(d.id, &d.channel, &topics).await?;
-                let after = lists.progress(d.id).await?;
-                tries += 1;
-                let settled = (before.sent, before.bounced, before.deferred)
-                    == (after.sent, after.bounced, after.deferred);
-                if settled || tries == 5 {
-                    break Some(Counts {
-                        sent: after.sent,
-                        refused: after.bounced,
-                        deferred: after.deferred,
-                        pending: pending.len() as u64,
-                    });
-                }
-                before = after;
-            }
-        }
-    };
+async fn snapshot(store: &Arc<dyn ChannelStore>, d: &Delivery) -> anyhow::Result<Snapshot> {
+    let recipients = registry::recipients(d, store.as_ref(), true)
+        .await?
+        .map(|(p, pending)| Counts {
+            sent: p.sent,
+            refused: p.bounced,
+            deferred: p.deferred,
+            pending: pending.unwrap_or(0),
+        });
     Ok(Snapshot {
         state: d.display_state(Utc::now()),
         // Held needs a person (approval, credentials, uncertain): nothing
@@ -233,7 +214,8 @@ async fn snapshot(store: &Arc<dyn Store>, d: &Delivery) -> anyhow::Result<Snapsh
 /// log, a pipe) a line whenever something changed, and at least every
 /// half minute so a quiet wait still shows it is alive.
 pub fn follow(config: &Path, id: i64, every: Duration) -> ExitCode {
-    with_store(config, |_cfg, store| async move {
+    with_opened(config, |_cfg, opened| async move {
+        let store = opened.queue;
         let bar = std::io::stdout().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stdout());
             bar.set_style(
@@ -248,7 +230,7 @@ pub fn follow(config: &Path, id: i64, every: Duration) -> ExitCode {
             let Some(d) = store.get(id).await? else {
                 anyhow::bail!("no delivery with id {id}");
             };
-            let s = snapshot(&store, &d).await?;
+            let s = snapshot(&opened.channels, &d).await?;
             let line = s.line(id, &d.channel);
             match &bar {
                 Some(bar) => {

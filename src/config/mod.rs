@@ -307,7 +307,7 @@ fn channel_spec(
         None => {
             report.error(
                 location,
-                format!("channels.{name} has no `kind` (e.g. kind = \"mastodon\")"),
+                format!("channels.{name} has no `kind` (e.g. kind = \"feed\")"),
             );
             return None;
         }
@@ -438,12 +438,12 @@ mod tests {
     #[test]
     fn channel_tables_keep_their_options_for_the_module() {
         let (c, r) = parse(&format!(
-            "{HEAD}\n[channels.toots]\nkind = \"mastodon\"\ninstance = \"https://x.example\"\n"
+            "{HEAD}\n[channels.toots]\nkind = \"chirp\"\ninstance = \"https://x.example\"\n"
         ));
         assert_eq!(r.error_count(), 0, "{r:?}");
         let c = c.unwrap();
         assert_eq!(c.organisation.timezone, chrono_tz::Europe::London);
-        assert_eq!(c.channels[0].kind, "mastodon");
+        assert_eq!(c.channels[0].kind, "chirp");
         assert!(c.channels[0].options.contains_key("instance"));
         assert!(!c.channels[0].options.contains_key("kind"));
         assert_eq!(c.channels[0].kind_location.to_string(), "channels.toml:9:8");

@@ -1,29 +1,28 @@
-//! The daemon's HTTP side: `/healthz`, `/metrics`, the feeds under
-//! `/feeds/`, item images under `/media/` (for networks that fetch an image
-//! by URL), and `/wake` for the CLI to say the queue changed.
+//! The daemon's HTTP side: `/healthz`, `/metrics`, item images under
+//! `/media/` (for networks that fetch an image by URL), and `/wake` for the
+//! CLI to say the queue changed; plus the routes channel kinds and
+//! channels contribute (the feeds under `/feeds/`, the list pages).
 
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
-use crate::channels::media;
+use crate::channels::{media, registry};
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{ChannelStore, Store};
 use crate::workspace::Workspace;
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// The channels' view, for the lines channel kinds add to /metrics.
+    pub channel_store: Arc<dyn ChannelStore>,
     pub metrics: Arc<Metrics>,
-    pub feeds_dir: PathBuf,
     pub wake: Arc<Notify>,
     /// The current content: which images items name, and where they are.
     pub workspace: Arc<RwLock<Arc<Workspace>>>,
@@ -34,7 +33,6 @@ pub fn app(state: AppState, channel_routes: Vec<Router>) -> Router {
     let own = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .route("/feeds/{file}", get(feed))
         .route("/media/{*src}", get(media))
         .route("/wake", post(wake))
         .with_state(state);
@@ -67,18 +65,18 @@ async fn healthz(State(s): State<AppState>) -> Response {
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
-    let recipients = s.store.lists().recipient_counts().await;
+    let kinds = registry::metrics(s.channel_store.as_ref()).await;
     match (
         s.store.counts().await,
         s.store.channel_statuses().await,
-        recipients,
+        kinds,
     ) {
-        (Ok(counts), Ok(notes), Ok(recipients)) => (
+        (Ok(counts), Ok(notes), Ok(kinds)) => (
             [(
                 header::CONTENT_TYPE,
                 "text/plain; version=0.0.4; charset=utf-8",
             )],
-            s.metrics.render(&counts, &notes) + &Metrics::render_recipients(&recipients),
+            s.metrics.render(&counts, &notes) + &kinds,
         )
             .into_response(),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
@@ -97,73 +95,6 @@ async fn wake(
     }
     s.wake.notify_one();
     StatusCode::NO_CONTENT
-}
-
-async fn feed(State(s): State<AppState>, Path(file): Path<String>, headers: HeaderMap) -> Response {
-    // One path segment of safe characters: nothing can escape the folder.
-    if file.is_empty()
-        || !file
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        || file.starts_with('.')
-    {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    let path = s.feeds_dir.join(&file);
-    let (bytes, modified) = match tokio::fs::read(&path).await {
-        Ok(b) => {
-            let m = tokio::fs::metadata(&path)
-                .await
-                .ok()
-                .and_then(|m| m.modified().ok());
-            (b, m)
-        }
-        Err(_) => return StatusCode::NOT_FOUND.into_response(),
-    };
-    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&bytes)[..12]));
-    let last_modified = modified.map(|m| httpdate(chrono::DateTime::<chrono::Utc>::from(m)));
-    let not_modified = match headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(inm) => inm.split(',').any(|t| t.trim() == etag || t.trim() == "*"),
-        None => match (
-            headers
-                .get(header::IF_MODIFIED_SINCE)
-                .and_then(|v| v.to_str().ok()),
-            &last_modified,
-        ) {
-            (Some(ims), Some(lm)) => ims == lm,
-            _ => false,
-        },
-    };
-    let mut resp = if not_modified {
-        Response::builder()
-            .status(StatusCode::NOT_MODIFIED)
-            .body(Body::empty())
-    } else {
-        Response::builder()
-            .status(StatusCode::OK)
-            .header(
-                header::CONTENT_TYPE,
-                crate::channels::feed_content_type(&file),
-            )
-            .body(Body::from(bytes))
-    }
-    .expect("valid response parts");
-    let h = resp.headers_mut();
-    h.insert(
-        header::ETAG,
-        etag.parse().expect("hex etag is a valid header"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        "public, max-age=300".parse().expect("static header"),
-    );
-    if let Some(lm) = last_modified.and_then(|l| l.parse().ok()) {
-        h.insert(header::LAST_MODIFIED, lm);
-    }
-    resp
 }
 
 /// An item's image, for networks that show it from a URL (Teams cards).
@@ -204,9 +135,4 @@ async fn media(State(s): State<AppState>, Path(src): Path<String>) -> Response {
             .into_response(),
         Err(_) => not_found(),
     }
-}
-
-/// RFC 7231 date, as HTTP caches compare it.
-fn httpdate(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }

@@ -30,7 +30,8 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
     })?;
     let data_dir = ws.config.data_dir();
     let _lock = lock_data_dir(&data_dir)?;
-    let store = crate::store::open(&ws.config).await?;
+    let opened = crate::store::open(&ws.config).await?;
+    let store = opened.queue.clone();
     let listen = ws.config.daemon.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -46,21 +47,19 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
             .public_url
             .trim_end_matches('/')
             .to_string(),
-        store: store.clone(),
+        store: opened.channels.clone(),
         clock: clock.clone(),
         credentials: crate::credentials::Credentials::new(&data_dir),
         campaigns_dir: ws.config.campaigns_dir(),
     };
     let settings = Settings::from_config(&ws.config.daemon);
-    // Feeds exist (empty but valid) before anything is published.
-    crate::channels::feed::rebuild(&ws.config, &services)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot write the feeds under {}: {e}",
-                publish_dir.display()
-            )
-        })?;
+    // What channels set up before anything is sent (feeds' files).
+    for channel in &ws.channels {
+        channel
+            .start(&services)
+            .await
+            .map_err(|e| anyhow::anyhow!("channel `{}`: {e}", channel.name()))?;
+    }
     let summary = reload::sync(&ws, store.as_ref(), clock.now()).await?;
     info!(
         added = summary.added,
@@ -102,18 +101,20 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         wake: wake.clone(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
-    let channel_routes: Vec<axum::Router> = {
+    let mut channel_routes = crate::channels::registry::routes(&dispatcher.services);
+    {
         let ws = dispatcher.workspace.read().expect("workspace lock");
-        ws.channels
-            .iter()
-            .filter_map(|c| c.routes(&dispatcher.services))
-            .collect()
-    };
+        channel_routes.extend(
+            ws.channels
+                .iter()
+                .filter_map(|c| c.routes(&dispatcher.services)),
+        );
+    }
     let app = http::app(
         http::AppState {
             store,
+            channel_store: opened.channels,
             metrics,
-            feeds_dir: publish_dir.join("feeds"),
             wake,
             workspace: dispatcher.workspace.clone(),
         },

@@ -1237,9 +1237,9 @@ pub async fn times_that_cannot_be_clock_readings_are_refused(store: &dyn Store) 
 
 /// A pending subscriber who asks again gets a fresh confirmation, at most
 /// once per window; a confirmed one never (there is nothing to confirm).
-pub async fn confirmation_resends_are_limited(store: &dyn Store) {
+pub async fn confirmation_resends_are_limited<S: Store + crate::store::lists::Lists>(store: &S) {
     use crate::store::lists::{Added, NewSubscriber};
-    let lists = store.lists();
+    let lists: &dyn crate::store::lists::Lists = store;
     let new = |email: &str| NewSubscriber {
         channel: "news".into(),
         email: email.into(),

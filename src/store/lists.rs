@@ -2,13 +2,16 @@
 //! hashed suppression list, and per-recipient outcomes of fan-out
 //! deliveries (one delivery, many recipients).
 //!
-//! Channel modules reach this through [`Store::lists`](super::Store::lists);
-//! the SQL is in `sqlite/lists.rs`.
+//! Its own door, apart from the queue's [`Store`](super::Store): the email
+//! channel reaches it through its [`ChannelStore`](super::ChannelStore)
+//! view; the SQL is in `sqlite/lists/`.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+pub use crate::delivery::Progress;
 
 use super::StoreError;
 
@@ -142,22 +145,6 @@ pub struct RecipientOutcome {
     pub state: RecipientState,
     /// The server's reply, e.g. `550 5.1.1 no such user`.
     pub detail: Option<String>,
-}
-
-/// One delivery's recipients by state, and its refusals.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Progress {
-    pub sent: u64,
-    pub bounced: u64,
-    pub deferred: u64,
-    /// (address, reply) of refused or deferred recipients, first 50.
-    pub problems: Vec<(String, String)>,
-}
-
-impl Progress {
-    pub fn is_empty(&self) -> bool {
-        self.sent + self.bounced + self.deferred == 0
-    }
 }
 
 /// The suppression list keeps only this: a hash of the normalised address,

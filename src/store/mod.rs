@@ -1,19 +1,25 @@
 //! The store: every delivery, its audit log, and the pause switches.
 //!
-//! Every SQL statement lives under this module, behind [`Store`]. The
-//! dispatcher, planner and CLI see only this trait, so a PostgreSQL backend
-//! drops in beside [`sqlite`] without touching them.
+//! Every SQL statement lives under this module, behind [`Store`] (the
+//! queue: what the dispatcher, planner and CLI see) and [`ChannelStore`]
+//! (what a channel module sees, with the mailing lists, [`lists::Lists`],
+//! behind it), so a PostgreSQL backend drops in beside [`sqlite`] without
+//! touching them.
 
+pub mod channel;
 #[cfg(test)]
 pub(crate) mod contract;
 pub mod lists;
 pub mod sqlite;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+
+pub use channel::ChannelStore;
 
 use crate::delivery::{Actor, Delivery, HoldReason, Planned, Receipt, State, Transition};
 
@@ -276,13 +282,22 @@ pub trait Store: Send + Sync {
     /// The parts of a thread already posted, in order from part 0 (stopping
     /// at the first gap).
     async fn posted_parts(&self, delivery_id: i64) -> Result<Vec<Receipt>, StoreError>;
+}
 
-    /// Subscribers, consents and per-recipient records.
-    fn lists(&self) -> &dyn lists::Lists;
+/// One opened store through its two doors: the queue, for the dispatcher,
+/// the daemon and the CLI; the channel view, for channel modules.
+#[derive(Clone)]
+pub struct Opened {
+    pub queue: Arc<dyn Store>,
+    pub channels: Arc<dyn ChannelStore>,
 }
 
 /// Opens the store the configuration names (SQLite in `data_dir` by default).
-pub async fn open(config: &crate::config::Config) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+pub async fn open(config: &crate::config::Config) -> Result<Opened, StoreError> {
     let path = config.data_dir().join("crier.db");
-    Ok(std::sync::Arc::new(sqlite::SqliteStore::open(&path).await?))
+    let store = Arc::new(sqlite::SqliteStore::open(&path).await?);
+    Ok(Opened {
+        queue: store.clone(),
+        channels: store,
+    })
 }

@@ -126,7 +126,10 @@ impl<C: Counter> Counter for WithLimit<C> {
     }
 }
 
-/// The counter for `network` ("x", "mastodon", "bluesky", "linkedin"), or
+/// The networks [`counter_for`] knows, in the order `crier count` lists them.
+pub const NETWORKS: &[&str] = &["x", "mastodon", "bluesky", "linkedin"];
+
+/// The counter for `network` (one of [`NETWORKS`]), or
 /// `None` for an unknown name. `limit` replaces the network's default limit
 /// (a Mastodon instance's own limit, an X Premium account).
 pub fn counter_for(network: &str, limit: Option<usize>) -> Option<Box<dyn Counter>> {

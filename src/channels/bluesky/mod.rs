@@ -27,6 +27,7 @@ pub const KIND: Kind = Kind {
     name: "bluesky",
     family: Family::Social,
     build,
+    hooks: &super::registry::NoHooks,
 };
 
 #[derive(Debug, Deserialize)]

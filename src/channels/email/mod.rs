@@ -7,11 +7,13 @@
 //! (MIME, headers, DKIM), `sender.rs` (SMTP connections), `publish.rs`
 //! (one delivery to many recipients, resumable), `pages.rs` (subscribe,
 //! confirm, preferences, one-click unsubscribe), `confirm.rs` (the
-//! confirmation email, also used by `crier subscribers import`).
+//! confirmation email, also used by `crier subscribers import`), `cli.rs`
+//! (`crier subscribers`, the command this kind adds).
 
+mod cli;
 pub mod config;
-pub mod confirm;
-pub mod links;
+mod confirm;
+mod links;
 pub mod message;
 mod pages;
 mod publish;
@@ -21,22 +23,62 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::registry::Kind;
+use super::registry::{Kind, KindHooks};
 use super::{
     Channel, Family, Findings, Job, PublishError, Publisher, Reconciled, Rendered, Services,
 };
 use crate::config::{ChannelSpec, Config, Organisation};
 use crate::content::Item;
-use crate::delivery::Receipt;
+use crate::delivery::{Delivery, Progress, Receipt};
 use crate::render::{Output, Variant};
 use crate::secret::SecretRef;
+use crate::store::{ChannelStore, StoreError};
 use config::Options;
 
 pub const KIND: Kind = Kind {
     name: "email",
     family: Family::Email,
     build,
+    hooks: &Hooks,
 };
+
+/// What the email kind adds once: the lists' recipient counts in
+/// `/metrics`, and `crier subscribers`.
+struct Hooks;
+
+#[async_trait]
+impl KindHooks for Hooks {
+    async fn metrics(&self, store: &dyn ChannelStore) -> Result<String, StoreError> {
+        let counts = store.lists().recipient_counts().await?;
+        Ok(crate::metrics::Metrics::render_recipients(&counts))
+    }
+
+    async fn recipients(
+        &self,
+        delivery: &Delivery,
+        store: &dyn ChannelStore,
+        pending: bool,
+    ) -> Result<Option<(Progress, Option<u64>)>, StoreError> {
+        if pending {
+            return cli::owed(delivery, store.lists()).await;
+        }
+        let progress = store.lists().progress(delivery.id).await?;
+        Ok((!progress.is_empty()).then_some((progress, None)))
+    }
+
+    fn command(&self) -> Option<clap::Command> {
+        Some(cli::command())
+    }
+
+    async fn run(
+        &self,
+        matches: &clap::ArgMatches,
+        config: Config,
+        store: Arc<dyn ChannelStore>,
+    ) -> anyhow::Result<std::process::ExitCode> {
+        cli::run(matches, config, store.lists()).await
+    }
+}
 
 pub struct Email {
     pub name: String,

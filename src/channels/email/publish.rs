@@ -33,7 +33,7 @@ use crate::channels::{Job, PublishError, Services};
 use crate::delivery::Receipt;
 use crate::secret::Secret;
 use crate::store::lists::{Recipient, RecipientOutcome, RecipientState};
-use crate::store::Store;
+use crate::store::ChannelStore;
 
 /// Everything the workers share for one send.
 struct Shared {
@@ -46,7 +46,7 @@ struct Shared {
     key: Secret,
     dkim: Option<DkimConfig>,
     smtp: Smtp,
-    store: Arc<dyn Store>,
+    store: Arc<dyn ChannelStore>,
     topics: Vec<String>,
     queue: Mutex<Feed>,
     /// Held by the one worker checking the next batch.
@@ -559,7 +559,7 @@ async fn worker(s: Arc<Shared>) {
 /// What the record writer needs; it holds no sender of its own channel,
 /// so it ends when the workers are done.
 struct Writer {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ChannelStore>,
     clock: Arc<dyn crier_schedule::Clock>,
     control: Arc<Control>,
     delivery: i64,

@@ -22,6 +22,7 @@ pub const KIND: Kind = Kind {
     name: "facebook",
     family: Family::Social,
     build,
+    hooks: &super::registry::NoHooks,
 };
 
 /// Graph API's documented maximum for a post's message.

@@ -23,26 +23,38 @@ mod ical;
 mod json;
 mod publish;
 mod rss;
+mod serve;
 mod xml;
 
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use super::registry::Kind;
-use super::{options, Channel, Family, Findings, Publisher, Rendered};
+use async_trait::async_trait;
+
+use super::registry::{Kind, KindHooks};
+use super::{options, Channel, Family, Findings, Publisher, Rendered, Services};
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::{markdown, Details, Item};
 use crate::render::{Output, Variant};
 
 use entry::{EntryData, EventData};
-#[allow(unused_imports)] // the daemon's entry point at start
-pub use publish::rebuild;
 
 pub const KIND: Kind = Kind {
     name: "feed",
     family: Family::Feed,
     build,
+    hooks: &Hooks,
 };
+
+/// The kind serves every feed's files at `/feeds/{file}`, one route
+/// whatever the number of feeds.
+struct Hooks;
+
+impl KindHooks for Hooks {
+    fn routes(&self, services: &Services) -> Option<axum::Router> {
+        Some(serve::router(services.publish_dir.join(publish::FOLDER)))
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -80,7 +92,6 @@ impl Format {
 }
 
 /// The `Content-Type` to serve a file under /feeds/ with, by its name.
-#[allow(dead_code)] // called by the daemon's /feeds/ server
 pub fn content_type(file_name: &str) -> &'static str {
     if file_name.ends_with(Format::Rss.suffix()) {
         "application/rss+xml; charset=utf-8"
@@ -230,7 +241,16 @@ fn url_host(url: &str) -> Option<String> {
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
+#[async_trait]
 impl Channel for Feed {
+    async fn start(&self, services: &Services) -> Result<(), String> {
+        self.rebuild(services).await.map_err(|e| {
+            format!(
+                "cannot write the feeds under {}: {e}",
+                services.publish_dir.display()
+            )
+        })
+    }
     fn outputs(&self) -> &'static [Output] {
         &[Output::Html]
     }

@@ -23,10 +23,8 @@ use tokio::sync::Mutex;
 use super::entry::{Entry, FeedMeta};
 use super::{atom, ical, json, rss, Feed, Format};
 use crate::channels::{Job, PublishError, Publisher, Reconciled, Services};
-use crate::config::Config;
-use crate::delivery::{Delivery, Receipt, State as DeliveryState};
+use crate::delivery::{Delivery, Receipt};
 use crate::render::Variant;
-use crate::store::QueueFilter;
 
 /// The folder under the publish folder that is served at /feeds/.
 pub const FOLDER: &str = "feeds";
@@ -95,25 +93,14 @@ impl Publisher for Feed {
     }
 }
 
-/// Writes every feed of `config` from its sent deliveries, so the files
-/// exist (empty but valid) before anything is published and match the
-/// store after a restart. Returns the files written.
-#[allow(dead_code)] // called by the daemon at start, once it can name this module
-pub async fn rebuild(config: &Config, services: &Services) -> Result<Vec<PathBuf>, PublishError> {
-    let mut written = Vec::new();
-    for spec in config
-        .channels
-        .iter()
-        .filter(|s| s.kind == super::KIND.name)
-    {
-        let feed = Feed::new(spec, Some(&config.organisation)).map_err(PublishError::permanent)?;
-        feed.write(services, None).await?;
-        written.extend(feed.files(services).into_iter().map(|(_, p)| p));
-    }
-    Ok(written)
-}
-
 impl Feed {
+    /// Writes every file of this feed from its sent deliveries, so the
+    /// files exist (empty but valid) before anything is published and
+    /// match the store after a restart.
+    pub(super) async fn rebuild(&self, services: &Services) -> Result<(), PublishError> {
+        self.write(services, None).await
+    }
+
     fn receipt(&self, entry: &Entry, services: &Services) -> Receipt {
         let file = self.options.formats[0].file_name(&self.options.path);
         Receipt {
@@ -125,7 +112,7 @@ impl Feed {
         }
     }
 
-    fn files(&self, services: &Services) -> Vec<(Format, PathBuf)> {
+    pub(super) fn files(&self, services: &Services) -> Vec<(Format, PathBuf)> {
         let dir = services.publish_dir.join(FOLDER);
         self.options
             .formats
@@ -142,17 +129,9 @@ impl Feed {
         current: Option<(i64, &Variant)>,
     ) -> Result<(), PublishError> {
         let mut recent = self.publish.recent.lock().await;
-        let sent = services
-            .store
-            .list(&QueueFilter {
-                state: Some(DeliveryState::Sent),
-                channel: Some(self.name.clone()),
-                ..QueueFilter::default()
-            })
-            .await
-            .map_err(|e| {
-                PublishError::retry(format!("cannot read the sent deliveries: {e}"), None)
-            })?;
+        let sent = services.store.sent(&self.name).await.map_err(|e| {
+            PublishError::retry(format!("cannot read the sent deliveries: {e}"), None)
+        })?;
         // Once stored as sent, the store is the record.
         for d in &sent {
             recent.remove(&d.id);
@@ -275,6 +254,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::config::Config;
+    use crate::delivery::State as DeliveryState;
     use crate::diagnostics::{Report, SourceFile};
     use crate::store::sqlite::SqliteStore;
 
@@ -309,6 +290,15 @@ formats = ["rss", "atom", "json", "ical"]
             campaigns_dir: dir.to_path_buf(),
         };
         (config, services)
+    }
+
+    /// The daemon's start-up hook for the (one) feed of `config`; the
+    /// files written.
+    async fn rebuild(config: &Config, services: &Services) -> Result<Vec<PathBuf>, PublishError> {
+        let feed = Feed::new(&config.channels[0], Some(&config.organisation))
+            .map_err(PublishError::permanent)?;
+        feed.rebuild(services).await?;
+        Ok(feed.files(services).into_iter().map(|(_, p)| p).collect())
     }
 
     /// Runs scripts/check_feeds.py (feedparser, icalendar) on `files`.

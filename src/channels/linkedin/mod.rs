@@ -21,6 +21,7 @@ pub const KIND: Kind = Kind {
     name: "linkedin",
     family: Family::Social,
     build,
+    hooks: &super::registry::NoHooks,
 };
 
 #[derive(Debug, Deserialize)]

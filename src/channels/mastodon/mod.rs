@@ -26,6 +26,7 @@ pub const KIND: Kind = Kind {
     name: "mastodon",
     family: Family::Social,
     build,
+    hooks: &super::registry::NoHooks,
 };
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize)]

@@ -29,6 +29,7 @@ pub const KIND: Kind = Kind {
     name: "x",
     family: Family::Social,
     build,
+    hooks: &super::registry::NoHooks,
 };
 
 /// OAuth 1.0a user context (four secrets) or an OAuth 2.0 user token

@@ -5,7 +5,8 @@
 //! Layout: `schema.rs` (tables, indexes, migrations), `plan.rs`
 //! (`sync_plan`), `lease.rs` (wakeups and leases), `ops.rs` (the trait impl
 //! and checked state changes), `queries.rs` (reads and switches),
-//! `parts.rs` (the posted parts of threads).
+//! `parts.rs` (the posted parts of threads), `channel.rs` (the channel
+//! view), `lists/` (the mailing lists).
 
 use std::path::Path;
 use std::time::Duration;
@@ -30,6 +31,7 @@ macro_rules! delivery_columns {
     };
 }
 
+mod channel;
 mod group;
 mod lease;
 mod lists;

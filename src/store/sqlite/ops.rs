@@ -538,8 +538,4 @@ impl Store for SqliteStore {
     async fn posted_parts(&self, delivery_id: i64) -> Result<Vec<Receipt>, StoreError> {
         self.select_parts(delivery_id).await
     }
-
-    fn lists(&self) -> &dyn crate::store::lists::Lists {
-        self
-    }
 }

@@ -524,7 +524,7 @@ async fn recipient_outcomes_in_a_batch_and_the_recheck_before_sending() {
         .await
         .unwrap();
     let d = store.lease_due(t0, 1, LEASE).await.unwrap()[0].id;
-    let lists = store.lists();
+    let lists: &dyn crate::store::lists::Lists = &store;
     let new: Vec<NewSubscriber> = (0..5)
         .map(|i| NewSubscriber {
             channel: "news".into(),
