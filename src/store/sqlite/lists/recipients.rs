@@ -1,0 +1,241 @@
+//! Per-recipient outcomes of a send to a list: who is still owed it, the
+//! outcomes written in one statement a batch, hard bounces counted, and
+//! the progress and counts `queue show` and `/metrics` read.
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteConnection;
+use sqlx::Row;
+
+use super::opt_ms;
+use crate::store::lists::{address_hash, Progress, Recipient, RecipientOutcome, RecipientState};
+use crate::store::sqlite::{db_error, stamp, SqliteStore};
+use crate::store::StoreError;
+
+/// Who is owed delivery $2 on channel $1 for topics $3 (a JSON array):
+/// confirmed, consenting to one of the topics, not suppressed, and without
+/// a final outcome for it.
+const OWED: &str = "s.channel = $1 AND s.status = 'confirmed'
+    AND EXISTS (SELECT 1 FROM consents c WHERE c.subscriber_id = s.id
+                AND c.withdrawn_at IS NULL AND c.confirmed_at IS NOT NULL
+                AND c.topic IN (SELECT value FROM json_each($3)))
+    AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.delivery_id = $2
+                    AND r.subscriber_id = s.id AND r.state IN ('sent', 'bounced'))
+    AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.channel = s.channel
+                    AND x.email_hash = s.email_hash)";
+
+pub(super) async fn pending_recipients(
+    store: &SqliteStore,
+    delivery_id: i64,
+    channel: &str,
+    topics: &[String],
+) -> Result<Vec<Recipient>, StoreError> {
+    let topics = serde_json::to_string(topics).map_err(|e| StoreError::Other(e.to_string()))?;
+    let sql = format!("SELECT s.id, s.email, s.name FROM subscribers s WHERE {OWED} ORDER BY s.id");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(channel)
+        .bind(delivery_id)
+        .bind(topics)
+        .fetch_all(&store.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|r| {
+            Ok(Recipient {
+                subscriber_id: r.try_get(0).map_err(db_error)?,
+                email: r.try_get(1).map_err(db_error)?,
+                name: r.try_get(2).map_err(db_error)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn still_owed(
+    store: &SqliteStore,
+    delivery_id: i64,
+    channel: &str,
+    topics: &[String],
+    ids: &[i64],
+) -> Result<Vec<i64>, StoreError> {
+    let topics = serde_json::to_string(topics).map_err(|e| StoreError::Other(e.to_string()))?;
+    let ids = serde_json::to_string(ids).map_err(|e| StoreError::Other(e.to_string()))?;
+    let sql = format!(
+        "SELECT s.id FROM subscribers s
+         WHERE s.id IN (SELECT value FROM json_each($4)) AND {OWED} ORDER BY s.id"
+    );
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(channel)
+        .bind(delivery_id)
+        .bind(topics)
+        .bind(ids)
+        .fetch_all(&store.pool)
+        .await
+        .map_err(db_error)
+}
+
+pub(super) async fn record_recipients(
+    store: &SqliteStore,
+    delivery_id: i64,
+    channel: &str,
+    outcomes: &[RecipientOutcome],
+    bounce_limit: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    let at = stamp(now)?;
+    // One statement for the whole batch: each statement is a round trip
+    // to sqlx's SQLite thread (two thread wake-ups), which per row cost
+    // more than the commit itself at thousands of outcomes a second.
+    let rows: Vec<serde_json::Value> = outcomes
+        .iter()
+        .map(|o| serde_json::json!([o.subscriber_id, o.email, o.state.as_str(), o.detail]))
+        .collect();
+    let insert = sqlx::query(
+        "INSERT INTO recipients (delivery_id, subscriber_id, channel, email, state, detail, at)
+         SELECT $1, json_extract(value, '$[0]'), $2, json_extract(value, '$[1]'),
+                json_extract(value, '$[2]'), json_extract(value, '$[3]'), $3
+         FROM json_each($4) WHERE true
+         ON CONFLICT (delivery_id, subscriber_id) DO UPDATE
+         SET state = excluded.state, detail = excluded.detail, at = excluded.at,
+             attempts = recipients.attempts + 1",
+    )
+    .bind(delivery_id)
+    .bind(channel)
+    .bind(at)
+    .bind(serde_json::Value::Array(rows).to_string());
+    let bounced: Vec<&RecipientOutcome> = outcomes
+        .iter()
+        .filter(|o| o.state == RecipientState::Bounced)
+        .collect();
+    if bounced.is_empty() {
+        // The usual batch: one statement is its own atomic, durable
+        // transaction (it takes the write lock first, waiting on the
+        // busy timeout), so BEGIN and COMMIT would only add two round
+        // trips to SQLite's thread to every commit the senders wait on.
+        insert.execute(&store.pool).await.map_err(db_error)?;
+        return Ok(());
+    }
+    let mut tx = store.write().await?;
+    insert.execute(&mut *tx).await.map_err(db_error)?;
+    for o in bounced {
+        bounce(&mut tx, o, channel, bounce_limit, at).await?;
+    }
+    tx.commit().await.map_err(db_error)
+}
+
+pub(super) async fn progress(
+    store: &SqliteStore,
+    delivery_id: i64,
+) -> Result<Progress, StoreError> {
+    let mut p = Progress::default();
+    let rows =
+        sqlx::query("SELECT state, COUNT(*) FROM recipients WHERE delivery_id = $1 GROUP BY state")
+            .bind(delivery_id)
+            .fetch_all(&store.pool)
+            .await
+            .map_err(db_error)?;
+    for r in &rows {
+        let state: String = r.try_get(0).map_err(db_error)?;
+        let n = r.try_get::<i64, _>(1).map_err(db_error)? as u64;
+        match state.as_str() {
+            "sent" => p.sent = n,
+            "bounced" => p.bounced = n,
+            _ => p.deferred = n,
+        }
+    }
+    p.problems = sqlx::query(
+        "SELECT email, COALESCE(detail, state) FROM recipients
+         WHERE delivery_id = $1 AND state <> 'sent' ORDER BY at, email LIMIT 50",
+    )
+    .bind(delivery_id)
+    .fetch_all(&store.pool)
+    .await
+    .map_err(db_error)?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get(0).map_err(db_error)?,
+            r.try_get(1).map_err(db_error)?,
+        ))
+    })
+    .collect::<Result<_, StoreError>>()?;
+    Ok(p)
+}
+
+pub(super) async fn sent_since(
+    store: &SqliteStore,
+    channel: &str,
+    since: DateTime<Utc>,
+) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*), MIN(at) FROM recipients
+         WHERE channel = $1 AND state = 'sent' AND at >= $2",
+    )
+    .bind(channel)
+    .bind(since.timestamp_millis())
+    .fetch_one(&store.pool)
+    .await
+    .map_err(db_error)?;
+    let n: i64 = row.try_get(0).map_err(db_error)?;
+    Ok((n as u64, opt_ms(row.try_get(1).map_err(db_error)?)?))
+}
+
+pub(super) async fn recipient_counts(
+    store: &SqliteStore,
+) -> Result<Vec<(String, String, u64)>, StoreError> {
+    sqlx::query(
+        "SELECT channel, state, COUNT(*) FROM recipients GROUP BY channel, state ORDER BY 1, 2",
+    )
+    .fetch_all(&store.pool)
+    .await
+    .map_err(db_error)?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get(0).map_err(db_error)?,
+            r.try_get(1).map_err(db_error)?,
+            r.try_get::<i64, _>(2).map_err(db_error)? as u64,
+        ))
+    })
+    .collect()
+}
+
+/// Counts a hard bounce; at the limit the address stops receiving and is
+/// suppressed, so a later import cannot bring it back.
+async fn bounce(
+    conn: &mut SqliteConnection,
+    o: &RecipientOutcome,
+    channel: &str,
+    limit: i64,
+    at: i64,
+) -> Result<(), StoreError> {
+    let n: i64 =
+        sqlx::query("UPDATE subscribers SET bounces = bounces + 1 WHERE id = $1 RETURNING bounces")
+            .bind(o.subscriber_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)?
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(db_error)?
+            .unwrap_or(0);
+    if n >= limit.max(1) {
+        sqlx::query("UPDATE subscribers SET status = 'unsubscribed' WHERE id = $1")
+            .bind(o.subscriber_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO suppressions (channel, email_hash, reason, at) VALUES ($1, $2, 'bounced', $3)
+             ON CONFLICT (channel, email_hash) DO NOTHING",
+        )
+        .bind(channel)
+        .bind(address_hash(&o.email))
+        .bind(at)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    }
+    Ok(())
+}
