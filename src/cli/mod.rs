@@ -381,3 +381,32 @@ fn load(config: &std::path::Path) -> Result<(Workspace, Report), ExitCode> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parser;
+    use crate::channels::registry;
+
+    /// The subcommands kinds add are in `crier`'s parser and help, parse
+    /// with their own syntax, and are found again to run.
+    #[test]
+    fn kinds_add_their_subcommands() {
+        parser().debug_assert();
+        let help = parser().render_help().to_string();
+        assert!(help.contains("subscribers"), "{help}");
+        let matches = parser()
+            .try_get_matches_from(["crier", "subscribers", "import", "a.csv", "--topics", "x,y"])
+            .unwrap();
+        let (name, sub) = matches.subcommand().unwrap();
+        assert!(registry::command_of(name).is_some());
+        assert_eq!(sub.subcommand_name(), Some("import"));
+        assert!(parser()
+            .try_get_matches_from(["crier", "subscribers", "unknown"])
+            .is_err());
+        // No kind's command shadows one of crier's own.
+        let own = <super::Cli as clap::CommandFactory>::command();
+        for added in registry::commands() {
+            assert!(own.find_subcommand(added.get_name()).is_none());
+        }
+    }
+}
