@@ -285,37 +285,6 @@ fn stamp_at(t: DateTime<Utc>, wall: DateTime<Utc>) -> Result<i64, StoreError> {
     }
 }
 
-#[cfg(test)]
-mod stamp_tests {
-    use super::*;
-
-    #[test]
-    fn times_far_past_the_wall_clock_are_refused() {
-        let wall = DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let ok = [
-            wall,
-            wall - FUTURE_LIMIT,
-            wall + chrono::TimeDelta::days(400),
-        ];
-        for t in ok {
-            assert_eq!(stamp_at(t, wall).unwrap(), t.timestamp_millis());
-        }
-        let bad = [
-            DateTime::<Utc>::MAX_UTC,
-            wall + FUTURE_LIMIT + chrono::TimeDelta::seconds(1),
-            wall + chrono::TimeDelta::days(365 * 50),
-        ];
-        for t in bad {
-            assert!(
-                matches!(stamp_at(t, wall), Err(StoreError::BadTime { .. })),
-                "{t}"
-            );
-        }
-    }
-}
-
 /// Appends one row to the audit log.
 async fn log(
     conn: &mut SqliteConnection,
@@ -399,4 +368,35 @@ fn delivery_from_row(row: &SqliteRow) -> Result<Delivery, StoreError> {
             .map_err(|e| corrupt(format!("delivery {id}: variant is not JSON: {e}")))?,
         fingerprint: row.try_get("fingerprint").map_err(db_error)?,
     })
+}
+
+#[cfg(test)]
+mod stamp_tests {
+    use super::*;
+
+    #[test]
+    fn times_far_past_the_wall_clock_are_refused() {
+        let wall = DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let ok = [
+            wall,
+            wall - FUTURE_LIMIT,
+            wall + chrono::TimeDelta::days(400),
+        ];
+        for t in ok {
+            assert_eq!(stamp_at(t, wall).unwrap(), t.timestamp_millis());
+        }
+        let bad = [
+            DateTime::<Utc>::MAX_UTC,
+            wall + FUTURE_LIMIT + chrono::TimeDelta::seconds(1),
+            wall + chrono::TimeDelta::days(365 * 50),
+        ];
+        for t in bad {
+            assert!(
+                matches!(stamp_at(t, wall), Err(StoreError::BadTime { .. })),
+                "{t}"
+            );
+        }
+    }
 }
