@@ -104,7 +104,7 @@ async fn unwritable_place_is_an_open_error_naming_the_path() {
     let dir = TempDir::new().unwrap();
     // A regular file where a directory should be fails even for root.
     let blocker = dir.path().join("not-a-dir");
-    std::fs::write(&blocker, "x").unwrap();
+    std::fs::write(&blocker, "a file").unwrap();
     let path = blocker.join("data/crier.db");
     match SqliteStore::open(&path).await {
         Err(e @ StoreError::Open { .. }) => {
@@ -127,7 +127,7 @@ async fn a_held_write_lock_gives_locked_then_clears() {
         .await
         .unwrap();
     store
-        .sync_plan(&[planned("a", "x", "at", 0, "t")], at(0))
+        .sync_plan(&[planned("a", "news", "at", 0, "t")], at(0))
         .await
         .unwrap();
     let mut other = raw(&path).await;
@@ -136,7 +136,7 @@ async fn a_held_write_lock_gives_locked_then_clears() {
         .await
         .unwrap();
 
-    let plan = [planned("b", "x", "at", 0, "t")];
+    let plan = [planned("b", "news", "at", 0, "t")];
     assert!(matches!(
         store.sync_plan(&plan, at(1)).await,
         Err(StoreError::Locked)
@@ -158,7 +158,7 @@ async fn reopening_keeps_data_and_does_not_migrate_twice() {
     let path = dir.path().join("crier.db");
     let store = SqliteStore::open(&path).await.unwrap();
     store
-        .sync_plan(&[planned("a", "x", "at", 0, "t")], at(0))
+        .sync_plan(&[planned("a", "news", "at", 0, "t")], at(0))
         .await
         .unwrap();
     store.close().await;
@@ -206,7 +206,7 @@ async fn a_newer_schema_is_refused() {
 async fn bad_data_in_a_row_is_corrupt_not_a_panic() {
     let store = SqliteStore::open_in_memory().await.unwrap();
     store
-        .sync_plan(&[planned("a", "x", "at", 0, "t")], at(0))
+        .sync_plan(&[planned("a", "news", "at", 0, "t")], at(0))
         .await
         .unwrap();
     let id = store.list(&QueueFilter::default()).await.unwrap()[0].id;
@@ -247,7 +247,7 @@ async fn bad_data_in_a_row_is_corrupt_not_a_panic() {
         due_at: None,
         approve: false,
         actor: crate::delivery::Actor::Cli,
-        reason: "x".into(),
+        reason: "not needed".into(),
     };
     assert!(matches!(
         store.change(id, &cancel, at(1)).await,
@@ -268,7 +268,7 @@ async fn bad_data_in_a_row_is_corrupt_not_a_panic() {
 async fn hot_queries_use_indexes() {
     let store = SqliteStore::open_in_memory().await.unwrap();
     let plan: Vec<Planned> = (0..2000)
-        .map(|i| planned(&format!("i{i}"), "x", "at", i, "t"))
+        .map(|i| planned(&format!("i{i}"), "news", "at", i, "t"))
         .collect();
     store.insert_many_for_bench(&plan).await.unwrap();
     sqlx::query("ANALYZE").execute(&store.pool).await.unwrap();
@@ -295,7 +295,7 @@ async fn hot_queries_use_indexes() {
 }
 
 fn bench_rows(from: usize, to: usize) -> Vec<Planned> {
-    const CHANNELS: [&str; 4] = ["mastodon", "bluesky", "email", "linkedin"];
+    const CHANNELS: [&str; 4] = ["social", "chat", "email", "alerts"];
     (from..to)
         .map(|i| {
             let mut p = planned(
@@ -401,7 +401,7 @@ async fn bench_one_million() {
         .unwrap();
     let plan: Vec<Planned> = bench_rows(N - 400, N)
         .into_iter()
-        .filter(|p| p.channel == "mastodon")
+        .filter(|p| p.channel == "social")
         .collect();
     let t = Instant::now();
     let first = store.sync_plan(&plan, at(0)).await.unwrap();
