@@ -9,6 +9,7 @@ pub mod http;
 pub mod learned;
 pub mod media;
 pub mod registry;
+pub mod stopping;
 
 pub use feed::content_type as feed_content_type;
 pub use learned::Learned;
@@ -162,6 +163,8 @@ pub struct Services {
     pub credentials: Credentials,
     /// The campaigns folder: item images (`Image.src`) are relative to it.
     pub campaigns_dir: PathBuf,
+    /// Set when the daemon stops: long sends end at a safe boundary.
+    pub stopping: stopping::Stopping,
 }
 
 /// How a send failed; the dispatcher acts on the kind, never on the text.
@@ -184,6 +187,11 @@ pub enum PublishError {
     /// Credentials missing, expired or refused.
     #[error("{0}")]
     Credentials(String),
+    /// The daemon is stopping ([`Services::stopping`]) and the publisher
+    /// stopped at a safe boundary, everything it sent recorded: the rest
+    /// goes on the next start. Not a failed attempt.
+    #[error("{0}")]
+    Stopped(String),
 }
 
 /// What a channel found out about a request interrupted by a crash.

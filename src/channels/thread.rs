@@ -5,6 +5,11 @@
 //! `crier retry`) starts after the last recorded part instead of posting
 //! the start of the thread again. Only the one part whose answer was lost
 //! can ever be in doubt, and the error says which.
+//!
+//! When the daemon is stopping ([`Services::stopping`]), a thread stops
+//! after the part just recorded: [`Thread::posted`] answers
+//! [`PublishError::Stopped`] while parts are left, and the next start
+//! resumes with the first of them.
 
 use super::{Job, PublishError, Services};
 use crate::delivery::Receipt;
@@ -53,7 +58,9 @@ impl<'a> Thread<'a> {
 
     /// Records the part just accepted. If the record cannot be written the
     /// part is up but the store does not know it: a later attempt would
-    /// repeat it, so the delivery is held for a person.
+    /// repeat it, so the delivery is held for a person. Once recorded, if
+    /// the daemon is stopping and parts are left, says so: the caller
+    /// returns the error and posts nothing more.
     pub async fn posted(&mut self, receipt: Receipt) -> Result<(), PublishError> {
         let part = self.posted.len();
         let now = self.services.clock.now();
@@ -70,6 +77,16 @@ impl<'a> Thread<'a> {
             )));
         }
         self.posted.push(receipt);
+        let up = self.posted.len();
+        if self.services.stopping.is_set() && up < self.total {
+            return Err(PublishError::Stopped(format!(
+                "stopped by shutdown: {up} of {} posts of the thread are up (last {}); \
+                 resumes with post {}",
+                self.total,
+                where_(self.posted.last().expect("just pushed")),
+                up + 1
+            )));
+        }
         Ok(())
     }
 
@@ -103,6 +120,9 @@ impl<'a> Thread<'a> {
             PublishError::Credentials(m) => PublishError::Credentials(format!(
                 "{so_far}; the rest waits for new credentials: {m}"
             )),
+            PublishError::Stopped(m) => {
+                PublishError::Stopped(format!("{so_far}; post {failing} goes next: {m}"))
+            }
         }
     }
 

@@ -93,6 +93,7 @@ pub fn classify(
             PublishError::Uncertain(_) => PublishError::Uncertain(message),
             PublishError::Credentials(_) => PublishError::Credentials(message),
             PublishError::Permanent(_) => PublishError::Permanent(message),
+            stopped @ PublishError::Stopped(_) => stopped, // not an HTTP answer
         },
     }
 }

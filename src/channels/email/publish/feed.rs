@@ -41,11 +41,10 @@ impl Feed {
 
 impl Shared {
     /// The next recipient to send to, checked recently; none once the send
-    /// is stopping, the hourly budget is spent, or nobody is left.
+    /// or the daemon is stopping, the hourly budget is spent, or nobody is
+    /// left.
     pub(super) async fn next(&self) -> Option<Recipient> {
-        if self.control.stop.load(Ordering::SeqCst)
-            || self.budget.fetch_sub(1, Ordering::SeqCst) <= 0
-        {
+        if self.halted() || self.budget.fetch_sub(1, Ordering::SeqCst) <= 0 {
             return None;
         }
         // Keep a checked batch ahead of the workers: when what is ready
@@ -53,7 +52,7 @@ impl Shared {
         // batch while the others carry on with what is ready.
         let low = self.options.concurrency * 2;
         loop {
-            if self.control.stop.load(Ordering::SeqCst) {
+            if self.halted() {
                 return None;
             }
             let (r, check) = {
@@ -134,6 +133,11 @@ impl Shared {
         }
         let n = BATCH.min(q.unchecked.len());
         q.unchecked.drain(..n).collect()
+    }
+
+    /// Trouble stopped the send, or the daemon is stopping.
+    fn halted(&self) -> bool {
+        self.control.stop.load(Ordering::SeqCst) || self.stopping.is_set()
     }
 
     /// Not sent after all: back to the front so the summary counts it.

@@ -6,6 +6,11 @@
 //! but unrecorded, and a send interrupted anywhere resumes with exactly the
 //! recipients that have no final record (see ARCHITECTURE.md, "Email").
 //!
+//! When the daemon stops, the send stops at a recipient boundary: no new
+//! message starts, the ones already handed to the server are answered and
+//! recorded (the writer drains), and the delivery resumes on the next start
+//! with whoever is left ([`PublishError::Stopped`]).
+//!
 //! Files: this one sets a send up and sums it up; `feed.rs` hands out
 //! recipients, checked again in batches; `worker.rs` sends (one connection
 //! per worker, paced); `writer.rs` group-commits the outcomes.
@@ -28,6 +33,7 @@ use super::config::Options;
 use super::message::{self, Content};
 use super::sender::Smtp;
 use super::Email;
+use crate::channels::stopping::Stopping;
 use crate::channels::{Job, PublishError, Services};
 use crate::delivery::Receipt;
 use crate::secret::Secret;
@@ -58,6 +64,8 @@ struct Shared {
     /// Messages still allowed by the per-hour cap.
     budget: AtomicI64,
     control: Arc<Control>,
+    /// The daemon is stopping: no new message starts.
+    stopping: Stopping,
     pacer: Pacer,
     records: mpsc::Sender<Record>,
     sent: AtomicU64,
@@ -240,6 +248,7 @@ impl Shared {
             skipped: AtomicU64::new(0),
             budget: AtomicI64::new(setup.budget),
             control: Arc::default(),
+            stopping: services.stopping.clone(),
             records,
             sent: AtomicU64::new(0),
             bounced: AtomicU64::new(0),
@@ -263,6 +272,8 @@ struct Tally {
     budget_left: i64,
     trouble: Option<String>,
     credentials_refused: bool,
+    /// The daemon was stopping when the workers ended.
+    stopping: bool,
 }
 
 impl Tally {
@@ -280,6 +291,7 @@ impl Tally {
             budget_left: shared.budget.into_inner(),
             trouble: control.trouble.lock().expect("trouble lock").take(),
             credentials_refused: control.credentials_refused.load(Ordering::SeqCst),
+            stopping: shared.stopping.is_set(),
         }
     }
 
@@ -309,6 +321,13 @@ impl Tally {
                 return Err(PublishError::Credentials(message));
             }
             return Err(retry(message, None));
+        }
+        if self.stopping && self.unreached > 0 {
+            // Everyone sent to is recorded; deferred ones go again too.
+            let left = self.unreached + self.deferred;
+            return Err(PublishError::Stopped(format!(
+                "stopped by shutdown; resumes with the {left} recipients left ({summary})"
+            )));
         }
         if self.budget_left <= 0 && self.unreached > 0 {
             return Err(retry(

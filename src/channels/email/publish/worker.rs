@@ -86,7 +86,12 @@ pub(super) async fn run(s: Arc<Shared>) {
                 continue;
             }
         };
-        let (state, detail) = match s.send(&mut conn, &envelope, &bytes).await {
+        let Some(answer) = s.send(&mut conn, &envelope, &bytes).await else {
+            // The daemon is stopping and this message never started.
+            s.put_back(r);
+            break;
+        };
+        let (state, detail) = match answer {
             Answer::Accepted => {
                 s.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 (RecipientState::Sent, None)
@@ -119,11 +124,21 @@ impl Shared {
 
     /// One message, on `conn` (connected, or reconnected when broken or
     /// used `recycle_after` times). A dropped connection is tried again
-    /// on a new one, three times in all.
-    async fn send(&self, conn: &mut Option<Conn>, envelope: &Envelope, bytes: &[u8]) -> Answer {
+    /// on a new one, three times in all. None if the daemon is stopping
+    /// before the message starts: one already started is finished (its
+    /// SMTP transaction, bounded by `timeout_seconds`), never cut.
+    async fn send(
+        &self,
+        conn: &mut Option<Conn>,
+        envelope: &Envelope,
+        bytes: &[u8],
+    ) -> Option<Answer> {
         let mut tries = 0;
         loop {
             tries += 1;
+            if self.stopping.is_set() {
+                return None;
+            }
             if conn
                 .as_ref()
                 .is_none_or(|c| c.broken() || c.sent >= self.smtp.recycle_after)
@@ -139,11 +154,14 @@ impl Shared {
                                 .credentials_refused
                                 .store(true, Ordering::SeqCst);
                         }
-                        return Answer::Broken(e.message);
+                        return Some(Answer::Broken(e.message));
                     }
                 }
             }
-            self.pacer.wait().await;
+            tokio::select! {
+                _ = self.pacer.wait() => {}
+                _ = self.stopping.wait() => return None,
+            }
             let c = conn.as_mut().expect("connected above");
             match self.smtp.send(c, envelope, bytes).await {
                 Answer::Broken(e) if tries < 3 => {
@@ -153,7 +171,7 @@ impl Shared {
                     );
                     *conn = None;
                 }
-                other => return other,
+                other => return Some(other),
             }
         }
     }
