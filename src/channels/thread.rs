@@ -142,3 +142,72 @@ fn where_(receipt: &Receipt) -> &str {
         .or(receipt.remote_id.as_deref())
         .unwrap_or("no id returned")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::watch;
+
+    use super::*;
+    use crate::channels::stopping::Stopping;
+    use crate::render::{Part, Variant};
+    use crate::store::contract::{at, planned, LEASE};
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::Store;
+
+    fn receipt(id: &str) -> Receipt {
+        Receipt {
+            remote_id: Some(id.into()),
+            remote_url: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stopping_daemon_ends_a_thread_after_the_part_just_recorded() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+        store
+            .sync_plan(&[planned("t", "x", "at", 0, "t")], at(0))
+            .await
+            .unwrap();
+        let delivery = store.lease_due(at(1), 1, LEASE).await.unwrap().remove(0);
+        let mut variant = Variant::document("t", "x", "mastodon", "one".into());
+        variant.parts = ["one", "two", "three"]
+            .map(|t| Part {
+                text: t.into(),
+                length: t.len(),
+                annotations: None,
+            })
+            .to_vec();
+        let (switch, rx) = watch::channel(false);
+        let services = Services {
+            http: crate::channels::http::client(),
+            publish_dir: std::env::temp_dir(),
+            public_url: "http://127.0.0.1:8080".into(),
+            store: store.clone(),
+            clock: Arc::new(crier_schedule::ManualClock::new(at(1))),
+            credentials: crate::credentials::Credentials::new(std::path::Path::new("/nonexistent")),
+            campaigns_dir: std::env::temp_dir(),
+            stopping: Stopping::new(rx),
+        };
+        let job = Job {
+            delivery: &delivery,
+            variant: &variant,
+        };
+        let mut thread = Thread::resume(&job, &services).await.unwrap();
+        thread.posted(receipt("p1")).await.unwrap();
+        switch.send(true).unwrap();
+        let stopped = thread.posted(receipt("p2")).await.unwrap_err();
+        let PublishError::Stopped(note) = stopped else {
+            panic!("{stopped:?}")
+        };
+        assert!(note.contains("2 of 3 posts"), "{note}");
+        assert!(note.contains("resumes with post 3"), "{note}");
+        // Both parts are recorded: the next attempt starts with the third,
+        // and posting the last part is no reason to stop.
+        let mut again = Thread::resume(&job, &services).await.unwrap();
+        assert_eq!(again.next(), 2);
+        again.posted(receipt("p3")).await.unwrap();
+        assert_eq!(again.finish().unwrap(), receipt("p1"));
+    }
+}
