@@ -147,15 +147,31 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
     shutdown_signal().await;
     info!("stopping: sends in progress stop at their next safe boundary");
     let _ = stop_tx.send(true);
-    match dispatch.await {
-        Ok(Err(e)) => error!(error = %e, "dispatcher stopped on a store error"),
-        Err(e) => error!(error = %e, "dispatcher task failed"),
-        Ok(Ok(())) => {}
+    let stopped = tokio::time::timeout(STOP_LIMIT, async {
+        match dispatch.await {
+            Ok(Err(e)) => error!(error = %e, "dispatcher stopped on a store error"),
+            Err(e) => error!(error = %e, "dispatcher task failed"),
+            Ok(Ok(())) => {}
+        }
+        let _ = server.await;
+    })
+    .await;
+    if stopped.is_err() {
+        // A network hanging past its timeouts: leave as a crash would; the
+        // next start recovers what is still in flight.
+        warn!(
+            limit_s = STOP_LIMIT.as_secs(),
+            "sends still in progress at the stop limit; exiting, the next start recovers them"
+        );
     }
-    let _ = server.await;
     info!("stopped");
     Ok(())
 }
+
+/// The longest a stop may take, under systemd's `TimeoutStopSec=60`
+/// (deploy/crier.service). Normally a stop takes one SMTP transaction or
+/// HTTP request plus a commit; this bounds it when a network hangs.
+const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(45);
 
 /// How long one network may take to say what its limits are.
 const LEARN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);

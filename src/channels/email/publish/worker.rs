@@ -18,6 +18,9 @@ use super::writer::Durable;
 use super::Shared;
 use crate::store::lists::{Recipient, RecipientOutcome, RecipientState};
 
+/// How long a message under way when the daemon stops may take to finish.
+pub(super) const STOP_GRACE: Duration = Duration::from_secs(10);
+
 /// Stopping a send early, and why; shared with the record writer.
 #[derive(Default)]
 pub(super) struct Control {
@@ -87,7 +90,8 @@ pub(super) async fn run(s: Arc<Shared>) {
             }
         };
         let Some(answer) = s.send(&mut conn, &envelope, &bytes).await else {
-            // The daemon is stopping and this message never started.
+            // The daemon is stopping: this message never started (or was
+            // cut after STOP_GRACE), so the next attempt has it.
             s.put_back(r);
             break;
         };
@@ -125,8 +129,8 @@ impl Shared {
     /// One message, on `conn` (connected, or reconnected when broken or
     /// used `recycle_after` times). A dropped connection is tried again
     /// on a new one, three times in all. None if the daemon is stopping
-    /// before the message starts: one already started is finished (its
-    /// SMTP transaction, bounded by `timeout_seconds`), never cut.
+    /// before the message starts, or if a message under way when it
+    /// stopped did not finish within `STOP_GRACE`.
     async fn send(
         &self,
         conn: &mut Option<Conn>,
@@ -139,31 +143,19 @@ impl Shared {
             if self.stopping.is_set() {
                 return None;
             }
-            if conn
-                .as_ref()
-                .is_none_or(|c| c.broken() || c.sent >= self.smtp.recycle_after)
-            {
-                if let Some(old) = conn.take() {
-                    old.quit().await;
-                }
-                match self.smtp.connect().await {
-                    Ok(c) => *conn = Some(c),
-                    Err(e) => {
-                        if e.credentials_refused {
-                            self.control
-                                .credentials_refused
-                                .store(true, Ordering::SeqCst);
-                        }
-                        return Some(Answer::Broken(e.message));
-                    }
-                }
+            if let Err(e) = self.connected(conn).await? {
+                return Some(Answer::Broken(e));
             }
             tokio::select! {
                 _ = self.pacer.wait() => {}
                 _ = self.stopping.wait() => return None,
             }
             let c = conn.as_mut().expect("connected above");
-            match self.smtp.send(c, envelope, bytes).await {
+            let Some(answer) = self.transaction(c, envelope, bytes).await else {
+                *conn = None; // cut mid-transaction: no QUIT on it
+                return None;
+            };
+            match answer {
                 Answer::Broken(e) if tries < 3 => {
                     warn!(
                         delivery = self.delivery,
@@ -172,6 +164,55 @@ impl Shared {
                     *conn = None;
                 }
                 other => return Some(other),
+            }
+        }
+    }
+
+    /// Makes `conn` a usable connection: kept, or replaced when broken or
+    /// used `recycle_after` times. None if the daemon stops meanwhile
+    /// (nothing was sent on the new connection).
+    async fn connected(&self, conn: &mut Option<Conn>) -> Option<Result<(), String>> {
+        let usable = |c: &Conn| !c.broken() && c.sent < self.smtp.recycle_after;
+        if conn.as_ref().is_some_and(usable) {
+            return Some(Ok(()));
+        }
+        if let Some(old) = conn.take() {
+            old.quit().await;
+        }
+        let connecting = tokio::select! {
+            c = self.smtp.connect() => c,
+            _ = self.stopping.wait() => return None,
+        };
+        Some(match connecting {
+            Ok(c) => {
+                *conn = Some(c);
+                Ok(())
+            }
+            Err(e) => {
+                if e.credentials_refused {
+                    self.control
+                        .credentials_refused
+                        .store(true, Ordering::SeqCst);
+                }
+                Err(e.message)
+            }
+        })
+    }
+
+    /// One SMTP transaction. When the daemon stops during it, it still
+    /// gets `STOP_GRACE` to finish (a server answers in milliseconds);
+    /// after that it is cut (None) and its recipient stays unrecorded, so
+    /// the next attempt sends it again, as after a crash.
+    async fn transaction(&self, c: &mut Conn, envelope: &Envelope, bytes: &[u8]) -> Option<Answer> {
+        let cut = async {
+            self.stopping.wait().await;
+            tokio::time::sleep(STOP_GRACE).await;
+        };
+        tokio::select! {
+            answer = self.smtp.send(c, envelope, bytes) => Some(answer),
+            _ = cut => {
+                warn!(delivery = self.delivery, "stopping: an SMTP transaction did not finish in time and was cut");
+                None
             }
         }
     }
