@@ -48,6 +48,7 @@ macro_rules! contract_tests {
             record_sent_keeps_receipt,
             record_sent_after_uncertain_hold,
             record_retry_and_failed,
+            record_stopped_resumes_now_without_counting,
             hold_and_release,
             change_checks_state,
             pauses,
