@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::content::Item;
 use crate::delivery::Planned;
 use crate::diagnostics::Report;
+use crate::variant::Variant;
 use crate::workspace::Workspace;
 
 /// The occasion name of an item's main publish time.
@@ -34,7 +35,6 @@ pub fn plan(ws: &Workspace, report: &mut Report) -> Vec<Planned> {
             let Some(variant) = ws.render(item, channel, report) else {
                 continue;
             };
-            let variant = serde_json::to_value(&variant).expect("a variant is plain data");
             let requires_approval = item.require_approval || spec.require_approval;
             let mut due_at = item.at;
             if item.slot && !spec.slots.is_empty() {
@@ -63,9 +63,9 @@ pub fn plan(ws: &Workspace, report: &mut Report) -> Vec<Planned> {
     out
 }
 
-fn fingerprint(variant: &serde_json::Value, due_at: DateTime<Utc>, approval: bool) -> String {
+fn fingerprint(variant: &Variant, due_at: DateTime<Utc>, approval: bool) -> String {
     let mut h = Sha256::new();
-    h.update(variant.to_string());
+    h.update(variant.canonical_json());
     h.update(due_at.timestamp_millis().to_le_bytes());
     h.update([u8::from(approval)]);
     hex::encode(&h.finalize()[..16])

@@ -5,12 +5,13 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::channels::{learned, registry, Configured, Findings, Rendered};
+use crate::channels::{learned, registry, Configured, Findings};
 use crate::config::Config;
 use crate::content::{self, Item, ItemKind};
 use crate::diagnostics::{Location, Report, Severity};
 use crate::lint;
-use crate::render::{template_data, Output, Templates, Variant};
+use crate::render::{template_data, Output, Rendered, Templates};
+use crate::variant::Variant;
 
 pub struct Workspace {
     pub config: Config,
@@ -81,24 +82,38 @@ impl Workspace {
             .collect()
     }
 
-    /// Renders and shapes one (item, channel).
+    /// One (item, channel): render (templates) → shape (the channel) →
+    /// lint. `None` when a template is missing or fails.
     pub fn render(
         &self,
         item: &Item,
         channel: &Configured,
         report: &mut Report,
     ) -> Option<Variant> {
-        let here = || Location::Item {
-            item: item.id.clone(),
-            channel: Some(channel.name().to_string()),
-        };
+        let rendered = self.fill_templates(item, channel, report)?;
+        let mut findings = Findings::default();
+        let variant = channel.shape(item, rendered, &mut findings);
+        for (severity, message) in findings.0 {
+            report.push(severity, item_location(item, channel), message);
+        }
+        lint::variant(&self.config, item, channel, &variant, report);
+        Some(variant)
+    }
+
+    /// Every template output the channel needs, for one item.
+    fn fill_templates(
+        &self,
+        item: &Item,
+        channel: &Configured,
+        report: &mut Report,
+    ) -> Option<Rendered> {
         let data = template_data(&self.config, item, channel.name(), channel.kind());
         let mut rendered = Rendered::default();
         for &output in channel.outputs() {
             let candidates = template_candidates(channel, item.kind, output);
             let Some(name) = self.templates.find(&candidates) else {
                 report.error(
-                    here(),
+                    item_location(item, channel),
                     format!(
                         "no template: add templates/{}.hbs (or any of {})",
                         candidates[0],
@@ -111,34 +126,28 @@ impl Workspace {
                 );
                 return None;
             };
-            let text = match self.templates.render(name, &data) {
-                Ok(t) => t,
+            match self.templates.render(name, &data) {
+                Ok(text) => rendered.put(output, &text),
                 Err(f) => {
-                    report.error(
-                        f.location,
-                        format!(
-                            "{} (rendering item `{}` for channel `{}`)",
-                            f.message,
-                            item.id,
-                            channel.name()
-                        ),
+                    let message = format!(
+                        "{} (rendering item `{}` for channel `{}`)",
+                        f.message,
+                        item.id,
+                        channel.name()
                     );
+                    report.error(f.location, message);
                     return None;
                 }
-            };
-            match output {
-                Output::Subject => rendered.subject = Some(tidy(&text)),
-                Output::Text => rendered.text = Some(tidy(&text)),
-                Output::Html => rendered.html = Some(text.trim().to_string()),
             }
         }
-        let mut findings = Findings::default();
-        let variant = channel.shape(item, rendered, &mut findings);
-        for (severity, message) in findings.0 {
-            report.push(severity, here(), message);
-        }
-        lint::variant(&self.config, item, channel, &variant, report);
-        Some(variant)
+        Some(rendered)
+    }
+}
+
+fn item_location(item: &Item, channel: &Configured) -> Location {
+    Location::Item {
+        item: item.id.clone(),
+        channel: Some(channel.name().to_string()),
     }
 }
 
@@ -176,32 +185,4 @@ pub fn template_candidates(channel: &Configured, kind: ItemKind, output: Output)
     ];
     v.dedup();
     v
-}
-
-/// Plain text from a template: no trailing spaces, at most one blank line
-/// in a row (a false `{{#if}}` leaves empty lines), nothing at the ends.
-fn tidy(text: &str) -> String {
-    let mut out = String::new();
-    let mut blank = 0;
-    for line in text.trim().lines().map(str::trim_end) {
-        if line.is_empty() {
-            blank += 1;
-            if blank > 1 {
-                continue;
-            }
-        } else {
-            blank = 0;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.trim_end().to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn tidy_collapses_blank_runs_and_trailing_space() {
-        assert_eq!(super::tidy("\n a  \n\n\n\nb \n\n"), "a\n\nb");
-    }
 }

@@ -75,7 +75,7 @@ pub fn show(config: &Path, id: i64, format: Format) -> ExitCode {
             Format::Json => {
                 let mut row = json_row(&d, now);
                 row["history"] = serde_json::to_value(&history)?;
-                row["variant"] = d.variant.clone();
+                row["variant"] = serde_json::to_value(&d.variant)?;
                 if !progress.is_empty() {
                     row["recipients"] = serde_json::to_value(&progress)?;
                 }
@@ -128,9 +128,7 @@ pub fn show(config: &Path, id: i64, format: Format) -> ExitCode {
                         t.reason
                     );
                 }
-                if let Some(text) = d.variant.get("text").and_then(|t| t.as_str()) {
-                    println!("text:\n{text}");
-                }
+                println!("text:\n{}", d.variant.text);
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -185,7 +183,9 @@ async fn snapshot(store: &Arc<dyn Store>, d: &Delivery) -> anyhow::Result<Snapsh
     // A fan-out variant names the topics whose subscribers receive it.
     let topics: Option<Vec<String>> = d
         .variant
-        .pointer("/payload/topics")
+        .payload
+        .as_ref()
+        .and_then(|p| p.get("topics"))
         .and_then(|t| serde_json::from_value(t.clone()).ok());
     let recipients = match topics {
         None => None,

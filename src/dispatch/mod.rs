@@ -20,7 +20,6 @@ use tracing::{error, info, warn};
 use crate::channels::{Job, PublishError, Services};
 use crate::delivery::{Actor, Delivery, HoldReason, Receipt};
 use crate::metrics::Metrics;
-use crate::render::Variant;
 use crate::store::{Store, StoreError};
 use crate::workspace::Workspace;
 
@@ -243,15 +242,6 @@ impl Dispatcher {
             )
             .await;
         }
-        let variant: Variant = match serde_json::from_value(d.variant.clone()) {
-            Ok(v) => v,
-            Err(e) => {
-                return self
-                    .store
-                    .record_failed(d.id, &format!("stored variant unreadable: {e}"), now)
-                    .await
-            }
-        };
         self.gates
             .wait(
                 &d.channel,
@@ -261,7 +251,7 @@ impl Dispatcher {
         self.store.mark_request_started(d.id, self.now()).await?;
         let job = Job {
             delivery: d,
-            variant: &variant,
+            variant: &d.variant,
         };
         let outcome = publisher.publish(&job, &self.services).await;
         self.record(d, outcome).await

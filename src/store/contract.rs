@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use serde_json::json;
 
 use super::{Change, Paused, QueueFilter, Store, StoreError, SyncSummary};
 use crate::delivery::{Actor, Delivery, HoldReason, Planned, Receipt, State};
+use crate::variant::Variant;
 
 /// Generates one `#[tokio::test]` per contract behaviour. `$make` is an
 /// async fn returning `(store, guard)`; the guard lives as long as the test.
@@ -73,7 +73,7 @@ pub fn planned(item: &str, channel: &str, occasion: &str, due: i64, text: &str) 
         channel: channel.into(),
         occasion: occasion.into(),
         due_at: at(due),
-        variant: json!({ "text": text }),
+        variant: Variant::document(item, channel, "test", text.into()),
         fingerprint: format!("{text}@{due}"),
         requires_approval: false,
     }
@@ -158,7 +158,7 @@ pub async fn sync_adds_updates_cancels(store: &dyn Store) {
     let edited = find(store, "a", "x").await;
     assert_eq!(edited.state, State::Planned);
     assert_eq!(edited.due_at, at(15));
-    assert_eq!(edited.variant, json!({ "text": "hello, edited" }));
+    assert_eq!(edited.variant.text, "hello, edited");
     assert_eq!(edited.fingerprint, "hello, edited@15");
     let log = store.history(edited.id).await.unwrap();
     assert_eq!(log.len(), 2);
@@ -278,10 +278,7 @@ pub async fn sync_updates_retrying_and_held(store: &dyn Store) {
     );
 
     let r = store.get(r.id).await.unwrap().unwrap();
-    assert_eq!(
-        (r.state, r.variant.clone()),
-        (State::Retrying, json!({ "text": "v2" }))
-    );
+    assert_eq!((r.state, r.variant.text.as_str()), (State::Retrying, "v2"));
     // A retry does not go out before the (moved) due time.
     assert_eq!(r.next_attempt_at, Some(at(20)));
     let h = store.get(h.id).await.unwrap().unwrap();
@@ -1037,12 +1034,9 @@ pub async fn posted_parts_are_the_resume_point(store: &dyn Store) {
         )
         .await
         .unwrap();
+    assert_eq!(store.get(id).await.unwrap().unwrap().variant.text, "thread");
     assert_eq!(
-        store.get(id).await.unwrap().unwrap().variant["text"],
-        "thread"
-    );
-    assert_eq!(
-        store.get(other).await.unwrap().unwrap().variant["text"],
+        store.get(other).await.unwrap().unwrap().variant.text,
         "edited"
     );
     let reason = store

@@ -28,8 +28,9 @@ use super::{
 use crate::config::{ChannelSpec, Config, Organisation};
 use crate::content::Item;
 use crate::delivery::Receipt;
-use crate::render::{Output, Variant};
+use crate::render::Output;
 use crate::secret::SecretRef;
+use crate::variant::Variant;
 use config::Options;
 
 pub const KIND: Kind = Kind {

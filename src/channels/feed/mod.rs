@@ -32,7 +32,8 @@ use super::registry::Kind;
 use super::{options, Channel, Family, Findings, Publisher, Rendered};
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::{markdown, Details, Item};
-use crate::render::{Output, Variant};
+use crate::render::Output;
+use crate::variant::Variant;
 
 use entry::{EntryData, EventData};
 #[allow(unused_imports)] // the daemon's entry point at start

@@ -116,7 +116,7 @@ impl SqliteStore {
                          WHERE id = $1",
                     )
                     .bind(old.id)
-                    .bind(p.variant.to_string())
+                    .bind(p.variant.canonical_json())
                     .bind(stamp(p.due_at)?)
                     .bind(&p.fingerprint)
                     .bind(p.requires_approval)
@@ -166,7 +166,7 @@ impl SqliteStore {
                     .bind(&p.occasion)
                     .bind(stamp(p.due_at)?)
                     .bind(p.requires_approval)
-                    .bind(p.variant.to_string())
+                    .bind(p.variant.canonical_json())
                     .bind(&p.fingerprint)
                     .bind(at)
                     .fetch_optional(&mut *tx)

@@ -15,6 +15,7 @@ use super::{schema, SqliteStore};
 use crate::delivery::{Planned, State};
 use crate::store::contract::{self, at, planned, LEASE};
 use crate::store::{QueueFilter, Store, StoreError};
+use crate::variant::Variant;
 
 async fn in_memory() -> (SqliteStore, ()) {
     (SqliteStore::open_in_memory().await.unwrap(), ())
@@ -438,7 +439,7 @@ async fn grouped_writes_commit_together_and_fail_alone() {
             channel: "c".into(),
             occasion: "at".into(),
             due_at: t0,
-            variant: serde_json::json!({}),
+            variant: Variant::document(&format!("i{i}"), "c", "test", String::new()),
             fingerprint: format!("f{i}"),
             requires_approval: false,
         })
@@ -515,7 +516,7 @@ async fn recipient_outcomes_in_a_batch_and_the_recheck_before_sending() {
                 channel: "news".into(),
                 occasion: "at".into(),
                 due_at: t0,
-                variant: serde_json::json!({}),
+                variant: Variant::document("i", "news", "test", String::new()),
                 fingerprint: "f".into(),
                 requires_approval: false,
             }],
