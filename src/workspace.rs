@@ -2,7 +2,7 @@
 //! configuration, channels, templates and content. `check`, `preview` and
 //! the daemon all start here.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use crate::channels::{learned, registry, Configured, Findings};
@@ -18,6 +18,9 @@ pub struct Workspace {
     pub channels: Vec<Configured>,
     pub templates: Templates,
     pub items: Vec<Item>,
+    /// How many times an (item, channel) was rendered: a reload renders each once.
+    #[cfg(test)]
+    pub(crate) renders: std::sync::atomic::AtomicUsize,
 }
 
 impl Workspace {
@@ -61,6 +64,8 @@ impl Workspace {
             channels,
             templates,
             items,
+            #[cfg(test)]
+            renders: Default::default(),
         })
     }
 
@@ -70,6 +75,19 @@ impl Workspace {
 
     pub fn item(&self, id: &str) -> Option<&Item> {
         self.items.iter().find(|i| i.id == id)
+    }
+
+    /// Renders every (item, channel) once, with item-level lint: the work
+    /// of `crier check`, and the variants [`crate::plan`] schedules, so a
+    /// reload renders each once.
+    pub fn check(&self, report: &mut Report) -> Variants {
+        let mut variants = Variants::default();
+        for item in &self.items {
+            for variant in self.variants(item, report) {
+                variants.push(variant);
+            }
+        }
+        variants
     }
 
     /// Every variant of one item, with item-level lint.
@@ -90,6 +108,9 @@ impl Workspace {
         channel: &Configured,
         report: &mut Report,
     ) -> Option<Variant> {
+        #[cfg(test)]
+        self.renders
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let rendered = self.fill_templates(item, channel, report)?;
         let mut findings = Findings::default();
         let variant = channel.shape(item, rendered, &mut findings);
@@ -141,6 +162,36 @@ impl Workspace {
             }
         }
         Some(rendered)
+    }
+}
+
+/// The variants of a checked workspace, in render order, found by (item,
+/// channel).
+#[derive(Debug, Default)]
+pub struct Variants {
+    all: Vec<Variant>,
+    by_key: HashMap<(String, String), usize>,
+}
+
+impl Variants {
+    fn push(&mut self, variant: Variant) {
+        let key = (variant.item.clone(), variant.channel.clone());
+        self.by_key.entry(key).or_insert(self.all.len());
+        self.all.push(variant);
+    }
+
+    /// The variant of `item` for the channel named `channel`, if it rendered.
+    pub fn get(&self, item: &str, channel: &str) -> Option<&Variant> {
+        let i = self.by_key.get(&(item.to_string(), channel.to_string()))?;
+        Some(&self.all[*i])
+    }
+
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
     }
 }
 
