@@ -52,4 +52,14 @@ if [[ ! -x /usr/bin/chromedriver && -z "${CRIER_CHROMEDRIVER:-}" ]]; then
   fi
 fi
 
+# axe-core, which audits every subscription page in Chromium (WCAG 2.2 A
+# and AA): from the npm registry, pinned by the lock file here.
+AXE=.peers/axe
+if ! cmp -s scripts/peers/axe/package-lock.json "$AXE/package-lock.json" \
+   || [[ ! -f "$AXE/node_modules/axe-core/axe.min.js" ]]; then
+  mkdir -p "$AXE"
+  cp scripts/peers/axe/package.json scripts/peers/axe/package-lock.json "$AXE/"
+  (cd "$AXE" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 cargo test --workspace --locked "$@"

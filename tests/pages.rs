@@ -42,9 +42,23 @@ fn subscriber(ws: &Workspace, email: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_person_subscribes_confirms_changes_topics_and_leaves_by_clicking() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+    if let Some(browser) = Browser::start().await {
+        subscribe_confirm_change_and_leave(browser).await;
+    }
+}
+
+/// The same walk with axe-core auditing every page it reaches: the blank
+/// form, the form with its error summary, "check your inbox", the
+/// confirmation button, "subscribed", topics, "saved", the unsubscribe
+/// button and "you have left" — each with no WCAG 2.2 A/AA violation.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_of_the_walk_has_no_axe_violations() {
+    if let Some(browser) = Browser::start_audited().await {
+        subscribe_confirm_change_and_leave(browser).await;
+    }
+}
+
+async fn subscribe_confirm_change_and_leave(browser: Browser) {
     let sink = Sink::start(&[]);
     let ws = workspace(sink.port);
     let daemon = ws.start(&[]);
@@ -134,6 +148,7 @@ async fn a_person_subscribes_confirms_changes_topics_and_leaves_by_clicking() {
         .await
         .replace("/preferences?", "/unsubscribe?");
     browser.goto(&manage).await;
+    browser.wait_title("Unsubscribe").await;
     assert_eq!(subscriber(&ws, "ann@example.org")["status"], "confirmed");
     browser.one("button[type=submit]").await.click().await;
     browser.wait_title("You have left").await;

@@ -37,8 +37,9 @@ pub enum StoreError {
     /// sentinel such as `DateTime::MAX_UTC` passed as `now`): refused
     /// before anything is written.
     #[error(
-        "refusing to record {at} as the time of a change: times in the queue are years \
-         0000 to 9999 (RFC 3339); this is a bug in the caller, nothing was changed"
+        "refusing to record {at} as the time of a change: it is more than ten years ahead \
+         of the clock, so it is no clock reading; this is a bug in the caller, nothing was \
+         changed"
     )]
     BadTime { at: String },
     #[error("database error: {0}")]
@@ -92,8 +93,8 @@ pub struct Change {
 }
 
 /// Every time a backend records (a change's `now`, due, retry and lease
-/// times) is a clock reading: one outside years 0000–9999 is refused with
-/// [`StoreError::BadTime`] before anything is written. Reads may take any
+/// times) is a clock reading: one more than ten years ahead of the wall
+/// clock is refused with [`StoreError::BadTime`] before anything is written. Reads may take any
 /// time (`expired_leases(DateTime::MAX_UTC)` lists every lease).
 #[async_trait]
 pub trait Store: Send + Sync {

@@ -1,7 +1,8 @@
 //! Headless Chromium driven over the W3C WebDriver protocol (chromedriver
 //! on a free loopback port): just the commands the page tests need, spoken
 //! as JSON with reqwest, so no browser crate (and its TLS stack) is built.
-//! JavaScript is switched off: the pages must work without it.
+//! JavaScript is switched off: the pages must work without it. An audited
+//! browser has it on, only so that axe-core can run in the page.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,6 +18,8 @@ pub struct Browser {
     driver: Child,
     base: String,
     http: reqwest::Client,
+    /// axe-core's source: when set, every page a `wait_*` reaches is audited.
+    axe: Option<String>,
 }
 
 /// The binaries, from Debian's `chromium` and `chromium-driver` packages
@@ -31,6 +34,30 @@ impl Browser {
     /// Starts chromedriver and one headless Chromium session; `None` (with
     /// a message) when this machine has no Chromium.
     pub async fn start() -> Option<Browser> {
+        Browser::launch(None).await
+    }
+
+    /// A browser that audits every page it waits for with axe-core (WCAG
+    /// 2.0–2.2 A and AA, and best practice) and fails the test on any
+    /// violation. JavaScript is on (axe runs in the page); `None` when this
+    /// machine has no Chromium or no axe-core (`scripts/test.sh` installs it
+    /// into `.peers/axe`; `CRIER_AXE` names another `axe.min.js`).
+    pub async fn start_audited() -> Option<Browser> {
+        let path = std::env::var("CRIER_AXE").unwrap_or_else(|_| {
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/.peers/axe/node_modules/axe-core/axe.min.js"
+            )
+            .to_string()
+        });
+        let Ok(source) = std::fs::read_to_string(&path) else {
+            eprintln!("skipped: no axe-core at {path} (scripts/test.sh installs it)");
+            return None;
+        };
+        Browser::launch(Some(source)).await
+    }
+
+    async fn launch(axe: Option<String>) -> Option<Browser> {
         let (Some(chromium), Some(driver)) = (
             binary("CRIER_CHROMIUM", "/usr/bin/chromium"),
             binary("CRIER_CHROMEDRIVER", "/usr/bin/chromedriver"),
@@ -56,14 +83,16 @@ impl Browser {
                 .timeout(Duration::from_secs(60))
                 .build()
                 .unwrap(),
+            axe,
         };
         browser.wait_ready().await;
+        let scripts = browser.axe.is_some();
         let caps = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                         "--disable-gpu", "--blink-settings=scriptEnabled=false"],
+                         "--disable-gpu", format!("--blink-settings=scriptEnabled={scripts}")],
             },
         }}});
         let created = browser.call("POST", "/session", Some(caps)).await;
@@ -150,7 +179,7 @@ impl Browser {
         loop {
             let seen = read(self).await;
             if seen.contains(part) {
-                return;
+                return self.audit().await;
             }
             if Instant::now() > deadline {
                 panic!(
@@ -160,6 +189,37 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Runs axe-core on the page (audited browsers only) and fails the test
+    /// listing each violation, its rule and the elements it found.
+    async fn audit(&self) {
+        let Some(source) = &self.axe else { return };
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": source, "args": [] })),
+        )
+        .await;
+        let run = "const done = arguments[arguments.length - 1];
+            axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa',
+                'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } })
+              .then(r => done(r.violations.map(v => ({ rule: v.id, impact: v.impact,
+                help: v.help, nodes: v.nodes.map(n => n.target.join(' ')) }))));";
+        let violations = self
+            .call(
+                "POST",
+                "/execute/async",
+                Some(json!({ "script": run, "args": [] })),
+            )
+            .await;
+        assert_eq!(
+            violations,
+            json!([]),
+            "axe-core found violations on {} ({})",
+            self.url().await,
+            self.title().await
+        );
     }
 
     /// Every element matching a CSS selector.

@@ -263,13 +263,21 @@ impl SqliteStore {
 
 /// The milliseconds to store for a time being recorded (a change's `now`,
 /// a due, retry or lease time). The shared check every write goes through:
-/// a time outside years 0000–9999 cannot be a clock reading nor be printed
-/// as RFC 3339 — it is a sentinel passed by mistake (`DateTime::MAX_UTC`,
-/// "the end of time", to take every lease) — so it is refused before
-/// anything is written.
+/// a time more than [`FUTURE_LIMIT`] past the wall clock is no clock
+/// reading and no plausible schedule — it is a sentinel passed by mistake
+/// (`DateTime::MAX_UTC`, "the end of time", to take every lease) — so it is
+/// refused before anything is written. Past times are fine (tests and
+/// replays use fixed clocks).
 pub(super) fn stamp(t: DateTime<Utc>) -> Result<i64, StoreError> {
-    use chrono::Datelike;
-    if (0..=9999).contains(&t.year()) {
+    stamp_at(t, Utc::now())
+}
+
+/// How far ahead of the wall clock a recorded time may be: content is
+/// planned months ahead, never decades.
+pub(super) const FUTURE_LIMIT: chrono::TimeDelta = chrono::TimeDelta::days(10 * 366);
+
+fn stamp_at(t: DateTime<Utc>, wall: DateTime<Utc>) -> Result<i64, StoreError> {
+    if t <= wall + FUTURE_LIMIT {
         Ok(t.timestamp_millis())
     } else {
         Err(StoreError::BadTime {
@@ -391,4 +399,35 @@ fn read_delivery(row: &SqliteRow) -> Result<Result<Delivery, UnreadableVariant>,
         variant,
         fingerprint: row.try_get("fingerprint").map_err(db_error)?,
     }))
+}
+
+#[cfg(test)]
+mod stamp_tests {
+    use super::*;
+
+    #[test]
+    fn times_far_past_the_wall_clock_are_refused() {
+        let wall = DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let ok = [
+            wall,
+            wall - FUTURE_LIMIT,
+            wall + chrono::TimeDelta::days(400),
+        ];
+        for t in ok {
+            assert_eq!(stamp_at(t, wall).unwrap(), t.timestamp_millis());
+        }
+        let bad = [
+            DateTime::<Utc>::MAX_UTC,
+            wall + FUTURE_LIMIT + chrono::TimeDelta::seconds(1),
+            wall + chrono::TimeDelta::days(365 * 50),
+        ];
+        for t in bad {
+            assert!(
+                matches!(stamp_at(t, wall), Err(StoreError::BadTime { .. })),
+                "{t}"
+            );
+        }
+    }
 }
