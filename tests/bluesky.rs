@@ -389,6 +389,7 @@ async fn publishing_the_same_delivery_twice_makes_one_record() {
         clock: Arc::new(crier_schedule::SystemClock),
         credentials: crier::credentials::Credentials::new(&ws.path().join("data")),
         campaigns_dir: workspace.config.campaigns_dir(),
+        stopping: crier::channels::stopping::Stopping::never(),
     };
     let job = Job {
         delivery: &delivery,

@@ -670,3 +670,93 @@ async fn the_confirmation_link_shows_a_button_and_only_the_button_confirms() {
     assert_eq!(status(&ws, "ann@example.org"), "confirmed");
     daemon.terminate();
 }
+
+/// `crier queue show ID --format json`, parsed.
+fn show(ws: &Workspace, id: i64) -> serde_json::Value {
+    let (ok, out, err) = run(ws, &["queue", "show", &id.to_string(), "--format", "json"]);
+    assert!(ok, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// SIGTERM in the middle of a long paced send (400 people at 20 a second:
+/// 20 s) stops it at a recipient boundary within seconds, not when the
+/// send is done: the messages already accepted are recorded, the delivery
+/// is left to resume (not sent, the attempt not counted), and the next
+/// start sends to exactly the people left. Everyone gets one message.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_mid_send_stops_at_a_recipient_and_the_next_start_sends_the_rest_once() {
+    const N: usize = 400;
+    let sink = Sink::start(&[]);
+    let ws = workspace(sink.port, "max_per_second = 20\n");
+    let mut csv = String::from("email,consent_at\n");
+    for i in 0..N {
+        csv += &format!("person{i}@example.org,2026-01-01T09:00:00Z\n");
+    }
+    ws.write("people.csv", &csv);
+    let (ok, out, err) = run(
+        &ws,
+        &["subscribers", "import", "people.csv", "--topics", "news"],
+    );
+    assert!(ok, "{out}{err}");
+    ws.write(
+        "campaigns/a.toml",
+        &item("paced", "Paced news", &in_secs(1)),
+    );
+    let daemon = ws.start(&[]);
+    sink.wait_for(40, LONG);
+
+    let asked = std::time::Instant::now();
+    let status = daemon.terminate();
+    let took = asked.elapsed();
+    let received = sink.messages().len() as u64;
+    assert!(
+        took < Duration::from_secs(10),
+        "SIGTERM took {took:?} to stop the daemon ({received} of {N} received)"
+    );
+    assert!(status.success(), "the daemon exited with {status:?}");
+    assert!(
+        received + 300 <= N as u64,
+        "{received} received: the rest would not take 15 s at 20 a second"
+    );
+    let d = show(&ws, 1);
+    assert_eq!(d["state"], "retrying", "{d:#}");
+    assert_eq!(d["attempts"], 0, "the stopped attempt counted: {d:#}");
+    let note = d["last_error"].as_str().unwrap_or_default();
+    assert!(note.contains("stopped by shutdown"), "{d:#}");
+    assert_eq!(
+        d["recipients"]["sent"].as_u64(),
+        Some(received),
+        "records differ from what the server accepted: {d:#}"
+    );
+
+    let daemon = ws.start(&[]);
+    let deadline = std::time::Instant::now() + LONG;
+    while show(&ws, 1)["state"] != "sent" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not sent after the restart: {:#}",
+            show(&ws, 1)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let messages = sink.messages();
+    let mut per: std::collections::HashMap<String, usize> = Default::default();
+    for m in &messages {
+        *per.entry(m["rcpt"][0].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    for i in 0..N {
+        assert_eq!(
+            per.get(&format!("person{i}@example.org")).copied(),
+            Some(1),
+            "person{i}"
+        );
+    }
+    assert_eq!(
+        messages.len(),
+        N,
+        "{} messages for {N} people",
+        messages.len()
+    );
+    daemon.terminate();
+}

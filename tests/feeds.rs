@@ -153,6 +153,7 @@ async fn world() -> World {
         clock: clock.clone(),
         credentials: crier::credentials::Credentials::new(Path::new("/nonexistent")),
         campaigns_dir: ws.config.campaigns_dir(),
+        stopping: crier::channels::stopping::Stopping::never(),
     };
     World {
         feeds: publish_dir.join("feeds"),
@@ -507,6 +508,7 @@ async fn the_shipped_example_feeds_parse_cleanly() {
         clock: clock.clone(),
         credentials: crier::credentials::Credentials::new(Path::new("/nonexistent")),
         campaigns_dir: ws.config.campaigns_dir(),
+        stopping: crier::channels::stopping::Stopping::never(),
     };
     // Everything falls due by the end of the campaign.
     let end = at("2027-12-31T00:00:00Z");

@@ -116,6 +116,7 @@ fn services() -> Services {
         clock: Arc::new(ManualClock::new(Utc.timestamp_opt(NOW, 0).unwrap())),
         credentials: crier::credentials::Credentials::new(std::path::Path::new("/nonexistent")),
         campaigns_dir: std::env::temp_dir(),
+        stopping: crier::channels::stopping::Stopping::never(),
     }
 }
 

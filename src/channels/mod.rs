@@ -13,6 +13,7 @@ pub mod learned;
 pub mod media;
 pub mod registry;
 pub(crate) mod shape;
+pub mod stopping;
 
 pub use configured::Configured;
 pub use feed::content_type as feed_content_type;
@@ -158,6 +159,8 @@ pub struct Services {
     pub credentials: Credentials,
     /// The campaigns folder: item images (`Image.src`) are relative to it.
     pub campaigns_dir: PathBuf,
+    /// Set when the daemon stops: long sends end at a safe boundary.
+    pub stopping: stopping::Stopping,
 }
 
 /// How a send failed; the dispatcher acts on the kind, never on the text.
@@ -195,6 +198,11 @@ pub enum PublishError {
         message: String,
         status: Option<u16>,
     },
+    /// The daemon is stopping ([`Services::stopping`]) and the publisher
+    /// stopped at a safe boundary, everything it sent recorded: the rest
+    /// goes on the next start. Not a failed attempt.
+    #[error("{0}")]
+    Stopped(String),
 }
 
 impl PublishError {
@@ -237,6 +245,7 @@ impl PublishError {
             | PublishError::Permanent { status, .. }
             | PublishError::Uncertain { status, .. }
             | PublishError::Credentials { status, .. } => *status,
+            PublishError::Stopped(_) => None,
         }
     }
 
@@ -246,7 +255,8 @@ impl PublishError {
         let (PublishError::Retry { message, .. }
         | PublishError::Permanent { message, .. }
         | PublishError::Uncertain { message, .. }
-        | PublishError::Credentials { message, .. }) = &mut self;
+        | PublishError::Credentials { message, .. }
+        | PublishError::Stopped(message)) = &mut self;
         *message = f(std::mem::take(message));
         self
     }

@@ -5,6 +5,11 @@
 //! `crier retry`) starts after the last recorded part instead of posting
 //! the start of the thread again. Only the one part whose answer was lost
 //! can ever be in doubt, and the error says which.
+//!
+//! When the daemon is stopping ([`Services::stopping`]), a thread stops
+//! after the part just recorded: [`Thread::posted`] answers
+//! [`PublishError::Stopped`] while parts are left, and the next start
+//! resumes with the first of them.
 
 use super::{Job, PublishError, Services};
 use crate::delivery::Receipt;
@@ -55,7 +60,9 @@ impl<'a> Thread<'a> {
 
     /// Records the part just accepted. If the record cannot be written the
     /// part is up but the store does not know it: a later attempt would
-    /// repeat it, so the delivery is held for a person.
+    /// repeat it, so the delivery is held for a person. Once recorded, if
+    /// the daemon is stopping and parts are left, says so: the caller
+    /// returns the error and posts nothing more.
     pub async fn posted(&mut self, receipt: Receipt) -> Result<(), PublishError> {
         let part = self.posted.len();
         let now = self.services.clock.now();
@@ -72,6 +79,16 @@ impl<'a> Thread<'a> {
             )));
         }
         self.posted.push(receipt);
+        let up = self.posted.len();
+        if self.services.stopping.is_set() && up < self.total {
+            return Err(PublishError::Stopped(format!(
+                "stopped by shutdown: {up} of {} posts of the thread are up (last {}); \
+                 resumes with post {}",
+                self.total,
+                where_(self.posted.last().expect("just pushed")),
+                up + 1
+            )));
+        }
         Ok(())
     }
 
@@ -104,6 +121,9 @@ impl<'a> Thread<'a> {
             PublishError::Credentials { message, .. } => {
                 format!("{so_far}; the rest waits for new credentials: {message}")
             }
+            PublishError::Stopped(message) => {
+                format!("{so_far}; post {failing} goes next: {message}")
+            }
         };
         e.map_message(|_| told)
     }
@@ -123,4 +143,73 @@ fn where_(receipt: &Receipt) -> &str {
         .as_deref()
         .or(receipt.remote_id.as_deref())
         .unwrap_or("no id returned")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::watch;
+
+    use super::*;
+    use crate::channels::stopping::Stopping;
+    use crate::store::contract::{at, planned, LEASE};
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::Store;
+    use crate::variant::{Part, Variant};
+
+    fn receipt(id: &str) -> Receipt {
+        Receipt {
+            remote_id: Some(id.into()),
+            remote_url: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stopping_daemon_ends_a_thread_after_the_part_just_recorded() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+        store
+            .sync_plan(&[planned("t", "x", "at", 0, "t")], at(0))
+            .await
+            .unwrap();
+        let delivery = store.lease_due(at(1), 1, LEASE).await.unwrap().remove(0);
+        let mut variant = Variant::document("t", "x", "mastodon", "one".into());
+        variant.parts = ["one", "two", "three"]
+            .map(|t| Part {
+                text: t.into(),
+                length: t.len(),
+                annotations: None,
+            })
+            .to_vec();
+        let (switch, rx) = watch::channel(false);
+        let services = Services {
+            http: crate::channels::http::client(),
+            publish_dir: std::env::temp_dir(),
+            public_url: "http://127.0.0.1:8080".into(),
+            store: store.clone(),
+            clock: Arc::new(crier_schedule::ManualClock::new(at(1))),
+            credentials: crate::credentials::Credentials::new(std::path::Path::new("/nonexistent")),
+            campaigns_dir: std::env::temp_dir(),
+            stopping: Stopping::new(rx),
+        };
+        let job = Job {
+            delivery: &delivery,
+            variant: &variant,
+        };
+        let mut thread = Thread::resume(&job, &services).await.unwrap();
+        thread.posted(receipt("p1")).await.unwrap();
+        switch.send(true).unwrap();
+        let stopped = thread.posted(receipt("p2")).await.unwrap_err();
+        let PublishError::Stopped(note) = stopped else {
+            panic!("{stopped:?}")
+        };
+        assert!(note.contains("2 of 3 posts"), "{note}");
+        assert!(note.contains("resumes with post 3"), "{note}");
+        // Both parts are recorded: the next attempt starts with the third,
+        // and posting the last part is no reason to stop.
+        let mut again = Thread::resume(&job, &services).await.unwrap();
+        assert_eq!(again.next(), 2);
+        again.posted(receipt("p3")).await.unwrap();
+        assert_eq!(again.finish().unwrap(), receipt("p1"));
+    }
 }

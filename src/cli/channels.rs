@@ -74,6 +74,7 @@ pub fn test(config: &Path, name: &str) -> ExitCode {
             clock: Arc::new(crier_schedule::SystemClock),
             credentials: crate::credentials::Credentials::new(&data_dir),
             campaigns_dir: ws.config.campaigns_dir(),
+            stopping: crate::channels::stopping::Stopping::never(),
         };
         // What the network says about itself (limits) is saved for `check`
         // and `preview`; a network that cannot be asked changes nothing.

@@ -16,6 +16,7 @@ use crier_schedule::{Clock, SystemClock};
 use tokio::sync::{watch, Notify};
 use tracing::{error, info, warn};
 
+use crate::channels::stopping::Stopping;
 use crate::channels::Services;
 use crate::dispatch::{Dispatcher, RateGates, Settings};
 use crate::metrics::Metrics;
@@ -38,6 +39,9 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}: is another crier or service using that port? Set [daemon] listen"))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let publish_dir = data_dir.join("public");
+    // Set on SIGTERM/SIGINT: the dispatcher, every publisher and the HTTP
+    // server see it.
+    let (stop_tx, stop_rx) = watch::channel(false);
     let services = Services {
         http: crate::channels::http::client(),
         publish_dir: publish_dir.clone(),
@@ -51,6 +55,7 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         clock: clock.clone(),
         credentials: crate::credentials::Credentials::new(&data_dir),
         campaigns_dir: ws.config.campaigns_dir(),
+        stopping: Stopping::new(stop_rx.clone()),
     };
     let settings = Settings::from_config(&ws.config.daemon);
     // Feeds exist (empty but valid) before anything is published.
@@ -102,7 +107,6 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         clock,
         wake: wake.clone(),
     });
-    let (stop_tx, stop_rx) = watch::channel(false);
     let channel_routes: Vec<axum::Router> = {
         let ws = dispatcher.workspace.read().expect("workspace lock");
         ws.channels
@@ -139,20 +143,36 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         reloader.clone(),
     ));
     tokio::spawn(on_sighup(reloader));
-    let dispatch = tokio::spawn(dispatcher.run(stop_rx));
+    let dispatch = tokio::spawn(dispatcher.run());
     info!(%listen, "crier is running");
     shutdown_signal().await;
-    info!("stopping: finishing sends in progress");
+    info!("stopping: sends in progress stop at their next safe boundary");
     let _ = stop_tx.send(true);
-    match dispatch.await {
-        Ok(Err(e)) => error!(error = %e, "dispatcher stopped on a store error"),
-        Err(e) => error!(error = %e, "dispatcher task failed"),
-        Ok(Ok(())) => {}
+    let stopped = tokio::time::timeout(STOP_LIMIT, async {
+        match dispatch.await {
+            Ok(Err(e)) => error!(error = %e, "dispatcher stopped on a store error"),
+            Err(e) => error!(error = %e, "dispatcher task failed"),
+            Ok(Ok(())) => {}
+        }
+        let _ = server.await;
+    })
+    .await;
+    if stopped.is_err() {
+        // A network hanging past its timeouts: leave as a crash would; the
+        // next start recovers what is still in flight.
+        warn!(
+            limit_s = STOP_LIMIT.as_secs(),
+            "sends still in progress at the stop limit; exiting, the next start recovers them"
+        );
     }
-    let _ = server.await;
     info!("stopped");
     Ok(())
 }
+
+/// The longest a stop may take, under systemd's `TimeoutStopSec=60`
+/// (deploy/crier.service). Normally a stop takes one SMTP transaction or
+/// HTTP request plus a commit; this bounds it when a network hangs.
+const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(45);
 
 /// How long one network may take to say what its limits are.
 const LEARN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);

@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
@@ -79,23 +79,25 @@ impl Dispatcher {
         self.workspace.read().expect("workspace lock").clone()
     }
 
-    /// Runs until `shutdown` turns true; then stops leasing, gives back
-    /// leases not yet used, and waits for the sends in progress to finish,
-    /// so nothing is left half-done.
+    /// Runs until the daemon is stopping (`services.stopping`, the signal
+    /// publishers see too); then stops leasing, gives back leases not yet
+    /// used (deliveries waiting for a send slot or their channel's rate
+    /// gate), and waits for the sends in progress, which stop at their next
+    /// safe boundary: a list between two recipients, a thread between two
+    /// parts, a single request once answered. Each is recorded (stopped
+    /// ones as retrying, due at once), so nothing is left half-done.
     ///
     /// Deliveries are leased a few batches ahead of the sends (a lease costs
     /// a commit; leasing one per finished send made a burst slow). A leased
     /// delivery waiting for a send slot has made no request, so losing it
     /// in a crash only re-queues it.
-    pub async fn run(
-        self: Arc<Self>,
-        mut shutdown: watch::Receiver<bool>,
-    ) -> Result<(), StoreError> {
+    pub async fn run(self: Arc<Self>) -> Result<(), StoreError> {
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
         let ahead = self.settings.concurrency * LEASE_AHEAD;
+        let stopping = self.services.stopping.clone();
         let mut tasks = JoinSet::new();
         loop {
-            if *shutdown.borrow() {
+            if stopping.is_set() {
                 break;
             }
             while tasks.try_join_next().is_some() {}
@@ -105,7 +107,7 @@ impl Dispatcher {
                 // Lease in batches, not one per finished send: each lease is a commit.
                 tokio::select! {
                     _ = tasks.join_next() => {}
-                    _ = shutdown.changed() => {}
+                    _ = stopping.wait() => {}
                 }
                 continue;
             }
@@ -124,13 +126,14 @@ impl Dispatcher {
                     .insert(delivery.id);
                 let me = self.clone();
                 let permits = permits.clone();
-                let stop = shutdown.clone();
                 tasks.spawn(async move {
-                    let permit = permits
-                        .acquire_owned()
-                        .await
-                        .expect("semaphore never closed");
-                    if *stop.borrow() {
+                    let stopping = &me.services.stopping;
+                    // Waiting for a send slot ends when the daemon stops.
+                    let permit = tokio::select! {
+                        p = permits.acquire_owned() => Some(p.expect("semaphore never closed")),
+                        _ = stopping.wait() => None,
+                    };
+                    if permit.is_none() || stopping.is_set() {
                         me.give_back(&delivery).await;
                     } else {
                         me.handle(delivery.clone()).await;
@@ -146,7 +149,7 @@ impl Dispatcher {
                 // More may be due: lease again once a send finishes.
                 tokio::select! {
                     _ = tasks.join_next(), if !tasks.is_empty() => {}
-                    _ = shutdown.changed() => {}
+                    _ = stopping.wait() => {}
                 }
                 continue;
             }
@@ -155,12 +158,12 @@ impl Dispatcher {
                 _ = tokio::time::sleep(sleep) => {}
                 _ = self.wake.notified() => {}
                 _ = tasks.join_next(), if !tasks.is_empty() => {}
-                _ = shutdown.changed() => {}
+                _ = stopping.wait() => {}
             }
         }
         info!(
             in_progress = tasks.len(),
-            "dispatcher stopping; finishing sends in progress"
+            "dispatcher stopping; sends in progress stop at their next safe boundary"
         );
         while tasks.join_next().await.is_some() {}
         Ok(())
@@ -242,12 +245,16 @@ impl Dispatcher {
             )
             .await;
         }
-        self.gates
-            .wait(
-                &d.channel,
-                ws.config.spec(&d.channel).and_then(|s| s.max_per_minute),
-            )
-            .await;
+        let per_minute = ws.config.spec(&d.channel).and_then(|s| s.max_per_minute);
+        tokio::select! {
+            _ = self.gates.wait(&d.channel, per_minute) => {}
+            _ = self.services.stopping.wait() => {}
+        }
+        if self.services.stopping.is_set() {
+            // Nothing requested yet: the lease goes back unused.
+            self.give_back(d).await;
+            return Ok(());
+        }
         self.store.mark_request_started(d.id, self.now()).await?;
         let job = Job {
             delivery: d,
@@ -304,6 +311,11 @@ impl Dispatcher {
                 self.store
                     .hold(d.id, HoldReason::Uncertain, &note, Actor::Daemon, now)
                     .await
+            }
+            Err(PublishError::Stopped(note)) => {
+                self.metrics.outcome(&d.channel, "stopped");
+                info!(delivery = d.id, item = %d.item, channel = %d.channel, "{note}");
+                self.store.record_stopped(d.id, &note, now).await
             }
             Err(PublishError::Credentials { message, .. }) => {
                 self.metrics.outcome(&d.channel, "credentials");

@@ -31,6 +31,7 @@ macro_rules! contract_tests {
             record_sent_keeps_receipt,
             record_sent_after_uncertain_hold,
             record_retry_and_failed,
+            record_stopped_resumes_now_without_counting,
             hold_and_release,
             change_checks_state,
             pauses,
@@ -632,6 +633,36 @@ pub async fn record_retry_and_failed(store: &dyn Store) {
     assert_eq!((last.from, last.to), (Some(State::InFlight), State::Failed));
     assert_eq!(last.reason, "401 credentials refused");
     assert_eq!(state_of(store, r).await, State::Retrying);
+}
+
+pub async fn record_stopped_resumes_now_without_counting(store: &dyn Store) {
+    store
+        .sync_plan(&[planned("s", "x", "at", 0, "t")], at(0))
+        .await
+        .unwrap();
+    let id = find(store, "s", "x").await.id;
+    let note = "stopped by shutdown; resumes with the 7 recipients left";
+    assert!(is_wrong_state(store.record_stopped(id, note, at(1)).await));
+    lease_one(store, id, at(1)).await;
+    store.mark_request_started(id, at(1)).await.unwrap();
+    store.record_stopped(id, note, at(2)).await.unwrap();
+    let d = store.get(id).await.unwrap().unwrap();
+    assert_eq!(
+        (d.state, d.lease_expires_at, d.next_attempt_at, d.attempts),
+        (State::Retrying, None, Some(at(2)), 0)
+    );
+    assert_eq!(d.last_error.as_deref(), Some(note));
+    let last = store.history(id).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.from, last.to),
+        (Some(State::InFlight), State::Retrying)
+    );
+    assert_eq!((last.actor, last.reason.as_str()), (Actor::Daemon, note));
+    // Due at once: the next start takes it up again.
+    assert_eq!(
+        ids(&store.lease_due(at(2), 1, LEASE).await.unwrap()),
+        vec![id]
+    );
 }
 
 pub async fn hold_and_release(store: &dyn Store) {

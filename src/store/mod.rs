@@ -262,6 +262,18 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// In flight → retrying, due `now`: the daemon is stopping and the
+    /// publisher stopped at a safe boundary, with everything it sent
+    /// recorded (recipients, parts), so resuming repeats nothing. The
+    /// attempt is not counted (towards `max_attempts` or backoff); `note`
+    /// is kept as `last_error` (shown by `crier queue`) and logged.
+    async fn record_stopped(
+        &self,
+        id: i64,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// Records, durably, that part `part` (from 0) of a thread is posted,
     /// before the next part is sent: a later attempt resumes after it
     /// instead of posting the start of the thread again. Recording a part

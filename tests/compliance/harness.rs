@@ -166,6 +166,7 @@ impl<N: Network> Rig<N> {
             clock: Arc::new(ManualClock::new(due())),
             credentials: crier::credentials::Credentials::new(&dir.path().join("data")),
             campaigns_dir: workspace.config.campaigns_dir(),
+            stopping: crier::channels::stopping::Stopping::never(),
         };
         Rig {
             net,

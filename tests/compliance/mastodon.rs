@@ -433,6 +433,7 @@ mod own {
             clock: Arc::new(crier_schedule::ManualClock::new(due)),
             credentials: crier::credentials::Credentials::new(&root.join("data")),
             campaigns_dir: ws.config.campaigns_dir(),
+            stopping: crier::channels::stopping::Stopping::never(),
         };
         Setup {
             net,

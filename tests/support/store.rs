@@ -137,6 +137,9 @@ impl Store for UnusedStore {
     ) -> Result<(), StoreError> {
         unused("release_reconciled")
     }
+    async fn record_stopped(&self, _: i64, _: &str, _: DateTime<Utc>) -> Result<(), StoreError> {
+        unused("record_stopped")
+    }
     fn lists(&self) -> &dyn crier::store::lists::Lists {
         unused("lists")
     }

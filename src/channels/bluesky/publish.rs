@@ -115,6 +115,15 @@ impl Publisher for Bluesky {
         };
         let mut thread: Vec<StrongRef> = Vec::new();
         for (i, part) in variant.parts.iter().enumerate() {
+            if i > 0 && services.stopping.is_set() {
+                // The next attempt puts the parts up again at the same
+                // keys: those already there are refused and read back.
+                return Err(PublishError::Stopped(format!(
+                    "stopped by shutdown: {i} of {} posts of the thread are up; resumes with post {}",
+                    variant.parts.len(),
+                    i + 1
+                )));
+            }
             let mut post = json!({
                 "$type": POST,
                 "text": part.text,

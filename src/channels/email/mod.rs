@@ -4,7 +4,7 @@
 //! recipient and records every recipient's SMTP outcome.
 //!
 //! Files: `config.rs` (options), `links.rs` (signed links), `message.rs`
-//! (MIME, headers, DKIM), `sender.rs` (SMTP connections), `publish.rs`
+//! (MIME, headers, DKIM), `sender.rs` (SMTP connections), `publish/`
 //! (one delivery to many recipients, resumable), `pages.rs` (subscribe,
 //! confirm, preferences, one-click unsubscribe), `confirm.rs` (the
 //! confirmation email, also used by `crier subscribers import`).

@@ -304,6 +304,7 @@ formats = ["rss", "atom", "json", "ical"]
             clock: Arc::new(crier_schedule::SystemClock),
             credentials: crate::credentials::Credentials::new(std::path::Path::new("/nonexistent")),
             campaigns_dir: dir.to_path_buf(),
+            stopping: crate::channels::stopping::Stopping::never(),
         };
         (config, services)
     }

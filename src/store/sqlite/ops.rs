@@ -525,6 +525,42 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db_error)
     }
 
+    async fn record_stopped(
+        &self,
+        id: i64,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let cur = current(&mut tx, id).await?;
+        require(id, &cur, &[State::InFlight])?;
+        let at = stamp(now)?;
+        // Interrupted on purpose, not failed: the attempt does not count.
+        sqlx::query(
+            "UPDATE deliveries SET state = 'retrying', lease_expires_at = NULL,
+                 next_attempt_at = $2, attempts = MAX(attempts - 1, 0),
+                 last_error = $3, updated_at = $2
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(note)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        log(
+            &mut tx,
+            id,
+            now,
+            Some(State::InFlight),
+            State::Retrying,
+            Actor::Daemon,
+            note,
+        )
+        .await?;
+        tx.commit().await.map_err(db_error)
+    }
+
     async fn record_part(
         &self,
         delivery_id: i64,
