@@ -77,13 +77,16 @@ mod tests {
     fn values_round_trip_in_files_only_the_owner_can_read() {
         let dir = tempfile::tempdir().unwrap();
         let c = Credentials::new(dir.path());
-        assert!(c.get("x", "refresh_token").unwrap().is_none());
-        c.put("x", "refresh_token", &Secret::new("r1".into()))
+        assert!(c.get("social", "refresh_token").unwrap().is_none());
+        c.put("social", "refresh_token", &Secret::new("r1".into()))
             .unwrap();
-        c.put("x", "refresh_token", &Secret::new("r2".into()))
+        c.put("social", "refresh_token", &Secret::new("r2".into()))
             .unwrap();
-        assert_eq!(c.get("x", "refresh_token").unwrap().unwrap().expose(), "r2");
-        let meta = std::fs::metadata(dir.path().join("credentials/x.refresh_token")).unwrap();
+        assert_eq!(
+            c.get("social", "refresh_token").unwrap().unwrap().expose(),
+            "r2"
+        );
+        let meta = std::fs::metadata(dir.path().join("credentials/social.refresh_token")).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         let folder = std::fs::metadata(dir.path().join("credentials")).unwrap();
         assert_eq!(folder.permissions().mode() & 0o777, 0o700);

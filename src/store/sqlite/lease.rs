@@ -198,8 +198,8 @@ mod tests {
     async fn an_unreadable_variant_fails_its_delivery_when_leased() {
         let store = SqliteStore::open_in_memory().await.unwrap();
         let plan = [
-            planned("a", "x", "at", 0, "a"),
-            planned("b", "x", "at", 0, "b"),
+            planned("a", "news", "at", 0, "a"),
+            planned("b", "news", "at", 0, "b"),
         ];
         store.sync_plan(&plan, at(0)).await.unwrap();
         sqlx::query("UPDATE deliveries SET variant = '{\"text\": 3}' WHERE item = 'a'")

@@ -1,0 +1,246 @@
+//! How `sync_plan` makes pending deliveries match the plan: added, edited,
+//! cancelled, never touching what is settled, in one transaction.
+
+use super::{at, change, find, lease_one, planned, state_of, summary, LEASE};
+use crate::delivery::{Actor, Delivery, HoldReason, Planned, Receipt, State};
+use crate::store::{QueueFilter, Store, StoreError};
+
+pub async fn sync_adds_updates_cancels(store: &dyn Store) {
+    let v1 = vec![
+        planned("a", "news", "at", 10, "hello"),
+        planned("a", "social", "at", 10, "hi"),
+        planned("b", "news", "at", 20, "bye"),
+    ];
+    assert_eq!(
+        store.sync_plan(&v1, at(0)).await.unwrap(),
+        summary(3, 0, 0, 0)
+    );
+    assert_eq!(
+        store.sync_plan(&v1, at(1)).await.unwrap(),
+        summary(0, 0, 0, 3)
+    );
+
+    let v2 = vec![
+        planned("a", "news", "at", 15, "hello, edited"),
+        planned("a", "social", "at", 10, "hi"),
+        planned("c", "news", "at", 30, "new"),
+    ];
+    assert_eq!(
+        store.sync_plan(&v2, at(2)).await.unwrap(),
+        summary(1, 1, 1, 1)
+    );
+
+    let edited = find(store, "a", "news").await;
+    assert_eq!(edited.state, State::Planned);
+    assert_eq!(edited.due_at, at(15));
+    assert_eq!(edited.variant.text, "hello, edited");
+    assert_eq!(edited.fingerprint, "hello, edited@15");
+    let log = store.history(edited.id).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!((log[0].from, log[0].to), (None, State::Planned));
+    assert_eq!(log[1].reason, "content edited");
+
+    let removed = find(store, "b", "news").await;
+    assert_eq!(removed.state, State::Cancelled);
+    let log = store.history(removed.id).await.unwrap();
+    let last = log.last().unwrap();
+    assert_eq!(
+        (last.from, last.to),
+        (Some(State::Planned), State::Cancelled)
+    );
+    assert_eq!(
+        (last.actor, last.reason.as_str()),
+        (Actor::Daemon, "removed from content")
+    );
+    assert_eq!(last.at, at(2));
+
+    assert_eq!(
+        store.sync_plan(&v2, at(3)).await.unwrap(),
+        summary(0, 0, 0, 3)
+    );
+    // Content that comes back does not revive a cancelled delivery: a
+    // person does that with `change`.
+    let mut v3 = v2.clone();
+    v3.push(planned("b", "news", "at", 20, "bye"));
+    assert_eq!(
+        store.sync_plan(&v3, at(4)).await.unwrap(),
+        summary(0, 0, 0, 4)
+    );
+    assert_eq!(state_of(store, removed.id).await, State::Cancelled);
+}
+
+pub async fn sync_never_touches_settled(store: &dyn Store) {
+    let plan: Vec<Planned> = (1..=4)
+        .map(|i| planned(&format!("i{i}"), "news", "at", i, "v1"))
+        .collect();
+    store.sync_plan(&plan, at(0)).await.unwrap();
+    let leased = store.lease_due(at(3), 3, LEASE).await.unwrap();
+    let [sent, failed, in_flight] = [leased[0].id, leased[1].id, leased[2].id];
+    store
+        .record_sent(sent, &Receipt::default(), at(3), "posted")
+        .await
+        .unwrap();
+    store.record_failed(failed, "refused", at(3)).await.unwrap();
+    let cancelled = find(store, "i4", "news").await.id;
+    let cancel = change(
+        &[State::Planned],
+        State::Cancelled,
+        Actor::Cli,
+        "not needed",
+    );
+    store.change(cancelled, &cancel, at(3)).await.unwrap();
+    let before: Vec<Delivery> = store.list(&QueueFilter::default()).await.unwrap();
+
+    let edited: Vec<Planned> = (1..=4)
+        .map(|i| planned(&format!("i{i}"), "news", "at", i + 100, "v2"))
+        .collect();
+    assert_eq!(
+        store.sync_plan(&edited, at(4)).await.unwrap(),
+        summary(0, 0, 0, 4)
+    );
+    assert_eq!(
+        store.sync_plan(&[], at(5)).await.unwrap(),
+        summary(0, 0, 0, 0)
+    );
+
+    assert_eq!(store.list(&QueueFilter::default()).await.unwrap(), before);
+    for (id, state) in [
+        (sent, State::Sent),
+        (failed, State::Failed),
+        (in_flight, State::InFlight),
+        (cancelled, State::Cancelled),
+    ] {
+        assert_eq!(state_of(store, id).await, state);
+    }
+}
+
+pub async fn sync_updates_retrying_and_held(store: &dyn Store) {
+    let mut plan = vec![
+        planned("r", "news", "at", 0, "v1"),
+        planned("h", "news", "at", 50, "v1"),
+    ];
+    plan[1].requires_approval = true;
+    store.sync_plan(&plan, at(0)).await.unwrap();
+    let r = lease_one(store, find(store, "r", "news").await.id, at(1)).await;
+    store
+        .record_retry(r.id, at(10), "503", at(1))
+        .await
+        .unwrap();
+    let h = find(store, "h", "news").await;
+    store
+        .hold(
+            h.id,
+            HoldReason::Approval,
+            "needs sign-off",
+            Actor::Daemon,
+            at(1),
+        )
+        .await
+        .unwrap();
+    let mut approve = change(&[State::Held], State::Held, Actor::Cli, "approved");
+    approve.approve = true;
+    approve.hold_reason = Some(HoldReason::Approval);
+    assert!(store.change(h.id, &approve, at(2)).await.unwrap().approved);
+
+    let mut edited = vec![
+        planned("r", "news", "at", 20, "v2"),
+        planned("h", "news", "at", 60, "v2"),
+    ];
+    edited[1].requires_approval = true;
+    assert_eq!(
+        store.sync_plan(&edited, at(3)).await.unwrap(),
+        summary(0, 2, 0, 0)
+    );
+
+    let r = store.get(r.id).await.unwrap().unwrap();
+    assert_eq!((r.state, r.variant.text.as_str()), (State::Retrying, "v2"));
+    // A retry does not go out before the (moved) due time.
+    assert_eq!(r.next_attempt_at, Some(at(20)));
+    let h = store.get(h.id).await.unwrap().unwrap();
+    assert_eq!(
+        (h.state, h.hold_reason),
+        (State::Held, Some(HoldReason::Approval))
+    );
+    assert_eq!(h.due_at, at(60));
+    assert!(
+        !h.approved,
+        "an approval must not carry over to edited content"
+    );
+}
+
+pub async fn sync_rejects_duplicate_keys(store: &dyn Store) {
+    let plan = vec![
+        planned("a", "news", "at", 1, "one"),
+        planned("a", "news", "at", 2, "two"),
+    ];
+    assert!(matches!(
+        store.sync_plan(&plan, at(0)).await,
+        Err(StoreError::Other(_))
+    ));
+    assert!(store
+        .list(&QueueFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// A content change that moves a delivery held because its time passed
+/// (paused, missed) to a time still ahead makes it planned again, at the
+/// new time: nobody needs to decide about a delivery that is not overdue.
+pub async fn sync_moves_overdue_held_into_the_future_back_to_planned(store: &dyn Store) {
+    let plan = [
+        planned("p", "news", "at", 0, "t"),
+        planned("m", "news", "at", 0, "t"),
+        planned("a", "news", "at", 0, "t"),
+        planned("s", "news", "at", 0, "t"),
+    ];
+    store.sync_plan(&plan, at(0)).await.unwrap();
+    let id = |item: &'static str| async move { find(store, item, "news").await.id };
+    let (p, m, a, s) = (id("p").await, id("m").await, id("a").await, id("s").await);
+    for (d, reason) in [
+        (p, HoldReason::Paused),
+        (m, HoldReason::Missed),
+        (a, HoldReason::Approval),
+        (s, HoldReason::Paused),
+    ] {
+        store
+            .hold(d, reason, "held", Actor::Daemon, at(1))
+            .await
+            .unwrap();
+    }
+    // p, m and a move an hour later; s is edited but stays overdue.
+    let edited = [
+        planned("p", "news", "at", 60, "t"),
+        planned("m", "news", "at", 60, "t"),
+        planned("a", "news", "at", 60, "t"),
+        planned("s", "news", "at", 1, "t2"),
+    ];
+    assert_eq!(
+        store.sync_plan(&edited, at(5)).await.unwrap(),
+        summary(0, 4, 0, 0)
+    );
+    for d in [p, m] {
+        let got = store.get(d).await.unwrap().unwrap();
+        assert_eq!(
+            (got.state, got.hold_reason, got.due_at),
+            (State::Planned, None, at(60))
+        );
+        let last = store.history(d).await.unwrap().pop().unwrap();
+        assert_eq!((last.from, last.to), (Some(State::Held), State::Planned));
+        assert!(last.reason.contains("later"), "{}", last.reason);
+        // Not due before its new time.
+        assert!(store.lease_due(at(30), 10, LEASE).await.unwrap().is_empty());
+    }
+    // Approval is not about time: still held.
+    let got = store.get(a).await.unwrap().unwrap();
+    assert_eq!(
+        (got.state, got.hold_reason),
+        (State::Held, Some(HoldReason::Approval))
+    );
+    // Still overdue: still held for a human.
+    let got = store.get(s).await.unwrap().unwrap();
+    assert_eq!(
+        (got.state, got.hold_reason),
+        (State::Held, Some(HoldReason::Paused))
+    );
+}

@@ -1,0 +1,175 @@
+//! How the queries scale: the hot ones stay index searches, and a 1M-row
+//! benchmark (ignored by default) times them.
+
+use std::time::{Duration, Instant};
+
+use sqlx::{AssertSqlSafe, Row};
+use tempfile::TempDir;
+
+use crate::delivery::Planned;
+use crate::store::contract::{at, planned, LEASE};
+use crate::store::sqlite::lease::{LEASE_SQL, WAKEUP_SQL};
+use crate::store::sqlite::plan::PENDING_SQL;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{QueueFilter, Store};
+
+/// The hot queries must stay index searches however big the table grows.
+#[tokio::test]
+async fn hot_queries_use_indexes() {
+    let store = SqliteStore::open_in_memory().await.unwrap();
+    let plan: Vec<Planned> = (0..2000)
+        .map(|i| planned(&format!("i{i}"), "news", "at", i, "t"))
+        .collect();
+    store.insert_many_for_bench(&plan).await.unwrap();
+    sqlx::query("ANALYZE").execute(&store.pool).await.unwrap();
+    let expired = "SELECT id FROM deliveries WHERE state = 'in_flight' AND lease_expires_at <= 5";
+    for sql in [WAKEUP_SQL, LEASE_SQL, PENDING_SQL, expired] {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let steps: Vec<String> = sqlx::query(AssertSqlSafe(explain))
+            .bind(1_i64)
+            .bind(2_i64)
+            .bind(3_i64)
+            .fetch_all(&store.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>("detail"))
+            .collect();
+        // A scan is allowed only of a partial index, which holds just the
+        // rows in the states asked for.
+        let bad =
+            |s: &String| s.starts_with("SCAN deliveries") && !s.contains("deliveries_pending");
+        assert!(!steps.iter().any(bad), "{sql}\n{steps:#?}");
+        println!("{steps:#?}");
+    }
+}
+
+fn bench_rows(from: usize, to: usize) -> Vec<Planned> {
+    const CHANNELS: [&str; 4] = ["social", "chat", "email", "alerts"];
+    (from..to)
+        .map(|i| {
+            let mut p = planned(
+                &format!("item-{:06}", i / 4),
+                CHANNELS[i % 4],
+                "at",
+                0,
+                "Join our free multi-agency training on recognising neglect. Book now.",
+            );
+            p.due_at = at(0) + chrono::Duration::seconds(i as i64);
+            p.fingerprint = format!("{:016x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            p
+        })
+        .collect()
+}
+
+fn median(mut runs: Vec<Duration>) -> Duration {
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
+/// `cargo test --release --lib store::sqlite::tests::speed::bench_one_million -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: ~20 s in release, several hundred MB of temp disk"]
+async fn bench_one_million() {
+    const N: usize = 1_000_000;
+    let dir = TempDir::new().unwrap();
+    let store = SqliteStore::open(&dir.path().join("bench.db"))
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    for chunk in (0..N).step_by(100_000) {
+        let rows = bench_rows(chunk, chunk + 100_000);
+        assert_eq!(
+            store.insert_many_for_bench(&rows).await.unwrap(),
+            rows.len() as u64
+        );
+    }
+    println!(
+        "insert {N} planned rows (10 transactions of 100k): {:?}",
+        started.elapsed()
+    );
+
+    // Times one expression, `runs` times, and gives the median.
+    macro_rules! median_of {
+        ($runs:expr, $body:expr) => {{
+            let mut runs = Vec::new();
+            for _ in 0..$runs {
+                let t = Instant::now();
+                $body;
+                runs.push(t.elapsed());
+            }
+            median(runs)
+        }};
+    }
+    let wakeup = median_of!(21, store.next_wakeup().await.unwrap().unwrap());
+    println!("next_wakeup: median {wakeup:?}");
+
+    // An hour after the first due time: 3600 rows due, 50 leased per call.
+    let now = at(60);
+    let lease = median_of!(
+        20,
+        assert_eq!(store.lease_due(now, 50, LEASE).await.unwrap().len(), 50)
+    );
+    println!("lease_due(limit 50), 3600 due of 1M: median {lease:?}");
+    // Everything due at once (the daemon was down for a year).
+    let far = at(60 * 24 * 365);
+    let lease = median_of!(
+        20,
+        assert_eq!(store.lease_due(far, 50, LEASE).await.unwrap().len(), 50)
+    );
+    println!("lease_due(limit 50), all 1M due: median {lease:?}");
+    let t = Instant::now();
+    let expired = store.expired_leases(far).await.unwrap();
+    println!("expired_leases ({} rows): {:?}", expired.len(), t.elapsed());
+    let counts = median_of!(5, store.counts().await.unwrap());
+    println!("counts: median {counts:?}");
+    let page = QueueFilter {
+        limit: Some(50),
+        ..QueueFilter::default()
+    };
+    let list = median_of!(5, store.list(&page).await.unwrap());
+    println!("list(limit 50): median {list:?}");
+
+    // Worst case for sync: ~1M rows pending, and sync must read them all.
+    let t = Instant::now();
+    let pending = sqlx::query(PENDING_SQL)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap()
+        .len();
+    println!(
+        "read {pending} pending keys (sync's O(pending) part): {:?}",
+        t.elapsed()
+    );
+
+    // The realistic case: a long history of sent rows and 400 pending.
+    sqlx::query("UPDATE deliveries SET state = 'sent', lease_expires_at = NULL WHERE id <= $1")
+        .bind((N - 400) as i64)
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let plan: Vec<Planned> = bench_rows(N - 400, N)
+        .into_iter()
+        .filter(|p| p.channel == "social")
+        .collect();
+    let t = Instant::now();
+    let first = store.sync_plan(&plan, at(0)).await.unwrap();
+    println!(
+        "sync_plan of {} on 1M rows, 400 pending: {first:?} in {:?}",
+        plan.len(),
+        t.elapsed()
+    );
+    let same = median_of!(11, store.sync_plan(&plan, at(0)).await.unwrap());
+    println!("sync_plan, nothing changed: median {same:?}");
+    let edited: Vec<Planned> = plan
+        .iter()
+        .map(|p| Planned {
+            fingerprint: format!("{}-edited", p.fingerprint),
+            ..p.clone()
+        })
+        .collect();
+    let t = Instant::now();
+    let summary = store.sync_plan(&edited, at(0)).await.unwrap();
+    println!("sync_plan, all edited: {summary:?} in {:?}", t.elapsed());
+}
