@@ -20,8 +20,8 @@ use anyhow::{bail, Context as _};
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::Parser;
 use crier::delivery::Planned;
-use crier::render::Variant;
 use crier::store::sqlite::SqliteStore;
+use crier::variant::Variant;
 
 #[derive(Parser)]
 #[command(about = "Insert planned deliveries into a crier SQLite store (benchmarks only)")]
@@ -57,7 +57,7 @@ fn row(args: &Args, i: usize, due_at: DateTime<Utc>) -> Planned {
         channel: args.channel.clone(),
         occasion: "at".into(),
         due_at,
-        variant: serde_json::to_value(&variant).expect("a variant is plain data"),
+        variant,
         requires_approval: false,
     }
 }

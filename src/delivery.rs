@@ -9,6 +9,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::variant::Variant;
+
 /// Stored state of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -134,8 +136,8 @@ pub struct Planned {
     /// schedule): with item and channel, the delivery's identity.
     pub occasion: String,
     pub due_at: DateTime<Utc>,
-    /// The rendered variant, as JSON: exactly what will be sent.
-    pub variant: serde_json::Value,
+    /// The rendered variant: exactly what will be sent.
+    pub variant: Variant,
     /// Hash of `variant` and `due_at`: a change means the content was edited.
     pub fingerprint: String,
     pub requires_approval: bool,
@@ -162,7 +164,8 @@ pub struct Delivery {
     pub sent_at: Option<DateTime<Utc>>,
     pub requires_approval: bool,
     pub approved: bool,
-    pub variant: serde_json::Value,
+    /// As planned; the store read it back (one it cannot read never gets here).
+    pub variant: Variant,
     pub fingerprint: String,
 }
 

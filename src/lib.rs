@@ -16,4 +16,5 @@ pub mod plan;
 pub mod render;
 pub mod secret;
 pub mod store;
+pub mod variant;
 pub mod workspace;

@@ -1,8 +1,8 @@
 //! Planning: from content to the deliveries the store must hold.
 //!
 //! One delivery per (item, channel, occasion): the item's `at`, and each
-//! event reminder. Variants are rendered here, once, so what is sent is
-//! exactly what `check` and `preview` showed.
+//! event reminder. Variants are the ones `Workspace::check` rendered, so
+//! what is sent is exactly what `check` and `preview` showed.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -12,14 +12,21 @@ use sha2::{Digest, Sha256};
 use crate::content::Item;
 use crate::delivery::Planned;
 use crate::diagnostics::Report;
-use crate::workspace::Workspace;
+use crate::variant::Variant;
+use crate::workspace::{Variants, Workspace};
 
 /// The occasion name of an item's main publish time.
 pub const MAIN: &str = "at";
 
-/// Every delivery the content asks for. Call only on a workspace whose
-/// report has no errors: a variant that failed to render is left out.
+/// Every delivery the content asks for, checking (rendering) it first.
+/// Call only on a workspace whose report has no errors: a variant that
+/// failed to render is left out.
 pub fn plan(ws: &Workspace, report: &mut Report) -> Vec<Planned> {
+    from_variants(ws, &ws.check(report))
+}
+
+/// Every delivery the content asks for, with the variants `check` rendered.
+pub fn from_variants(ws: &Workspace, variants: &Variants) -> Vec<Planned> {
     let tz = ws.config.organisation.timezone;
     let mut items: Vec<&Item> = ws.items.iter().collect();
     // Slots are handed out in publish order, so the plan is the same every run.
@@ -31,10 +38,9 @@ pub fn plan(ws: &Workspace, report: &mut Report) -> Vec<Planned> {
             let (Some(channel), Some(spec)) = (ws.channel(name), ws.config.spec(name)) else {
                 continue;
             };
-            let Some(variant) = ws.render(item, channel, report) else {
+            let Some(variant) = variants.get(&item.id, channel.name()) else {
                 continue;
             };
-            let variant = serde_json::to_value(&variant).expect("a variant is plain data");
             let requires_approval = item.require_approval || spec.require_approval;
             let mut due_at = item.at;
             if item.slot && !spec.slots.is_empty() {
@@ -49,7 +55,7 @@ pub fn plan(ws: &Workspace, report: &mut Report) -> Vec<Planned> {
                 std::iter::once((MAIN.to_string(), due_at)).chain(item.reminders.iter().cloned());
             for (occasion, due_at) in occasions {
                 out.push(Planned {
-                    fingerprint: fingerprint(&variant, due_at, requires_approval),
+                    fingerprint: fingerprint(variant, due_at, requires_approval),
                     item: item.id.clone(),
                     channel: name.clone(),
                     occasion,
@@ -63,9 +69,9 @@ pub fn plan(ws: &Workspace, report: &mut Report) -> Vec<Planned> {
     out
 }
 
-fn fingerprint(variant: &serde_json::Value, due_at: DateTime<Utc>, approval: bool) -> String {
+fn fingerprint(variant: &Variant, due_at: DateTime<Utc>, approval: bool) -> String {
     let mut h = Sha256::new();
-    h.update(variant.to_string());
+    h.update(variant.canonical_json());
     h.update(due_at.timestamp_millis().to_le_bytes());
     h.update([u8::from(approval)]);
     hex::encode(&h.finalize()[..16])

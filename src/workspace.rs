@@ -2,21 +2,25 @@
 //! configuration, channels, templates and content. `check`, `preview` and
 //! the daemon all start here.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
-use crate::channels::{learned, registry, Configured, Findings, Rendered};
+use crate::channels::{learned, registry, Configured, Findings};
 use crate::config::Config;
 use crate::content::{self, Item, ItemKind};
 use crate::diagnostics::{Location, Report, Severity};
 use crate::lint;
-use crate::render::{template_data, Output, Templates, Variant};
+use crate::render::{template_data, Output, Rendered, Templates};
+use crate::variant::Variant;
 
 pub struct Workspace {
     pub config: Config,
     pub channels: Vec<Configured>,
     pub templates: Templates,
     pub items: Vec<Item>,
+    /// How many times an (item, channel) was rendered: a reload renders each once.
+    #[cfg(test)]
+    pub(crate) renders: std::sync::atomic::AtomicUsize,
 }
 
 impl Workspace {
@@ -60,6 +64,8 @@ impl Workspace {
             channels,
             templates,
             items,
+            #[cfg(test)]
+            renders: Default::default(),
         })
     }
 
@@ -69,6 +75,19 @@ impl Workspace {
 
     pub fn item(&self, id: &str) -> Option<&Item> {
         self.items.iter().find(|i| i.id == id)
+    }
+
+    /// Renders every (item, channel) once, with item-level lint: the work
+    /// of `crier check`, and the variants [`crate::plan`] schedules, so a
+    /// reload renders each once.
+    pub fn check(&self, report: &mut Report) -> Variants {
+        let mut variants = Variants::default();
+        for item in &self.items {
+            for variant in self.variants(item, report) {
+                variants.push(variant);
+            }
+        }
+        variants
     }
 
     /// Every variant of one item, with item-level lint.
@@ -81,24 +100,41 @@ impl Workspace {
             .collect()
     }
 
-    /// Renders and shapes one (item, channel).
+    /// One (item, channel): render (templates) → shape (the channel) →
+    /// lint. `None` when a template is missing or fails.
     pub fn render(
         &self,
         item: &Item,
         channel: &Configured,
         report: &mut Report,
     ) -> Option<Variant> {
-        let here = || Location::Item {
-            item: item.id.clone(),
-            channel: Some(channel.name().to_string()),
-        };
+        #[cfg(test)]
+        self.renders
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let rendered = self.fill_templates(item, channel, report)?;
+        let mut findings = Findings::default();
+        let variant = channel.shape(item, rendered, &mut findings);
+        for (severity, message) in findings.0 {
+            report.push(severity, item_location(item, channel), message);
+        }
+        lint::variant(&self.config, item, channel, &variant, report);
+        Some(variant)
+    }
+
+    /// Every template output the channel needs, for one item.
+    fn fill_templates(
+        &self,
+        item: &Item,
+        channel: &Configured,
+        report: &mut Report,
+    ) -> Option<Rendered> {
         let data = template_data(&self.config, item, channel.name(), channel.kind());
         let mut rendered = Rendered::default();
         for &output in channel.outputs() {
             let candidates = template_candidates(channel, item.kind, output);
             let Some(name) = self.templates.find(&candidates) else {
                 report.error(
-                    here(),
+                    item_location(item, channel),
                     format!(
                         "no template: add templates/{}.hbs (or any of {})",
                         candidates[0],
@@ -111,34 +147,58 @@ impl Workspace {
                 );
                 return None;
             };
-            let text = match self.templates.render(name, &data) {
-                Ok(t) => t,
+            match self.templates.render(name, &data) {
+                Ok(text) => rendered.put(output, &text),
                 Err(f) => {
-                    report.error(
-                        f.location,
-                        format!(
-                            "{} (rendering item `{}` for channel `{}`)",
-                            f.message,
-                            item.id,
-                            channel.name()
-                        ),
+                    let message = format!(
+                        "{} (rendering item `{}` for channel `{}`)",
+                        f.message,
+                        item.id,
+                        channel.name()
                     );
+                    report.error(f.location, message);
                     return None;
                 }
-            };
-            match output {
-                Output::Subject => rendered.subject = Some(tidy(&text)),
-                Output::Text => rendered.text = Some(tidy(&text)),
-                Output::Html => rendered.html = Some(text.trim().to_string()),
             }
         }
-        let mut findings = Findings::default();
-        let variant = channel.shape(item, rendered, &mut findings);
-        for (severity, message) in findings.0 {
-            report.push(severity, here(), message);
-        }
-        lint::variant(&self.config, item, channel, &variant, report);
-        Some(variant)
+        Some(rendered)
+    }
+}
+
+/// The variants of a checked workspace, in render order, found by (item,
+/// channel).
+#[derive(Debug, Default)]
+pub struct Variants {
+    all: Vec<Variant>,
+    by_key: HashMap<(String, String), usize>,
+}
+
+impl Variants {
+    fn push(&mut self, variant: Variant) {
+        let key = (variant.item.clone(), variant.channel.clone());
+        self.by_key.entry(key).or_insert(self.all.len());
+        self.all.push(variant);
+    }
+
+    /// The variant of `item` for the channel named `channel`, if it rendered.
+    pub fn get(&self, item: &str, channel: &str) -> Option<&Variant> {
+        let i = self.by_key.get(&(item.to_string(), channel.to_string()))?;
+        Some(&self.all[*i])
+    }
+
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+}
+
+fn item_location(item: &Item, channel: &Configured) -> Location {
+    Location::Item {
+        item: item.id.clone(),
+        channel: Some(channel.name().to_string()),
     }
 }
 
@@ -176,32 +236,4 @@ pub fn template_candidates(channel: &Configured, kind: ItemKind, output: Output)
     ];
     v.dedup();
     v
-}
-
-/// Plain text from a template: no trailing spaces, at most one blank line
-/// in a row (a false `{{#if}}` leaves empty lines), nothing at the ends.
-fn tidy(text: &str) -> String {
-    let mut out = String::new();
-    let mut blank = 0;
-    for line in text.trim().lines().map(str::trim_end) {
-        if line.is_empty() {
-            blank += 1;
-            if blank > 1 {
-                continue;
-            }
-        } else {
-            blank = 0;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.trim_end().to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn tidy_collapses_blank_runs_and_trailing_space() {
-        assert_eq!(super::tidy("\n a  \n\n\n\nb \n\n"), "a\n\nb");
-    }
 }

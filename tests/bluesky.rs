@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use crier::channels::{http, Job, Reconciled, Services};
 use crier::diagnostics::Report;
-use crier::render::Variant;
 use crier::store::sqlite::SqliteStore;
 use crier::store::Store;
+use crier::variant::Variant;
 use proxy::Proxy;
 use serde_json::{json, Value};
 use support::daemon::{in_secs, Workspace};
@@ -379,7 +379,7 @@ async fn publishing_the_same_delivery_twice_makes_one_record() {
         .unwrap()
         .remove(0);
     store.mark_request_started(delivery.id, due).await.unwrap();
-    let variant: Variant = serde_json::from_value(delivery.variant.clone()).unwrap();
+    let variant: Variant = delivery.variant.clone();
     assert!(variant.parts.len() > 1, "a thread");
     let services = Services {
         http: http::client(),

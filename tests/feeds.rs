@@ -16,7 +16,6 @@ use chrono::{DateTime, TimeZone, Utc};
 use crier::channels::{Configured, Job, Services};
 use crier::delivery::{Delivery, Planned, Receipt};
 use crier::diagnostics::Report;
-use crier::render::Variant;
 use crier::store::sqlite::SqliteStore;
 use crier::store::Store;
 use crier::workspace::Workspace;
@@ -190,7 +189,7 @@ impl World {
                     channel: name.clone(),
                     occasion: "at".into(),
                     due_at: item.at,
-                    variant: serde_json::to_value(&variant).unwrap(),
+                    variant,
                     fingerprint: format!("{}-{name}", item.id),
                     requires_approval: false,
                 });
@@ -212,10 +211,9 @@ impl World {
     }
 
     async fn publish(&self, d: &Delivery) -> Receipt {
-        let variant: Variant = serde_json::from_value(d.variant.clone()).unwrap();
         let job = Job {
             delivery: d,
-            variant: &variant,
+            variant: &d.variant,
         };
         self.channel(&d.channel)
             .publisher()
@@ -524,10 +522,9 @@ async fn the_shipped_example_feeds_parse_cleanly() {
         .iter()
         .filter(|d| ws.channel(&d.channel).unwrap().kind() == "feed")
     {
-        let variant: Variant = serde_json::from_value(d.variant.clone()).unwrap();
         let job = Job {
             delivery: d,
-            variant: &variant,
+            variant: &d.variant,
         };
         let publisher = ws.channel(&d.channel).unwrap().publisher();
         let receipt = publisher.publish(&job, &services).await.unwrap();

@@ -11,7 +11,7 @@ use crier::channels::{registry, Configured, Job, PublishError, Reconciled, Servi
 use crier::config::Config;
 use crier::delivery::{Delivery, Receipt, State};
 use crier::diagnostics::{Report, SourceFile};
-use crier::render::Variant;
+use crier::variant::Variant;
 use crier_schedule::ManualClock;
 use hmac::{Hmac, Mac};
 use serde_json::json;
@@ -79,7 +79,7 @@ fn delivery() -> Delivery {
         sent_at: None,
         requires_approval: false,
         approved: false,
-        variant: serde_json::Value::Null,
+        variant: variant(),
         fingerprint: "test".into(),
     }
 }

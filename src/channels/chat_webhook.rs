@@ -5,8 +5,8 @@
 //! idempotency key, so a request whose answer is lost is `Uncertain`.
 
 use super::{http, Job, PublishError, Services};
-use crate::render::Variant;
 use crate::secret::{Secret, SecretRef};
+use crate::variant::Variant;
 
 /// Reads the webhook URL. A missing or non-https value is a credentials
 /// problem (the channel is held until someone sets a proper URL).

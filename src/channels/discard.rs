@@ -8,7 +8,7 @@ use super::{Channel, Family, Findings, Job, PublishError, Publisher, Rendered, S
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
 use crate::delivery::Receipt;
-use crate::render::Variant;
+use crate::variant::Variant;
 
 pub const KIND: Kind = Kind {
     name: "discard",

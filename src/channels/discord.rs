@@ -11,12 +11,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::registry::Kind;
+use super::shape::{shape_post, Chars, PostRules};
 use super::{options, Channel, Family, Findings, Publisher, Rendered};
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
-use crate::render::post::{shape_post, Chars, PostRules};
-use crate::render::Variant;
 use crate::secret::SecretRef;
+use crate::variant::Variant;
 
 pub const KIND: Kind = Kind {
     name: "discord",

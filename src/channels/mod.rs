@@ -12,6 +12,7 @@ pub mod http;
 pub mod learned;
 pub mod media;
 pub mod registry;
+pub(crate) mod shape;
 pub mod stopping;
 
 pub use configured::Configured;
@@ -45,9 +46,10 @@ use crate::content::Item;
 use crate::credentials::Credentials;
 use crate::delivery::{Delivery, Receipt};
 use crate::diagnostics::Severity;
-use crate::render::{Output, Variant};
+use crate::render::{Output, Rendered};
 use crate::secret::SecretRef;
 use crate::store::ChannelStore;
+use crate::variant::Variant;
 
 /// Where a channel's templates fall back to when its kind has none of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,14 +74,6 @@ impl Family {
             Family::Document => "document",
         }
     }
-}
-
-/// Template outputs for one (item, channel), before the channel shapes them.
-#[derive(Debug, Default, Clone)]
-pub struct Rendered {
-    pub subject: Option<String>,
-    pub text: Option<String>,
-    pub html: Option<String>,
 }
 
 /// Problems a channel finds while shaping a variant.

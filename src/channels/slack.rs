@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::registry::Kind;
+use super::shape::{shape_post, Chars, PostRules};
 use super::{
     chat_webhook, options, Channel, Family, Findings, Job, PublishError, Publisher, Rendered,
     Services,
@@ -17,9 +18,8 @@ use super::{
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
 use crate::delivery::Receipt;
-use crate::render::post::{shape_post, Chars, PostRules};
-use crate::render::Variant;
 use crate::secret::SecretRef;
+use crate::variant::Variant;
 
 pub const KIND: Kind = Kind {
     name: "slack",

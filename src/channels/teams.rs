@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::registry::Kind;
+use super::shape::{shape_post, PostRules};
 use super::{
     chat_webhook, media, options, Channel, Family, Findings, Job, PublishError, Publisher,
     Rendered, Services,
@@ -22,9 +23,8 @@ use super::{
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
 use crate::delivery::Receipt;
-use crate::render::post::{shape_post, PostRules};
-use crate::render::Variant;
 use crate::secret::SecretRef;
+use crate::variant::Variant;
 
 pub const KIND: Kind = Kind {
     name: "teams",

@@ -153,10 +153,10 @@ mod tests {
 
     use super::*;
     use crate::channels::stopping::Stopping;
-    use crate::render::{Part, Variant};
     use crate::store::contract::{at, planned, LEASE};
     use crate::store::sqlite::SqliteStore;
     use crate::store::Store;
+    use crate::variant::{Part, Variant};
 
     fn receipt(id: &str) -> Receipt {
         Receipt {

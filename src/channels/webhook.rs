@@ -20,8 +20,8 @@ use super::{
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::{Details, Item};
 use crate::delivery::Receipt;
-use crate::render::Variant;
 use crate::secret::{Secret, SecretRef};
+use crate::variant::Variant;
 
 pub const KIND: Kind = Kind {
     name: "webhook",

@@ -11,10 +11,7 @@ pub fn run(config: &Path, strict: bool, format: Format) -> ExitCode {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let mut variants = 0;
-    for item in &ws.items {
-        variants += ws.variants(item, &mut report).len();
-    }
+    let variants = ws.check(&mut report).len();
     for channel in &ws.channels {
         let here = || Location::Channel {
             channel: channel.name().to_string(),

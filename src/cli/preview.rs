@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use super::Format;
 use crate::diagnostics::Severity;
-use crate::render::Variant;
+use crate::variant::Variant;
 
 pub fn run(config: &Path, item_id: &str, channel: Option<&str>, format: Format) -> ExitCode {
     let (ws, mut report) = match super::load(config) {

@@ -80,7 +80,7 @@ pub fn show(config: &Path, id: i64, format: Format) -> ExitCode {
             Format::Json => {
                 let mut row = json_row(&d, now);
                 row["history"] = serde_json::to_value(&history)?;
-                row["variant"] = d.variant.clone();
+                row["variant"] = serde_json::to_value(&d.variant)?;
                 if !progress.is_empty() {
                     row["recipients"] = serde_json::to_value(&progress)?;
                 }
@@ -133,9 +133,7 @@ pub fn show(config: &Path, id: i64, format: Format) -> ExitCode {
                         t.reason
                     );
                 }
-                if let Some(text) = d.variant.get("text").and_then(|t| t.as_str()) {
-                    println!("text:\n{text}");
-                }
+                println!("text:\n{}", d.variant.text);
             }
         }
         Ok(ExitCode::SUCCESS)

@@ -23,12 +23,13 @@ use crate::metrics::Metrics;
 
 pub async fn serve(config: &Path) -> anyhow::Result<()> {
     crate::channels::http::install_crypto_provider();
-    let ws = reload::load_checked(config).map_err(|problems| {
+    let checked = reload::load_checked(config).map_err(|problems| {
         anyhow::anyhow!(
             "the content fails `crier check`; fix it and start again:\n  {}",
             problems.join("\n  ")
         )
     })?;
+    let ws = &checked.workspace;
     let data_dir = ws.config.data_dir();
     let _lock = lock_data_dir(&data_dir)?;
     let opened = crate::store::open(&ws.config).await?;
@@ -65,7 +66,7 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("channel `{}`: {e}", channel.name()))?;
     }
-    let summary = reload::sync(&ws, store.as_ref(), clock.now()).await?;
+    let summary = reload::sync(&checked, store.as_ref(), clock.now()).await?;
     info!(
         added = summary.added,
         updated = summary.updated,
@@ -73,7 +74,7 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         "queue matches content"
     );
     let watch_dirs = vec![ws.config.campaigns_dir(), ws.config.templates_dir()];
-    let workspace = Arc::new(RwLock::new(Arc::new(ws)));
+    let workspace = Arc::new(RwLock::new(Arc::new(checked.workspace)));
     let wake = Arc::new(Notify::new());
     let metrics = Arc::new(Metrics::default());
     let dispatcher = Arc::new(Dispatcher {

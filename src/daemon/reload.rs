@@ -12,17 +12,22 @@ use tracing::{error, info, warn};
 
 use crate::diagnostics::Report;
 use crate::store::{Store, SyncSummary};
-use crate::workspace::Workspace;
+use crate::workspace::{Variants, Workspace};
+
+/// A workspace that passed `check`, with the variants checking rendered:
+/// planning uses them, so a reload renders each (item, channel) once.
+pub struct Checked {
+    pub workspace: Workspace,
+    pub variants: Variants,
+}
 
 /// Loads and checks everything; `Err` carries the diagnostics that make it unusable.
-pub fn load_checked(config: &Path) -> Result<Workspace, Vec<String>> {
+pub fn load_checked(config: &Path) -> Result<Checked, Vec<String>> {
     let mut report = Report::default();
-    let Some(ws) = Workspace::load(config, &mut report) else {
+    let Some(workspace) = Workspace::load(config, &mut report) else {
         return Err(report.diagnostics.iter().map(ToString::to_string).collect());
     };
-    for item in &ws.items {
-        ws.variants(item, &mut report);
-    }
+    let variants = workspace.check(&mut report);
     if report.error_count() > 0 {
         return Err(report
             .diagnostics
@@ -31,17 +36,19 @@ pub fn load_checked(config: &Path) -> Result<Workspace, Vec<String>> {
             .map(ToString::to_string)
             .collect());
     }
-    Ok(ws)
+    Ok(Checked {
+        workspace,
+        variants,
+    })
 }
 
 /// Plans deliveries from a checked workspace and makes the store match.
 pub async fn sync(
-    ws: &Workspace,
+    checked: &Checked,
     store: &dyn Store,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<SyncSummary, crate::store::StoreError> {
-    let mut report = Report::default();
-    let planned = crate::plan::plan(ws, &mut report);
+    let planned = crate::plan::from_variants(&checked.workspace, &checked.variants);
     store.sync_plan(&planned, now).await
 }
 
@@ -59,8 +66,8 @@ impl Reloader {
     pub async fn reload(&self, why: &str) {
         let config = self.config.clone();
         let loaded = tokio::task::spawn_blocking(move || load_checked(&config)).await;
-        let ws = match loaded {
-            Ok(Ok(ws)) => ws,
+        let checked = match loaded {
+            Ok(Ok(checked)) => checked,
             Ok(Err(problems)) => {
                 error!(reason = why, problems = %problems.join("\n"), "content change refused: it fails `crier check`; keeping the last good content and queue");
                 return;
@@ -70,7 +77,7 @@ impl Reloader {
                 return;
             }
         };
-        match sync(&ws, self.store.as_ref(), self.clock.now()).await {
+        match sync(&checked, self.store.as_ref(), self.clock.now()).await {
             Ok(s) => {
                 info!(
                     reason = why,
@@ -79,7 +86,7 @@ impl Reloader {
                     cancelled = s.cancelled,
                     "content reloaded"
                 );
-                *self.workspace.write().expect("workspace lock") = Arc::new(ws);
+                *self.workspace.write().expect("workspace lock") = Arc::new(checked.workspace);
                 self.wake.notify_one();
             }
             Err(e) => {
@@ -156,4 +163,41 @@ fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path)
         .or_else(|_| std::path::absolute(path))
         .unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, RwLock};
+
+    use tokio::sync::Notify;
+
+    use super::{load_checked, Reloader};
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::Store;
+
+    /// What `check` rendered is what is planned: a reload renders each
+    /// (item, channel) once, not once to check and again to plan.
+    #[tokio::test]
+    async fn a_reload_renders_each_variant_once() {
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("channels.toml");
+        let first = load_checked(&config).expect("the shipped example checks");
+        let first = first.workspace;
+        let store = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+        let reloader = Reloader {
+            config,
+            workspace: Arc::new(RwLock::new(Arc::new(first))),
+            store: store.clone(),
+            clock: Arc::new(crier_schedule::SystemClock),
+            wake: Arc::new(Notify::new()),
+        };
+        reloader.reload("test").await;
+        let ws = reloader.workspace.read().unwrap().clone();
+        let pairs: usize = ws.items.iter().map(|i| i.channels.len()).sum();
+        assert!(pairs > 10, "the example has variants to render");
+        assert_eq!(ws.renders.load(Ordering::Relaxed), pairs);
+        let planned = store.list(&Default::default()).await.unwrap();
+        assert!(planned.len() >= pairs, "the reload planned every variant");
+    }
 }

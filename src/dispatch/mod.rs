@@ -20,7 +20,6 @@ use tracing::{error, info, warn};
 use crate::channels::{Job, PublishError, Services};
 use crate::delivery::{Actor, Delivery, HoldReason, Receipt};
 use crate::metrics::Metrics;
-use crate::render::Variant;
 use crate::store::{Store, StoreError};
 use crate::workspace::Workspace;
 
@@ -246,15 +245,6 @@ impl Dispatcher {
             )
             .await;
         }
-        let variant: Variant = match serde_json::from_value(d.variant.clone()) {
-            Ok(v) => v,
-            Err(e) => {
-                return self
-                    .store
-                    .record_failed(d.id, &format!("stored variant unreadable: {e}"), now)
-                    .await
-            }
-        };
         let per_minute = ws.config.spec(&d.channel).and_then(|s| s.max_per_minute);
         tokio::select! {
             _ = self.gates.wait(&d.channel, per_minute) => {}
@@ -268,7 +258,7 @@ impl Dispatcher {
         self.store.mark_request_started(d.id, self.now()).await?;
         let job = Job {
             delivery: d,
-            variant: &variant,
+            variant: &d.variant,
         };
         let outcome = publisher.publish(&job, &self.services).await;
         self.record(d, outcome).await

@@ -11,7 +11,6 @@ use tracing::{info, warn};
 use super::Dispatcher;
 use crate::channels::{Job, Reconciled};
 use crate::delivery::{Actor, HoldReason};
-use crate::render::Variant;
 use crate::store::StoreError;
 
 /// Recovers leases that expired at or before `leases_until` (at start-up,
@@ -38,16 +37,15 @@ pub async fn expired(d: &Dispatcher, leases_until: DateTime<Utc>) -> Result<usiz
             continue;
         }
         let publisher = ws.channel(&delivery.channel).map(|c| c.publisher());
-        let variant: Option<Variant> = serde_json::from_value(delivery.variant.clone()).ok();
-        let verdict = match (publisher, &variant) {
-            (Some(p), Some(v)) => {
+        let verdict = match publisher {
+            Some(p) => {
                 let job = Job {
                     delivery,
-                    variant: v,
+                    variant: &delivery.variant,
                 };
                 p.reconcile(&job, &d.services).await
             }
-            _ => Reconciled::Unknown,
+            None => Reconciled::Unknown,
         };
         match verdict {
             Reconciled::Sent(receipt) => {

@@ -10,7 +10,7 @@ use crate::channels::{Configured, Family};
 use crate::config::Config;
 use crate::content::{markdown, Details, Item};
 use crate::diagnostics::{Location, Report};
-use crate::render::Variant;
+use crate::variant::Variant;
 
 /// Checks that concern the item wherever it goes.
 pub fn item(item: &Item, report: &mut Report) {

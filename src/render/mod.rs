@@ -1,11 +1,11 @@
-//! Rendering: templates produce text per (item, channel); the channel then
-//! shapes it into a [`Variant`], exactly what will be sent.
+//! Rendering: templates produce text per (item, channel), a [`Rendered`];
+//! the channel then shapes it into a `Variant` (`channels::shape`), exactly
+//! what will be sent. Render knows nothing of channels.
 
 mod context;
-pub mod post;
+mod rendered;
 mod templates;
-mod variant;
 
 pub use context::{long_date, template_data};
+pub use rendered::Rendered;
 pub use templates::{Output, RenderFailure, Templates};
-pub use variant::{Part, Variant};

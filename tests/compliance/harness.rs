@@ -18,9 +18,9 @@ use chrono::{TimeZone, Utc};
 use crier::channels::{http, Configured, Job, PublishError, Publisher, Reconciled, Services};
 use crier::delivery::{Delivery, Receipt};
 use crier::diagnostics::Report;
-use crier::render::Variant;
 use crier::store::sqlite::SqliteStore;
 use crier::store::Store;
+use crier::variant::Variant;
 use crier::workspace::Workspace;
 use crier_schedule::ManualClock;
 
@@ -156,7 +156,7 @@ impl<N: Network> Rig<N> {
             .mark_request_started(delivery.id, due())
             .await
             .unwrap();
-        let variant: Variant = serde_json::from_value(delivery.variant.clone()).unwrap();
+        let variant: Variant = delivery.variant.clone();
 
         let services = Services {
             http: http::client(),

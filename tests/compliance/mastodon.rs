@@ -355,9 +355,9 @@ mod own {
     use crier::channels::{http, Job, PublishError, Services};
     use crier::delivery::Delivery;
     use crier::diagnostics::Report;
-    use crier::render::Variant;
     use crier::store::sqlite::SqliteStore;
     use crier::store::Store;
+    use crier::variant::Variant;
     use crier::workspace::Workspace;
     use serde_json::json;
 
@@ -424,7 +424,7 @@ mod own {
             .unwrap()
             .remove(0);
         store.mark_request_started(delivery.id, due).await.unwrap();
-        let variant: Variant = serde_json::from_value(delivery.variant.clone()).unwrap();
+        let variant: Variant = delivery.variant.clone();
         let services = Services {
             http: http::client(),
             publish_dir: root.join("public"),

@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use crier::channels::PublishError;
 use crier::diagnostics::Report;
-use crier::render::Part;
+use crier::variant::Part;
 use crier::workspace::Workspace;
 use crier_text::Counter;
 

@@ -96,7 +96,9 @@ pub async fn owed(
     // A list's variant names the topics whose subscribers receive it.
     let topics: Option<Vec<String>> = d
         .variant
-        .pointer("/payload/topics")
+        .payload
+        .as_ref()
+        .and_then(|p| p.get("topics"))
         .and_then(|t| serde_json::from_value(t.clone()).ok());
     let Some(topics) = topics else {
         return Ok(None);

@@ -30,9 +30,10 @@ use super::{
 use crate::config::{ChannelSpec, Config, Organisation};
 use crate::content::Item;
 use crate::delivery::{Delivery, Progress, Receipt};
-use crate::render::{Output, Variant};
+use crate::render::Output;
 use crate::secret::SecretRef;
 use crate::store::{ChannelStore, StoreError};
+use crate::variant::Variant;
 use config::Options;
 
 pub const KIND: Kind = Kind {

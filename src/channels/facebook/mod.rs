@@ -12,11 +12,11 @@ use serde_json::json;
 
 use super::registry::Kind;
 use super::{https_option, options, Channel, Family, Findings, Publisher, Rendered};
+use crate::channels::shape::{shape_post, Chars, PostRules};
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
-use crate::render::post::{shape_post, Chars, PostRules};
-use crate::render::Variant;
 use crate::secret::SecretRef;
+use crate::variant::Variant;
 
 pub const KIND: Kind = Kind {
     name: "facebook",

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::render::Variant;
+use crate::variant::Variant;
 
 /// What shaping adds to the variant (`payload.entry`). With the variant's
 /// subject, text and html it is the whole entry.

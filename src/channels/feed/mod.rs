@@ -35,7 +35,8 @@ use super::registry::{Kind, KindHooks};
 use super::{options, Channel, Family, Findings, Publisher, Rendered, Services};
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::{markdown, Details, Item};
-use crate::render::{Output, Variant};
+use crate::render::Output;
+use crate::variant::Variant;
 
 use entry::{EntryData, EventData};
 

@@ -24,7 +24,7 @@ use super::entry::{Entry, FeedMeta};
 use super::{atom, ical, json, rss, Feed, Format};
 use crate::channels::{Job, PublishError, Publisher, Reconciled, Services};
 use crate::delivery::{Delivery, Receipt};
-use crate::render::Variant;
+use crate::variant::Variant;
 
 /// The folder under the publish folder that is served at /feeds/.
 pub const FOLDER: &str = "feeds";
@@ -164,10 +164,7 @@ impl Feed {
     ) -> Vec<Entry> {
         let mut sent: Vec<&Delivery> = sent.iter().collect();
         sent.sort_by_key(|d| (d.sent_at.unwrap_or(DateTime::<Utc>::MIN_UTC), d.id));
-        let stored = sent.iter().filter_map(|d| {
-            let v: Variant = serde_json::from_value(d.variant.clone()).ok()?;
-            Entry::from_variant(&v)
-        });
+        let stored = sent.iter().filter_map(|d| Entry::from_variant(&d.variant));
         let unrecorded = recent.values().filter_map(Entry::from_variant);
         let now = current.and_then(|(_, v)| Entry::from_variant(v));
         let mut by_id: BTreeMap<String, Entry> = BTreeMap::new();
@@ -396,7 +393,7 @@ formats = ["rss", "atom", "json", "ical"]
             sent_at: None,
             requires_approval: false,
             approved: false,
-            variant: serde_json::to_value(&variant).unwrap(),
+            variant: variant.clone(),
             fingerprint: String::new(),
         };
         let job = Job {

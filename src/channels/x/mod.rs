@@ -15,15 +15,15 @@ use reqwest::{Method, Response, Url};
 use serde::Deserialize;
 
 use super::registry::Kind;
+use super::shape::{shape_post, PostRules};
 use super::{
     http, options, Channel, Family, Findings, Job, PublishError, Publisher, Rendered, Services,
 };
 use crate::config::{ChannelSpec, Organisation};
 use crate::content::Item;
 use crate::delivery::Receipt;
-use crate::render::post::{shape_post, PostRules};
-use crate::render::Variant;
 use crate::secret::{Secret, SecretRef};
+use crate::variant::Variant;
 
 pub const KIND: Kind = Kind {
     name: "x",

@@ -26,10 +26,10 @@ pub use time_guard::*;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use serde_json::json;
 
 use super::{Change, QueueFilter, Store, StoreError, SyncSummary};
 use crate::delivery::{Actor, Delivery, Planned, State};
+use crate::variant::Variant;
 
 /// Generates one `#[tokio::test]` per contract behaviour. `$make` is an
 /// async fn returning `(store, guard)`; the guard lives as long as the test.
@@ -91,7 +91,7 @@ pub fn planned(item: &str, channel: &str, occasion: &str, due: i64, text: &str) 
         channel: channel.into(),
         occasion: occasion.into(),
         due_at: at(due),
-        variant: json!({ "text": text }),
+        variant: Variant::document(item, channel, "test", text.into()),
         fingerprint: format!("{text}@{due}"),
         requires_approval: false,
     }

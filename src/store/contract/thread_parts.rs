@@ -47,12 +47,9 @@ pub async fn posted_parts_are_the_resume_point(store: &dyn Store) {
         )
         .await
         .unwrap();
+    assert_eq!(store.get(id).await.unwrap().unwrap().variant.text, "thread");
     assert_eq!(
-        store.get(id).await.unwrap().unwrap().variant["text"],
-        "thread"
-    );
-    assert_eq!(
-        store.get(other).await.unwrap().unwrap().variant["text"],
+        store.get(other).await.unwrap().unwrap().variant.text,
         "edited"
     );
     let reason = store

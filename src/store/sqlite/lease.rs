@@ -8,7 +8,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{corrupt, db_error, delivery_from_row, log, parse_state, stamp, SqliteStore};
+use super::ops::{apply_finish, Outcome};
+use super::{
+    corrupt, db_error, delivery_from_row, log, parse_state, read_delivery, stamp, SqliteStore,
+    UnreadableVariant,
+};
 use crate::delivery::{Actor, Delivery, State};
 use crate::store::StoreError;
 
@@ -85,9 +89,16 @@ impl SqliteStore {
             .map_err(db_error)?;
 
         let mut leased = Vec::with_capacity(rows.len());
+        let mut unreadable = Vec::new();
         for row in &rows {
-            let d = delivery_from_row(row)?;
             let from: Option<String> = row.try_get("leased_from").map_err(db_error)?;
+            let d = match read_delivery(row)? {
+                Ok(d) => d,
+                Err(u) => {
+                    unreadable.push((from, u));
+                    continue;
+                }
+            };
             let from = from
                 .map(|s| parse_state(&s, d.id))
                 .transpose()?
@@ -113,6 +124,9 @@ impl SqliteStore {
             )
             .await?;
         }
+        for (from, u) in unreadable {
+            fail_unreadable(&mut tx, from, &u, now).await?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(leased.into_iter().map(|(_, _, d)| d).collect())
     }
@@ -131,5 +145,90 @@ impl SqliteStore {
         .iter()
         .map(delivery_from_row)
         .collect()
+    }
+}
+
+/// A leased delivery whose variant cannot be read can never be sent: it is
+/// failed in the lease's transaction (leased, then failed, both logged), and
+/// the dispatcher never sees it.
+async fn fail_unreadable(
+    tx: &mut sqlx::SqliteConnection,
+    from: Option<String>,
+    u: &UnreadableVariant,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let from = from
+        .map(|s| parse_state(&s, u.id))
+        .transpose()?
+        .unwrap_or(State::Planned);
+    log(
+        &mut *tx,
+        u.id,
+        now,
+        Some(from),
+        State::InFlight,
+        Actor::Daemon,
+        "leased",
+    )
+    .await?;
+    let outcome = Outcome {
+        to: State::Failed,
+        allowed: &[State::InFlight],
+        next_attempt_at: None,
+        error: Some(u.reason()),
+        receipt: None,
+        reason: u.reason(),
+    };
+    apply_finish(tx, u.id, &outcome, now).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::ops::fetch;
+    use super::super::SqliteStore;
+    use crate::delivery::State;
+    use crate::store::contract::{at, planned};
+    use crate::store::{Store, StoreError};
+
+    /// Valid JSON this version cannot read as a variant (another version
+    /// wrote it, or a person edited it): that delivery fails, the rest go.
+    #[tokio::test]
+    async fn an_unreadable_variant_fails_its_delivery_when_leased() {
+        let store = SqliteStore::open_in_memory().await.unwrap();
+        let plan = [
+            planned("a", "news", "at", 0, "a"),
+            planned("b", "news", "at", 0, "b"),
+        ];
+        store.sync_plan(&plan, at(0)).await.unwrap();
+        sqlx::query("UPDATE deliveries SET variant = '{\"text\": 3}' WHERE item = 'a'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let mut conn = store.pool.acquire().await.unwrap();
+        let read = fetch(&mut conn, 1).await;
+        drop(conn);
+        assert!(
+            matches!(&read, Err(StoreError::Corrupt(m)) if m.contains("stored variant unreadable")),
+            "{read:?}"
+        );
+
+        let leased = store.lease_due(at(1), 10, Duration::from_secs(60)).await;
+        let leased = leased.unwrap();
+        assert_eq!(
+            leased.iter().map(|d| d.item.as_str()).collect::<Vec<_>>(),
+            ["b"]
+        );
+        let history = store.history(1).await.unwrap();
+        let last = history.last().unwrap();
+        assert_eq!(last.to, State::Failed);
+        assert!(
+            last.reason.starts_with("stored variant unreadable: "),
+            "{}",
+            last.reason
+        );
+        let list = store.list(&Default::default()).await;
+        assert!(matches!(list, Err(StoreError::Corrupt(_))), "{list:?}");
     }
 }

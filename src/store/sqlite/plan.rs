@@ -134,7 +134,7 @@ async fn update(
          WHERE id = $1",
     )
     .bind(old.id)
-    .bind(p.variant.to_string())
+    .bind(p.variant.canonical_json())
     .bind(stamp(p.due_at)?)
     .bind(&p.fingerprint)
     .bind(p.requires_approval)
@@ -221,7 +221,7 @@ async fn insert(
     .bind(&p.occasion)
     .bind(stamp(p.due_at)?)
     .bind(p.requires_approval)
-    .bind(p.variant.to_string())
+    .bind(p.variant.canonical_json())
     .bind(&p.fingerprint)
     .bind(at)
     .fetch_optional(&mut *conn)

@@ -7,6 +7,7 @@ use crate::delivery::{Planned, State};
 use crate::store::contract::LEASE;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
+use crate::variant::Variant;
 
 /// Outcome writes arriving together share a commit; one refused write
 /// (a lapsed lease) neither fails nor undoes the others.
@@ -22,7 +23,7 @@ async fn grouped_writes_commit_together_and_fail_alone() {
             channel: "c".into(),
             occasion: "at".into(),
             due_at: t0,
-            variant: serde_json::json!({}),
+            variant: Variant::document(&format!("i{i}"), "c", "test", String::new()),
             fingerprint: format!("f{i}"),
             requires_approval: false,
         })
@@ -99,7 +100,7 @@ async fn recipient_outcomes_in_a_batch_and_the_recheck_before_sending() {
                 channel: "news".into(),
                 occasion: "at".into(),
                 due_at: t0,
-                variant: serde_json::json!({}),
+                variant: Variant::document("i", "news", "test", String::new()),
                 fingerprint: "f".into(),
                 requires_approval: false,
             }],

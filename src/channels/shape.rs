@@ -3,9 +3,9 @@
 
 use crier_text::{thread, Counter};
 
-use super::{Part, Variant};
-use crate::channels::Findings;
+use super::Findings;
 use crate::content::Item;
+use crate::variant::{Part, Variant};
 
 pub struct PostRules<'a> {
     pub counter: &'a dyn Counter,

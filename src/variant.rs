@@ -1,4 +1,7 @@
-//! A [`Variant`] is exactly what one channel will send for one item.
+//! A [`Variant`] is exactly what one channel will send for one item: made
+//! by rendering and shaping, planned and stored beside its delivery, and
+//! handed to the channel's publisher as it was shown by `check`. It is
+//! typed from end to end; only the store turns it into text and back.
 
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +48,16 @@ pub struct Variant {
 }
 
 impl Variant {
+    /// The variant as JSON text with its keys sorted, so the same variant is
+    /// always the same text: plan fingerprints hash it (stores planned by
+    /// earlier versions keep their fingerprints) and the store keeps it.
+    pub fn canonical_json(&self) -> String {
+        // A `Value`'s maps are sorted (no `preserve_order`), the struct's are not.
+        serde_json::to_value(self)
+            .expect("a variant is plain data")
+            .to_string()
+    }
+
     /// A variant with one part and no limit, for channels that take any length.
     pub fn document(item: &str, channel: &str, kind: &str, text: String) -> Variant {
         let length = text.chars().count();
