@@ -1,8 +1,9 @@
 //! `crier serve`: the background service.
 //!
-//! Start-up order matters: check content, open the store, take the data
-//! folder's lock (one daemon per queue), bind the port, recover what a
-//! previous process left in flight, sync the plan, then dispatch.
+//! Start-up order matters: check content, take the data folder's lock (one
+//! daemon per queue), open the store, bind the port, let channels set up
+//! (feeds' files), sync the plan, recover what a previous process left in
+//! flight, then serve and dispatch.
 
 mod http;
 pub mod reload;
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use anyhow::{bail, Context as _};
-use crier_schedule::{Clock, SystemClock};
+use crier_schedule::SystemClock;
 use tokio::sync::{watch, Notify};
 use tracing::{error, info, warn};
 
@@ -20,6 +21,8 @@ use crate::channels::stopping::Stopping;
 use crate::channels::Services;
 use crate::dispatch::{Dispatcher, RateGates, Settings};
 use crate::metrics::Metrics;
+use crate::store::{Opened, Store};
+use crate::workspace::Workspace;
 
 pub async fn serve(config: &Path) -> anyhow::Result<()> {
     crate::channels::http::install_crypto_provider();
@@ -29,23 +32,50 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
             problems.join("\n  ")
         )
     })?;
-    let ws = &checked.workspace;
-    let data_dir = ws.config.data_dir();
+    let data_dir = checked.workspace.config.data_dir();
     let _lock = lock_data_dir(&data_dir)?;
-    let opened = crate::store::open(&ws.config).await?;
-    let store = opened.queue.clone();
-    let listen = ws.config.daemon.listen;
+    let opened = crate::store::open(&checked.workspace.config).await?;
+    let listen = checked.workspace.config.daemon.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}: is another crier or service using that port? Set [daemon] listen"))?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let publish_dir = data_dir.join("public");
     // Set on SIGTERM/SIGINT: the dispatcher, every publisher and the HTTP
     // server see it.
     let (stop_tx, stop_rx) = watch::channel(false);
-    let services = Services {
+    let services = services(&checked.workspace, &opened, Stopping::new(stop_rx.clone()));
+    ready_queue(&checked, &services, opened.queue.as_ref()).await?;
+    let watch_dirs = vec![
+        checked.workspace.config.campaigns_dir(),
+        checked.workspace.config.templates_dir(),
+    ];
+    let dispatcher = dispatcher(checked.workspace, opened.queue.clone(), services);
+    recover_at_start(&dispatcher).await?;
+    let reloader = Arc::new(reload::Reloader {
+        config: config.to_path_buf(),
+        workspace: dispatcher.workspace.clone(),
+        store: opened.queue.clone(),
+        clock: dispatcher.services.clock.clone(),
+        wake: dispatcher.wake.clone(),
+    });
+    let app = app(&dispatcher, opened);
+    // Watching before serving: once /healthz answers, an edit is seen.
+    reloader.clone().watch(watch_dirs);
+    let server = tokio::spawn(serve_http(listener, app, stop_rx));
+    tokio::spawn(learn_limits(dispatcher.clone(), data_dir, reloader.clone()));
+    tokio::spawn(on_sighup(reloader));
+    let dispatch = tokio::spawn(dispatcher.run());
+    info!(%listen, "crier is running");
+    shutdown_signal().await;
+    stop(stop_tx, dispatch, server).await;
+    Ok(())
+}
+
+/// What publishers may use, built once for the daemon's life.
+fn services(ws: &Workspace, opened: &Opened, stopping: Stopping) -> Services {
+    let data_dir = ws.config.data_dir();
+    Services {
         http: crate::channels::http::client(),
-        publish_dir: publish_dir.clone(),
+        publish_dir: data_dir.join("public"),
         public_url: ws
             .config
             .daemon
@@ -53,100 +83,106 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
             .trim_end_matches('/')
             .to_string(),
         store: opened.channels.clone(),
-        clock: clock.clone(),
+        clock: Arc::new(SystemClock),
         credentials: crate::credentials::Credentials::new(&data_dir),
         campaigns_dir: ws.config.campaigns_dir(),
-        stopping: Stopping::new(stop_rx.clone()),
-    };
-    let settings = Settings::from_config(&ws.config.daemon);
-    // What channels set up before anything is sent (feeds' files).
-    for channel in &ws.channels {
+        stopping,
+    }
+}
+
+/// What channels set up before anything is sent (feeds' files), then the
+/// queue made to match the content.
+async fn ready_queue(
+    checked: &reload::Checked,
+    services: &Services,
+    store: &dyn Store,
+) -> anyhow::Result<()> {
+    for channel in &checked.workspace.channels {
         channel
-            .start(&services)
+            .start(services)
             .await
             .map_err(|e| anyhow::anyhow!("channel `{}`: {e}", channel.name()))?;
     }
-    let summary = reload::sync(&checked, store.as_ref(), clock.now()).await?;
+    let summary = reload::sync(checked, store, services.clock.now()).await?;
     info!(
         added = summary.added,
         updated = summary.updated,
         cancelled = summary.cancelled,
         "queue matches content"
     );
-    let watch_dirs = vec![ws.config.campaigns_dir(), ws.config.templates_dir()];
-    let workspace = Arc::new(RwLock::new(Arc::new(checked.workspace)));
-    let wake = Arc::new(Notify::new());
-    let metrics = Arc::new(Metrics::default());
-    let dispatcher = Arc::new(Dispatcher {
-        store: store.clone(),
-        workspace: workspace.clone(),
+    Ok(())
+}
+
+fn dispatcher(ws: Workspace, store: Arc<dyn Store>, services: Services) -> Arc<Dispatcher> {
+    Arc::new(Dispatcher {
+        store,
+        settings: Settings::from_config(&ws.config.daemon),
+        workspace: Arc::new(RwLock::new(Arc::new(ws))),
         services,
-        settings,
-        metrics: metrics.clone(),
-        wake: wake.clone(),
+        metrics: Arc::new(Metrics::default()),
+        wake: Arc::new(Notify::new()),
         gates: RateGates::default(),
         in_process: Default::default(),
-    });
-    // Everything in flight belongs to a dead process (we hold the lock):
-    // take every lease, however far ahead it runs; what is recorded about
-    // them carries the clock's time.
-    let recovered =
-        crate::dispatch::recover::expired(&dispatcher, chrono::DateTime::<chrono::Utc>::MAX_UTC)
-            .await?;
+    })
+}
+
+/// Everything in flight belongs to a dead process (we hold the lock): take
+/// every lease, however far ahead it runs; what is recorded about them
+/// carries the clock's time.
+async fn recover_at_start(dispatcher: &Dispatcher) -> anyhow::Result<()> {
+    let everything = chrono::DateTime::<chrono::Utc>::MAX_UTC;
+    let recovered = crate::dispatch::recover::expired(dispatcher, everything).await?;
     if recovered > 0 {
         info!(
             recovered,
             "recovered deliveries left in flight by the previous run"
         );
     }
-    let reloader = Arc::new(reload::Reloader {
-        config: config.to_path_buf(),
-        workspace,
-        store: store.clone(),
-        clock,
-        wake: wake.clone(),
-    });
-    let mut channel_routes = crate::channels::registry::routes(&dispatcher.services);
+    Ok(())
+}
+
+/// The daemon's routes, and those every kind and channel add.
+fn app(dispatcher: &Dispatcher, opened: Opened) -> axum::Router {
+    let services = &dispatcher.services;
+    let mut routes = crate::channels::registry::routes(services);
     {
         let ws = dispatcher.workspace.read().expect("workspace lock");
-        channel_routes.extend(
-            ws.channels
-                .iter()
-                .filter_map(|c| c.routes(&dispatcher.services)),
-        );
+        routes.extend(ws.channels.iter().filter_map(|c| c.routes(services)));
     }
-    let app = http::app(
+    http::app(
         http::AppState {
-            store,
+            store: opened.queue,
             channel_store: opened.channels,
-            metrics,
-            wake,
+            metrics: dispatcher.metrics.clone(),
+            wake: dispatcher.wake.clone(),
             workspace: dispatcher.workspace.clone(),
         },
-        channel_routes,
-    );
-    // Watching before serving: once /healthz answers, an edit is seen.
-    reloader.clone().watch(watch_dirs);
-    let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = server_stop.wait_for(|s| *s).await;
-        })
-        .await
-    });
-    tokio::spawn(learn_limits(
-        dispatcher.clone(),
-        data_dir.clone(),
-        reloader.clone(),
-    ));
-    tokio::spawn(on_sighup(reloader));
-    let dispatch = tokio::spawn(dispatcher.run());
-    info!(%listen, "crier is running");
-    shutdown_signal().await;
+        routes,
+    )
+}
+
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
+    .await
+}
+
+/// Tells everything to stop and waits, at most [`STOP_LIMIT`], for the
+/// sends in progress to reach a safe boundary and the server to close.
+async fn stop(
+    stop_tx: watch::Sender<bool>,
+    dispatch: tokio::task::JoinHandle<Result<(), crate::store::StoreError>>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+) {
     info!("stopping: sends in progress stop at their next safe boundary");
     let _ = stop_tx.send(true);
     let stopped = tokio::time::timeout(STOP_LIMIT, async {
@@ -167,7 +203,6 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         );
     }
     info!("stopped");
-    Ok(())
 }
 
 /// The longest a stop may take, under systemd's `TimeoutStopSec=60`
