@@ -394,7 +394,8 @@ async fn hostile_input_is_refused_or_neutralised_and_nothing_is_lost() {
          not an address,Bad,2026-01-01\n\
          \"a@b.org\r\nBcc: x@evil.example\",Bad,2026-01-01\n\
          late@example.org,Late,yesterday\n\
-         fine@example.org,\"<script>alert(1)</script>\",2026-01-01\n",
+         fine@example.org,\"<script>alert(1)</script>\",2026-01-01\n\
+         future@example.org,Future,2099-01-01\n",
     );
     let (ok, out, err) = run(
         &ws,
@@ -407,6 +408,11 @@ async fn hostile_input_is_refused_or_neutralised_and_nothing_is_lost() {
     );
     assert!(
         err.contains("line 5:") && err.contains("line 7: consent_at `yesterday`"),
+        "{err}"
+    );
+    // Evidence of consent is of the past.
+    assert!(
+        err.contains("line 9: consent_at `2099-01-01` is in the future"),
         "{err}"
     );
     assert!(out.contains("imported 2"), "{out}");
@@ -759,4 +765,40 @@ async fn sigterm_mid_send_stops_at_a_recipient_and_the_next_start_sends_the_rest
         messages.len()
     );
     daemon.terminate();
+}
+
+/// #9: `crier subscribers list --format json | head -1` (the command the
+/// email kind adds) ends quietly when the reader goes away: no panic, no
+/// exit code 101, nothing on stderr.
+#[test]
+fn subscribers_list_into_a_closed_pipe_ends_quietly() {
+    use std::process::{Command, Stdio};
+    let ws = workspace(free_port(), "");
+    let mut csv = String::from("email,consent_at\n");
+    for i in 0..1500 {
+        csv += &format!("reader{i}@example.org,2026-01-01T09:00:00Z\n");
+    }
+    ws.write("people.csv", &csv);
+    let (ok, out, err) = run(
+        &ws,
+        &["subscribers", "import", "people.csv", "--topics", "news"],
+    );
+    assert!(ok, "{out}{err}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .arg("--config")
+        .arg(ws.config())
+        .args(["subscribers", "list", "--format", "json"])
+        .env_remove("CRIER_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // More than a pipe's buffer of JSON: the write fails once the reader
+    // is gone, whichever comes first.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(out.status.code(), Some(101), "{err}");
+    assert!(err.is_empty(), "nothing to say about a closed pipe: {err}");
 }

@@ -29,7 +29,11 @@ pub fn run(config: &Path, log_format: LogFormat) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(crate::daemon::serve(config)) {
+    let outcome = runtime.block_on(crate::daemon::serve(config));
+    // Dropping a runtime waits for its blocking tasks (file writes, DNS
+    // lookups) without limit; the stop must stay under systemd's timeout.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

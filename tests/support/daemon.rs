@@ -130,12 +130,12 @@ impl Workspace {
             .unwrap()
     }
 
+    /// Starts `crier --config … serve` and returns once the daemon answers
+    /// `/healthz` (its state, not a log line).
     pub fn start(&self, env: &[(&str, &str)]) -> Daemon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_crier"));
         command.arg("--config").arg(self.config());
-        let daemon = spawn(command, env);
-        daemon.wait_log("crier is running", 1);
-        daemon
+        self.answering(spawn(command, env))
     }
 
     /// Starts `crier ARGS serve` from the workspace folder, as a person
@@ -144,7 +144,12 @@ impl Workspace {
     pub fn start_here(&self, args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_crier"));
         command.current_dir(self.path()).args(args);
-        let mut daemon = spawn(command, env);
+        self.answering(spawn(command, env))
+    }
+
+    /// Waits until the daemon answers `/healthz` (or fails the test, showing
+    /// its log, if it exits or the wait runs out).
+    fn answering(&self, mut daemon: Daemon) -> Daemon {
         let deadline = std::time::Instant::now() + WAIT_LIMIT;
         while !answers(self.port, "/healthz") {
             let exited = daemon.child.try_wait().unwrap();

@@ -396,6 +396,10 @@ impl Import<'_> {
                 format!("consent_at `{at}` is not a date (2026-11-30 or RFC 3339)")
             })?),
         };
+        // Evidence of consent is of something that happened.
+        if confirmed_at.is_some_and(|t| t > chrono::Utc::now()) {
+            return Err(format!("consent_at `{at}` is in the future"));
+        }
         let wording = get(c.wording);
         Ok(NewSubscriber {
             channel: self.channel.clone(),

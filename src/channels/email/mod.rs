@@ -103,18 +103,8 @@ fn build(spec: &ChannelSpec, organisation: &Organisation) -> Result<Box<dyn Chan
 /// will not: anything but https, except on loopback (a test or a local
 /// trial, where nothing leaves the machine).
 fn public_url_problem(public_url: &str) -> Option<&'static str> {
-    let url = reqwest::Url::parse(public_url).ok()?;
-    if url.scheme() == "https" {
-        return None;
-    }
-    let host = url.host_str().unwrap_or("");
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    (!loopback).then_some("is not https")
+    // The one loopback rule (an unparsable URL is not https either).
+    (!crate::channels::http::https_or_loopback(public_url)).then_some("is not https")
 }
 
 /// Header values are one line: template line breaks would allow injection.

@@ -128,7 +128,8 @@ async fn add_one(
         return Ok(Added::Suppressed);
     }
     let at = stamp(now)?;
-    let confirmed = new.confirmed_at.map(|t| t.timestamp_millis());
+    // A stated time goes through the same guard as the clock's.
+    let confirmed = new.confirmed_at.map(stamp).transpose()?;
     let status = if confirmed.is_some() {
         Status::Confirmed
     } else {
@@ -228,7 +229,7 @@ pub(super) async fn claim_resend(
     )
     .bind(id)
     .bind(not_since.timestamp_millis())
-    .bind(now.timestamp_millis())
+    .bind(stamp(now)?)
     .execute(&store.pool)
     .await
     .map_err(db_error)?;
