@@ -286,7 +286,8 @@ async fn daemon_posts_facets_langs_card_thread_and_image_with_one_session() {
     }
 
     // A restart refreshes the stored session instead of signing in again.
-    assert!(daemon.terminate().success());
+    let (exit, first_log) = daemon.stop();
+    assert!(exit.success());
     assert!(
         ws.path().join("data/credentials/bsky.refresh_jwt").exists(),
         "the refresh token is kept for the next start"
@@ -312,7 +313,9 @@ async fn daemon_posts_facets_langs_card_thread_and_image_with_one_session() {
         "the stored session was refreshed"
     );
     assert_eq!(records(&pds, &me.did).await.len(), posts.len() + 1);
-    let log = daemon.log();
+    // Both runs' whole logs, to their last lines.
+    let (_, second_log) = daemon.stop();
+    let log = [first_log, second_log].concat().join("\n");
     assert!(
         !log.contains(&password),
         "the app password leaked into the log"

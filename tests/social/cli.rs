@@ -99,8 +99,9 @@ async fn x_oauth2_keeps_rotated_tokens_out_of_the_queue_and_out_of_every_output(
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let daemon = ws.start(&env);
     ws.wait_state("sent", 1);
-    let log = daemon.log();
-    daemon.terminate();
+    // The whole log, to its last line (the stop's lines too).
+    let (_, log) = daemon.stop();
+    let log = log.join("\n");
 
     let state = net.shared.state();
     let current = state.refresh_token.clone().unwrap();
@@ -137,8 +138,8 @@ async fn refused<N: Network>() {
     ws.wait_state("held:credentials", 1);
     // the daemon's own line about it must be in the log checked below
     daemon.wait_log("credentials refused", 1);
-    let log = daemon.log();
-    daemon.terminate();
+    let (_, log) = daemon.stop();
+    let log = log.join("\n");
     let queue = ws.queue();
     assert_eq!(queue[0]["state"], "held:credentials", "{queue:?}");
     let mut secrets: Vec<String> = owned.iter().map(|(_, v)| v.clone()).collect();
