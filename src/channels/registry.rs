@@ -22,6 +22,21 @@ pub struct Kind {
     pub family: Family,
     pub build: Build,
     pub hooks: &'static dyn KindHooks,
+    /// A commented `[channels.<name>]` table for a channel of this kind,
+    /// written by `crier init`: placeholders that pass `check`, secrets
+    /// only as environment variable names ([`env_var`]). `None`: the kind
+    /// needs no options (its table is just `kind = ...`).
+    pub example: Option<Example>,
+}
+
+/// See [`Kind::example`]: the channel's name gives the table's.
+pub type Example = fn(name: &str) -> String;
+
+/// The environment variable a channel's example names for one secret:
+/// `CRIER_<CHANNEL>_<WHAT>`, e.g. `CRIER_NEWS_EMAIL_PASSWORD`.
+pub fn env_var(channel: &str, what: &str) -> String {
+    let upper = |s: &str| s.to_uppercase().replace(['-', '.', ' '], "_");
+    format!("CRIER_{}_{}", upper(channel), upper(what))
 }
 
 /// What a kind contributes once, however many channels of it are
