@@ -156,3 +156,24 @@ pub async fn recipients(
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    /// Each kind's example is a table of its own kind whose secrets are
+    /// environment variable names derived from the channel's name.
+    #[test]
+    fn examples_are_tables_of_their_kind_naming_env_vars() {
+        for kind in super::KINDS {
+            let Some(example) = kind.example else {
+                continue;
+            };
+            let table: toml::Table = example("my-chan").parse().expect(kind.name);
+            let options = table["channels"]["my-chan"].as_table().expect(kind.name);
+            assert_eq!(options["kind"].as_str(), Some(kind.name));
+            for (key, value) in options.iter().filter(|(k, _)| k.ends_with("_env")) {
+                let var = value.as_str().expect(key);
+                assert!(var.starts_with("CRIER_MY_CHAN_"), "{}: {var}", kind.name);
+            }
+        }
+    }
+}
