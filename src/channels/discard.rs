@@ -15,6 +15,7 @@ pub const KIND: Kind = Kind {
     family: Family::Document,
     build,
     hooks: &super::registry::NoHooks,
+    example: None,
 };
 
 struct Discard {

@@ -23,7 +23,20 @@ pub const KIND: Kind = Kind {
     family: Family::Chat,
     build,
     hooks: &super::registry::NoHooks,
+    example: Some(example),
 };
+
+/// `crier init`'s table (see [`Kind::example`]).
+fn example(name: &str) -> String {
+    let url = super::registry::env_var(name, "webhook_url");
+    format!(
+        r#"# A Discord channel, through a webhook (the URL is the secret).
+[channels.{name}]
+kind = "discord"
+webhook_url_env = "{url}"
+"#
+    )
+}
 
 const CONTENT_LIMIT: usize = 2_000;
 /// Discord takes at most 10 attachments per message.

@@ -22,6 +22,21 @@ pub struct Kind {
     pub family: Family,
     pub build: Build,
     pub hooks: &'static dyn KindHooks,
+    /// A commented `[channels.<name>]` table for a channel of this kind,
+    /// written by `crier init`: placeholders that pass `check`, secrets
+    /// only as environment variable names ([`env_var`]). `None`: the kind
+    /// needs no options (its table is just `kind = ...`).
+    pub example: Option<Example>,
+}
+
+/// See [`Kind::example`]: the channel's name gives the table's.
+pub type Example = fn(name: &str) -> String;
+
+/// The environment variable a channel's example names for one secret:
+/// `CRIER_<CHANNEL>_<WHAT>`, e.g. `CRIER_NEWS_EMAIL_PASSWORD`.
+pub fn env_var(channel: &str, what: &str) -> String {
+    let upper = |s: &str| s.to_uppercase().replace(['-', '.', ' '], "_");
+    format!("CRIER_{}_{}", upper(channel), upper(what))
 }
 
 /// What a kind contributes once, however many channels of it are
@@ -140,4 +155,25 @@ pub async fn recipients(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Each kind's example is a table of its own kind whose secrets are
+    /// environment variable names derived from the channel's name.
+    #[test]
+    fn examples_are_tables_of_their_kind_naming_env_vars() {
+        for kind in super::KINDS {
+            let Some(example) = kind.example else {
+                continue;
+            };
+            let table: toml::Table = example("my-chan").parse().expect(kind.name);
+            let options = table["channels"]["my-chan"].as_table().expect(kind.name);
+            assert_eq!(options["kind"].as_str(), Some(kind.name));
+            for (key, value) in options.iter().filter(|(k, _)| k.ends_with("_env")) {
+                let var = value.as_str().expect(key);
+                assert!(var.starts_with("CRIER_MY_CHAN_"), "{}: {var}", kind.name);
+            }
+        }
+    }
 }

@@ -26,7 +26,20 @@ pub const KIND: Kind = Kind {
     family: Family::Chat,
     build,
     hooks: &super::registry::NoHooks,
+    example: Some(example),
 };
+
+/// `crier init`'s table (see [`Kind::example`]).
+fn example(name: &str) -> String {
+    let url = super::registry::env_var(name, "webhook_url");
+    format!(
+        r#"# A Slack channel, through an incoming webhook (the URL is the secret).
+[channels.{name}]
+kind = "slack"
+webhook_url_env = "{url}"
+"#
+    )
+}
 
 /// Slack truncates a message's text beyond this many characters.
 const TEXT_LIMIT: usize = 40_000;

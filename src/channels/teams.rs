@@ -31,7 +31,21 @@ pub const KIND: Kind = Kind {
     family: Family::Chat,
     build,
     hooks: &super::registry::NoHooks,
+    example: Some(example),
 };
+
+/// `crier init`'s table (see [`Kind::example`]).
+fn example(name: &str) -> String {
+    let url = super::registry::env_var(name, "webhook_url");
+    format!(
+        r#"# A Microsoft Teams channel, through a workflow webhook (the URL is
+# the secret).
+[channels.{name}]
+kind = "teams"
+webhook_url_env = "{url}"
+"#
+    )
+}
 
 /// Teams refuses messages over about 28 KB; keep the text well inside it
 /// so the card's own JSON fits too.

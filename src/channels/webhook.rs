@@ -28,7 +28,22 @@ pub const KIND: Kind = Kind {
     family: Family::Document,
     build,
     hooks: &super::registry::NoHooks,
+    example: Some(example),
 };
+
+/// `crier init`'s table (see [`Kind::example`]).
+fn example(name: &str) -> String {
+    let secret = super::registry::env_var(name, "signing_secret");
+    format!(
+        r#"# A partner's system: each item POSTed as signed JSON (HMAC-SHA256).
+# CHANGE the url to the partner's endpoint.
+[channels.{name}]
+kind = "webhook"
+url = "https://partners.example.org/hooks/crier"
+signing_secret_env = "{secret}"
+"#
+    )
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -5,6 +5,7 @@ mod channels;
 mod check;
 mod control;
 mod count;
+mod init;
 mod preview;
 mod queue;
 mod serve;
@@ -95,6 +96,8 @@ enum Command {
         #[arg(long, value_enum)]
         all: Option<control::Overdue>,
     },
+    /// Make a new organisation's workspace in DIR: config, templates, examples.
+    Init(init::Args),
     /// Validate configuration, templates and content; render every variant.
     Check {
         /// Treat warnings as errors.
@@ -259,6 +262,7 @@ pub fn main() -> ExitCode {
         }
         Command::Pause { channel } => control::pause(config, channel),
         Command::Resume { channel, all } => control::resume(config, channel, all),
+        Command::Init(args) => init::run(args),
         Command::Check { strict, format } => check::run(&cli.config, strict, format),
         Command::Preview {
             item,

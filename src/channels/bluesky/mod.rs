@@ -28,7 +28,23 @@ pub const KIND: Kind = Kind {
     family: Family::Social,
     build,
     hooks: &super::registry::NoHooks,
+    example: Some(example),
 };
+
+/// `crier init`'s table (see [`Kind::example`]).
+fn example(name: &str) -> String {
+    let password = super::registry::env_var(name, "app_password");
+    format!(
+        r#"# A Bluesky account. CHANGE the identifier to your handle; use an
+# app password, never the account's own.
+[channels.{name}]
+kind = "bluesky"
+service = "https://bsky.social"
+identifier = "example.bsky.social"
+app_password_env = "{password}"
+"#
+    )
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -41,7 +41,49 @@ pub const KIND: Kind = Kind {
     family: Family::Email,
     build,
     hooks: &Hooks,
+    example: Some(example),
 };
+
+/// `crier init`'s table for an email list (see [`Kind::example`]).
+fn example(name: &str) -> String {
+    let user = super::registry::env_var(name, "smtp_username");
+    let password = super::registry::env_var(name, "smtp_password");
+    format!(
+        r#"# An email list people subscribe to themselves, by topic, at
+# /lists/{name}/. CHANGE the addresses and the SMTP relay to your own.
+[channels.{name}]
+kind = "email"
+from = "Example Team <news@example.org>"
+reply_to = "news@example.org"
+list_id = "news.example.org"
+smtp_host = "smtp.example.org"
+smtp_port = 587
+tls = "starttls"
+username_env = "{user}"
+password_env = "{password}"
+
+[[channels.{name}.topics]]
+id = "news"
+name = "News updates"
+description = "Each edition of the news update, and notices."
+
+[[channels.{name}.topics]]
+id = "briefings"
+name = "7-minute briefings"
+description = "Short learning briefings for team meetings."
+
+[[channels.{name}.topics]]
+id = "training"
+name = "Training courses and events"
+description = "New courses and booking deadlines."
+
+[[channels.{name}.topics]]
+id = "campaigns"
+name = "Campaigns"
+description = "Awareness campaigns."
+"#
+    )
+}
 
 /// What the email kind adds once: the lists' recipient counts in
 /// `/metrics`, and `crier subscribers`.

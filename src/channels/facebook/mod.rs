@@ -23,7 +23,21 @@ pub const KIND: Kind = Kind {
     family: Family::Social,
     build,
     hooks: &super::registry::NoHooks,
+    example: Some(example),
 };
+
+/// `crier init`'s table (see [`Kind::example`]).
+fn example(name: &str) -> String {
+    let token = super::registry::env_var(name, "page_token");
+    format!(
+        r#"# A Facebook Page. CHANGE page_id to your Page's id.
+[channels.{name}]
+kind = "facebook"
+page_id = "100000000000000"
+page_token_env = "{token}"
+"#
+    )
+}
 
 /// Graph API's documented maximum for a post's message.
 const MESSAGE_LIMIT: usize = 63_206;

@@ -45,7 +45,23 @@ pub const KIND: Kind = Kind {
     family: Family::Feed,
     build,
     hooks: &Hooks,
+    example: Some(example),
 };
+
+/// `crier init`'s table for a feed (see [`Kind::example`]).
+fn example(name: &str) -> String {
+    format!(
+        r#"# Website feeds (RSS, Atom, JSON Feed; add "ical" for events), written
+# to the data folder and served at /feeds/{name}.rss.xml and so on.
+[channels.{name}]
+kind = "feed"
+title = "News"
+description = "News, briefings, training and campaigns."
+path = "{name}"
+formats = ["rss", "atom", "json"]
+"#
+    )
+}
 
 /// The kind serves every feed's files at `/feeds/{file}`, one route
 /// whatever the number of feeds.

@@ -22,7 +22,21 @@ pub const KIND: Kind = Kind {
     family: Family::Social,
     build,
     hooks: &super::registry::NoHooks,
+    example: Some(example),
 };
+
+/// `crier init`'s table (see [`Kind::example`]).
+fn example(name: &str) -> String {
+    let token = super::registry::env_var(name, "token");
+    format!(
+        r#"# A LinkedIn organisation page. CHANGE author to your page's URN.
+[channels.{name}]
+kind = "linkedin"
+author = "urn:li:organization:10000000"
+token_env = "{token}"
+"#
+    )
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

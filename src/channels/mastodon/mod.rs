@@ -27,7 +27,24 @@ pub const KIND: Kind = Kind {
     family: Family::Social,
     build,
     hooks: &super::registry::NoHooks,
+    example: Some(example),
 };
+
+/// `crier init`'s table (see [`Kind::example`]).
+fn example(name: &str) -> String {
+    let token = super::registry::env_var(name, "token");
+    format!(
+        r#"# A Mastodon account. CHANGE the instance to your account's server.
+[channels.{name}]
+kind = "mastodon"
+instance = "https://mastodon.example"
+token_env = "{token}"
+# Counted against until `crier channels test {name}` (or the daemon) has
+# read the instance's own limits.
+max_characters = 500
+"#
+    )
+}
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

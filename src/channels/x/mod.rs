@@ -30,7 +30,27 @@ pub const KIND: Kind = Kind {
     family: Family::Social,
     build,
     hooks: &super::registry::NoHooks,
+    example: Some(example),
 };
+
+/// `crier init`'s table (see [`Kind::example`]).
+fn example(name: &str) -> String {
+    let env = |what| super::registry::env_var(name, what);
+    format!(
+        r#"# An X account, with the four OAuth 1.0a credentials of its app.
+[channels.{name}]
+kind = "x"
+consumer_key_env = "{}"
+consumer_secret_env = "{}"
+access_token_env = "{}"
+access_token_secret_env = "{}"
+"#,
+        env("consumer_key"),
+        env("consumer_secret"),
+        env("access_token"),
+        env("access_token_secret"),
+    )
+}
 
 /// OAuth 1.0a user context (four secrets) or an OAuth 2.0 user token
 /// (client id, optional client secret, and a refresh token to seed from).
