@@ -124,6 +124,20 @@ impl Browser {
 
     /// One WebDriver command; its `value`. A WebDriver error fails the test.
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        match self.try_call(method, path, body).await {
+            Ok(v) => v,
+            Err(v) => panic!("WebDriver {method} {path}: {v}"),
+        }
+    }
+
+    /// One WebDriver command; `Err` with the error's JSON when WebDriver
+    /// refuses it (e.g. an element gone stale as a page was replaced).
+    async fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Value> {
         let url = format!("{}{path}", self.base);
         let request = match method {
             "GET" => self.http.get(&url),
@@ -133,8 +147,11 @@ impl Browser {
         let response = request.send().await.expect("chromedriver answers");
         let status = response.status();
         let v: Value = response.json().await.expect("WebDriver JSON");
-        assert!(status.is_success(), "WebDriver {method} {path}: {v}");
-        v["value"].clone()
+        if status.is_success() {
+            Ok(v["value"].clone())
+        } else {
+            Err(v)
+        }
     }
 
     pub async fn goto(&self, url: &str) {
@@ -254,9 +271,23 @@ impl Browser {
         self.call("DELETE", "", None).await;
     }
 
-    /// The page's visible text.
+    /// The page's visible text. Mid-navigation there may be no body yet,
+    /// or the one found may be replaced before it is read: both read as
+    /// no text yet, so a wait goes on polling.
     pub async fn text(&self) -> String {
-        self.one("body").await.text().await
+        let find = json!({ "using": "css selector", "value": "body" });
+        let Ok(found) = self.try_call("POST", "/elements", Some(find)).await else {
+            return String::new();
+        };
+        let Some(id) = found.get(0).and_then(|e| e[ELEMENT].as_str()) else {
+            return String::new();
+        };
+        let text = self
+            .try_call("GET", &format!("/element/{id}/text"), None)
+            .await;
+        text.ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
     }
 }
 
