@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::config::ChannelSpec;
-use crate::secret::SecretRef;
+use crate::secret::{MissingSecret, Secret, SecretRef};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -178,6 +178,16 @@ pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
 }
 
 impl Options {
+    /// The SMTP username and password from their environment variables,
+    /// when the channel names them (parse makes sure both or neither);
+    /// `Err` names the variable that is not set.
+    pub fn smtp_auth(&self) -> Result<Option<(Secret, Secret)>, MissingSecret> {
+        match (&self.username_env, &self.password_env) {
+            (Some(u), Some(p)) => Ok(Some((u.resolve()?, p.resolve()?))),
+            _ => Ok(None),
+        }
+    }
+
     pub fn parse(spec: &ChannelSpec) -> Result<Options, String> {
         let options: Options = super::super::options(spec)?;
         let n = &spec.name;

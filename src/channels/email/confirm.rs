@@ -74,13 +74,7 @@ impl Confirmer {
             },
             message::dkim_config(&self.options)?.as_ref(),
         )?;
-        let auth = match (&self.options.username_env, &self.options.password_env) {
-            (Some(u), Some(p)) => Some((
-                u.resolve().map_err(|e| e.to_string())?,
-                p.resolve().map_err(|e| e.to_string())?,
-            )),
-            _ => None,
-        };
+        let auth = self.options.smtp_auth().map_err(|e| e.to_string())?;
         let smtp = Smtp::new(&self.options, auth);
         let mut conn = smtp.connect().await.map_err(|e| e.message)?;
         let answer = smtp.send(&mut conn, msg.envelope(), &msg.formatted()).await;

@@ -231,15 +231,10 @@ impl Publisher for Email {
     }
 
     async fn check(&self, _services: &Services) -> Result<String, PublishError> {
-        let auth = match (&self.options.username_env, &self.options.password_env) {
-            (Some(u), Some(p)) => Some((
-                u.resolve()
-                    .map_err(|e| PublishError::credentials(e.to_string()))?,
-                p.resolve()
-                    .map_err(|e| PublishError::credentials(e.to_string()))?,
-            )),
-            _ => None,
-        };
+        let auth = self
+            .options
+            .smtp_auth()
+            .map_err(|e| PublishError::credentials(e.to_string()))?;
         let smtp = sender::Smtp::new(&self.options, auth);
         let conn = smtp.connect().await.map_err(|e| {
             if e.credentials_refused {

@@ -159,15 +159,9 @@ async fn setup(email: &Email, job: &Job<'_>, services: &Services) -> Result<Setu
     };
     let prepared =
         message::prepare(&options, &email.org, &content).map_err(PublishError::permanent)?;
-    let auth = match (&options.username_env, &options.password_env) {
-        (Some(u), Some(p)) => Some((
-            u.resolve()
-                .map_err(|e| PublishError::credentials(e.to_string()))?,
-            p.resolve()
-                .map_err(|e| PublishError::credentials(e.to_string()))?,
-        )),
-        _ => None,
-    };
+    let auth = options
+        .smtp_auth()
+        .map_err(|e| PublishError::credentials(e.to_string()))?;
     let recipients = services
         .store
         .lists()
