@@ -32,6 +32,7 @@ pub fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(paused))
         .routes(routes!(channels))
         .routes(routes!(audit))
+        .routes(routes!(test_channel))
 }
 
 /// A delivery as listed (its variant is in `GET /deliveries/{id}`).
@@ -505,4 +506,21 @@ async fn audit(
         limit: q.limit.unwrap_or(100).clamp(1, 500),
     };
     Ok(Json(state.store.audit(&filter).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/channels/{name}/test", params(("name" = String, Path)),
+    security(("crier" = ["operate"])), tag = "channels",
+    responses((status = 200, body = ops::ChannelTest), (status = 404, body = ProblemDetails)))]
+async fn test_channel(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<ops::ChannelTest>, Problem> {
+    let ws = state.workspace();
+    let channel = ws
+        .channel(&name)
+        .ok_or_else(|| Problem::not_found(format!("no channel `{name}`")))?;
+    let data_dir = ws.config.data_dir();
+    Ok(Json(
+        ops::test_channel(channel, &state.services, &data_dir).await,
+    ))
 }

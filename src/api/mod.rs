@@ -29,6 +29,7 @@ use tokio::sync::Notify;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::access::{Authenticate, Permission};
+use crate::channels::Services;
 use crate::store::Store;
 use crate::workspace::Workspace;
 pub use problem::Problem;
@@ -45,6 +46,9 @@ pub struct ApiState {
     pub config_path: PathBuf,
     pub wake: Arc<Notify>,
     pub auth: Arc<dyn Authenticate>,
+    /// What channels use (the HTTP client, the channel store view), for
+    /// testing a channel and the lists' personal data.
+    pub services: Services,
     /// One save at a time: read, check and write of campaign files.
     pub saving: Arc<tokio::sync::Mutex<()>>,
 }

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use anyhow::{bail, Context as _};
-use crier_schedule::SystemClock;
 use tokio::sync::{watch, Notify};
 use tracing::{error, info, warn};
 
@@ -72,22 +71,7 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
 
 /// What publishers may use, built once for the daemon's life.
 fn services(ws: &Workspace, opened: &Opened, stopping: Stopping) -> Services {
-    let data_dir = ws.config.data_dir();
-    Services {
-        http: crate::channels::http::client(),
-        publish_dir: data_dir.join("public"),
-        public_url: ws
-            .config
-            .daemon
-            .public_url
-            .trim_end_matches('/')
-            .to_string(),
-        store: opened.channels.clone(),
-        clock: Arc::new(SystemClock),
-        credentials: crate::credentials::Credentials::new(&data_dir),
-        campaigns_dir: ws.config.campaigns_dir(),
-        stopping,
-    }
+    Services::new(&ws.config, opened.channels.clone(), stopping)
 }
 
 /// What channels set up before anything is sent (feeds' files), then the
