@@ -25,7 +25,7 @@ cargo build --locked --profile "$profile" --bin crier
 rm -rf "$stage"
 mkdir -p "$stage/etc"
 install -m 0755 "$built" "$stage/crier"
-strip --strip-unneeded "$stage/crier"
+strip --strip-unneeded --remove-section=.comment "$stage/crier"
 
 # The skeleton a new organisation starts from, written by the binary being
 # packaged so the two never disagree.
