@@ -26,7 +26,7 @@ pub fn cancel(config: &Path, target: Target) -> ExitCode {
         hold_reason: None,
         due_at: None,
         approve: false,
-        actor: Actor::Cli,
+        actor: Actor::cli(),
         reason: "cancelled by hand".into(),
     })
 }
@@ -38,7 +38,7 @@ pub fn retry(config: &Path, target: Target) -> ExitCode {
         hold_reason: None,
         due_at: Some(now),
         approve: false,
-        actor: Actor::Cli,
+        actor: Actor::cli(),
         reason: "retry requested by hand".into(),
     })
 }
@@ -58,7 +58,7 @@ pub fn approve(config: &Path, target: Target) -> ExitCode {
                 hold_reason: None,
                 due_at: (held && d.due_at < now).then_some(now),
                 approve: true,
-                actor: Actor::Cli,
+                actor: Actor::cli(),
                 reason: "approved".into(),
             };
             let d = store.change(id, &change, now).await?;
@@ -71,7 +71,7 @@ pub fn approve(config: &Path, target: Target) -> ExitCode {
 pub fn pause(config: &Path, channel: Option<String>) -> ExitCode {
     with_store(config, |_cfg, store| async move {
         store
-            .set_paused(channel.as_deref(), true, Actor::Cli, Utc::now())
+            .set_paused(channel.as_deref(), true, Actor::cli(), Utc::now())
             .await?;
         match channel {
             Some(c) => println!(
@@ -108,7 +108,7 @@ pub fn resume(config: &Path, channel: Option<String>, all: Option<Overdue>) -> E
     with_store(config, |cfg, store| async move {
         let now = Utc::now();
         store
-            .set_paused(channel.as_deref(), false, Actor::Cli, now)
+            .set_paused(channel.as_deref(), false, Actor::cli(), now)
             .await?;
         let held = store
             .list(&QueueFilter {
@@ -168,7 +168,7 @@ pub fn resume(config: &Path, channel: Option<String>, all: Option<Overdue>) -> E
                 hold_reason: None,
                 due_at,
                 approve: false,
-                actor: Actor::Cli,
+                actor: Actor::cli(),
                 reason,
             };
             let d = store.change(d.id, &change, now).await?;

@@ -133,7 +133,7 @@ pub(super) async fn apply_request_started(
         now,
         Some(State::InFlight),
         State::InFlight,
-        Actor::Daemon,
+        &Actor::Daemon,
         "request started",
     )
     .await
@@ -197,7 +197,7 @@ pub(super) async fn apply_finish(
         now,
         Some(cur.state),
         outcome.to,
-        Actor::Daemon,
+        &Actor::Daemon,
         &outcome.reason,
     )
     .await
@@ -317,7 +317,7 @@ impl Store for SqliteStore {
         .await
         .map_err(db_error)?;
         let why = format!("held ({}): {note}", reason.as_str());
-        log(&mut tx, id, now, Some(cur.state), State::Held, actor, &why).await?;
+        log(&mut tx, id, now, Some(cur.state), State::Held, &actor, &why).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -350,7 +350,7 @@ impl Store for SqliteStore {
             now,
             Some(State::InFlight),
             State::Planned,
-            Actor::Daemon,
+            &Actor::Daemon,
             reason,
         )
         .await?;
@@ -425,7 +425,7 @@ impl Store for SqliteStore {
             now,
             Some(cur.state),
             change.to,
-            change.actor,
+            &change.actor,
             &change.reason,
         )
         .await?;
@@ -518,7 +518,7 @@ impl Store for SqliteStore {
             now,
             Some(State::InFlight),
             State::Retrying,
-            Actor::Daemon,
+            &Actor::Daemon,
             reason,
         )
         .await?;
@@ -554,7 +554,7 @@ impl Store for SqliteStore {
             now,
             Some(State::InFlight),
             State::Retrying,
-            Actor::Daemon,
+            &Actor::Daemon,
             note,
         )
         .await?;

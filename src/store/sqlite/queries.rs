@@ -126,14 +126,14 @@ impl SqliteStore {
         .bind(name)
         .bind(paused)
         .bind(stamp(now)?)
-        .bind(actor.as_str())
+        .bind(actor.to_stored())
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
         tracing::info!(
             channel = channel.unwrap_or("*"),
             paused,
-            actor = actor.as_str(),
+            actor = actor.to_stored(),
             "pause switch set"
         );
         Ok(())
