@@ -32,6 +32,7 @@ macro_rules! delivery_columns {
     };
 }
 
+mod audit;
 mod channel;
 mod group;
 mod lease;

@@ -156,6 +156,19 @@ const MIGRATIONS: &[&[&str]] = &[&[
     // 5: when a pending subscriber was last sent a fresh confirmation
     // because they subscribed again: resends are rate-limited per address.
     "ALTER TABLE subscribers ADD COLUMN confirm_resent_at INTEGER",
+], &[
+    // 6: who changed which item through the API (the audit log's other half,
+    // beside deliveries' transitions).
+    "CREATE TABLE content_changes (
+        id      INTEGER PRIMARY KEY,
+        at      INTEGER NOT NULL,
+        actor   TEXT    NOT NULL,
+        item    TEXT    NOT NULL,
+        action  TEXT    NOT NULL,
+        version TEXT    NOT NULL
+    )",
+    "CREATE INDEX content_changes_item ON content_changes (item, at)",
+    "CREATE INDEX transitions_at ON transitions (at)",
 ]];
 
 /// The schema version this build writes.
