@@ -3,9 +3,10 @@
 //! Start-up order matters: check content, take the data folder's lock (one
 //! daemon per queue), open the store, bind the port, let channels set up
 //! (feeds' files), sync the plan, recover what a previous process left in
-//! flight, then serve and dispatch.
+//! flight, then serve and dispatch; only then tell systemd it is ready.
 
 mod http;
+mod notify;
 pub mod reload;
 
 use std::net::SocketAddr;
@@ -62,9 +63,13 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
     let server = tokio::spawn(serve_http(listener, app, stop_rx));
     tokio::spawn(learn_limits(dispatcher.clone(), data_dir, reloader.clone()));
     tokio::spawn(on_sighup(reloader));
+    let store = dispatcher.store.clone();
     let dispatch = tokio::spawn(dispatcher.run());
     info!(%listen, "crier is running");
+    notify::notify("READY=1");
+    notify::watchdog(dispatch.abort_handle(), store);
     shutdown_signal().await;
+    notify::notify("STOPPING=1");
     stop(stop_tx, dispatch, server).await;
     Ok(())
 }
