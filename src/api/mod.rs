@@ -13,6 +13,7 @@ mod edit;
 mod items;
 pub mod ops;
 mod problem;
+mod subscribers;
 mod tools;
 
 use std::collections::HashMap;
@@ -65,6 +66,7 @@ fn documented() -> OpenApiRouter<ApiState> {
         .merge(items::routes())
         .merge(tools::routes())
         .merge(deliveries::routes())
+        .merge(subscribers::routes())
 }
 
 /// The API's routes, guarded, plus the document itself (public).

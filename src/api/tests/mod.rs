@@ -5,6 +5,7 @@
 mod items;
 mod matrix;
 mod queue;
+mod subscribers;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
