@@ -50,6 +50,9 @@ pub struct Oidc {
     /// The ID token claim listing roles (Entra ID's app roles: `roles`).
     #[serde(default = "default_role_claim")]
     pub role_claim: String,
+    /// Scopes asked for; Entra ID sends app roles without asking.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
     /// The claim listing groups, for `map` entries naming a group.
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
@@ -109,6 +112,9 @@ fn default_redirect_path() -> String {
 }
 fn default_role_claim() -> String {
     "roles".into()
+}
+fn default_scopes() -> Vec<String> {
+    ["openid", "email", "profile"].map(String::from).to_vec()
 }
 fn default_groups_claim() -> String {
     "groups".into()
