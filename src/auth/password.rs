@@ -80,7 +80,7 @@ mod tests {
         assert!(verify("correct horse battery".into(), Some(h.clone())).await);
         assert!(!verify("correct horse batterY".into(), Some(h)).await);
         assert!(!verify("anything".into(), None).await);
-        assert!(!verify("x".into(), Some("not a hash".into())).await);
+        assert!(!verify("anything".into(), Some("not a hash".into())).await);
     }
 
     #[test]

@@ -22,22 +22,31 @@ pub fn page_with_errors(
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t}</title></head>\n<body>\n<main>\n<h1>{t}</h1>\n{summary}{body}\n</main>\n</body>\n</html>\n",
+         <title>{t}</title><style>{STYLE}</style></head>\n<body>\n<main>\n<h1>{t}</h1>\n{summary}{body}\n</main>\n</body>\n</html>\n",
         t = esc(title),
         summary = error_summary(errors),
     );
     // Pages may hold a form with a secret in its action (a one-time link):
-    // never cached, never sent on as a referrer.
+    // never cached, never sent to another site as a referrer. Not
+    // `no-referrer`: with it browsers send `Origin: null` on this site's
+    // own form posts, which the cross-site check must refuse.
     (
         status,
         [
             (header::CACHE_CONTROL, "no-store"),
-            (header::REFERRER_POLICY, "no-referrer"),
+            (header::REFERRER_POLICY, "same-origin"),
         ],
         Html(html),
     )
         .into_response()
 }
+
+/// Just enough style for WCAG 2.2's target size (24px, here 44px as
+/// GOV.UK's controls are) and readable spacing; no other styling.
+const STYLE: &str = "body{font-family:sans-serif;line-height:1.5;margin:1rem}\
+    button,input:not([type=checkbox]):not([type=radio]){min-height:2.75rem;font-size:1rem}\
+    .govuk-form-group{margin-bottom:1.5rem}.govuk-form-group label,.govuk-hint{display:block}\
+    code{overflow-wrap:anywhere}";
 
 fn error_summary(errors: &[(&str, &str)]) -> String {
     if errors.is_empty() {
@@ -81,7 +90,7 @@ mod tests {
             h.contains("<a href=\"#email\">Enter an email &amp; password</a>"),
             "{h}"
         );
-        assert!(!html(page(StatusCode::OK, "x", ""))
+        assert!(!html(page(StatusCode::OK, "Title", ""))
             .await
             .contains("There is a problem"));
     }
