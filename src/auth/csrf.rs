@@ -44,10 +44,13 @@ mod tests {
         h
     }
 
+    /// A request's method, its headers, and whether it may go through.
+    type Case<'a> = (Method, &'a [(&'a str, &'a str)], bool);
+
     #[test]
     fn writes_from_other_sites_are_refused_reads_are_not() {
         let own = "https://crier.example.org";
-        let cases: &[(Method, &[(&str, &str)], bool)] = &[
+        let cases: &[Case] = &[
             (Method::POST, &[], true),
             (
                 Method::POST,
