@@ -72,6 +72,22 @@ impl Permission {
         Permission::ManagePeople,
     ];
 
+    /// The name routes use for it (their OpenAPI security scope).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Read => "read",
+            Permission::Edit => "edit",
+            Permission::Approve => "approve",
+            Permission::Operate => "operate",
+            Permission::PersonalData => "personal_data",
+            Permission::ManagePeople => "manage_people",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Permission> {
+        Permission::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
     /// The least role that holds this permission: the whole table.
     pub fn least_role(self) -> Role {
         match self {

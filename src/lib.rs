@@ -2,6 +2,7 @@
 //! templates, and publishes it on schedule. See ARCHITECTURE.md for the map.
 
 pub mod access;
+pub mod api;
 pub mod auth;
 pub mod channels;
 pub mod cli;

@@ -63,6 +63,9 @@ pub struct QueueFilter {
     pub channel: Option<String>,
     pub item: Option<String>,
     pub limit: Option<usize>,
+    /// Only deliveries after this (due time, id): the next page of a
+    /// listing, found by index however deep the queue.
+    pub after: Option<(DateTime<Utc>, i64)>,
 }
 
 /// What [`Store::sync_plan`] changed.

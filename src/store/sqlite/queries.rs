@@ -32,6 +32,10 @@ impl SqliteStore {
         if filter.item.is_some() {
             conditions.push(format!("item = ${}", next()));
         }
+        if filter.after.is_some() {
+            let (t, i) = (next(), next());
+            conditions.push(format!("(due_at > ${t} OR (due_at = ${t} AND id > ${i}))"));
+        }
         if !conditions.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));
@@ -52,6 +56,9 @@ impl SqliteStore {
         }
         if let Some(item) = &filter.item {
             query = query.bind(item.clone());
+        }
+        if let Some((due_at, id)) = filter.after {
+            query = query.bind(due_at.timestamp_millis()).bind(id);
         }
         if let Some(limit) = filter.limit {
             query = query.bind(i64::try_from(limit).unwrap_or(i64::MAX));
