@@ -431,3 +431,63 @@ fn users_and_tokens_commands() {
         .status
         .success());
 }
+
+/// The API through the daemon: a token or a session cookie is the caller;
+/// a cookie write from another site, a test token's write, a revoked
+/// token and no credentials at all are refused before anything changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_takes_tokens_and_sessions() {
+    let ws = workspace();
+    let _daemon = ws.start(&[]);
+    let api = |path: &str| client().request(reqwest::Method::GET, ws.url(path));
+    let (token, _) = crier_ok(
+        &ws,
+        &[
+            "tokens", "create", "ci", "--role", "admin", "--kind", "test",
+        ],
+    );
+    let bearer = format!("Bearer {}", token.trim());
+    assert_eq!(
+        send(api("/api/v1/pause")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let read = send(api("/api/v1/pause").header("authorization", &bearer)).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    let write = send(
+        client()
+            .post(ws.url("/api/v1/pause"))
+            .header("authorization", &bearer),
+    )
+    .await;
+    assert_eq!(
+        write.status,
+        StatusCode::FORBIDDEN,
+        "a test token changes nothing"
+    );
+    let (listed, _) = crier_ok(&ws, &["tokens", "list", "--format", "json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
+    assert!(rows[0]["last_used_at"].is_string(), "{listed}");
+
+    person(&ws, "ann@example.org", "publisher").await;
+    let cookie = signed_in(&ws, "ann@example.org").await;
+    let with_cookie = |origin: &str| {
+        client()
+            .post(ws.url("/api/v1/pause"))
+            .header("cookie", &cookie)
+            .header("origin", origin)
+    };
+    let cross = send(with_cookie("https://evil.example")).await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN, "{}", cross.body);
+    assert!(cross.body.contains("cross-site"), "{}", cross.body);
+    let read = send(api("/api/v1/pause").header("authorization", &bearer)).await;
+    assert!(read.body.contains("\"all\":false"), "{}", read.body);
+    let own = ws.url("");
+    let ok = send(with_cookie(own.trim_end_matches('/'))).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let read = send(api("/api/v1/pause").header("authorization", &bearer)).await;
+    assert!(read.body.contains("\"all\":true"), "{}", read.body);
+
+    crier_ok(&ws, &["tokens", "revoke", "ci"]);
+    let revoked = send(api("/api/v1/pause").header("authorization", &bearer)).await;
+    assert_eq!(revoked.status, StatusCode::UNAUTHORIZED);
+}

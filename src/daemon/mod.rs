@@ -61,7 +61,7 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         clock: dispatcher.services.clock.clone(),
         wake: dispatcher.wake.clone(),
     });
-    let app = app(&dispatcher, opened, auth.clone());
+    let app = app(&dispatcher, opened, auth.clone(), config);
     // Watching before serving: once /healthz answers, an edit is seen.
     reloader.clone().watch(watch_dirs);
     let server = tokio::spawn(serve_http(listener, app, stop_rx));
@@ -159,14 +159,25 @@ async fn first_run(auth: &crate::auth::Authenticator) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The daemon's routes, and those sign-in, every kind and channel add.
+/// The daemon's routes, and those of the API (`/api/v1`), sign-in, every
+/// kind and every channel. The API and the sign-in pages share one
+/// `Authenticator`.
 fn app(
     dispatcher: &Dispatcher,
     opened: Opened,
     auth: Arc<crate::auth::Authenticator>,
+    config: &Path,
 ) -> axum::Router {
     let services = &dispatcher.services;
     let mut routes = crate::channels::registry::routes(services);
+    routes.push(crate::api::router(crate::api::ApiState {
+        store: opened.queue.clone(),
+        workspace: dispatcher.workspace.clone(),
+        config_path: config.to_path_buf(),
+        wake: dispatcher.wake.clone(),
+        auth: auth.clone(),
+        saving: Default::default(),
+    }));
     routes.push(crate::auth::routes(auth));
     {
         let ws = dispatcher.workspace.read().expect("workspace lock");
