@@ -277,6 +277,20 @@ async fn unknown_accounts_and_wrong_passwords_get_the_same_answer_until_limited(
         StatusCode::NOT_FOUND,
         "once"
     );
+    // Another reset ends the sessions opened with the old password.
+    let old = signed_in(&ws, "ann@example.org").await;
+    let (link, _) = crier_ok(&ws, &["users", "reset", "ann@example.org"]);
+    let path = link.trim().strip_prefix(&ws.url("")).unwrap().to_string();
+    assert_eq!(
+        post(&ws, &path, &form, None, &[]).await.status,
+        StatusCode::OK
+    );
+    let after = get(&ws, "/account", Some(&old)).await;
+    assert_eq!(
+        after.status,
+        StatusCode::SEE_OTHER,
+        "signed out by the reset"
+    );
     signed_in(&ws, "ann@example.org").await;
 }
 

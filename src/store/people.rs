@@ -207,6 +207,9 @@ pub trait People: Send + Sync {
     /// Ends a session (sign-out); false if there was none.
     async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError>;
 
+    /// Ends every session of an account (its password changed); how many.
+    async fn delete_sessions_of(&self, account_id: i64) -> Result<u64, StoreError>;
+
     /// [`StoreError::Exists`] if the name is taken (revoked ones included:
     /// the audit names tokens, so a name means one token for ever).
     async fn create_token(&self, token: &NewToken, now: DateTime<Utc>) -> Result<(), StoreError>;

@@ -212,6 +212,8 @@ async fn set_password(auth: &Authenticator, secret: &str, pw: String) -> Result<
         .await
         .map_err(|e| StoreError::Other(e.to_string()))?;
     auth.people.set_password(account.id, &hash, now).await?;
+    // Whoever held the old password is signed out everywhere.
+    auth.people.delete_sessions_of(account.id).await?;
     auth.people
         .clear_attempts(&format!("account:{}", account.email))
         .await?;

@@ -101,6 +101,18 @@ pub async fn sessions_expire_idle_and_absolute<S: Store + People>(store: &S) {
         ..new
     };
     people.create_session(&two, at(0)).await.unwrap();
+    let three = NewSession {
+        id_hash: digest("session-three"),
+        ..two.clone()
+    };
+    people.create_session(&three, at(0)).await.unwrap();
+    assert_eq!(people.delete_sessions_of(ann.id).await.unwrap(), 2);
+    assert!(people
+        .session(&three.id_hash, at(1))
+        .await
+        .unwrap()
+        .is_none());
+    people.create_session(&two, at(0)).await.unwrap();
     people.remove_account("ann@example.org").await.unwrap();
     assert!(people.session(&two.id_hash, at(1)).await.unwrap().is_none());
 }

@@ -294,6 +294,16 @@ impl People for SqliteStore {
         Ok(n > 0)
     }
 
+    async fn delete_sessions_of(&self, account_id: i64) -> Result<u64, StoreError> {
+        let n = sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+            .bind(account_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        Ok(n)
+    }
+
     async fn create_token(&self, token: &NewToken, now: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO api_tokens (name, role, kind, hash, created_at, expires_at)
