@@ -174,6 +174,12 @@ async fn sign_in_secrets_never_appear_in_logs_pages_or_listings() {
         .output()
         .unwrap();
     outputs.push(text(check));
+    // Without the variable, check says which one is missing (a note).
+    let unset = text(ws.crier(&["check"]));
+    assert!(
+        unset.contains("`CRIER_TEST_OIDC_SECRET` is not set here"),
+        "{unset}"
+    );
     let (_, log) = daemon.stop();
     let secrets = [
         PASSWORD,

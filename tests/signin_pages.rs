@@ -61,5 +61,8 @@ async fn the_setup_link_journey_has_no_axe_violations() {
     type_in("#password", PASSWORD).await;
     browser.one("button[type=submit]").await.click().await;
     browser.wait_title("Your account").await;
+    // A used or unknown link is a page of its own too.
+    browser.goto(&link).await;
+    browser.wait_title("This link does not work").await;
     browser.quit().await;
 }
