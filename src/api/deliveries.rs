@@ -15,7 +15,7 @@ use super::problem::{Problem, ProblemDetails};
 use super::ApiState;
 use crate::access::Principal;
 use crate::delivery::{Delivery, HoldReason, State as DeliveryState, Transition};
-use crate::store::QueueFilter;
+use crate::store::{AuditEntry, AuditFilter, QueueFilter};
 
 pub fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -31,6 +31,8 @@ pub fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(resume))
         .routes(routes!(paused))
         .routes(routes!(channels))
+        .routes(routes!(audit))
+        .routes(routes!(test_channel))
 }
 
 /// A delivery as listed (its variant is in `GET /deliveries/{id}`).
@@ -472,4 +474,53 @@ async fn channels(State(state): State<ApiState>) -> Result<Json<Vec<ChannelStatu
         })
         .collect();
     Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    pub item: Option<String>,
+    pub channel: Option<String>,
+    /// As recorded: `person:EMAIL`, `token:NAME`, `cli:USER` or `daemon`.
+    pub actor: Option<String>,
+    /// Entries at or after this time (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    pub offset: Option<usize>,
+    /// At most 500; 100 when absent.
+    pub limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", params(AuditQuery),
+    security(("crier" = ["read"])), tag = "queue",
+    responses((status = 200, body = Vec<Object>)))]
+async fn audit(
+    State(state): State<ApiState>,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Vec<AuditEntry>>, Problem> {
+    let filter = AuditFilter {
+        item: q.item,
+        channel: q.channel,
+        actor: q.actor,
+        since: q.since,
+        offset: q.offset.unwrap_or(0),
+        limit: q.limit.unwrap_or(100).clamp(1, 500),
+    };
+    Ok(Json(state.store.audit(&filter).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/channels/{name}/test", params(("name" = String, Path)),
+    security(("crier" = ["operate"])), tag = "channels",
+    responses((status = 200, body = ops::ChannelTest), (status = 404, body = ProblemDetails)))]
+async fn test_channel(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<ops::ChannelTest>, Problem> {
+    let ws = state.workspace();
+    let channel = ws
+        .channel(&name)
+        .ok_or_else(|| Problem::not_found(format!("no channel `{name}`")))?;
+    let data_dir = ws.config.data_dir();
+    Ok(Json(
+        ops::test_channel(channel, &state.services, &data_dir).await,
+    ))
 }

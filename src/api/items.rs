@@ -22,7 +22,7 @@ use crate::access::Principal;
 use crate::content::load::Overlay;
 use crate::content::Item;
 use crate::diagnostics::{Report, Severity};
-use crate::store::QueueFilter;
+use crate::store::{ContentChange, QueueFilter};
 use crate::workspace::Workspace;
 
 pub fn routes() -> OpenApiRouter<ApiState> {
@@ -238,7 +238,7 @@ async fn create(
     let table = edit::from_json(&body.fields)?;
     file.append(array, table);
     let ws = save(&state, &file, Some(file.doc.to_string()))?;
-    audit(&who, "created", &id);
+    audit(&state, &who, "created", &id, version_in(&ws, &id)).await?;
     detail_of(&ws, &id, StatusCode::CREATED)
 }
 
@@ -271,7 +271,7 @@ async fn update(
     let new = edit::from_json(&body.fields)?;
     edit::update_in_place(file.entry_mut(array, index), new);
     let ws = save(&state, &file, Some(file.doc.to_string()))?;
-    audit(&who, "updated", &id);
+    audit(&state, &who, "updated", &id, version_in(&ws, &id)).await?;
     detail_of(&ws, &id, StatusCode::OK)
 }
 
@@ -296,7 +296,7 @@ async fn delete(
     file.remove(array, index);
     let text = (!file.is_empty()).then(|| file.doc.to_string());
     save(&state, &file, text)?;
-    audit(&who, "deleted", &id);
+    audit(&state, &who, "deleted", &id, String::new()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -368,10 +368,30 @@ fn detail_of(ws: &Workspace, id: &str, status: StatusCode) -> Result<Response, P
     Ok(with_version(status, detail))
 }
 
-/// Content changes are not delivery transitions: they are logged here
-/// with who made them; the plan sync that follows logs each delivery.
-fn audit(who: &Principal, what: &str, id: &str) {
-    tracing::info!(actor = %who.actor, item = id, "item {what} through the API");
+/// Content changes are not delivery transitions: the store's audit log
+/// keeps who made them, and which version they left; the plan sync that
+/// follows logs each delivery it changes.
+async fn audit(
+    state: &ApiState,
+    who: &Principal,
+    action: &str,
+    id: &str,
+    version: String,
+) -> Result<(), Problem> {
+    let change = ContentChange {
+        at: Utc::now(),
+        actor: who.actor.clone(),
+        item: id.to_string(),
+        action: action.to_string(),
+        version,
+    };
+    state.store.record_content_change(&change).await?;
+    Ok(())
+}
+
+fn version_in(ws: &Workspace, id: &str) -> String {
+    ws.item(id)
+        .map_or(String::new(), |i| i.origin.version.clone())
 }
 
 /// The campaign files as they would be with `draft` saved (replacing the

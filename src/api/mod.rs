@@ -29,6 +29,7 @@ use tokio::sync::Notify;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::access::{Authenticate, Permission};
+use crate::channels::Services;
 use crate::store::Store;
 use crate::workspace::Workspace;
 pub use problem::Problem;
@@ -45,6 +46,9 @@ pub struct ApiState {
     pub config_path: PathBuf,
     pub wake: Arc<Notify>,
     pub auth: Arc<dyn Authenticate>,
+    /// What channels use (the HTTP client, the channel store view), for
+    /// testing a channel and the lists' personal data.
+    pub services: Services,
     /// One save at a time: read, check and write of campaign files.
     pub saving: Arc<tokio::sync::Mutex<()>>,
 }
@@ -66,29 +70,29 @@ fn documented() -> OpenApiRouter<ApiState> {
 /// The API's routes, guarded, plus the document itself (public).
 pub fn router(state: ApiState) -> Router {
     let (routes, api) = documented().split_for_parts();
-    let table = Arc::new(permissions(&api));
-    let json = Arc::new(serde_json::to_value(&api).expect("OpenAPI document is JSON"));
+    let doc = Arc::new(doc::complete(api));
+    let table = Arc::new(permissions(&doc));
     let guard_state = (state.clone(), table);
     routes
         .route_layer(axum::middleware::from_fn_with_state(guard_state, guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response(problem::as_problem))
         .with_state(state)
         .route(
             "/api/v1/openapi.json",
-            get(move || async move { Json((*json).clone()) }),
+            get(move || async move { Json((*doc).clone()) }),
         )
 }
 
-/// The generated document, for tests and tools.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented().split_for_parts().1
+/// The document as served, for tests and tools.
+pub fn openapi() -> serde_json::Value {
+    doc::complete(documented().split_for_parts().1)
 }
 
 type Table = HashMap<(Method, String), Permission>;
 
 /// (method, path) → the permission its security scope names.
-pub fn permissions(api: &utoipa::openapi::OpenApi) -> Table {
-    let doc = serde_json::to_value(api).expect("OpenAPI document is JSON");
+pub fn permissions(doc: &serde_json::Value) -> Table {
     let mut table = Table::new();
     for (path, item) in doc["paths"].as_object().into_iter().flatten() {
         for (method, op) in item.as_object().into_iter().flatten() {

@@ -6,6 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use std::path::Path;
+
+use crate::channels::{learned, Configured, PublishError, Services};
 use crate::config::Config;
 use crate::delivery::{Actor, Delivery, HoldReason, State};
 use crate::store::{Change, QueueFilter, Store, StoreError};
@@ -170,4 +173,58 @@ pub async fn decide_overdue(
         reason: reason.into(),
     };
     Ok(Some(store.change(d.id, &change, now).await?))
+}
+
+/// What testing a channel found (nothing is posted).
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct ChannelTest {
+    pub ok: bool,
+    /// What the network said about the account, or why it failed.
+    pub message: String,
+    /// The limits it learned and saved, or why it could not.
+    pub learned: Option<String>,
+}
+
+/// Tests one channel's credentials and learns its limits, posting nothing.
+pub async fn test_channel(
+    channel: &Configured,
+    services: &Services,
+    data_dir: &Path,
+) -> ChannelTest {
+    if let Some(missing) = channel.secrets().into_iter().find(|s| !s.is_set()) {
+        return ChannelTest {
+            ok: false,
+            message: format!(
+                "`{}` is not set: the channel has no credentials here",
+                missing.0
+            ),
+            learned: None,
+        };
+    }
+    let publisher = channel.publisher();
+    let learned = match publisher.learn(services).await {
+        Ok(Some(facts)) => Some(
+            match learned::record(data_dir, channel, facts, services.clock.now()) {
+                Ok((path, _)) => format!(
+                    "saved its limits to {}; `crier check` and `preview` count with them",
+                    path.display()
+                ),
+                Err(e) => format!("cannot save its limits: {e}"),
+            },
+        ),
+        Ok(None) => None,
+        Err(e) => Some(format!("could not read its limits: {e}")),
+    };
+    let (ok, message) = match publisher.check(services).await {
+        Ok(found) => (true, found),
+        Err(PublishError::Credentials { message, .. }) => {
+            (false, format!("credentials refused: {message}"))
+        }
+        Err(e) => (false, e.to_string()),
+    };
+    ChannelTest {
+        ok,
+        message,
+        learned,
+    }
 }

@@ -186,3 +186,29 @@ impl IntoResponse for Problem {
         response
     }
 }
+
+/// Every error answer the API gives is problem details: axum's own
+/// rejections (bad JSON, a missing content type, a path that does not
+/// parse, a body over the limit) arrive as plain text and are rewritten
+/// here, their text kept as the detail.
+pub async fn as_problem(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let detail = String::from_utf8_lossy(&bytes).trim().to_string();
+    let title = status.canonical_reason().unwrap_or("Error");
+    let problem = Problem::new(status.as_u16(), title);
+    if detail.is_empty() {
+        problem.into_response()
+    } else {
+        problem.detail(detail).into_response()
+    }
+}

@@ -10,7 +10,7 @@ use crate::api::{openapi, permissions};
 
 /// Every (method, path) the document lists.
 fn operations() -> Vec<(String, String)> {
-    let doc = serde_json::to_value(openapi()).unwrap();
+    let doc = openapi();
     let mut out = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
@@ -100,4 +100,37 @@ async fn the_document_is_served_without_credentials_and_is_openapi_3_1() {
         doc["components"]["securitySchemes"]["crier"]["scheme"],
         "bearer"
     );
+}
+
+#[tokio::test]
+async fn malformed_requests_are_answered_with_problem_details() {
+    let fx = Fixture::new().await;
+    let not_json = axum::http::Request::builder()
+        .method("POST")
+        .uri("/api/v1/count")
+        .header("x-test-role", "author")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from("{not json"))
+        .unwrap();
+    let (status, headers, body) = fx.call(not_json).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert_eq!(body["status"], 400);
+    let (status, headers, _) = fx
+        .as_role(
+            "author",
+            "GET",
+            "/api/v1/deliveries/not-a-number",
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    let big = serde_json::json!({ "text": "a".repeat(crate::api::BODY_LIMIT + 1), "network": crier_text::NETWORKS[0] });
+    let (status, headers, _) = fx
+        .as_role("author", "POST", "/api/v1/count", &[], Some(big))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(headers["content-type"], "application/problem+json");
 }

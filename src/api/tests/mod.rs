@@ -110,7 +110,13 @@ impl Fixture {
         let ws = Workspace::load(&config_path, &mut report).unwrap();
         let plan = crate::plan::plan(&ws, &mut report);
         assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
-        let store: Arc<dyn Store> = crate::store::open(&ws.config).await.unwrap().queue;
+        let opened = crate::store::open(&ws.config).await.unwrap();
+        let store: Arc<dyn Store> = opened.queue;
+        let services = crate::channels::Services::new(
+            &ws.config,
+            opened.channels,
+            crate::channels::stopping::Stopping::never(),
+        );
         store.sync_plan(&plan, chrono::Utc::now()).await.unwrap();
         let state = ApiState {
             store,
@@ -118,6 +124,7 @@ impl Fixture {
             config_path,
             wake: Default::default(),
             auth: Arc::new(HeaderAuth),
+            services,
             saving: Default::default(),
         };
         let app = router(state.clone());

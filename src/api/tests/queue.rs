@@ -191,3 +191,33 @@ async fn pause_and_resume_name_who_and_unknown_channels_are_refused() {
     assert_eq!(status, StatusCode::OK, "{r}");
     assert!(!fx.state.store.paused().await.unwrap().all);
 }
+
+#[tokio::test]
+async fn the_audit_log_says_who_changed_an_item_and_who_approved_it() {
+    let fx = Fixture::new().await;
+    let (_, headers, item) = fx
+        .as_role("author", "GET", "/api/v1/items/course-b", &[], None)
+        .await;
+    let etag = headers["etag"].to_str().unwrap().to_string();
+    let mut fields = item["fields"].clone();
+    fields["title"] = json!("Course B, moved");
+    let (status, _, saved) = fx
+        .as_role(
+            "author",
+            "PUT",
+            "/api/v1/items/course-b",
+            &[("if-match", &etag)],
+            Some(json!({ "fields": fields })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let (status, _, log) = fx
+        .as_role("author", "GET", "/api/v1/audit?item=course-b", &[], None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    assert_eq!(log[0]["actor"], "person:author@example.org");
+    assert_eq!(
+        log[0]["what"],
+        format!("updated to version {}", saved["version"].as_str().unwrap())
+    );
+}

@@ -5,6 +5,7 @@
 //! Times are fixed minutes after [`BASE`]; nothing sleeps. One file per
 //! behaviour; the helpers they share live here, and the macro names them all.
 
+mod audit;
 mod human_changes;
 mod leasing;
 mod mailing_lists;
@@ -15,6 +16,7 @@ mod reading;
 mod thread_parts;
 mod time_guard;
 
+pub use audit::*;
 pub use human_changes::*;
 pub use leasing::*;
 pub use mailing_lists::*;
@@ -68,6 +70,7 @@ macro_rules! contract_tests {
             tokens_by_hash_until_revoked_or_expired,
             links_are_single_use_and_expire,
             signin_attempts_count_within_a_window,
+            audit_log_names_people_and_filters,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

@@ -33,6 +33,7 @@ macro_rules! delivery_columns {
     };
 }
 
+mod audit;
 mod channel;
 mod group;
 mod lease;

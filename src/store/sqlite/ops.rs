@@ -12,7 +12,10 @@ use sqlx::Row;
 
 use super::{db_error, delivery_from_row, log, parse_hold, parse_state, stamp, SqliteStore};
 use crate::delivery::{Actor, Delivery, HoldReason, Planned, Receipt, State, Transition};
-use crate::store::{Change, Paused, QueueFilter, Store, StoreError, SyncSummary};
+use crate::store::{
+    AuditEntry, AuditFilter, Change, ContentChange, Paused, QueueFilter, Store, StoreError,
+    SyncSummary,
+};
 
 /// The parts of a delivery that decide whether a change is allowed.
 struct Current {
@@ -573,5 +576,13 @@ impl Store for SqliteStore {
 
     async fn posted_parts(&self, delivery_id: i64) -> Result<Vec<Receipt>, StoreError> {
         self.select_parts(delivery_id).await
+    }
+
+    async fn record_content_change(&self, change: &ContentChange) -> Result<(), StoreError> {
+        self.insert_content_change(change).await
+    }
+
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        self.select_audit(filter).await
     }
 }

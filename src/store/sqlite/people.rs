@@ -1,5 +1,5 @@
 //! [`People`] for SQLite: accounts, sessions, API tokens, one-time links
-//! and sign-in attempts (migration 6).
+//! and sign-in attempts (migration 7).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

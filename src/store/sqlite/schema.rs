@@ -157,7 +157,20 @@ const MIGRATIONS: &[&[&str]] = &[&[
     // because they subscribed again: resends are rate-limited per address.
     "ALTER TABLE subscribers ADD COLUMN confirm_resent_at INTEGER",
 ], &[
-    // 6: people. Secrets (session ids, API tokens, one-time links) are
+    // 6: who changed which item through the API (the audit log's other half,
+    // beside deliveries' transitions).
+    "CREATE TABLE content_changes (
+        id      INTEGER PRIMARY KEY,
+        at      INTEGER NOT NULL,
+        actor   TEXT    NOT NULL,
+        item    TEXT    NOT NULL,
+        action  TEXT    NOT NULL,
+        version TEXT    NOT NULL
+    )",
+    "CREATE INDEX content_changes_item ON content_changes (item, at)",
+    "CREATE INDEX transitions_at ON transitions (at)",
+], &[
+    // 7: people. Secrets (session ids, API tokens, one-time links) are
     // stored only as their SHA-256: a copy of this file opens no door.
     "CREATE TABLE accounts (
         id            INTEGER PRIMARY KEY,
