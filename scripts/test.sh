@@ -31,12 +31,25 @@ export CRIER_PYTHON
 # The Bluesky tests post to the real reference PDS on 127.0.0.1 (installed
 # into .peers/ on first use, then cached there). Stopped at exit only if
 # started here. CRIER_SKIP_PDS=1 runs without it: those tests say skipped.
+# Peers started here are stopped at exit.
+stops=()
+trap 'for s in "${stops[@]}"; do $s; done' EXIT
 if [[ -z "${CRIER_PDS_URL:-}" && -z "${CRIER_SKIP_PDS:-}" ]]; then
   if ! scripts/peers/pds.sh status; then
-    trap 'scripts/peers/pds.sh stop' EXIT
+    stops+=("scripts/peers/pds.sh stop")
   fi
   CRIER_PDS_URL="$(scripts/peers/pds.sh start)"
   export CRIER_PDS_URL
+fi
+
+# Sign-in tests use a real OpenID provider on 127.0.0.1 (panva's
+# oidc-provider from npm, pinned by scripts/peers/oidc/package-lock.json;
+# state in .peers/oidc); each test registers its own client. CRIER_SKIP_OIDC=1
+# runs without it: those tests say skipped.
+if [[ -z "${CRIER_OIDC_URL:-}" && -z "${CRIER_SKIP_OIDC:-}" ]]; then
+  CRIER_OIDC_URL="$(scripts/peers/oidc/start-oidc.sh)"
+  stops+=("scripts/peers/oidc/stop-oidc.sh")
+  export CRIER_OIDC_URL
 fi
 
 # The subscription pages are tested in headless Chromium (Debian's chromium

@@ -56,6 +56,20 @@ pub fn run(config: &Path, strict: bool, format: Format) -> ExitCode {
             }
         }
     }
+    if let Some(oidc) = ws.config.auth.oidc.as_ref() {
+        if !oidc.client_secret_env.is_set() {
+            report.push(
+                crate::diagnostics::Severity::Note,
+                crate::diagnostics::Location::Path {
+                    path: ws.config.path.clone(),
+                },
+                format!(
+                    "`{}` is not set here; signing in with the OpenID provider fails until it is",
+                    oidc.client_secret_env.0
+                ),
+            );
+        }
+    }
     if strict {
         report.promote_warnings();
     }

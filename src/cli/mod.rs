@@ -9,6 +9,8 @@ mod init;
 mod preview;
 mod queue;
 mod serve;
+mod tokens;
+mod users;
 mod when;
 
 use std::path::PathBuf;
@@ -95,6 +97,16 @@ enum Command {
         /// Decide for every overdue delivery at once instead of asking.
         #[arg(long, value_enum)]
         all: Option<control::Overdue>,
+    },
+    /// People who may sign in: add, list, remove, reset (a set-password link).
+    Users {
+        #[command(subcommand)]
+        command: users::Command,
+    },
+    /// API tokens for systems: create (shown once), list, revoke.
+    Tokens {
+        #[command(subcommand)]
+        command: tokens::Command,
     },
     /// Make a new organisation's workspace in DIR: config, templates, examples.
     Init(init::Args),
@@ -262,6 +274,8 @@ pub fn main() -> ExitCode {
         }
         Command::Pause { channel } => control::pause(config, channel),
         Command::Resume { channel, all } => control::resume(config, channel, all),
+        Command::Users { command } => users::run(config, command),
+        Command::Tokens { command } => tokens::run(config, command),
         Command::Init(args) => init::run(args),
         Command::Check { strict, format } => check::run(&cli.config, strict, format),
         Command::Preview {

@@ -4,6 +4,10 @@
 //! then each channel's own options by its module (see `crate::channels`), so
 //! a new network never needs a change in this file.
 
+mod auth;
+
+pub use auth::{Auth, Oidc, RoleRule};
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,6 +28,8 @@ pub struct Config {
     pub daemon: Daemon,
     pub content: ContentDirs,
     pub lint: LintOptions,
+    /// `[auth]`: sessions and the organisation's OpenID provider.
+    pub auth: Auth,
     pub channels: Vec<ChannelSpec>,
 }
 
@@ -161,6 +167,8 @@ struct RawConfig {
     #[serde(default)]
     lint: LintOptions,
     #[serde(default)]
+    auth: Auth,
+    #[serde(default)]
     channels: BTreeMap<String, toml::Table>,
 }
 
@@ -214,6 +222,7 @@ impl Config {
             daemon,
             content: raw.content,
             lint: raw.lint,
+            auth: raw.auth,
             channels,
         })
     }

@@ -35,6 +35,10 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
     let data_dir = checked.workspace.config.data_dir();
     let _lock = lock_data_dir(&data_dir)?;
     let opened = crate::store::open(&checked.workspace.config).await?;
+    let auth = Arc::new(crate::auth::Authenticator::new(
+        opened.people.clone(),
+        &checked.workspace.config,
+    ));
     let listen = checked.workspace.config.daemon.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -57,7 +61,7 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         clock: dispatcher.services.clock.clone(),
         wake: dispatcher.wake.clone(),
     });
-    let app = app(&dispatcher, opened);
+    let app = app(&dispatcher, opened, auth.clone(), config);
     // Watching before serving: once /healthz answers, an edit is seen.
     reloader.clone().watch(watch_dirs);
     let server = tokio::spawn(serve_http(listener, app, stop_rx));
@@ -66,6 +70,7 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
     let store = dispatcher.store.clone();
     let dispatch = tokio::spawn(dispatcher.run());
     info!(%listen, "crier is running");
+    first_run(&auth).await?;
     notify::notify("READY=1");
     notify::watchdog(dispatch.abort_handle(), store);
     shutdown_signal().await;
@@ -130,10 +135,40 @@ async fn recover_at_start(dispatcher: &Dispatcher) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The daemon's routes, and those every kind and channel add.
-fn app(dispatcher: &Dispatcher, opened: Opened) -> axum::Router {
+/// With no account yet, a one-time link (an hour) that creates the first
+/// admin. The link is a secret: this start message is the only place it
+/// is written (stdout for the person at the terminal, and the log).
+async fn first_run(auth: &crate::auth::Authenticator) -> anyhow::Result<()> {
+    let public_url = &auth.policy.public_url;
+    let link = crate::auth::links::first_run(auth.people.as_ref(), public_url, auth.now()).await?;
+    if let Some(link) = link {
+        println!("No one can sign in yet. Open this link within an hour to create the first administrator:\n  {link}");
+        info!(setup_link = %link, "no account exists: open the setup link within an hour to create the first administrator");
+    }
+    Ok(())
+}
+
+/// The daemon's routes, and those of the API (`/api/v1`), sign-in, every
+/// kind and every channel. The API and the sign-in pages share one
+/// `Authenticator`.
+fn app(
+    dispatcher: &Dispatcher,
+    opened: Opened,
+    auth: Arc<crate::auth::Authenticator>,
+    config: &Path,
+) -> axum::Router {
     let services = &dispatcher.services;
     let mut routes = crate::channels::registry::routes(services);
+    routes.push(crate::api::router(crate::api::ApiState {
+        store: opened.queue.clone(),
+        workspace: dispatcher.workspace.clone(),
+        config_path: config.to_path_buf(),
+        wake: dispatcher.wake.clone(),
+        auth: auth.clone(),
+        services: services.clone(),
+        saving: Default::default(),
+    }));
+    routes.push(crate::auth::routes(auth));
     {
         let ws = dispatcher.workspace.read().expect("workspace lock");
         routes.extend(ws.channels.iter().filter_map(|c| c.routes(services)));

@@ -3,6 +3,7 @@
 //! what will be sent. Render knows nothing of channels.
 
 mod context;
+pub mod page;
 mod rendered;
 mod templates;
 

@@ -3,13 +3,14 @@
 //! Every SQL statement lives under this module, behind [`Store`] (the
 //! queue: what the dispatcher, planner and CLI see) and [`ChannelStore`]
 //! (what a channel module sees, with the mailing lists, [`lists::Lists`],
-//! behind it), so a PostgreSQL backend drops in beside [`sqlite`] without
+//! behind it) and [`people::People`] (accounts, sessions, API tokens), so a PostgreSQL backend drops in beside [`sqlite`] without
 //! touching them.
 
 pub mod channel;
 #[cfg(test)]
 pub(crate) mod contract;
 pub mod lists;
+pub mod people;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -48,6 +49,9 @@ pub enum StoreError {
          changed"
     )]
     BadTime { at: String },
+    /// A name or address that must be unique is taken; the message says which.
+    #[error("{0}")]
+    Exists(String),
     #[error("database error: {0}")]
     Other(String),
 }
@@ -348,12 +352,14 @@ pub trait Store: Send + Sync {
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
 }
 
-/// One opened store through its two doors: the queue, for the dispatcher,
-/// the daemon and the CLI; the channel view, for channel modules.
+/// One opened store through its three doors: the queue, for the
+/// dispatcher, the daemon and the CLI; the channel view, for channel
+/// modules; people, for sign-in and the commands that manage accounts.
 #[derive(Clone)]
 pub struct Opened {
     pub queue: Arc<dyn Store>,
     pub channels: Arc<dyn ChannelStore>,
+    pub people: Arc<dyn people::People>,
 }
 
 /// Opens the store the configuration names (SQLite in `data_dir` by default).
@@ -362,6 +368,7 @@ pub async fn open(config: &crate::config::Config) -> Result<Opened, StoreError> 
     let store = Arc::new(sqlite::SqliteStore::open(&path).await?);
     Ok(Opened {
         queue: store.clone(),
-        channels: store,
+        channels: store.clone(),
+        people: store,
     })
 }

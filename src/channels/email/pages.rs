@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Form, Router};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -24,6 +24,7 @@ use super::links::{self, Purpose};
 use super::message::clean_name;
 use super::Email;
 use crate::channels::Services;
+use crate::render::page::page;
 use crate::secret::Secret;
 use crate::store::lists::{Added, NewSubscriber, Status};
 
@@ -112,16 +113,6 @@ impl Limiter {
         e.1 += 1;
         e.1 <= self.per_minute
     }
-}
-
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t}</title></head>\n<body>\n<main>\n<h1>{t}</h1>\n{body}\n</main>\n</body>\n</html>\n",
-        t = esc(title)
-    );
-    (status, Html(html)).into_response()
 }
 
 fn too_many() -> Response {

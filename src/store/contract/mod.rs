@@ -10,6 +10,7 @@ mod human_changes;
 mod leasing;
 mod mailing_lists;
 mod outcomes;
+mod people;
 mod plan_sync;
 mod reading;
 mod thread_parts;
@@ -20,6 +21,7 @@ pub use human_changes::*;
 pub use leasing::*;
 pub use mailing_lists::*;
 pub use outcomes::*;
+pub use people::*;
 pub use plan_sync::*;
 pub use reading::*;
 pub use thread_parts::*;
@@ -63,6 +65,11 @@ macro_rules! contract_tests {
             sync_moves_overdue_held_into_the_future_back_to_planned,
             times_that_cannot_be_clock_readings_are_refused,
             confirmation_resends_are_limited,
+            accounts_are_unique_by_folded_email,
+            sessions_expire_idle_and_absolute,
+            tokens_by_hash_until_revoked_or_expired,
+            links_are_single_use_and_expire,
+            signin_attempts_count_within_a_window,
             audit_log_names_people_and_filters,
         );
     };

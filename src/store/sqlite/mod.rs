@@ -6,7 +6,8 @@
 //! (`sync_plan`), `lease.rs` (wakeups and leases), `ops.rs` (the trait impl
 //! and checked state changes), `queries.rs` (reads and switches),
 //! `parts.rs` (the posted parts of threads), `channel.rs` (the channel
-//! view), `lists/` (the mailing lists).
+//! view), `lists/` (the mailing lists), `people.rs` (accounts, sessions,
+//! tokens, one-time links).
 
 use std::path::Path;
 use std::time::Duration;
@@ -39,6 +40,7 @@ mod lease;
 mod lists;
 mod ops;
 mod parts;
+mod people;
 mod plan;
 mod queries;
 mod schema;

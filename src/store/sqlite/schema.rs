@@ -169,6 +169,54 @@ const MIGRATIONS: &[&[&str]] = &[&[
     )",
     "CREATE INDEX content_changes_item ON content_changes (item, at)",
     "CREATE INDEX transitions_at ON transitions (at)",
+], &[
+    // 7: people. Secrets (session ids, API tokens, one-time links) are
+    // stored only as their SHA-256: a copy of this file opens no door.
+    "CREATE TABLE accounts (
+        id            INTEGER PRIMARY KEY,
+        email         TEXT    NOT NULL UNIQUE,
+        role          TEXT    NOT NULL,
+        password_hash TEXT,
+        totp_secret   TEXT,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        disabled      INTEGER NOT NULL DEFAULT 0
+    )",
+    "CREATE TABLE sessions (
+        id_hash             TEXT    PRIMARY KEY,
+        account_id          INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        created_at          INTEGER NOT NULL,
+        last_seen_at        INTEGER NOT NULL,
+        idle_expires_at     INTEGER NOT NULL,
+        absolute_expires_at INTEGER NOT NULL,
+        id_token_hint       TEXT
+    )",
+    "CREATE INDEX sessions_account ON sessions (account_id)",
+    "CREATE TABLE api_tokens (
+        id           INTEGER PRIMARY KEY,
+        name         TEXT    NOT NULL UNIQUE,
+        role         TEXT    NOT NULL,
+        kind         TEXT    NOT NULL,
+        hash         TEXT    NOT NULL UNIQUE,
+        created_at   INTEGER NOT NULL,
+        expires_at   INTEGER,
+        last_used_at INTEGER,
+        revoked_at   INTEGER
+    )",
+    "CREATE TABLE links (
+        hash       TEXT    PRIMARY KEY,
+        purpose    TEXT    NOT NULL,
+        email      TEXT,
+        payload    TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at    INTEGER
+    )",
+    "CREATE TABLE signin_attempts (
+        key TEXT    NOT NULL,
+        at  INTEGER NOT NULL
+    )",
+    "CREATE INDEX signin_attempts_key ON signin_attempts (key, at)",
 ]];
 
 /// The schema version this build writes.

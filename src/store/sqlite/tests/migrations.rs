@@ -76,6 +76,12 @@ async fn migration_4_records_imported_consent_as_given_when_stated() {
         // Back to schema 3, as a database in the field is.
         "ALTER TABLE consents DROP COLUMN imported_at",
         "ALTER TABLE subscribers DROP COLUMN confirm_resent_at",
+        // Migration 7's tables (people), then 6's (audit).
+        "DROP TABLE sessions",
+        "DROP TABLE accounts",
+        "DROP TABLE api_tokens",
+        "DROP TABLE links",
+        "DROP TABLE signin_attempts",
         "DROP TABLE content_changes",
         "DROP INDEX transitions_at",
         "DELETE FROM schema_version WHERE version >= 4",
