@@ -75,4 +75,14 @@ if ! cmp -s scripts/peers/axe/package-lock.json "$AXE/package-lock.json" \
   (cd "$AXE" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# schemathesis fuzzes the HTTP API from its own OpenAPI document
+# (tests/api.rs): in a venv of its own, pinned.
+ST=.peers/schemathesis
+if ! "$ST/bin/schemathesis" --version 2>/dev/null | grep -q '4.32.5'; then
+  python3 -m venv "$ST"
+  "$ST/bin/python" -m pip install --quiet 'schemathesis==4.32.5'
+fi
+CRIER_SCHEMATHESIS="$PWD/$ST/bin/schemathesis"
+export CRIER_SCHEMATHESIS
+
 cargo test --workspace --locked "$@"

@@ -3,7 +3,6 @@
 //! resume, and the channels' status.
 
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -23,10 +22,6 @@ pub fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(read))
         .routes(routes!(cancel))
         .routes(routes!(retry))
-        .routes(routes!(approve))
-        .routes(routes!(reject))
-        .routes(routes!(approve_item))
-        .routes(routes!(reject_item))
         .routes(routes!(pause))
         .routes(routes!(resume))
         .routes(routes!(paused))
@@ -52,7 +47,7 @@ pub struct DeliveryRow {
     pub approved: bool,
 }
 
-fn row(d: &Delivery, now: DateTime<Utc>) -> DeliveryRow {
+pub(super) fn row(d: &Delivery, now: DateTime<Utc>) -> DeliveryRow {
     DeliveryRow {
         id: d.id,
         item: d.item.clone(),
@@ -169,7 +164,7 @@ pub struct Reason {
     pub reason: Option<String>,
 }
 
-async fn done(state: &ApiState, d: Delivery) -> Json<DeliveryRow> {
+pub(super) async fn done(state: &ApiState, d: Delivery) -> Json<DeliveryRow> {
     state.wake.notify_one();
     Json(row(&d, Utc::now()))
 }
@@ -196,133 +191,6 @@ async fn retry(
 ) -> Result<Json<DeliveryRow>, Problem> {
     let d = ops::retry(state.store.as_ref(), id, who.actor, Utc::now()).await?;
     Ok(done(&state, d).await)
-}
-
-#[utoipa::path(post, path = "/api/v1/deliveries/{id}/approve", params(("id" = i64, Path)),
-    security(("crier" = ["approve"])), tag = "approvals",
-    responses((status = 200, body = DeliveryRow), (status = 409, body = ProblemDetails)))]
-async fn approve(
-    State(state): State<ApiState>,
-    Extension(who): Extension<Principal>,
-    Path(id): Path<i64>,
-) -> Result<Json<DeliveryRow>, Problem> {
-    let now = Utc::now();
-    let d = ops::approve(state.store.as_ref(), id, who.actor, "approved".into(), now).await?;
-    Ok(done(&state, d).await)
-}
-
-#[utoipa::path(post, path = "/api/v1/deliveries/{id}/reject", params(("id" = i64, Path)),
-    request_body = Reason, security(("crier" = ["approve"])), tag = "approvals",
-    responses((status = 200, body = DeliveryRow), (status = 409, body = ProblemDetails)))]
-async fn reject(
-    State(state): State<ApiState>,
-    Extension(who): Extension<Principal>,
-    Path(id): Path<i64>,
-    body: Option<Json<Reason>>,
-) -> Result<Json<DeliveryRow>, Problem> {
-    let reason = reason_of(body)?;
-    let d = ops::reject(state.store.as_ref(), id, who.actor, &reason, Utc::now()).await?;
-    Ok(done(&state, d).await)
-}
-
-fn reason_of(body: Option<Json<Reason>>) -> Result<String, Problem> {
-    body.and_then(|Json(b)| b.reason)
-        .filter(|r| !r.trim().is_empty())
-        .ok_or_else(|| Problem::bad_request("reason", "say why, for the item's author"))
-}
-
-/// What an item-wide approval or rejection changed.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ItemDecision {
-    /// The item's version the decision is about.
-    pub version: String,
-    pub deliveries: Vec<DeliveryRow>,
-}
-
-/// The item's pending deliveries, if `version` (If-Match) is still what
-/// its file says; else 409 with the version now.
-async fn pending_at_version(
-    state: &ApiState,
-    id: &str,
-    headers: &HeaderMap,
-) -> Result<(String, Vec<Delivery>), Problem> {
-    let ws = state.workspace();
-    let item = ws
-        .item(id)
-        .ok_or_else(|| Problem::not_found(format!("no item `{id}`")))?;
-    let version = item.origin.version.clone();
-    let sent = headers
-        .get(axum::http::header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().trim_matches('"').to_string())
-        .ok_or_else(|| {
-            Problem::new(428, "If-Match is required")
-                .detail("send the version of the item you reviewed")
-        })?;
-    if sent != version {
-        return Err(Problem::new(409, "The item changed since you reviewed it")
-            .detail("review it again: the approval must be of what will be sent")
-            .current_version(version));
-    }
-    let filter = QueueFilter {
-        item: Some(id.to_string()),
-        ..QueueFilter::default()
-    };
-    let rows = state.store.list(&filter).await?;
-    Ok((
-        version,
-        rows.into_iter().filter(|d| d.state.is_pending()).collect(),
-    ))
-}
-
-#[utoipa::path(post, path = "/api/v1/items/{id}/approve", params(("id" = String, Path),
-        ("If-Match" = String, Header, description = "the version reviewed")),
-    security(("crier" = ["approve"])), tag = "approvals",
-    responses((status = 200, body = ItemDecision), (status = 409, body = ProblemDetails)))]
-async fn approve_item(
-    State(state): State<ApiState>,
-    Extension(who): Extension<Principal>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Json<ItemDecision>, Problem> {
-    let (version, pending) = pending_at_version(&state, &id, &headers).await?;
-    let now = Utc::now();
-    let mut out = Vec::new();
-    for d in pending {
-        let why = format!("approved version {version}");
-        let d = ops::approve(state.store.as_ref(), d.id, who.actor.clone(), why, now).await?;
-        out.push(row(&d, now));
-    }
-    state.wake.notify_one();
-    Ok(Json(ItemDecision {
-        version,
-        deliveries: out,
-    }))
-}
-
-#[utoipa::path(post, path = "/api/v1/items/{id}/reject", params(("id" = String, Path),
-        ("If-Match" = String, Header, description = "the version reviewed")),
-    request_body = Reason, security(("crier" = ["approve"])), tag = "approvals",
-    responses((status = 200, body = ItemDecision), (status = 409, body = ProblemDetails)))]
-async fn reject_item(
-    State(state): State<ApiState>,
-    Extension(who): Extension<Principal>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Option<Json<Reason>>,
-) -> Result<Json<ItemDecision>, Problem> {
-    let reason = reason_of(body)?;
-    let (version, pending) = pending_at_version(&state, &id, &headers).await?;
-    let now = Utc::now();
-    let mut out = Vec::new();
-    for d in pending {
-        let d = ops::reject(state.store.as_ref(), d.id, who.actor.clone(), &reason, now).await?;
-        out.push(row(&d, now));
-    }
-    Ok(Json(ItemDecision {
-        version,
-        deliveries: out,
-    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema, Default)]
@@ -502,6 +370,7 @@ async fn audit(
         channel: q.channel,
         actor: q.actor,
         since: q.since,
+        content_only: false,
         offset: q.offset.unwrap_or(0),
         limit: q.limit.unwrap_or(100).clamp(1, 500),
     };

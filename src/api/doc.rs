@@ -80,6 +80,15 @@ pub fn complete(api: OpenApi) -> serde_json::Value {
             .flat_map(|o| o.values_mut())
         {
             let has_body = op.get("requestBody").is_some();
+            // Error bodies declared on a handler are problem details too.
+            for (code, answer) in op["responses"].as_object_mut().into_iter().flatten() {
+                let content = answer.get_mut("content").and_then(|c| c.as_object_mut());
+                if let (true, Some(content)) = (code.as_str() >= "400", content) {
+                    if let Some(json) = content.remove("application/json") {
+                        content.insert("application/problem+json".into(), json);
+                    }
+                }
+            }
             let codes = common.iter().chain(with_body.iter().filter(|_| has_body));
             for (code, _) in codes {
                 let answers = &mut op["responses"];

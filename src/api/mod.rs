@@ -7,6 +7,7 @@
 //! sees is the scope the server enforces, and a route without one is
 //! refused. Handlers get the caller as an `Extension<Principal>`.
 
+mod approvals;
 mod deliveries;
 mod doc;
 mod edit;
@@ -66,6 +67,7 @@ fn documented() -> OpenApiRouter<ApiState> {
         .merge(items::routes())
         .merge(tools::routes())
         .merge(deliveries::routes())
+        .merge(approvals::routes())
         .merge(subscribers::routes())
 }
 

@@ -105,6 +105,8 @@ pub struct AuditFilter {
     /// The stored form (`person:ann@example.org`).
     pub actor: Option<String>,
     pub since: Option<DateTime<Utc>>,
+    /// Only content changes (who wrote the item), no transitions.
+    pub content_only: bool,
     pub offset: usize,
     pub limit: usize,
 }

@@ -221,3 +221,54 @@ async fn the_audit_log_says_who_changed_an_item_and_who_approved_it() {
         format!("updated to version {}", saved["version"].as_str().unwrap())
     );
 }
+
+#[tokio::test]
+async fn with_separate_approvers_the_last_writer_may_not_approve() {
+    let fx = Fixture::new().await;
+    let config = std::fs::read_to_string(fx.file("channels.toml")).unwrap();
+    std::fs::write(
+        fx.file("channels.toml"),
+        config + "\n[auth]\nseparate_approver = true\n",
+    )
+    .unwrap();
+    fx.reload().await;
+    let (_, headers, item) = fx
+        .as_role("approver", "GET", "/api/v1/items/course-a", &[], None)
+        .await;
+    let etag = headers["etag"].to_str().unwrap().to_string();
+    let mut fields = item["fields"].clone();
+    fields["title"] = json!("Course A, by the approver");
+    let (status, _, saved) = fx
+        .as_role(
+            "approver",
+            "PUT",
+            "/api/v1/items/course-a",
+            &[("if-match", &etag)],
+            Some(json!({ "fields": fields })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    fx.reload().await;
+    let etag = format!("\"{}\"", saved["version"].as_str().unwrap());
+    let (status, _, p) = fx
+        .as_role(
+            "approver",
+            "POST",
+            "/api/v1/items/course-a/approve",
+            &[("if-match", &etag)],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{p}");
+    // Someone else may: the admin is another person.
+    let (status, _, decision) = fx
+        .as_role(
+            "admin",
+            "POST",
+            "/api/v1/items/course-a/approve",
+            &[("if-match", &etag)],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{decision}");
+}

@@ -72,6 +72,13 @@ pub async fn audit_log_names_people_and_filters(store: &dyn Store) {
     })
     .await;
     assert!(on_news.iter().all(|e| e.channel.as_deref() == Some("news")) && on_news.len() >= 3);
+    let content = all(AuditFilter {
+        content_only: true,
+        ..AuditFilter::default()
+    })
+    .await;
+    assert_eq!(content.len(), 1);
+    assert_eq!(content[0].delivery, None);
     let recent = all(AuditFilter {
         since: Some(at(2)),
         ..AuditFilter::default()

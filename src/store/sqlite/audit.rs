@@ -41,6 +41,9 @@ impl SqliteStore {
                 (true, None) => c.push("0 = 1".into()),
                 _ => {}
             }
+            if f.content_only && channel.is_some() {
+                c.push("0 = 1".into());
+            }
             if f.actor.is_some() {
                 c.push(format!("{actor} = $3"));
             }
