@@ -61,21 +61,7 @@ pub fn test(config: &Path, name: &str) -> ExitCode {
             }
         };
         let data_dir = ws.config.data_dir();
-        let services = Services {
-            http: crate::channels::http::client(),
-            publish_dir: data_dir.join("public"),
-            public_url: ws
-                .config
-                .daemon
-                .public_url
-                .trim_end_matches('/')
-                .to_string(),
-            store,
-            clock: Arc::new(crier_schedule::SystemClock),
-            credentials: crate::credentials::Credentials::new(&data_dir),
-            campaigns_dir: ws.config.campaigns_dir(),
-            stopping: crate::channels::stopping::Stopping::never(),
-        };
+        let services = services(&ws.config, store);
         // What the network says about itself (limits) is saved for `check`
         // and `preview`; a network that cannot be asked changes nothing.
         let learned = match publisher.learn(&services).await {
@@ -111,4 +97,23 @@ pub fn test(config: &Path, name: &str) -> ExitCode {
         }
         code
     })
+}
+
+/// What a channel gets to talk to its network from the command line: the
+/// daemon's services, with a stop signal that never fires.
+pub(super) fn services(
+    config: &crate::config::Config,
+    store: Arc<dyn crate::store::ChannelStore>,
+) -> Services {
+    let data_dir = config.data_dir();
+    Services {
+        http: crate::channels::http::client(),
+        publish_dir: data_dir.join("public"),
+        public_url: config.daemon.public_url.trim_end_matches('/').to_string(),
+        store,
+        clock: Arc::new(crier_schedule::SystemClock),
+        credentials: crate::credentials::Credentials::new(&data_dir),
+        campaigns_dir: config.campaigns_dir(),
+        stopping: crate::channels::stopping::Stopping::never(),
+    }
 }

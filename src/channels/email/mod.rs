@@ -8,7 +8,8 @@
 //! (one delivery to many recipients, resumable), `pages.rs` (subscribe,
 //! confirm, preferences, one-click unsubscribe), `confirm.rs` (the
 //! confirmation email, also used by `crier subscribers import`), `cli.rs`
-//! (`crier subscribers`, the command this kind adds).
+//! (`crier subscribers`, the command this kind adds), `test_send.rs` (a
+//! `[TEST]` send of the real message to a few addresses, touching no record).
 
 mod cli;
 pub mod config;
@@ -18,6 +19,9 @@ pub mod message;
 mod pages;
 mod publish;
 pub mod sender;
+mod test_send;
+
+pub use test_send::{send_test, MAX_TEST_ADDRESSES};
 
 use std::sync::Arc;
 
@@ -26,6 +30,7 @@ use async_trait::async_trait;
 use super::registry::{Kind, KindHooks};
 use super::{
     Channel, Family, Findings, Job, PublishError, Publisher, Reconciled, Rendered, Services,
+    TestSent,
 };
 use crate::config::{ChannelSpec, Config, Organisation};
 use crate::content::Item;
@@ -228,6 +233,15 @@ impl Publisher for Email {
     /// without one.
     async fn reconcile(&self, _job: &Job<'_>, _services: &Services) -> Reconciled {
         Reconciled::NotSent
+    }
+
+    async fn send_test(
+        &self,
+        variant: &Variant,
+        to: &[String],
+        services: &Services,
+    ) -> Result<TestSent, PublishError> {
+        send_test(self, variant, to, services).await
     }
 
     async fn check(&self, _services: &Services) -> Result<String, PublishError> {
