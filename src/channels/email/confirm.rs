@@ -71,6 +71,7 @@ impl Confirmer {
                 unsubscribe_url: &unsubscribe_url,
                 preferences_url: &preferences_url,
                 message_key: format!("crier.confirm.{}.{}", sub.id, now.timestamp_millis()),
+                reference: None,
             },
             message::dkim_config(&self.options)?.as_ref(),
         )?;

@@ -20,6 +20,7 @@ mod pages;
 mod publish;
 pub mod sender;
 mod test_send;
+pub mod verp;
 
 pub use test_send::{send_test, MAX_TEST_ADDRESSES};
 

@@ -93,6 +93,7 @@ pub async fn send_test(
             unsubscribe_url: &page,
             preferences_url: &page,
             message_key: format!("crier.test.{run}.{n}"),
+            reference: None,
         };
         let msg = message::build_prepared(&prepared, &personal, dkim.as_ref())
             .map_err(PublishError::permanent)?;

@@ -5,6 +5,7 @@
 //! Times are fixed minutes after [`BASE`]; nothing sleeps. One file per
 //! behaviour; the helpers they share live here, and the macro names them all.
 
+mod bounces;
 mod human_changes;
 mod leasing;
 mod mailing_lists;
@@ -14,6 +15,7 @@ mod reading;
 mod thread_parts;
 mod time_guard;
 
+pub use bounces::*;
 pub use human_changes::*;
 pub use leasing::*;
 pub use mailing_lists::*;
@@ -61,6 +63,7 @@ macro_rules! contract_tests {
             sync_moves_overdue_held_into_the_future_back_to_planned,
             times_that_cannot_be_clock_readings_are_refused,
             confirmation_resends_are_limited,
+            bounces_apply_once_and_suppress_by_kind,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

@@ -156,6 +156,24 @@ const MIGRATIONS: &[&[&str]] = &[&[
     // 5: when a pending subscriber was last sent a fresh confirmation
     // because they subscribed again: resends are rate-limited per address.
     "ALTER TABLE subscribers ADD COLUMN confirm_resent_at INTEGER",
+], &[
+    // 6: bounces and complaints that came back after a send (bounce
+    // mailbox, provider webhooks), one row per event, keyed so the same
+    // event applied twice (a crash before the mailbox was marked) changes
+    // nothing; attributed to (delivery, subscriber) by the signed VERP token.
+    "CREATE TABLE bounce_events (
+        channel       TEXT    NOT NULL,
+        event_key     TEXT    NOT NULL,
+        delivery_id   INTEGER NOT NULL,
+        subscriber_id INTEGER NOT NULL,
+        kind          TEXT    NOT NULL,
+        source        TEXT    NOT NULL,
+        status        TEXT,
+        detail        TEXT,
+        at            INTEGER NOT NULL,
+        PRIMARY KEY (channel, event_key)
+    )",
+    "CREATE INDEX bounce_events_subscriber ON bounce_events (subscriber_id, kind, at)",
 ]];
 
 /// The schema version this build writes.

@@ -51,6 +51,8 @@ struct Shared {
     /// The message parts every recipient shares, encoded once.
     prepared: message::Prepared,
     base_url: String,
+    /// The envelope sender's domain (`verp.rs`).
+    bounce_domain: String,
     key: Secret,
     dkim: Option<DkimConfig>,
     smtp: Smtp,
@@ -233,6 +235,7 @@ impl Shared {
             pacer: Pacer::per_second(setup.options.max_per_second),
             prepared: setup.prepared,
             base_url: format!("{}/lists/{}", services.public_url, email.name),
+            bounce_domain: setup.options.bounce_domain().to_string(),
             key: setup.key,
             dkim: setup.dkim,
             store: services.store.clone(),

@@ -14,6 +14,7 @@ use tracing::warn;
 use super::super::links::{self, Purpose};
 use super::super::message::{self, Personal};
 use super::super::sender::{Answer, Conn};
+use super::super::verp;
 use super::writer::Durable;
 use super::Shared;
 use crate::store::lists::{Recipient, RecipientOutcome, RecipientState};
@@ -220,6 +221,10 @@ impl Shared {
     /// The recipient's own message: the shared parts with their greeting
     /// and signed links spliced in.
     fn message(&self, r: &Recipient) -> Result<(Envelope, Vec<u8>), String> {
+        let sent = verp::Sent {
+            delivery: self.delivery,
+            subscriber: r.subscriber_id,
+        };
         let manage = links::sign(
             &self.key,
             &self.channel,
@@ -236,9 +241,15 @@ impl Shared {
             preferences_url: &preferences_url,
             // The same for every attempt: receivers can fold a repeat.
             message_key: format!("crier.{}.{}", self.delivery, r.subscriber_id),
+            reference: Some(verp::token(&self.key, &self.channel, sent)),
         };
         let msg = message::build_prepared(&self.prepared, &personal, self.dkim.as_ref())?;
-        Ok((msg.envelope().clone(), msg.formatted()))
+        // Bounces come back to an address naming this (delivery, recipient).
+        let bounces = verp::address(&self.key, &self.channel, &self.bounce_domain, sent);
+        let from = bounces.parse().map_err(|e| format!("`{bounces}`: {e}"))?;
+        let envelope =
+            Envelope::new(Some(from), msg.envelope().to().to_vec()).map_err(|e| e.to_string())?;
+        Ok((envelope, msg.formatted()))
     }
 
     /// Hands the outcome to the writer; the answer says when it is durable.

@@ -76,6 +76,7 @@ async fn migration_4_records_imported_consent_as_given_when_stated() {
         // Back to schema 3, as a database in the field is.
         "ALTER TABLE consents DROP COLUMN imported_at",
         "ALTER TABLE subscribers DROP COLUMN confirm_resent_at",
+        "DROP TABLE bounce_events",
         "DELETE FROM schema_version WHERE version >= 4",
     ] {
         sqlx::query(AssertSqlSafe(sql))
