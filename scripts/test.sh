@@ -33,10 +33,24 @@ export CRIER_PYTHON
 # started here. CRIER_SKIP_PDS=1 runs without it: those tests say skipped.
 if [[ -z "${CRIER_PDS_URL:-}" && -z "${CRIER_SKIP_PDS:-}" ]]; then
   if ! scripts/peers/pds.sh status; then
-    trap 'scripts/peers/pds.sh stop' EXIT
+    PDS_STOP='scripts/peers/pds.sh stop'
+    trap "$PDS_STOP" EXIT
   fi
   CRIER_PDS_URL="$(scripts/peers/pds.sh start)"
   export CRIER_PDS_URL
+fi
+
+# The bounce-mailbox tests read a real IMAP server: Debian's Dovecot
+# (dovecot-imapd, installed by the script when missing and this runs as
+# root), a non-system instance on 127.0.0.1 with its state in .peers/.
+# Stopped at exit only if started here. CRIER_SKIP_IMAP=1 runs without it:
+# those tests say skipped.
+if [[ -z "${CRIER_IMAP_URL:-}" && -z "${CRIER_SKIP_IMAP:-}" ]]; then
+  if ! scripts/peers/dovecot.sh status; then
+    trap 'scripts/peers/dovecot.sh stop; ${PDS_STOP:-}' EXIT
+  fi
+  CRIER_IMAP_URL="$(scripts/peers/dovecot.sh start)"
+  export CRIER_IMAP_URL
 fi
 
 # The subscription pages are tested in headless Chromium (Debian's chromium

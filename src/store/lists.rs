@@ -181,7 +181,7 @@ pub struct BounceEvent {
     pub delivery_id: i64,
     pub subscriber_id: i64,
     pub kind: BounceKind,
-    /// Where it came from: `imap`, `postmark`, `mailgun`, `sendgrid`, `ses`.
+    /// Where it came from, as the channel names it (its mailbox, a relay).
     pub source: String,
     /// The enhanced status code, e.g. `5.1.1`.
     pub status: Option<String>,

@@ -104,6 +104,8 @@ pub struct Options {
     /// The domain of the envelope sender, `bounces+<token>@<domain>` (its
     /// mail must reach the bounce mailbox); the From address's if absent.
     pub bounce_domain: Option<String>,
+    /// `[channels.<name>.bounces]`: the bounce mailbox and soft-bounce rule.
+    pub bounces: Option<super::bounce::BounceOptions>,
 }
 
 fn default_port() -> u16 {
@@ -236,6 +238,9 @@ impl Options {
                     "channels.{n}.bounce_domain is not a mail domain: `{d}`"
                 ));
             }
+        }
+        if let Some(b) = &options.bounces {
+            b.check(n)?;
         }
         if options.concurrency == 0 || options.recycle_after == 0 {
             return Err(format!(

@@ -35,7 +35,7 @@ fn event(key: &str, subscriber_id: i64, kind: BounceKind) -> BounceEvent {
         delivery_id: 7,
         subscriber_id,
         kind,
-        source: "imap".into(),
+        source: "mailbox".into(),
         status: Some("5.1.1".into()),
         detail: Some("no such user".into()),
     }
