@@ -72,6 +72,7 @@ impl Confirmer {
                 preferences_url: &preferences_url,
                 message_key: format!("crier.confirm.{}.{}", sub.id, now.timestamp_millis()),
                 reference: None,
+                relay_header: None,
             },
             message::dkim_config(&self.options)?.as_ref(),
         )?;

@@ -25,6 +25,8 @@ pub struct Personal<'a> {
     /// The signed VERP token, repeated in `X-Crier-Ref` so a bounce that
     /// quotes only the original headers is still attributed.
     pub reference: Option<String>,
+    /// The header the relay echoes back in its events, if any.
+    pub relay_header: Option<(&'static str, String)>,
 }
 
 /// The parts every recipient shares.
@@ -249,6 +251,9 @@ pub fn build_prepared(
     if let Some(r) = &p.reference {
         builder = builder.raw_header(header(super::verp::REF_HEADER, r.clone()));
     }
+    if let Some((name, value)) = &p.relay_header {
+        builder = builder.raw_header(header(name, value.clone()));
+    }
     let qp_body = |b| Body::dangerous_pre_encoded(b, ContentTransferEncoding::QuotedPrintable);
     let mut msg = builder
         .multipart(
@@ -312,6 +317,7 @@ mod tests {
             preferences_url: "https://e.org/p?t=1",
             message_key: "k.1".into(),
             reference: None,
+            relay_header: None,
         };
         let msg = String::from_utf8(
             build_prepared(&prepared, &personal, None)

@@ -252,7 +252,21 @@ impl Channel for Email {
         }
     }
     fn routes(&self, services: &Services) -> Option<axum::Router> {
-        Some(pages::router(self, services))
+        let pages = pages::router(self, services);
+        let hooks = self.options.bounces.as_ref().and_then(|b| {
+            let key = self
+                .keyring
+                .key(&services.credentials, &self.name)
+                .map_err(|e| tracing::warn!(channel = %self.name, "event webhooks disabled: {e}"))
+                .ok()?;
+            let store = services.store.clone();
+            let clock = services.clock.clone();
+            Some(bounce::webhooks::Hooks::new(&self.name, b, key, store, clock).router())
+        });
+        Some(match hooks {
+            Some(h) => pages.merge(h),
+            None => pages,
+        })
     }
     /// Starts reading the bounce mailbox, when there is one.
     async fn start(&self, services: &Services) -> Result<(), String> {

@@ -94,6 +94,7 @@ pub async fn send_test(
             preferences_url: &page,
             message_key: format!("crier.test.{run}.{n}"),
             reference: None,
+            relay_header: None,
         };
         let msg = message::build_prepared(&prepared, &personal, dkim.as_ref())
             .map_err(PublishError::permanent)?;

@@ -4,9 +4,13 @@
 //! ARF complaints), attributed by the signed VERP token only (`verp.rs`:
 //! never by guessing from an address), and applied through the store
 //! (`Lists::record_bounce`: once per event, in one transaction).
+//! `webhooks.rs` serves the relays' event webhooks; `providers.rs` checks
+//! their signatures and reads their payloads.
 
 pub mod mailbox;
 pub mod parse;
+pub mod providers;
+pub mod webhooks;
 
 use std::path::PathBuf;
 
@@ -40,6 +44,17 @@ pub struct BounceOptions {
     /// PEM certificates of a private CA for the IMAP server, besides the
     /// public roots (the name must still match).
     pub tls_ca_file: Option<PathBuf>,
+    /// The relay the list sends through (`postmark`, `mailgun`,
+    /// `sendgrid`): each message then carries the header that relay echoes
+    /// in its events, with the crier token.
+    pub relay: Option<String>,
+    /// Postmark's webhook basic auth, `user:password`, in this variable.
+    pub postmark_basic_auth_env: Option<SecretRef>,
+    /// Mailgun's webhook signing key, in this variable.
+    pub mailgun_signing_key_env: Option<SecretRef>,
+    /// SendGrid's event webhook verification key (base64, as SendGrid
+    /// shows it; a public key, so not a secret).
+    pub sendgrid_public_key: Option<String>,
 }
 
 fn default_processed() -> String {
@@ -64,10 +79,15 @@ impl BounceOptions {
     }
 
     pub fn secrets(&self) -> Vec<&SecretRef> {
-        [&self.user_env, &self.password_env]
-            .into_iter()
-            .flatten()
-            .collect()
+        [
+            &self.user_env,
+            &self.password_env,
+            &self.postmark_basic_auth_env,
+            &self.mailgun_signing_key_env,
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     /// Checks what can be checked without the network; errors name the
@@ -82,6 +102,19 @@ impl BounceOptions {
                     at("imap")
                 ));
             }
+        }
+        if let Some(r) = &self.relay {
+            if !providers::RELAYS.contains(&r.as_str()) {
+                return Err(format!(
+                    "{}: `{r}` is not one of {}",
+                    at("relay"),
+                    providers::RELAYS.join(", ")
+                ));
+            }
+        }
+        if let Some(k) = &self.sendgrid_public_key {
+            providers::sendgrid_key(k)
+                .map_err(|e| format!("{}: {e}", at("sendgrid_public_key")))?;
         }
         if self.poll_seconds == 0 {
             return Err(format!("{} must be at least 1", at("poll_seconds")));

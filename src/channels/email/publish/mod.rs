@@ -53,6 +53,8 @@ struct Shared {
     base_url: String,
     /// The envelope sender's domain (`verp.rs`).
     bounce_domain: String,
+    /// The relay whose event header each message carries.
+    relay: Option<String>,
     key: Secret,
     dkim: Option<DkimConfig>,
     smtp: Smtp,
@@ -236,6 +238,7 @@ impl Shared {
             prepared: setup.prepared,
             base_url: format!("{}/lists/{}", services.public_url, email.name),
             bounce_domain: setup.options.bounce_domain().to_string(),
+            relay: setup.options.bounces.as_ref().and_then(|b| b.relay.clone()),
             key: setup.key,
             dkim: setup.dkim,
             store: services.store.clone(),

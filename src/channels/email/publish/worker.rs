@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::warn;
 
+use super::super::bounce::providers::relay_header;
 use super::super::links::{self, Purpose};
 use super::super::message::{self, Personal};
 use super::super::sender::{Answer, Conn};
@@ -225,6 +226,7 @@ impl Shared {
             delivery: self.delivery,
             subscriber: r.subscriber_id,
         };
+        let token = verp::token(&self.key, &self.channel, sent);
         let manage = links::sign(
             &self.key,
             &self.channel,
@@ -241,7 +243,8 @@ impl Shared {
             preferences_url: &preferences_url,
             // The same for every attempt: receivers can fold a repeat.
             message_key: format!("crier.{}.{}", self.delivery, r.subscriber_id),
-            reference: Some(verp::token(&self.key, &self.channel, sent)),
+            reference: Some(token.clone()),
+            relay_header: self.relay.as_deref().and_then(|r| relay_header(r, &token)),
         };
         let msg = message::build_prepared(&self.prepared, &personal, self.dkim.as_ref())?;
         // Bounces come back to an address naming this (delivery, recipient).
