@@ -102,28 +102,62 @@ impl HoldReason {
     }
 }
 
-/// Who caused a transition, for the audit log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// Who caused a change, for the audit log: the daemon, someone at the
+/// server's shell (their Unix user), a signed-in person (their e-mail), or
+/// a system using an API token (the token's name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Actor {
-    Cli,
-    Api,
     Daemon,
+    Cli(String),
+    Person(String),
+    Token(String),
 }
 
 impl Actor {
-    pub fn as_str(self) -> &'static str {
+    /// The person at this shell, as the operating system names them.
+    pub fn cli() -> Actor {
+        let user = ["USER", "LOGNAME"]
+            .into_iter()
+            .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()));
+        Actor::Cli(user.unwrap_or_default())
+    }
+
+    /// The stored form: `daemon`, `cli:USER`, `person:EMAIL`, `token:NAME`.
+    pub fn to_stored(&self) -> String {
         match self {
-            Actor::Cli => "cli",
-            Actor::Api => "api",
-            Actor::Daemon => "daemon",
+            Actor::Daemon => "daemon".into(),
+            Actor::Cli(user) if user.is_empty() => "cli".into(),
+            Actor::Cli(user) => format!("cli:{user}"),
+            Actor::Person(email) => format!("person:{email}"),
+            Actor::Token(name) => format!("token:{name}"),
         }
     }
 
+    /// Reads the stored form back; `api` is what rows written before
+    /// people had names hold.
     pub fn parse(s: &str) -> Option<Actor> {
-        [Actor::Cli, Actor::Api, Actor::Daemon]
-            .into_iter()
-            .find(|x| x.as_str() == s)
+        let (kind, name) = s.split_once(':').unwrap_or((s, ""));
+        let name = name.to_string();
+        match kind {
+            "daemon" if name.is_empty() => Some(Actor::Daemon),
+            "cli" => Some(Actor::Cli(name)),
+            "person" if !name.is_empty() => Some(Actor::Person(name)),
+            "token" if !name.is_empty() => Some(Actor::Token(name)),
+            "api" if name.is_empty() => Some(Actor::Token("api".into())),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_stored())
+    }
+}
+
+impl Serialize for Actor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_stored())
     }
 }
 
@@ -223,5 +257,26 @@ pub struct Progress {
 impl Progress {
     pub fn is_empty(&self) -> bool {
         self.sent + self.bounced + self.deferred == 0
+    }
+}
+
+#[cfg(test)]
+mod actor_tests {
+    use super::Actor;
+
+    #[test]
+    fn actors_round_trip_through_their_stored_form() {
+        for actor in [
+            Actor::Daemon,
+            Actor::Cli("ann".into()),
+            Actor::Cli(String::new()),
+            Actor::Person("ada@example.org".into()),
+            Actor::Token("website".into()),
+        ] {
+            assert_eq!(Actor::parse(&actor.to_stored()), Some(actor));
+        }
+        assert_eq!(Actor::parse("api"), Some(Actor::Token("api".into())));
+        assert_eq!(Actor::parse("person:"), None);
+        assert_eq!(Actor::parse("someone"), None);
     }
 }

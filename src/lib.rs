@@ -1,6 +1,8 @@
 //! crier: takes each communication once, renders a variant per channel from
 //! templates, and publishes it on schedule. See ARCHITECTURE.md for the map.
 
+pub mod access;
+pub mod api;
 pub mod channels;
 pub mod cli;
 pub mod config;

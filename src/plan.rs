@@ -55,7 +55,12 @@ pub fn from_variants(ws: &Workspace, variants: &Variants) -> Vec<Planned> {
                 std::iter::once((MAIN.to_string(), due_at)).chain(item.reminders.iter().cloned());
             for (occasion, due_at) in occasions {
                 out.push(Planned {
-                    fingerprint: fingerprint(variant, due_at, requires_approval),
+                    fingerprint: fingerprint(
+                        variant,
+                        &item.origin.version,
+                        due_at,
+                        requires_approval,
+                    ),
                     item: item.id.clone(),
                     channel: name.clone(),
                     occasion,
@@ -69,9 +74,12 @@ pub fn from_variants(ws: &Workspace, variants: &Variants) -> Vec<Planned> {
     out
 }
 
-fn fingerprint(variant: &Variant, due_at: DateTime<Utc>, approval: bool) -> String {
+/// Changes with the variant, the time, the approval rule, and any edit of
+/// the item's entry (so an approval never outlives what was approved).
+fn fingerprint(variant: &Variant, version: &str, due_at: DateTime<Utc>, approval: bool) -> String {
     let mut h = Sha256::new();
     h.update(variant.canonical_json());
+    h.update(version.as_bytes());
     h.update(due_at.timestamp_millis().to_le_bytes());
     h.update([u8::from(approval)]);
     hex::encode(&h.finalize()[..16])

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::channels::{learned, registry, Configured, Findings};
 use crate::config::Config;
+use crate::content::load::Overlay;
 use crate::content::{self, Item, ItemKind};
 use crate::diagnostics::{Location, Report, Severity};
 use crate::lint;
@@ -27,6 +28,15 @@ impl Workspace {
     /// Loads as much as can be loaded, reporting every problem. `None` only
     /// when the configuration itself cannot be read.
     pub fn load(config_path: &Path, report: &mut Report) -> Option<Workspace> {
+        Workspace::load_with(config_path, &Overlay::default(), report)
+    }
+
+    /// `load`, reading the campaign files in `overlay` as given there.
+    pub fn load_with(
+        config_path: &Path,
+        overlay: &Overlay,
+        report: &mut Report,
+    ) -> Option<Workspace> {
         let config = Config::load(config_path, report)?;
         let mut channels = Vec::new();
         for spec in &config.channels {
@@ -58,7 +68,7 @@ impl Workspace {
             language: &config.organisation.language,
             channels: &names,
         };
-        let items = content::load_dir(&config.campaigns_dir(), &ctx, report);
+        let items = content::load_dir(&config.campaigns_dir(), &ctx, overlay, report);
         Some(Workspace {
             config,
             channels,

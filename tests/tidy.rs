@@ -275,7 +275,9 @@ fn only_the_store_deserialises_a_variant() {
 }
 
 /// The layers, lowest first: a layer may use those below it, never above.
-const LAYERS: &[&str] = &["store", "render", "channels", "dispatch", "daemon", "cli"];
+const LAYERS: &[&str] = &[
+    "store", "render", "channels", "dispatch", "auth", "api", "daemon", "cli",
+];
 
 /// Domain modules every layer uses: they name no layer.
 const DOMAIN: &[&str] = &[
@@ -285,6 +287,7 @@ const DOMAIN: &[&str] = &[
     "variant",
     "diagnostics",
     "secret",
+    "access",
 ];
 
 /// Which layers the files of `module` (a folder or a file under src/) name.

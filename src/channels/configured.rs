@@ -42,6 +42,11 @@ impl Configured {
         self.kind.name
     }
 
+    /// Whether this channel keeps a subscriber list (its kind says).
+    pub fn keeps_lists(&self) -> bool {
+        self.kind.hooks.keeps_lists()
+    }
+
     pub fn family(&self) -> Family {
         self.kind.family
     }

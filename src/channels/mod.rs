@@ -172,6 +172,27 @@ pub struct Services {
     pub stopping: stopping::Stopping,
 }
 
+impl Services {
+    /// The services for a configuration and its store's channel view.
+    pub fn new(
+        config: &crate::config::Config,
+        store: Arc<dyn ChannelStore>,
+        stopping: stopping::Stopping,
+    ) -> Services {
+        let data_dir = config.data_dir();
+        Services {
+            http: http::client(),
+            publish_dir: data_dir.join("public"),
+            public_url: config.daemon.public_url.trim_end_matches('/').to_string(),
+            store,
+            clock: Arc::new(crier_schedule::SystemClock),
+            credentials: crate::credentials::Credentials::new(&data_dir),
+            campaigns_dir: config.campaigns_dir(),
+            stopping,
+        }
+    }
+}
+
 /// How a send failed; the dispatcher acts on the kind, never on the text.
 ///
 /// `status` is the HTTP status of the answer that decided the kind, when

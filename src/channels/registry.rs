@@ -68,6 +68,12 @@ pub trait KindHooks: Sync {
         Ok(None)
     }
 
+    /// Whether the kind's channels keep subscriber lists (personal data
+    /// that an erasure must reach).
+    fn keeps_lists(&self) -> bool {
+        false
+    }
+
     /// A `crier` subcommand the kind adds (built with clap's builder API).
     fn command(&self) -> Option<clap::Command> {
         None

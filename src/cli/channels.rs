@@ -3,9 +3,9 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use crate::channels::{PublishError, Services};
+use crate::api::ops;
+use crate::channels::Services;
 
 pub fn list(config: &Path) -> ExitCode {
     let (ws, _) = match super::load(config) {
@@ -39,14 +39,6 @@ pub fn test(config: &Path, name: &str) -> ExitCode {
         eprintln!("no channel `{name}` in {}", config.display());
         return ExitCode::from(1);
     };
-    let publisher = channel.publisher();
-    if let Some(missing) = channel.secrets().into_iter().find(|s| !s.is_set()) {
-        eprintln!(
-            "`{}` is not set: the channel has no credentials here",
-            missing.0
-        );
-        return ExitCode::from(1);
-    }
     crate::channels::http::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -60,60 +52,22 @@ pub fn test(config: &Path, name: &str) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        let data_dir = ws.config.data_dir();
-        let services = services(&ws.config, store);
-        // What the network says about itself (limits) is saved for `check`
-        // and `preview`; a network that cannot be asked changes nothing.
-        let learned = match publisher.learn(&services).await {
-            Ok(Some(facts)) => {
-                let now = services.clock.now();
-                match crate::channels::learned::record(&data_dir, channel, facts, now) {
-                    Ok((path, _)) => Some(format!(
-                        "{name}: saved its limits to {}; `crier check` and `preview` count with them",
-                        path.display()
-                    )),
-                    Err(e) => Some(format!("{name}: cannot save its limits: {e}")),
-                }
-            }
-            Ok(None) => None,
-            Err(e) => Some(format!("{name}: could not read its limits: {e}")),
+        let services = Services::new(
+            &ws.config,
+            store,
+            crate::channels::stopping::Stopping::never(),
+        );
+        let outcome = ops::test_channel(channel, &services, &ws.config.data_dir()).await;
+        let code = if outcome.ok {
+            println!("{name}: ok — {}", outcome.message);
+            ExitCode::SUCCESS
+        } else {
+            eprintln!("{name}: {}", outcome.message);
+            ExitCode::from(1)
         };
-        let code = match publisher.check(&services).await {
-            Ok(found) => {
-                println!("{name}: ok — {found}");
-                ExitCode::SUCCESS
-            }
-            Err(PublishError::Credentials { message: m, .. }) => {
-                eprintln!("{name}: credentials refused: {m}");
-                ExitCode::from(1)
-            }
-            Err(e) => {
-                eprintln!("{name}: {e}");
-                ExitCode::from(1)
-            }
-        };
-        if let Some(line) = learned {
-            println!("{line}");
+        if let Some(line) = &outcome.learned {
+            println!("{name}: {line}");
         }
         code
     })
-}
-
-/// What a channel gets to talk to its network from the command line: the
-/// daemon's services, with a stop signal that never fires.
-pub(super) fn services(
-    config: &crate::config::Config,
-    store: Arc<dyn crate::store::ChannelStore>,
-) -> Services {
-    let data_dir = config.data_dir();
-    Services {
-        http: crate::channels::http::client(),
-        publish_dir: data_dir.join("public"),
-        public_url: config.daemon.public_url.trim_end_matches('/').to_string(),
-        store,
-        clock: Arc::new(crier_schedule::SystemClock),
-        credentials: crate::credentials::Credentials::new(&data_dir),
-        campaigns_dir: config.campaigns_dir(),
-        stopping: crate::channels::stopping::Stopping::never(),
-    }
 }

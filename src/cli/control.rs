@@ -6,12 +6,13 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use chrono::Utc;
-use clap::ValueEnum;
+use chrono::{DateTime, Utc};
 
 use super::with_store;
-use crate::delivery::{Actor, HoldReason, State};
-use crate::store::{Change, QueueFilter};
+use crate::api::ops;
+pub use crate::api::ops::Overdue;
+use crate::delivery::{Actor, Delivery};
+use crate::store::{QueueFilter, Store, StoreError};
 
 /// Which deliveries a control command acts on.
 pub enum Target {
@@ -20,26 +21,14 @@ pub enum Target {
 }
 
 pub fn cancel(config: &Path, target: Target) -> ExitCode {
-    apply(config, target, "cancelled", |_| Change {
-        from: vec![State::Planned, State::Retrying, State::Held],
-        to: State::Cancelled,
-        hold_reason: None,
-        due_at: None,
-        approve: false,
-        actor: Actor::Cli,
-        reason: "cancelled by hand".into(),
+    apply(config, target, "cancelled", |store, id, now| {
+        Box::pin(async move { ops::cancel(store, id, Actor::cli(), now).await })
     })
 }
 
 pub fn retry(config: &Path, target: Target) -> ExitCode {
-    apply(config, target, "queued to send now", |now| Change {
-        from: vec![State::Failed, State::Held, State::Retrying],
-        to: State::Planned,
-        hold_reason: None,
-        due_at: Some(now),
-        approve: false,
-        actor: Actor::Cli,
-        reason: "retry requested by hand".into(),
+    apply(config, target, "queued to send now", |store, id, now| {
+        Box::pin(async move { ops::retry(store, id, Actor::cli(), now).await })
     })
 }
 
@@ -47,21 +36,7 @@ pub fn approve(config: &Path, target: Target) -> ExitCode {
     with_store(config, |_cfg, store| async move {
         let now = Utc::now();
         for id in ids(store.as_ref(), target).await? {
-            let Some(d) = store.get(id).await? else {
-                anyhow::bail!("no delivery with id {id}");
-            };
-            // A held delivery goes out now; a planned one keeps its time.
-            let held = d.state == State::Held && d.hold_reason == Some(HoldReason::Approval);
-            let change = Change {
-                from: vec![State::Planned, State::Held, State::Retrying],
-                to: if held { State::Planned } else { d.state },
-                hold_reason: None,
-                due_at: (held && d.due_at < now).then_some(now),
-                approve: true,
-                actor: Actor::Cli,
-                reason: "approved".into(),
-            };
-            let d = store.change(id, &change, now).await?;
+            let d = ops::approve(store.as_ref(), id, Actor::cli(), "approved".into(), now).await?;
             println!("{id}: approved ({})", d.display_state(now));
         }
         Ok(ExitCode::SUCCESS)
@@ -71,7 +46,7 @@ pub fn approve(config: &Path, target: Target) -> ExitCode {
 pub fn pause(config: &Path, channel: Option<String>) -> ExitCode {
     with_store(config, |_cfg, store| async move {
         store
-            .set_paused(channel.as_deref(), true, Actor::Cli, Utc::now())
+            .set_paused(channel.as_deref(), true, Actor::cli(), Utc::now())
             .await?;
         match channel {
             Some(c) => println!(
@@ -81,17 +56,6 @@ pub fn pause(config: &Path, channel: Option<String>) -> ExitCode {
         }
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// What to do with a delivery whose time passed while paused.
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Overdue {
-    /// Send it now.
-    SendNow,
-    /// Move it to the channel's next posting slot.
-    NextSlot,
-    /// Do not send it.
-    Skip,
 }
 
 pub fn resume(config: &Path, channel: Option<String>, all: Option<Overdue>) -> ExitCode {
@@ -107,21 +71,10 @@ pub fn resume(config: &Path, channel: Option<String>, all: Option<Overdue>) -> E
     }
     with_store(config, |cfg, store| async move {
         let now = Utc::now();
-        store
-            .set_paused(channel.as_deref(), false, Actor::Cli, now)
-            .await?;
-        let held = store
-            .list(&QueueFilter {
-                state: Some(State::Held),
-                hold_reason: Some(HoldReason::Paused),
-                channel: channel.clone(),
-                ..QueueFilter::default()
-            })
-            .await?;
-        let paused = store.paused().await?;
+        let overdue = ops::resume(store.as_ref(), channel.as_deref(), Actor::cli(), now).await?;
         let stdin = std::io::stdin();
         let mut lines = stdin.lock().lines();
-        for d in held.iter().filter(|d| !paused.covers(&d.channel)) {
+        for d in &overdue {
             let choice = match all {
                 Some(c) => c,
                 None => {
@@ -141,38 +94,13 @@ pub fn resume(config: &Path, channel: Option<String>, all: Option<Overdue>) -> E
                     }
                 }
             };
-            let (to, due_at, reason) = match choice {
-                Overdue::SendNow => (State::Planned, Some(now), "resumed: send now".to_string()),
-                Overdue::Skip => (State::Cancelled, None, "resumed: skipped".to_string()),
-                Overdue::NextSlot => {
-                    let spec = cfg.spec(&d.channel);
-                    let Some(slots) = spec.filter(|s| !s.slots.is_empty()) else {
-                        println!(
-                            "{}: channel {} has no posting slots; left held",
-                            d.id, d.channel
-                        );
-                        continue;
-                    };
-                    let slots = crier_schedule::Slots::parse(&slots.slots)?;
-                    let t = slots.next_free(now, &Default::default(), cfg.organisation.timezone);
-                    (
-                        State::Planned,
-                        Some(t),
-                        "resumed: moved to the next slot".to_string(),
-                    )
-                }
-            };
-            let change = Change {
-                from: vec![State::Held],
-                to,
-                hold_reason: None,
-                due_at,
-                approve: false,
-                actor: Actor::Cli,
-                reason,
-            };
-            let d = store.change(d.id, &change, now).await?;
-            println!("{}: {}", d.id, d.display_state(now));
+            match ops::decide_overdue(store.as_ref(), &cfg, d, choice, Actor::cli(), now).await? {
+                Some(d) => println!("{}: {}", d.id, d.display_state(now)),
+                None => println!(
+                    "{}: channel {} has no posting slots; left held",
+                    d.id, d.channel
+                ),
+            }
         }
         println!(
             "resumed{}",
@@ -182,17 +110,20 @@ pub fn resume(config: &Path, channel: Option<String>, all: Option<Overdue>) -> E
     })
 }
 
-fn apply(
-    config: &Path,
-    target: Target,
-    done: &'static str,
-    change: impl Fn(chrono::DateTime<Utc>) -> Change + Send + 'static,
-) -> ExitCode {
+type Op = for<'a> fn(
+    &'a dyn Store,
+    i64,
+    DateTime<Utc>,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Delivery, StoreError>> + Send + 'a>,
+>;
+
+fn apply(config: &Path, target: Target, done: &'static str, op: Op) -> ExitCode {
     with_store(config, move |_cfg, store| async move {
         let now = Utc::now();
         let mut failed = false;
         for id in ids(store.as_ref(), target).await? {
-            match store.change(id, &change(now), now).await {
+            match op(store.as_ref(), id, now).await {
                 Ok(_) => println!("{id}: {done}"),
                 Err(e) => {
                     eprintln!("{id}: {e}");
@@ -208,7 +139,7 @@ fn apply(
     })
 }
 
-async fn ids(store: &dyn crate::store::Store, target: Target) -> anyhow::Result<Vec<i64>> {
+async fn ids(store: &dyn Store, target: Target) -> anyhow::Result<Vec<i64>> {
     Ok(match target {
         Target::Ids(ids) => ids,
         Target::Item(item) => {

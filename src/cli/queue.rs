@@ -129,7 +129,7 @@ pub fn show(config: &Path, id: i64, format: Format) -> ExitCode {
                         local(t.at, tz),
                         t.from.map_or("-", State::as_str),
                         t.to.as_str(),
-                        t.actor.as_str(),
+                        t.actor.to_stored(),
                         t.reason
                     );
                 }

@@ -54,7 +54,11 @@ pub fn run(config: &Path, item: &str, channel: &str, to: &[String]) -> ExitCode 
                 return ExitCode::from(1);
             }
         };
-        let services = super::channels::services(&ws.config, store);
+        let services = crate::channels::Services::new(
+            &ws.config,
+            store,
+            crate::channels::stopping::Stopping::never(),
+        );
         match c.publisher().send_test(&variant, to, &services).await {
             Ok(sent) => {
                 println!("{channel}: {}", sent.summary());

@@ -6,6 +6,7 @@
 
 pub mod load;
 pub mod markdown;
+pub mod version;
 
 use std::path::PathBuf;
 
@@ -100,6 +101,8 @@ pub struct Origin {
     pub path: PathBuf,
     pub line: usize,
     pub column: usize,
+    /// What the entry says, hashed (`version::entry_version`).
+    pub version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

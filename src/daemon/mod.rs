@@ -3,9 +3,10 @@
 //! Start-up order matters: check content, take the data folder's lock (one
 //! daemon per queue), open the store, bind the port, let channels set up
 //! (feeds' files), sync the plan, recover what a previous process left in
-//! flight, then serve and dispatch.
+//! flight, then serve and dispatch; only then tell systemd it is ready.
 
 mod http;
+mod notify;
 pub mod reload;
 
 use std::net::SocketAddr;
@@ -13,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use anyhow::{bail, Context as _};
-use crier_schedule::SystemClock;
 use tokio::sync::{watch, Notify};
 use tracing::{error, info, warn};
 
@@ -63,31 +63,20 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
     let server = tokio::spawn(serve_http(listener, app, stop_rx));
     tokio::spawn(learn_limits(dispatcher.clone(), data_dir, reloader.clone()));
     tokio::spawn(on_sighup(reloader));
+    let store = dispatcher.store.clone();
     let dispatch = tokio::spawn(dispatcher.run());
     info!(%listen, "crier is running");
+    notify::notify("READY=1");
+    notify::watchdog(dispatch.abort_handle(), store);
     shutdown_signal().await;
+    notify::notify("STOPPING=1");
     stop(stop_tx, dispatch, server).await;
     Ok(())
 }
 
 /// What publishers may use, built once for the daemon's life.
 fn services(ws: &Workspace, opened: &Opened, stopping: Stopping) -> Services {
-    let data_dir = ws.config.data_dir();
-    Services {
-        http: crate::channels::http::client(),
-        publish_dir: data_dir.join("public"),
-        public_url: ws
-            .config
-            .daemon
-            .public_url
-            .trim_end_matches('/')
-            .to_string(),
-        store: opened.channels.clone(),
-        clock: Arc::new(SystemClock),
-        credentials: crate::credentials::Credentials::new(&data_dir),
-        campaigns_dir: ws.config.campaigns_dir(),
-        stopping,
-    }
+    Services::new(&ws.config, opened.channels.clone(), stopping)
 }
 
 /// What channels set up before anything is sent (feeds' files), then the

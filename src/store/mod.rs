@@ -59,6 +59,50 @@ pub struct QueueFilter {
     pub channel: Option<String>,
     pub item: Option<String>,
     pub limit: Option<usize>,
+    /// Only deliveries after this (due time, id): the next page of a
+    /// listing, found by index however deep the queue.
+    pub after: Option<(DateTime<Utc>, i64)>,
+}
+
+/// A change to content made through the API: who created, edited or
+/// deleted which item, leaving which version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContentChange {
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub item: String,
+    /// created, updated or deleted.
+    pub action: String,
+    /// The entry's version after the change (empty when deleted).
+    pub version: String,
+}
+
+/// One line of the audit log: a delivery's transition, or a content change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub item: String,
+    /// For a delivery's transition: its channel, id and states.
+    pub channel: Option<String>,
+    pub delivery: Option<i64>,
+    pub from: Option<State>,
+    pub to: Option<State>,
+    /// The transition's reason, or the content change (`updated to <version>`).
+    pub what: String,
+}
+
+/// Which audit entries to read, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub item: Option<String>,
+    /// Only deliveries' transitions on this channel.
+    pub channel: Option<String>,
+    /// The stored form (`person:ann@example.org`).
+    pub actor: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub offset: usize,
+    pub limit: usize,
 }
 
 /// What [`Store::sync_plan`] changed.
@@ -295,6 +339,13 @@ pub trait Store: Send + Sync {
     /// The parts of a thread already posted, in order from part 0 (stopping
     /// at the first gap).
     async fn posted_parts(&self, delivery_id: i64) -> Result<Vec<Receipt>, StoreError>;
+
+    /// Records who changed which item's content (the deliveries that
+    /// follow are logged by the plan sync).
+    async fn record_content_change(&self, change: &ContentChange) -> Result<(), StoreError>;
+
+    /// The audit log: transitions and content changes, newest first.
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
 }
 
 /// One opened store through its two doors: the queue, for the dispatcher,

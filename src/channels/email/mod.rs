@@ -98,6 +98,10 @@ struct Hooks;
 
 #[async_trait]
 impl KindHooks for Hooks {
+    fn keeps_lists(&self) -> bool {
+        true
+    }
+
     async fn metrics(&self, store: &dyn ChannelStore) -> Result<String, StoreError> {
         let counts = store.lists().recipient_counts().await?;
         Ok(crate::metrics::Metrics::render_recipients(&counts))

@@ -98,6 +98,7 @@ pub(super) fn build_item(
     raw: RawItem,
     campaign: Option<&Campaign>,
     undated_index: Option<usize>,
+    version: &str,
     ctx: &Context,
     report: &mut Report,
 ) -> Option<Item> {
@@ -136,6 +137,7 @@ pub(super) fn build_item(
         path: src.path.clone(),
         line,
         column,
+        version: version.to_string(),
     };
     let checked = Checked {
         id,

@@ -14,11 +14,12 @@ mod item;
 mod names;
 mod times;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
@@ -34,14 +35,34 @@ pub struct Context<'a> {
     pub channels: &'a BTreeSet<String>,
 }
 
+/// Files to read as if they were on disk with this text (`None`: as if
+/// removed): a save is checked with the edited file in place before it is
+/// written. Keys are `dir.join(file name)`.
+#[derive(Debug, Default, Clone)]
+pub struct Overlay(pub BTreeMap<PathBuf, Option<String>>);
+
 /// Loads every `*.toml` under `dir` (sorted, so output is stable).
-pub fn load_dir(dir: &Path, ctx: &Context, report: &mut Report) -> Vec<Item> {
-    let Some(files) = toml_files(dir, report) else {
+pub fn load_dir(dir: &Path, ctx: &Context, overlay: &Overlay, report: &mut Report) -> Vec<Item> {
+    let Some(mut files) = toml_files(dir, report) else {
         return Vec::new();
     };
+    files.extend(
+        overlay
+            .0
+            .keys()
+            .filter(|p| !files.contains(p))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    files.sort();
     let mut items = Vec::new();
     for path in files {
-        match std::fs::read_to_string(&path) {
+        let text = match overlay.0.get(&path) {
+            Some(Some(text)) => Ok(text.clone()),
+            Some(None) => continue,
+            None => std::fs::read_to_string(&path),
+        };
+        match text {
             Ok(text) => items.extend(load_file(&SourceFile::new(&path, text), ctx, report)),
             Err(e) => report.error(Location::Path { path }, format!("cannot read: {e}")),
         }
@@ -121,6 +142,9 @@ pub fn load_file(src: &SourceFile, ctx: &Context, report: &mut Report) -> Vec<It
     let mut undated = 0usize;
     for (is_post, value) in entries {
         let span = value.span();
+        let version = toml::Value::deserialize(ValueDeserializer::from(value.clone()))
+            .map(|v| super::version::entry_version(&v))
+            .unwrap_or_default();
         let Some(raw) = deserialize_entry::<RawItem>(src, value, report) else {
             continue;
         };
@@ -138,7 +162,15 @@ pub fn load_file(src: &SourceFile, ctx: &Context, report: &mut Report) -> Vec<It
         } else {
             None
         };
-        items.extend(build_item(src, raw, parent, undated_index, ctx, report));
+        items.extend(build_item(
+            src,
+            raw,
+            parent,
+            undated_index,
+            &version,
+            ctx,
+            report,
+        ));
     }
     items
 }

@@ -24,7 +24,7 @@ pub async fn change_checks_state(store: &dyn Store) {
     let mut approve = change(
         &[State::Held],
         State::Planned,
-        Actor::Api,
+        Actor::Person("ann@example.org".into()),
         "approved by comms lead",
     );
     approve.approve = true;
@@ -53,20 +53,20 @@ pub async fn change_checks_state(store: &dyn Store) {
         Err(StoreError::NotFound(9999))
     ));
 
-    let mut send_now = change(&[State::Planned], State::Planned, Actor::Cli, "send now");
+    let mut send_now = change(&[State::Planned], State::Planned, Actor::cli(), "send now");
     send_now.due_at = Some(at(2));
     assert_eq!(
         store.change(id, &send_now, at(2)).await.unwrap().due_at,
         at(2)
     );
 
-    let to_flight = change(&[State::Planned], State::InFlight, Actor::Cli, "force");
+    let to_flight = change(&[State::Planned], State::InFlight, Actor::cli(), "force");
     assert!(store.change(id, &to_flight, at(2)).await.is_err());
     assert_eq!(state_of(store, id).await, State::Planned);
 
     lease_one(store, id, at(3)).await;
     store.record_failed(id, "503", at(3)).await.unwrap();
-    let mut retry = change(&[State::Failed], State::Retrying, Actor::Cli, "try again");
+    let mut retry = change(&[State::Failed], State::Retrying, Actor::cli(), "try again");
     retry.due_at = Some(at(10));
     let d = store.change(id, &retry, at(4)).await.unwrap();
     assert_eq!(
@@ -82,34 +82,49 @@ pub async fn change_checks_state(store: &dyn Store) {
 pub async fn pauses(store: &dyn Store) {
     assert_eq!(store.paused().await.unwrap(), Paused::default());
     store
-        .set_paused(None, true, Actor::Cli, at(0))
+        .set_paused(None, true, Actor::cli(), at(0))
         .await
         .unwrap();
     store
-        .set_paused(Some("news"), true, Actor::Api, at(0))
+        .set_paused(
+            Some("news"),
+            true,
+            Actor::Person("ann@example.org".into()),
+            at(0),
+        )
         .await
         .unwrap();
     store
-        .set_paused(Some("social"), true, Actor::Api, at(0))
+        .set_paused(
+            Some("social"),
+            true,
+            Actor::Person("ann@example.org".into()),
+            at(0),
+        )
         .await
         .unwrap();
     store
-        .set_paused(Some("social"), true, Actor::Api, at(1))
+        .set_paused(
+            Some("social"),
+            true,
+            Actor::Person("ann@example.org".into()),
+            at(1),
+        )
         .await
         .unwrap();
     let p = store.paused().await.unwrap();
     assert!(p.all && p.covers("anything"));
     assert_eq!(p.channels, vec!["news".to_string(), "social".to_string()]);
     store
-        .set_paused(None, false, Actor::Cli, at(2))
+        .set_paused(None, false, Actor::cli(), at(2))
         .await
         .unwrap();
     store
-        .set_paused(Some("news"), false, Actor::Cli, at(2))
+        .set_paused(Some("news"), false, Actor::cli(), at(2))
         .await
         .unwrap();
     store
-        .set_paused(Some("never-paused"), false, Actor::Cli, at(2))
+        .set_paused(Some("never-paused"), false, Actor::cli(), at(2))
         .await
         .unwrap();
     let p = store.paused().await.unwrap();

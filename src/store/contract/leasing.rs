@@ -64,7 +64,7 @@ pub async fn lease_earliest_first_with_limit(store: &dyn Store) {
     let log = store.history(d2).await.unwrap();
     let last = log.last().unwrap();
     assert_eq!(
-        (last.from, last.to, last.actor),
+        (last.from, last.to, last.actor.clone()),
         (Some(State::Planned), State::InFlight, Actor::Daemon)
     );
 }

@@ -5,6 +5,7 @@
 //! Times are fixed minutes after [`BASE`]; nothing sleeps. One file per
 //! behaviour; the helpers they share live here, and the macro names them all.
 
+mod audit;
 mod bounces;
 mod human_changes;
 mod leasing;
@@ -15,6 +16,7 @@ mod reading;
 mod thread_parts;
 mod time_guard;
 
+pub use audit::*;
 pub use bounces::*;
 pub use human_changes::*;
 pub use leasing::*;
@@ -63,6 +65,7 @@ macro_rules! contract_tests {
             sync_moves_overdue_held_into_the_future_back_to_planned,
             times_that_cannot_be_clock_readings_are_refused,
             confirmation_resends_are_limited,
+            audit_log_names_people_and_filters,
             bounces_apply_once_and_suppress_by_kind,
         );
     };

@@ -42,7 +42,7 @@ pub async fn record_sent_keeps_receipt(store: &dyn Store) {
     assert!(is_wrong_state(store.record_failed(id, "late", at(3)).await));
     assert!(is_wrong_state(
         store
-            .hold(id, HoldReason::Paused, "", Actor::Cli, at(3))
+            .hold(id, HoldReason::Paused, "", Actor::cli(), at(3))
             .await
     ));
     assert!(matches!(
@@ -226,7 +226,13 @@ pub async fn hold_and_release(store: &dyn Store) {
         find(store, "l", "news").await.id,
     );
     store
-        .hold(h, HoldReason::Approval, "needs sign-off", Actor::Cli, at(0))
+        .hold(
+            h,
+            HoldReason::Approval,
+            "needs sign-off",
+            Actor::cli(),
+            at(0),
+        )
         .await
         .unwrap();
     let held = store.get(h).await.unwrap().unwrap();
@@ -236,7 +242,7 @@ pub async fn hold_and_release(store: &dyn Store) {
     );
     assert_eq!(held.display_state(at(0)), "held:approval");
     let last = store.history(h).await.unwrap().pop().unwrap();
-    assert_eq!((last.actor, last.to), (Actor::Cli, State::Held));
+    assert_eq!((last.actor, last.to), (Actor::cli(), State::Held));
     assert!(last.reason.contains("approval") && last.reason.contains("needs sign-off"));
     // A held delivery is never leased.
     assert_eq!(

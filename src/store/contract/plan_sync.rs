@@ -49,7 +49,7 @@ pub async fn sync_adds_updates_cancels(store: &dyn Store) {
         (Some(State::Planned), State::Cancelled)
     );
     assert_eq!(
-        (last.actor, last.reason.as_str()),
+        (last.actor.clone(), last.reason.as_str()),
         (Actor::Daemon, "removed from content")
     );
     assert_eq!(last.at, at(2));
@@ -85,7 +85,7 @@ pub async fn sync_never_touches_settled(store: &dyn Store) {
     let cancel = change(
         &[State::Planned],
         State::Cancelled,
-        Actor::Cli,
+        Actor::cli(),
         "not needed",
     );
     store.change(cancelled, &cancel, at(3)).await.unwrap();
@@ -137,7 +137,7 @@ pub async fn sync_updates_retrying_and_held(store: &dyn Store) {
         )
         .await
         .unwrap();
-    let mut approve = change(&[State::Held], State::Held, Actor::Cli, "approved");
+    let mut approve = change(&[State::Held], State::Held, Actor::cli(), "approved");
     approve.approve = true;
     approve.hold_reason = Some(HoldReason::Approval);
     assert!(store.change(h.id, &approve, at(2)).await.unwrap().approved);

@@ -47,7 +47,12 @@ pub async fn history_in_order_with_actors(store: &dyn Store) {
         )
         .await
         .unwrap();
-    let mut approve = change(&[State::Held], State::Planned, Actor::Api, "approved");
+    let mut approve = change(
+        &[State::Held],
+        State::Planned,
+        Actor::Person("ann@example.org".into()),
+        "approved",
+    );
     approve.approve = true;
     store.change(id, &approve, at(12)).await.unwrap();
     lease_one(store, id, at(13)).await;
@@ -59,14 +64,17 @@ pub async fn history_in_order_with_actors(store: &dyn Store) {
         .unwrap();
 
     let log = store.history(id).await.unwrap();
-    let steps: Vec<_> = log.iter().map(|t| (t.from, t.to, t.actor)).collect();
+    let steps: Vec<_> = log
+        .iter()
+        .map(|t| (t.from, t.to, t.actor.clone()))
+        .collect();
     use State::*;
     assert_eq!(
         steps,
         vec![
             (None, Planned, Actor::Daemon),
             (Some(Planned), Held, Actor::Daemon),
-            (Some(Held), Planned, Actor::Api),
+            (Some(Held), Planned, Actor::Person("ann@example.org".into())),
             (Some(Planned), InFlight, Actor::Daemon),
             (Some(InFlight), InFlight, Actor::Daemon),
             (Some(InFlight), Sent, Actor::Daemon),

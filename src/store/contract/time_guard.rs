@@ -39,7 +39,7 @@ pub async fn times_that_cannot_be_clock_readings_are_refused(store: &dyn Store) 
             .await
     ));
     assert!(is_bad_time(
-        store.set_paused(None, true, Actor::Cli, end).await
+        store.set_paused(None, true, Actor::cli(), end).await
     ));
     lease_one(store, id, at(1)).await;
     // Reading with the end of time is fine: it takes every lease.

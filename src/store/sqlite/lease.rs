@@ -119,7 +119,7 @@ impl SqliteStore {
                 now,
                 Some(*from),
                 State::InFlight,
-                Actor::Daemon,
+                &Actor::Daemon,
                 &reason,
             )
             .await?;
@@ -167,7 +167,7 @@ async fn fail_unreadable(
         now,
         Some(from),
         State::InFlight,
-        Actor::Daemon,
+        &Actor::Daemon,
         "leased",
     )
     .await?;

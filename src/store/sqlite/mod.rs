@@ -32,6 +32,7 @@ macro_rules! delivery_columns {
     };
 }
 
+mod audit;
 mod channel;
 mod group;
 mod lease;
@@ -295,7 +296,7 @@ async fn log(
     at: DateTime<Utc>,
     from: Option<State>,
     to: State,
-    actor: Actor,
+    actor: &Actor,
     reason: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
@@ -306,7 +307,7 @@ async fn log(
     .bind(stamp(at)?)
     .bind(from.map(State::as_str))
     .bind(to.as_str())
-    .bind(actor.as_str())
+    .bind(actor.to_stored())
     .bind(reason)
     .execute(conn)
     .await

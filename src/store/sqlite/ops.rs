@@ -12,7 +12,10 @@ use sqlx::Row;
 
 use super::{db_error, delivery_from_row, log, parse_hold, parse_state, stamp, SqliteStore};
 use crate::delivery::{Actor, Delivery, HoldReason, Planned, Receipt, State, Transition};
-use crate::store::{Change, Paused, QueueFilter, Store, StoreError, SyncSummary};
+use crate::store::{
+    AuditEntry, AuditFilter, Change, ContentChange, Paused, QueueFilter, Store, StoreError,
+    SyncSummary,
+};
 
 /// The parts of a delivery that decide whether a change is allowed.
 struct Current {
@@ -133,7 +136,7 @@ pub(super) async fn apply_request_started(
         now,
         Some(State::InFlight),
         State::InFlight,
-        Actor::Daemon,
+        &Actor::Daemon,
         "request started",
     )
     .await
@@ -197,7 +200,7 @@ pub(super) async fn apply_finish(
         now,
         Some(cur.state),
         outcome.to,
-        Actor::Daemon,
+        &Actor::Daemon,
         &outcome.reason,
     )
     .await
@@ -317,7 +320,7 @@ impl Store for SqliteStore {
         .await
         .map_err(db_error)?;
         let why = format!("held ({}): {note}", reason.as_str());
-        log(&mut tx, id, now, Some(cur.state), State::Held, actor, &why).await?;
+        log(&mut tx, id, now, Some(cur.state), State::Held, &actor, &why).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -350,7 +353,7 @@ impl Store for SqliteStore {
             now,
             Some(State::InFlight),
             State::Planned,
-            Actor::Daemon,
+            &Actor::Daemon,
             reason,
         )
         .await?;
@@ -425,7 +428,7 @@ impl Store for SqliteStore {
             now,
             Some(cur.state),
             change.to,
-            change.actor,
+            &change.actor,
             &change.reason,
         )
         .await?;
@@ -518,7 +521,7 @@ impl Store for SqliteStore {
             now,
             Some(State::InFlight),
             State::Retrying,
-            Actor::Daemon,
+            &Actor::Daemon,
             reason,
         )
         .await?;
@@ -554,7 +557,7 @@ impl Store for SqliteStore {
             now,
             Some(State::InFlight),
             State::Retrying,
-            Actor::Daemon,
+            &Actor::Daemon,
             note,
         )
         .await?;
@@ -573,5 +576,13 @@ impl Store for SqliteStore {
 
     async fn posted_parts(&self, delivery_id: i64) -> Result<Vec<Receipt>, StoreError> {
         self.select_parts(delivery_id).await
+    }
+
+    async fn record_content_change(&self, change: &ContentChange) -> Result<(), StoreError> {
+        self.insert_content_change(change).await
+    }
+
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        self.select_audit(filter).await
     }
 }

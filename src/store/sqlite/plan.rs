@@ -153,7 +153,7 @@ async fn update(
         now,
         Some(old.state),
         to,
-        Actor::Daemon,
+        &Actor::Daemon,
         reason,
     )
     .await
@@ -237,7 +237,7 @@ async fn insert(
         now,
         None,
         State::Planned,
-        Actor::Daemon,
+        &Actor::Daemon,
         "planned",
     )
     .await?;
@@ -271,7 +271,7 @@ async fn cancel_gone(
             now,
             Some(d.state),
             State::Cancelled,
-            Actor::Daemon,
+            &Actor::Daemon,
             "removed from content",
         )
         .await?;

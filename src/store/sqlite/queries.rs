@@ -32,6 +32,10 @@ impl SqliteStore {
         if filter.item.is_some() {
             conditions.push(format!("item = ${}", next()));
         }
+        if filter.after.is_some() {
+            let (t, i) = (next(), next());
+            conditions.push(format!("(due_at > ${t} OR (due_at = ${t} AND id > ${i}))"));
+        }
         if !conditions.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));
@@ -52,6 +56,9 @@ impl SqliteStore {
         }
         if let Some(item) = &filter.item {
             query = query.bind(item.clone());
+        }
+        if let Some((due_at, id)) = filter.after {
+            query = query.bind(due_at.timestamp_millis()).bind(id);
         }
         if let Some(limit) = filter.limit {
             query = query.bind(i64::try_from(limit).unwrap_or(i64::MAX));
@@ -126,14 +133,14 @@ impl SqliteStore {
         .bind(name)
         .bind(paused)
         .bind(stamp(now)?)
-        .bind(actor.as_str())
+        .bind(actor.to_stored())
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
         tracing::info!(
             channel = channel.unwrap_or("*"),
             paused,
-            actor = actor.as_str(),
+            actor = actor.to_stored(),
             "pause switch set"
         );
         Ok(())

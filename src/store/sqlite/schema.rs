@@ -157,7 +157,20 @@ const MIGRATIONS: &[&[&str]] = &[&[
     // because they subscribed again: resends are rate-limited per address.
     "ALTER TABLE subscribers ADD COLUMN confirm_resent_at INTEGER",
 ], &[
-    // 6: bounces and complaints that came back after a send (bounce
+    // 6: who changed which item through the API (the audit log's other half,
+    // beside deliveries' transitions).
+    "CREATE TABLE content_changes (
+        id      INTEGER PRIMARY KEY,
+        at      INTEGER NOT NULL,
+        actor   TEXT    NOT NULL,
+        item    TEXT    NOT NULL,
+        action  TEXT    NOT NULL,
+        version TEXT    NOT NULL
+    )",
+    "CREATE INDEX content_changes_item ON content_changes (item, at)",
+    "CREATE INDEX transitions_at ON transitions (at)",
+], &[
+    // 7: bounces and complaints that came back after a send (bounce
     // mailbox, provider webhooks), one row per event, keyed so the same
     // event applied twice (a crash before the mailbox was marked) changes
     // nothing; attributed to (delivery, subscriber) by the signed VERP token.

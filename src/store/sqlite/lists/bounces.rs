@@ -1,4 +1,4 @@
-//! Bounces and complaints after the send (migration 6): each event is
+//! Bounces and complaints after the send (migration 7): each event is
 //! recorded once, by its key, and applied in the same transaction, so a
 //! crash between this commit and marking the bounce message as done
 //! repeats nothing when the message is read again.

@@ -1,7 +1,7 @@
 //! [`Lists`] for SQLite, by behaviour: `subscribers.rs` (joining,
 //! consent, topics, leaving), `erasure.rs` (access, erasure, the
 //! suppression list), `recipients.rs` (per-recipient outcomes of a send),
-//! `bounces.rs` (bounces and complaints after the send, migration 6).
+//! `bounces.rs` (bounces and complaints after the send, migration 7).
 //! Here: the trait, each method handed to its file, and reading a
 //! subscriber row.
 

@@ -158,7 +158,7 @@ async fn bad_data_in_a_row_is_corrupt_not_a_panic() {
         hold_reason: None,
         due_at: None,
         approve: false,
-        actor: crate::delivery::Actor::Cli,
+        actor: crate::delivery::Actor::cli(),
         reason: "not needed".into(),
     };
     assert!(matches!(

@@ -77,6 +77,8 @@ async fn migration_4_records_imported_consent_as_given_when_stated() {
         "ALTER TABLE consents DROP COLUMN imported_at",
         "ALTER TABLE subscribers DROP COLUMN confirm_resent_at",
         "DROP TABLE bounce_events",
+        "DROP TABLE content_changes",
+        "DROP INDEX transitions_at",
         "DELETE FROM schema_version WHERE version >= 4",
     ] {
         sqlx::query(AssertSqlSafe(sql))

@@ -1,0 +1,526 @@
+//! The queue: deliveries with their history, the human controls on them
+//! and on whole items (approval bound to the item's version), pause and
+//! resume, and the channels' status.
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::ops::{self, Overdue};
+use super::problem::{Problem, ProblemDetails};
+use super::ApiState;
+use crate::access::Principal;
+use crate::delivery::{Delivery, HoldReason, State as DeliveryState, Transition};
+use crate::store::{AuditEntry, AuditFilter, QueueFilter};
+
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(read))
+        .routes(routes!(cancel))
+        .routes(routes!(retry))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(approve_item))
+        .routes(routes!(reject_item))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(paused))
+        .routes(routes!(channels))
+        .routes(routes!(audit))
+        .routes(routes!(test_channel))
+}
+
+/// A delivery as listed (its variant is in `GET /deliveries/{id}`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub item: String,
+    pub channel: String,
+    pub occasion: String,
+    /// planned, due, in_flight, retrying, held:<reason>, sent, failed, cancelled.
+    pub state: String,
+    pub due_at: DateTime<Utc>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub remote_url: Option<String>,
+    pub requires_approval: bool,
+    pub approved: bool,
+}
+
+fn row(d: &Delivery, now: DateTime<Utc>) -> DeliveryRow {
+    DeliveryRow {
+        id: d.id,
+        item: d.item.clone(),
+        channel: d.channel.clone(),
+        occasion: d.occasion.clone(),
+        state: d.display_state(now),
+        due_at: d.due_at,
+        attempts: d.attempts,
+        last_error: d.last_error.clone(),
+        remote_url: d.remote_url.clone(),
+        requires_approval: d.requires_approval,
+        approved: d.approved,
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryPage {
+    pub deliveries: Vec<DeliveryRow>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryQuery {
+    /// planned, in_flight, retrying, held, sent, failed or cancelled.
+    pub state: Option<String>,
+    /// With state=held: approval, paused, uncertain, missed, credentials, unsupported.
+    pub hold_reason: Option<String>,
+    pub channel: Option<String>,
+    pub item: Option<String>,
+    /// The `next` of the page before.
+    pub after: Option<String>,
+    /// At most 500; 100 when absent.
+    pub limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/api/v1/deliveries", params(DeliveryQuery),
+    security(("crier" = ["read"])), tag = "queue",
+    responses((status = 200, body = DeliveryPage), (status = 400, body = ProblemDetails)))]
+async fn list(
+    State(state): State<ApiState>,
+    Query(q): Query<DeliveryQuery>,
+) -> Result<Json<DeliveryPage>, Problem> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let filter = QueueFilter {
+        state: parse(q.state.as_deref(), "state", DeliveryState::parse)?,
+        hold_reason: parse(q.hold_reason.as_deref(), "hold_reason", HoldReason::parse)?,
+        channel: q.channel,
+        item: q.item,
+        limit: Some(limit + 1),
+        after: q.after.as_deref().map(cursor).transpose()?,
+    };
+    let mut rows = state.store.list(&filter).await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let now = Utc::now();
+    Ok(Json(DeliveryPage {
+        next: rows
+            .last()
+            .filter(|_| more)
+            .map(|d| format!("{}.{}", d.due_at.timestamp_millis(), d.id)),
+        deliveries: rows.iter().map(|d| row(d, now)).collect(),
+    }))
+}
+
+fn parse<T>(v: Option<&str>, field: &str, f: fn(&str) -> Option<T>) -> Result<Option<T>, Problem> {
+    v.map(|s| f(s).ok_or_else(|| Problem::bad_request(field, format!("unknown value `{s}`"))))
+        .transpose()
+}
+
+fn cursor(s: &str) -> Result<(DateTime<Utc>, i64), Problem> {
+    let bad = || Problem::bad_request("after", "the `next` of an earlier page");
+    let (ms, id) = s.split_once('.').ok_or_else(bad)?;
+    let ms: i64 = ms.parse().map_err(|_| bad())?;
+    let id: i64 = id.parse().map_err(|_| bad())?;
+    Ok((DateTime::from_timestamp_millis(ms).ok_or_else(bad)?, id))
+}
+
+/// One delivery: its row, exactly what it sends, and its history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryDetail {
+    #[serde(flatten)]
+    pub delivery: DeliveryRow,
+    #[schema(value_type = Object)]
+    pub variant: serde_json::Value,
+    #[schema(value_type = Vec<Object>)]
+    pub history: Vec<Transition>,
+}
+
+#[utoipa::path(get, path = "/api/v1/deliveries/{id}", params(("id" = i64, Path)),
+    security(("crier" = ["read"])), tag = "queue",
+    responses((status = 200, body = DeliveryDetail), (status = 404, body = ProblemDetails)))]
+async fn read(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+) -> Result<Json<DeliveryDetail>, Problem> {
+    let d = state
+        .store
+        .get(id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("no delivery with id {id}")))?;
+    let history = state.store.history(id).await?;
+    Ok(Json(DeliveryDetail {
+        delivery: row(&d, Utc::now()),
+        variant: serde_json::to_value(&d.variant).expect("JSON of plain data"),
+        history,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+pub struct Reason {
+    /// Why, for the audit log and the item's author.
+    pub reason: Option<String>,
+}
+
+async fn done(state: &ApiState, d: Delivery) -> Json<DeliveryRow> {
+    state.wake.notify_one();
+    Json(row(&d, Utc::now()))
+}
+
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/cancel", params(("id" = i64, Path)),
+    security(("crier" = ["operate"])), tag = "queue",
+    responses((status = 200, body = DeliveryRow), (status = 409, body = ProblemDetails)))]
+async fn cancel(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> Result<Json<DeliveryRow>, Problem> {
+    let d = ops::cancel(state.store.as_ref(), id, who.actor, Utc::now()).await?;
+    Ok(done(&state, d).await)
+}
+
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/retry", params(("id" = i64, Path)),
+    security(("crier" = ["operate"])), tag = "queue",
+    responses((status = 200, body = DeliveryRow), (status = 409, body = ProblemDetails)))]
+async fn retry(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> Result<Json<DeliveryRow>, Problem> {
+    let d = ops::retry(state.store.as_ref(), id, who.actor, Utc::now()).await?;
+    Ok(done(&state, d).await)
+}
+
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/approve", params(("id" = i64, Path)),
+    security(("crier" = ["approve"])), tag = "approvals",
+    responses((status = 200, body = DeliveryRow), (status = 409, body = ProblemDetails)))]
+async fn approve(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> Result<Json<DeliveryRow>, Problem> {
+    let now = Utc::now();
+    let d = ops::approve(state.store.as_ref(), id, who.actor, "approved".into(), now).await?;
+    Ok(done(&state, d).await)
+}
+
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/reject", params(("id" = i64, Path)),
+    request_body = Reason, security(("crier" = ["approve"])), tag = "approvals",
+    responses((status = 200, body = DeliveryRow), (status = 409, body = ProblemDetails)))]
+async fn reject(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<i64>,
+    body: Option<Json<Reason>>,
+) -> Result<Json<DeliveryRow>, Problem> {
+    let reason = reason_of(body)?;
+    let d = ops::reject(state.store.as_ref(), id, who.actor, &reason, Utc::now()).await?;
+    Ok(done(&state, d).await)
+}
+
+fn reason_of(body: Option<Json<Reason>>) -> Result<String, Problem> {
+    body.and_then(|Json(b)| b.reason)
+        .filter(|r| !r.trim().is_empty())
+        .ok_or_else(|| Problem::bad_request("reason", "say why, for the item's author"))
+}
+
+/// What an item-wide approval or rejection changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemDecision {
+    /// The item's version the decision is about.
+    pub version: String,
+    pub deliveries: Vec<DeliveryRow>,
+}
+
+/// The item's pending deliveries, if `version` (If-Match) is still what
+/// its file says; else 409 with the version now.
+async fn pending_at_version(
+    state: &ApiState,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<(String, Vec<Delivery>), Problem> {
+    let ws = state.workspace();
+    let item = ws
+        .item(id)
+        .ok_or_else(|| Problem::not_found(format!("no item `{id}`")))?;
+    let version = item.origin.version.clone();
+    let sent = headers
+        .get(axum::http::header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().trim_matches('"').to_string())
+        .ok_or_else(|| {
+            Problem::new(428, "If-Match is required")
+                .detail("send the version of the item you reviewed")
+        })?;
+    if sent != version {
+        return Err(Problem::new(409, "The item changed since you reviewed it")
+            .detail("review it again: the approval must be of what will be sent")
+            .current_version(version));
+    }
+    let filter = QueueFilter {
+        item: Some(id.to_string()),
+        ..QueueFilter::default()
+    };
+    let rows = state.store.list(&filter).await?;
+    Ok((
+        version,
+        rows.into_iter().filter(|d| d.state.is_pending()).collect(),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/items/{id}/approve", params(("id" = String, Path),
+        ("If-Match" = String, Header, description = "the version reviewed")),
+    security(("crier" = ["approve"])), tag = "approvals",
+    responses((status = 200, body = ItemDecision), (status = 409, body = ProblemDetails)))]
+async fn approve_item(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<ItemDecision>, Problem> {
+    let (version, pending) = pending_at_version(&state, &id, &headers).await?;
+    let now = Utc::now();
+    let mut out = Vec::new();
+    for d in pending {
+        let why = format!("approved version {version}");
+        let d = ops::approve(state.store.as_ref(), d.id, who.actor.clone(), why, now).await?;
+        out.push(row(&d, now));
+    }
+    state.wake.notify_one();
+    Ok(Json(ItemDecision {
+        version,
+        deliveries: out,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/items/{id}/reject", params(("id" = String, Path),
+        ("If-Match" = String, Header, description = "the version reviewed")),
+    request_body = Reason, security(("crier" = ["approve"])), tag = "approvals",
+    responses((status = 200, body = ItemDecision), (status = 409, body = ProblemDetails)))]
+async fn reject_item(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Option<Json<Reason>>,
+) -> Result<Json<ItemDecision>, Problem> {
+    let reason = reason_of(body)?;
+    let (version, pending) = pending_at_version(&state, &id, &headers).await?;
+    let now = Utc::now();
+    let mut out = Vec::new();
+    for d in pending {
+        let d = ops::reject(state.store.as_ref(), d.id, who.actor.clone(), &reason, now).await?;
+        out.push(row(&d, now));
+    }
+    Ok(Json(ItemDecision {
+        version,
+        deliveries: out,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+pub struct PauseRequest {
+    /// One channel; everything when absent.
+    pub channel: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/pause", request_body = PauseRequest,
+    security(("crier" = ["operate"])), tag = "queue",
+    responses((status = 200, body = Object)))]
+async fn pause(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    body: Option<Json<PauseRequest>>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let channel = body.and_then(|Json(b)| b.channel);
+    known_channel(&state, channel.as_deref())?;
+    let store = state.store.as_ref();
+    store
+        .set_paused(channel.as_deref(), true, who.actor, Utc::now())
+        .await?;
+    state.wake.notify_one();
+    Ok(Json(
+        serde_json::to_value(store.paused().await?).expect("JSON"),
+    ))
+}
+
+fn known_channel(state: &ApiState, channel: Option<&str>) -> Result<(), Problem> {
+    match channel {
+        Some(c) if state.workspace().channel(c).is_none() => {
+            Err(Problem::bad_request("channel", format!("no channel `{c}`")))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+pub struct ResumeRequest {
+    /// One channel; everything when absent.
+    pub channel: Option<String>,
+    /// What to do with each delivery whose time passed while paused; when
+    /// absent they stay held and are listed for a decision.
+    pub overdue: Option<Overdue>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResumeResult {
+    /// Deliveries decided by `overdue`.
+    pub decided: Vec<DeliveryRow>,
+    /// Overdue deliveries still held for a decision.
+    pub held: Vec<DeliveryRow>,
+}
+
+#[utoipa::path(post, path = "/api/v1/resume", request_body = ResumeRequest,
+    security(("crier" = ["operate"])), tag = "queue",
+    responses((status = 200, body = ResumeResult)))]
+async fn resume(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    body: Option<Json<ResumeRequest>>,
+) -> Result<Json<ResumeResult>, Problem> {
+    let request = body.map(|Json(b)| b).unwrap_or_default();
+    known_channel(&state, request.channel.as_deref())?;
+    let now = Utc::now();
+    let store = state.store.as_ref();
+    let overdue = ops::resume(store, request.channel.as_deref(), who.actor.clone(), now).await?;
+    let config = &state.workspace().config;
+    let (mut decided, mut held) = (Vec::new(), Vec::new());
+    for d in &overdue {
+        let outcome = match request.overdue {
+            None => None,
+            Some(choice) => ops::decide_overdue(store, config, d, choice, who.actor.clone(), now)
+                .await
+                .map_err(|e| Problem::new(409, "Not possible now").detail(e.to_string()))?,
+        };
+        match outcome {
+            Some(done) => decided.push(row(&done, now)),
+            None => held.push(row(d, now)),
+        }
+    }
+    state.wake.notify_one();
+    Ok(Json(ResumeResult { decided, held }))
+}
+
+#[utoipa::path(get, path = "/api/v1/pause", security(("crier" = ["read"])), tag = "queue",
+    responses((status = 200, body = Object)))]
+async fn paused(State(state): State<ApiState>) -> Result<Json<serde_json::Value>, Problem> {
+    let p = state.store.paused().await?;
+    Ok(Json(serde_json::to_value(p).expect("JSON of plain data")))
+}
+
+/// A channel as the team sees it: what it is, whether its secrets are
+/// set here, and whether something holds it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelStatus {
+    pub name: String,
+    pub kind: String,
+    /// Each secret's environment variable, and whether it is set (never its value).
+    pub secrets: Vec<SecretStatus>,
+    /// e.g. "needs new credentials"; absent when nothing is wrong.
+    pub attention: Option<String>,
+    pub paused: bool,
+    /// The limits it counts with and where they came from.
+    pub limits: Option<String>,
+    /// Deliveries by state.
+    #[schema(value_type = Object)]
+    pub counts: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretStatus {
+    pub variable: String,
+    pub set: bool,
+}
+
+#[utoipa::path(get, path = "/api/v1/channels", security(("crier" = ["read"])), tag = "channels",
+    responses((status = 200, body = Vec<ChannelStatus>)))]
+async fn channels(State(state): State<ApiState>) -> Result<Json<Vec<ChannelStatus>>, Problem> {
+    let ws = state.workspace();
+    let notes = state.store.channel_statuses().await?;
+    let counts = state.store.counts().await?;
+    let paused = state.store.paused().await?;
+    let out = ws
+        .channels
+        .iter()
+        .map(|c| ChannelStatus {
+            name: c.name().into(),
+            kind: c.kind().into(),
+            secrets: c
+                .secrets()
+                .iter()
+                .map(|s| SecretStatus {
+                    variable: s.0.to_string(),
+                    set: s.is_set(),
+                })
+                .collect(),
+            attention: notes
+                .iter()
+                .find(|(n, _)| n == c.name())
+                .map(|(_, note)| note.clone()),
+            paused: paused.covers(c.name()),
+            limits: c.limits(),
+            counts: counts
+                .iter()
+                .filter(|(n, _, _)| n == c.name())
+                .map(|(_, s, n)| (s.as_str().to_string(), *n))
+                .collect(),
+        })
+        .collect();
+    Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    pub item: Option<String>,
+    pub channel: Option<String>,
+    /// As recorded: `person:EMAIL`, `token:NAME`, `cli:USER` or `daemon`.
+    pub actor: Option<String>,
+    /// Entries at or after this time (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    pub offset: Option<usize>,
+    /// At most 500; 100 when absent.
+    pub limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", params(AuditQuery),
+    security(("crier" = ["read"])), tag = "queue",
+    responses((status = 200, body = Vec<Object>)))]
+async fn audit(
+    State(state): State<ApiState>,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Vec<AuditEntry>>, Problem> {
+    let filter = AuditFilter {
+        item: q.item,
+        channel: q.channel,
+        actor: q.actor,
+        since: q.since,
+        offset: q.offset.unwrap_or(0),
+        limit: q.limit.unwrap_or(100).clamp(1, 500),
+    };
+    Ok(Json(state.store.audit(&filter).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/channels/{name}/test", params(("name" = String, Path)),
+    security(("crier" = ["operate"])), tag = "channels",
+    responses((status = 200, body = ops::ChannelTest), (status = 404, body = ProblemDetails)))]
+async fn test_channel(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<ops::ChannelTest>, Problem> {
+    let ws = state.workspace();
+    let channel = ws
+        .channel(&name)
+        .ok_or_else(|| Problem::not_found(format!("no channel `{name}`")))?;
+    let data_dir = ws.config.data_dir();
+    Ok(Json(
+        ops::test_channel(channel, &state.services, &data_dir).await,
+    ))
+}

@@ -1,0 +1,419 @@
+//! Items: list, read, create, update, delete. Writes go to the TOML files
+//! in `campaigns/` (never a copy in the database), are checked before they
+//! land, and carry the entry's version: an update or delete must send the
+//! version it read (`If-Match`), so nobody overwrites a change they have
+//! not seen, hand edits included.
+
+use std::collections::BTreeSet;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::edit::{self, File};
+use super::problem::{Finding, Problem, ProblemDetails};
+use super::ApiState;
+use crate::access::Principal;
+use crate::content::load::Overlay;
+use crate::content::Item;
+use crate::diagnostics::{Report, Severity};
+use crate::store::{ContentChange, QueueFilter};
+use crate::workspace::Workspace;
+
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, delete))
+}
+
+/// One item, as the list shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemSummary {
+    pub id: String,
+    pub kind: String,
+    pub title: String,
+    /// When it is published (UTC, RFC 3339).
+    pub at: DateTime<Utc>,
+    pub channels: Vec<String>,
+    pub topics: Vec<String>,
+    pub campaign: Option<String>,
+    /// The campaign file it is written in, relative to `campaigns/`.
+    pub file: String,
+    /// Send it back as `If-Match` to change or delete the item.
+    pub version: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemList {
+    pub items: Vec<ItemSummary>,
+    pub total: usize,
+    /// The offset of the next page, if there is one.
+    pub next: Option<usize>,
+}
+
+/// One item in full: its fields as written in the file.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemDetail {
+    #[serde(flatten)]
+    pub summary: ItemSummary,
+    /// The entry's keys and values, as in the TOML file.
+    #[schema(value_type = Object)]
+    pub fields: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ItemQuery {
+    /// news, briefing, event, notice or post.
+    pub kind: Option<String>,
+    pub channel: Option<String>,
+    pub campaign: Option<String>,
+    /// Published at or after (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Published before (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// Only items with a delivery in this state (planned, held, sent, …).
+    pub state: Option<String>,
+    pub offset: Option<usize>,
+    /// At most 500; 100 when not given.
+    pub limit: Option<usize>,
+}
+
+/// A new or changed item.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ItemWrite {
+    /// For a new item: the file to add it to (created if missing);
+    /// `<id>.toml` when not given.
+    pub file: Option<String>,
+    /// For a new item: `item` (default) or `post` (in a campaign's file).
+    pub entry: Option<String>,
+    /// The entry's keys and values, as they would be written in TOML.
+    #[schema(value_type = Object)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+pub fn summary(item: &Item, root: &std::path::Path) -> ItemSummary {
+    ItemSummary {
+        id: item.id.clone(),
+        kind: item.kind.as_str().into(),
+        title: item.title.clone(),
+        at: item.at,
+        channels: item.channels.clone(),
+        topics: item.topics.clone(),
+        campaign: item.campaign.clone(),
+        file: item
+            .origin
+            .path
+            .strip_prefix(root)
+            .unwrap_or(&item.origin.path)
+            .to_string_lossy()
+            .into_owned(),
+        version: item.origin.version.clone(),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/items", params(ItemQuery),
+    security(("crier" = ["read"])), tag = "items",
+    responses((status = 200, body = ItemList), (status = 400, body = ProblemDetails)))]
+async fn list(
+    State(state): State<ApiState>,
+    Query(q): Query<ItemQuery>,
+) -> Result<Json<ItemList>, Problem> {
+    let ws = state.workspace();
+    let with_state = match &q.state {
+        None => None,
+        Some(s) => Some(items_in_state(&state, s).await?),
+    };
+    let root = ws.config.campaigns_dir();
+    let mut items: Vec<&Item> = ws
+        .items
+        .iter()
+        .filter(|i| q.kind.as_ref().is_none_or(|k| i.kind.as_str() == k))
+        .filter(|i| q.channel.as_ref().is_none_or(|c| i.channels.contains(c)))
+        .filter(|i| q.campaign.is_none() || i.campaign == q.campaign)
+        .filter(|i| q.from.is_none_or(|f| i.at >= f) && q.to.is_none_or(|t| i.at < t))
+        .filter(|i| with_state.as_ref().is_none_or(|s| s.contains(&i.id)))
+        .collect();
+    items.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    let (offset, limit) = (q.offset.unwrap_or(0), q.limit.unwrap_or(100).clamp(1, 500));
+    let total = items.len();
+    let page = items.iter().skip(offset).take(limit);
+    Ok(Json(ItemList {
+        items: page.map(|i| summary(i, &root)).collect(),
+        total,
+        next: (offset + limit < total).then_some(offset + limit),
+    }))
+}
+
+async fn items_in_state(state: &ApiState, name: &str) -> Result<BTreeSet<String>, Problem> {
+    let Some(s) = crate::delivery::State::parse(name) else {
+        return Err(Problem::bad_request(
+            "state",
+            format!("unknown state `{name}`"),
+        ));
+    };
+    let rows = state
+        .store
+        .list(&QueueFilter {
+            state: Some(s),
+            ..QueueFilter::default()
+        })
+        .await?;
+    Ok(rows.into_iter().map(|d| d.item).collect())
+}
+
+#[utoipa::path(get, path = "/api/v1/items/{id}", params(("id" = String, Path)),
+    security(("crier" = ["read"])), tag = "items",
+    responses((status = 200, body = ItemDetail, headers(("ETag" = String))),
+        (status = 404, body = ProblemDetails)))]
+async fn read(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Response, Problem> {
+    let ws = state.workspace();
+    let item = ws
+        .item(&id)
+        .ok_or_else(|| Problem::not_found(format!("no item `{id}`")))?;
+    let file = File::read(&item.origin.path)?;
+    let (array, index) = file
+        .find(&id)
+        .ok_or_else(|| Problem::not_found(format!("item `{id}` is no longer in its file")))?;
+    let entry = file.entry(array, index);
+    let mut detail = ItemDetail {
+        summary: summary(item, &ws.config.campaigns_dir()),
+        fields: edit::to_json(entry),
+    };
+    // The file on disk is the truth: a hand edit not yet reloaded shows.
+    detail.summary.version = edit::version(entry);
+    Ok(with_version(StatusCode::OK, detail))
+}
+
+fn with_version(status: StatusCode, detail: ItemDetail) -> Response {
+    let etag = format!("\"{}\"", detail.summary.version);
+    (status, [(header::ETAG, etag)], Json(detail)).into_response()
+}
+
+/// The version an update or delete was made against.
+fn if_match(headers: &HeaderMap) -> Result<String, Problem> {
+    let value = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            Problem::new(428, "If-Match is required")
+                .detail("send the item's version (its ETag) as If-Match")
+        })?;
+    Ok(value
+        .trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .to_string())
+}
+
+fn conflict(current: String) -> Problem {
+    Problem::new(409, "The item changed since you read it")
+        .detail("someone else saved it; read it again to see their change")
+        .current_version(current)
+}
+
+#[utoipa::path(post, path = "/api/v1/items", request_body = ItemWrite,
+    security(("crier" = ["edit"])), tag = "items",
+    responses((status = 201, body = ItemDetail), (status = 400, body = ProblemDetails),
+        (status = 409, body = ProblemDetails), (status = 422, body = ProblemDetails)))]
+async fn create(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Json(body): Json<ItemWrite>,
+) -> Result<Response, Problem> {
+    let id = field_id(&body.fields)?;
+    let array = match body.entry.as_deref().unwrap_or("item") {
+        a @ ("item" | "post") => a,
+        _ => return Err(Problem::bad_request("entry", "`item` or `post`")),
+    };
+    let _saving = state.saving.lock().await;
+    let dir = state.workspace().config.campaigns_dir();
+    let name = body.file.clone().unwrap_or_else(|| format!("{id}.toml"));
+    let mut file = File::read(&edit::file_in(&dir, &name)?)?;
+    let table = edit::from_json(&body.fields)?;
+    file.append(array, table);
+    let ws = save(&state, &file, Some(file.doc.to_string()))?;
+    audit(&state, &who, "created", &id, version_in(&ws, &id)).await?;
+    detail_of(&ws, &id, StatusCode::CREATED)
+}
+
+#[utoipa::path(put, path = "/api/v1/items/{id}", params(("id" = String, Path),
+        ("If-Match" = String, Header, description = "the version read")),
+    request_body = ItemWrite, security(("crier" = ["edit"])), tag = "items",
+    responses((status = 200, body = ItemDetail), (status = 409, body = ProblemDetails),
+        (status = 422, body = ProblemDetails), (status = 428, body = ProblemDetails)))]
+async fn update(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<ItemWrite>,
+) -> Result<Response, Problem> {
+    let expected = if_match(&headers)?;
+    if field_id(&body.fields)? != id {
+        return Err(Problem::bad_request(
+            "fields.id",
+            "an item's id cannot change",
+        ));
+    }
+    let _saving = state.saving.lock().await;
+    let mut file = open_entry_file(&state, &id)?;
+    let (array, index) = file.find(&id).ok_or_else(|| conflict(String::new()))?;
+    let current = edit::version(file.entry(array, index));
+    if current != expected {
+        return Err(conflict(current));
+    }
+    let new = edit::from_json(&body.fields)?;
+    edit::update_in_place(file.entry_mut(array, index), new);
+    let ws = save(&state, &file, Some(file.doc.to_string()))?;
+    audit(&state, &who, "updated", &id, version_in(&ws, &id)).await?;
+    detail_of(&ws, &id, StatusCode::OK)
+}
+
+#[utoipa::path(delete, path = "/api/v1/items/{id}", params(("id" = String, Path),
+        ("If-Match" = String, Header, description = "the version read")),
+    security(("crier" = ["edit"])), tag = "items",
+    responses((status = 204), (status = 409, body = ProblemDetails), (status = 428, body = ProblemDetails)))]
+async fn delete(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, Problem> {
+    let expected = if_match(&headers)?;
+    let _saving = state.saving.lock().await;
+    let mut file = open_entry_file(&state, &id)?;
+    let (array, index) = file.find(&id).ok_or_else(|| conflict(String::new()))?;
+    let current = edit::version(file.entry(array, index));
+    if current != expected {
+        return Err(conflict(current));
+    }
+    file.remove(array, index);
+    let text = (!file.is_empty()).then(|| file.doc.to_string());
+    save(&state, &file, text)?;
+    audit(&state, &who, "deleted", &id, String::new()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn field_id(fields: &serde_json::Map<String, serde_json::Value>) -> Result<String, Problem> {
+    match fields.get("id").and_then(|v| v.as_str()) {
+        Some(id) if !id.trim().is_empty() => Ok(id.to_string()),
+        _ => Err(Problem::bad_request("fields.id", "every item needs an id")),
+    }
+}
+
+fn open_entry_file(state: &ApiState, id: &str) -> Result<File, Problem> {
+    let ws = state.workspace();
+    let item = ws
+        .item(id)
+        .ok_or_else(|| Problem::not_found(format!("no item `{id}`")))?;
+    File::read(&item.origin.path)
+}
+
+/// Checks the workspace as it would be with `file` changed to `text`, and
+/// writes it only if that passes; the checked workspace is returned.
+fn save(state: &ApiState, file: &File, text: Option<String>) -> Result<Workspace, Problem> {
+    let mut overlay = Overlay::default();
+    overlay.0.insert(file.path.clone(), text.clone());
+    let ws = checked(state, &overlay)?;
+    file.replace(text.as_deref())?;
+    Ok(ws)
+}
+
+/// The workspace with `overlay` in place, if it passes `check`; else 422
+/// with every error located.
+pub fn checked(state: &ApiState, overlay: &Overlay) -> Result<Workspace, Problem> {
+    let mut report = Report::default();
+    let ws = Workspace::load_with(&state.config_path, overlay, &mut report);
+    if let Some(ws) = &ws {
+        if report.error_count() == 0 {
+            ws.check(&mut report);
+        }
+    }
+    let root = state
+        .config_path
+        .parent()
+        .unwrap_or(std::path::Path::new("."));
+    let errors: Vec<Finding> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| Finding::from_diagnostic(d, root))
+        .collect();
+    match ws {
+        Some(ws) if errors.is_empty() => Ok(ws),
+        _ => Err(
+            Problem::new(422, "The item does not pass check; nothing was saved")
+                .detail(format!("{} error(s)", errors.len().max(1)))
+                .errors(errors),
+        ),
+    }
+}
+
+fn detail_of(ws: &Workspace, id: &str, status: StatusCode) -> Result<Response, Problem> {
+    let item = ws
+        .item(id)
+        .ok_or_else(|| Problem::not_found(format!("no item `{id}`")))?;
+    let file = File::read(&item.origin.path)?;
+    let (array, index) = file.find(id).ok_or_else(|| conflict(String::new()))?;
+    let detail = ItemDetail {
+        summary: summary(item, &ws.config.campaigns_dir()),
+        fields: edit::to_json(file.entry(array, index)),
+    };
+    Ok(with_version(status, detail))
+}
+
+/// Content changes are not delivery transitions: the store's audit log
+/// keeps who made them, and which version they left; the plan sync that
+/// follows logs each delivery it changes.
+async fn audit(
+    state: &ApiState,
+    who: &Principal,
+    action: &str,
+    id: &str,
+    version: String,
+) -> Result<(), Problem> {
+    let change = ContentChange {
+        at: Utc::now(),
+        actor: who.actor.clone(),
+        item: id.to_string(),
+        action: action.to_string(),
+        version,
+    };
+    state.store.record_content_change(&change).await?;
+    Ok(())
+}
+
+fn version_in(ws: &Workspace, id: &str) -> String {
+    ws.item(id)
+        .map_or(String::new(), |i| i.origin.version.clone())
+}
+
+/// The campaign files as they would be with `draft` saved (replacing the
+/// entry with its id, or added), for check and preview without saving.
+pub fn draft_overlay(state: &ApiState, draft: &ItemWrite) -> Result<(Overlay, String), Problem> {
+    let id = field_id(&draft.fields)?;
+    let ws = state.workspace();
+    let mut file = match ws.item(&id) {
+        Some(item) => File::read(&item.origin.path)?,
+        None => {
+            let name = draft.file.clone().unwrap_or_else(|| format!("{id}.toml"));
+            File::read(&edit::file_in(&ws.config.campaigns_dir(), &name)?)?
+        }
+    };
+    let table = edit::from_json(&draft.fields)?;
+    match file.find(&id) {
+        Some((array, index)) => edit::update_in_place(file.entry_mut(array, index), table),
+        None => file.append(draft.entry.as_deref().unwrap_or("item"), table),
+    }
+    let mut overlay = Overlay::default();
+    overlay
+        .0
+        .insert(file.path.clone(), Some(file.doc.to_string()));
+    Ok((overlay, id))
+}

@@ -1,0 +1,99 @@
+//! The audit log: deliveries' transitions and content changes, read
+//! together newest first.
+
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{db_error, stamp, SqliteStore};
+use crate::delivery::{Actor, State};
+use crate::store::{AuditEntry, AuditFilter, ContentChange, StoreError};
+
+impl SqliteStore {
+    pub(super) async fn insert_content_change(&self, c: &ContentChange) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO content_changes (at, actor, item, action, version)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(stamp(c.at)?)
+        .bind(c.actor.to_stored())
+        .bind(&c.item)
+        .bind(&c.action)
+        .bind(&c.version)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    pub(super) async fn select_audit(
+        &self,
+        f: &AuditFilter,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        // The same four conditions on both halves; a channel filter leaves
+        // content changes out (they belong to no channel).
+        let conditions = |item: &str, channel: Option<&str>, actor: &str, at: &str| {
+            let mut c = vec!["1 = 1".to_string()];
+            if f.item.is_some() {
+                c.push(format!("{item} = $1"));
+            }
+            match (f.channel.is_some(), channel) {
+                (true, Some(col)) => c.push(format!("{col} = $2")),
+                (true, None) => c.push("0 = 1".into()),
+                _ => {}
+            }
+            if f.actor.is_some() {
+                c.push(format!("{actor} = $3"));
+            }
+            if f.since.is_some() {
+                c.push(format!("{at} >= $4"));
+            }
+            c.join(" AND ")
+        };
+        let sql = format!(
+            "SELECT t.at AS at, t.actor AS actor, d.item AS item, d.channel AS channel,
+                    t.delivery_id AS delivery, t.from_state AS from_state,
+                    t.to_state AS to_state, t.reason AS what, t.id AS seq, 0 AS half
+             FROM transitions t JOIN deliveries d ON d.id = t.delivery_id WHERE {}
+             UNION ALL
+             SELECT c.at, c.actor, c.item, NULL, NULL, NULL, NULL,
+                    c.action || CASE c.version WHEN '' THEN '' ELSE ' to version ' || c.version END,
+                    c.id, 1
+             FROM content_changes c WHERE {}
+             ORDER BY at DESC, half DESC, seq DESC LIMIT $5 OFFSET $6",
+            conditions("d.item", Some("d.channel"), "t.actor", "t.at"),
+            conditions("c.item", None, "c.actor", "c.at"),
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(f.item.clone().unwrap_or_default())
+            .bind(f.channel.clone().unwrap_or_default())
+            .bind(f.actor.clone().unwrap_or_default())
+            .bind(f.since.map_or(0, |t| t.timestamp_millis()))
+            .bind(i64::try_from(f.limit).unwrap_or(i64::MAX))
+            .bind(i64::try_from(f.offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(entry).collect()
+    }
+}
+
+fn entry(row: &sqlx::sqlite::SqliteRow) -> Result<AuditEntry, StoreError> {
+    let bad = |what: &str| StoreError::Corrupt(format!("audit log: unreadable {what}"));
+    let at: i64 = row.try_get("at").map_err(db_error)?;
+    let actor: String = row.try_get("actor").map_err(db_error)?;
+    let state = |col: &str| -> Result<Option<State>, StoreError> {
+        let s: Option<String> = row.try_get(col).map_err(db_error)?;
+        s.map(|s| State::parse(&s).ok_or_else(|| bad("state")))
+            .transpose()
+    };
+    Ok(AuditEntry {
+        at: DateTime::<Utc>::from_timestamp_millis(at).ok_or_else(|| bad("time"))?,
+        actor: Actor::parse(&actor).ok_or_else(|| bad("actor"))?,
+        item: row.try_get("item").map_err(db_error)?,
+        channel: row.try_get("channel").map_err(db_error)?,
+        delivery: row.try_get("delivery").map_err(db_error)?,
+        from: state("from_state")?,
+        to: state("to_state")?,
+        what: row.try_get("what").map_err(db_error)?,
+    })
+}
