@@ -67,6 +67,7 @@ for key in sorted(os.listdir(new)) if os.path.isdir(new) else []:
         "type": msg.get_content_type(),
         "parts": parts,
         "rcpt": env.get("rcpt_tos", []),
+        "mail_from": env.get("mail_from"),
         "tls": env.get("tls", False),
         "authenticated": env.get("authenticated", False),
         "defects": [str(d) for d in msg.defects],

@@ -52,6 +52,19 @@ if [[ -z "${CRIER_OIDC_URL:-}" && -z "${CRIER_SKIP_OIDC:-}" ]]; then
   export CRIER_OIDC_URL
 fi
 
+# The bounce-mailbox tests read a real IMAP server: Debian's Dovecot
+# (dovecot-imapd, installed by the script when missing and this runs as
+# root), a non-system instance on 127.0.0.1 with its state in .peers/.
+# Stopped at exit only if started here. CRIER_SKIP_IMAP=1 runs without it:
+# those tests say skipped.
+if [[ -z "${CRIER_IMAP_URL:-}" && -z "${CRIER_SKIP_IMAP:-}" ]]; then
+  if ! scripts/peers/dovecot.sh status; then
+    stops+=("scripts/peers/dovecot.sh stop")
+  fi
+  CRIER_IMAP_URL="$(scripts/peers/dovecot.sh start)"
+  export CRIER_IMAP_URL
+fi
+
 # The subscription pages are tested in headless Chromium (Debian's chromium
 # and chromium-driver). Installed here when missing and this runs as root
 # with apt (as CI does); otherwise those tests say they are skipped.

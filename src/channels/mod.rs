@@ -325,6 +325,40 @@ pub trait Publisher: Send + Sync {
     async fn learn(&self, _services: &Services) -> Result<Option<serde_json::Value>, PublishError> {
         Ok(None)
     }
+    /// `crier send-test`: sends `variant`, marked as a test, to the given
+    /// addresses only (the comms team's own), through the channel's real
+    /// settings, recording nothing in the queue or the lists.
+    async fn send_test(
+        &self,
+        _variant: &Variant,
+        _to: &[String],
+        _services: &Services,
+    ) -> Result<TestSent, PublishError> {
+        Err(PublishError::permanent(
+            "channels of this kind have no test send (it is for email lists)".into(),
+        ))
+    }
+}
+
+/// What a test send did, per address, in the order given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TestSent {
+    pub accepted: Vec<String>,
+    /// Each address the server refused, with its words.
+    pub refused: Vec<(String, String)>,
+}
+
+impl TestSent {
+    pub fn summary(&self) -> String {
+        let mut s = match self.accepted.as_slice() {
+            [] => "the test message was accepted for no one".to_string(),
+            a => format!("the test message was accepted for {}", a.join(", ")),
+        };
+        for (who, why) in &self.refused {
+            s += &format!("; refused for {who}: {why}");
+        }
+        s
+    }
 }
 
 /// Reads a module's own options from its table; the error names the field.

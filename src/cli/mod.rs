@@ -8,6 +8,7 @@ mod count;
 mod init;
 mod preview;
 mod queue;
+mod send_test;
 mod serve;
 mod tokens;
 mod users;
@@ -125,6 +126,16 @@ enum Command {
         channel: Option<String>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+    },
+    /// Send one item's real message, subject marked [TEST], to a few
+    /// addresses through the channel's real settings; records nothing.
+    SendTest {
+        item: String,
+        #[arg(long)]
+        channel: String,
+        /// Up to 10 addresses (repeat --to, or separate with commas).
+        #[arg(long, required = true, value_delimiter = ',')]
+        to: Vec<String>,
     },
     /// Count a text the way a network counts it.
     Count {
@@ -283,6 +294,9 @@ pub fn main() -> ExitCode {
             channel,
             format,
         } => preview::run(&cli.config, &item, channel.as_deref(), format),
+        Command::SendTest { item, channel, to } => {
+            send_test::run(&cli.config, &item, &channel, &to)
+        }
         Command::Count {
             network,
             limit,

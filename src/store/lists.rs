@@ -147,6 +147,67 @@ pub struct RecipientOutcome {
     pub detail: Option<String>,
 }
 
+/// What came back after a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BounceKind {
+    /// Permanent failure (5.x.x): the address is suppressed at once.
+    Hard,
+    /// Temporary failure (4.x.x, delayed): suppressed after a number of
+    /// them within a window.
+    Soft,
+    /// The person marked it as spam (an ARF report, a provider's event):
+    /// unsubscribed from every topic and suppressed.
+    Complaint,
+}
+
+impl BounceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BounceKind::Hard => "hard",
+            BounceKind::Soft => "soft",
+            BounceKind::Complaint => "complaint",
+        }
+    }
+}
+
+/// A bounce or complaint attributed to one (delivery, subscriber).
+#[derive(Debug, Clone)]
+pub struct BounceEvent {
+    /// Unique per event within the channel, so applying it twice is a
+    /// no-op: the bounce message's Message-ID, a provider's event id.
+    pub key: String,
+    pub channel: String,
+    pub delivery_id: i64,
+    pub subscriber_id: i64,
+    pub kind: BounceKind,
+    /// Where it came from, as the channel names it (its mailbox, a relay).
+    pub source: String,
+    /// The enhanced status code, e.g. `5.1.1`.
+    pub status: Option<String>,
+    /// The remote server's words.
+    pub detail: Option<String>,
+}
+
+/// When soft bounces add up to a suppression.
+#[derive(Debug, Clone, Copy)]
+pub struct SoftBounces {
+    pub limit: u32,
+    pub window: chrono::TimeDelta,
+}
+
+/// What recording a bounce did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BounceApplied {
+    /// Already recorded (the same event seen again): nothing changed.
+    Duplicate,
+    /// Recorded; the address still receives.
+    Counted,
+    /// Recorded, and the address no longer receives (suppressed; a
+    /// complaint also withdrew every consent).
+    Suppressed,
+}
+
 /// The suppression list keeps only this: a hash of the normalised address,
 /// so an erased person is not re-added and yet is no longer on file.
 pub fn address_hash(email: &str) -> String {
@@ -281,6 +342,17 @@ pub trait Lists: Send + Sync {
         channel: &str,
         since: DateTime<Utc>,
     ) -> Result<(u64, Option<DateTime<Utc>>), StoreError>;
+
+    /// Records a bounce or complaint once (by its key) and applies it in
+    /// the same transaction: a hard bounce suppresses the address, soft
+    /// ones after `soft.limit` within `soft.window`, a complaint withdraws
+    /// every consent and suppresses.
+    async fn record_bounce(
+        &self,
+        event: &BounceEvent,
+        soft: SoftBounces,
+        now: DateTime<Utc>,
+    ) -> Result<BounceApplied, StoreError>;
 
     /// Recipient outcomes by (channel, state), for `/metrics`.
     async fn recipient_counts(&self) -> Result<Vec<(String, String, u64)>, StoreError>;

@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod daemon;
+pub mod imap;
 pub mod receiver;
 pub mod smtp;
 pub mod store;

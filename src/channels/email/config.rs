@@ -101,6 +101,11 @@ pub struct Options {
     #[serde(default = "default_wording")]
     pub consent_wording: String,
     pub dkim: Option<Dkim>,
+    /// The domain of the envelope sender, `bounces+<token>@<domain>` (its
+    /// mail must reach the bounce mailbox); the From address's if absent.
+    pub bounce_domain: Option<String>,
+    /// `[channels.<name>.bounces]`: the bounce mailbox and soft-bounce rule.
+    pub bounces: Option<super::bounce::BounceOptions>,
 }
 
 fn default_port() -> u16 {
@@ -227,12 +232,32 @@ impl Options {
             }
             read_ca_file(path).map_err(|e| format!("channels.{n}.tls_ca_file: {e}"))?;
         }
+        if let Some(d) = &options.bounce_domain {
+            if !valid_address(&format!("{}@{d}", super::verp::LOCAL)) {
+                return Err(format!(
+                    "channels.{n}.bounce_domain is not a mail domain: `{d}`"
+                ));
+            }
+        }
+        if let Some(b) = &options.bounces {
+            b.check(n)?;
+        }
         if options.concurrency == 0 || options.recycle_after == 0 {
             return Err(format!(
                 "channels.{n}: concurrency and recycle_after must be at least 1"
             ));
         }
         Ok(options)
+    }
+
+    /// Where bounces go: `bounce_domain`, or the From address's domain.
+    pub fn bounce_domain(&self) -> &str {
+        match &self.bounce_domain {
+            Some(d) => d,
+            None => bare_address(&self.from)
+                .rsplit_once('@')
+                .map_or("localhost", |(_, d)| d),
+        }
     }
 
     pub fn topic_ids(&self) -> Vec<&str> {

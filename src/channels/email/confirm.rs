@@ -71,6 +71,8 @@ impl Confirmer {
                 unsubscribe_url: &unsubscribe_url,
                 preferences_url: &preferences_url,
                 message_key: format!("crier.confirm.{}.{}", sub.id, now.timestamp_millis()),
+                reference: None,
+                relay_header: None,
             },
             message::dkim_config(&self.options)?.as_ref(),
         )?;

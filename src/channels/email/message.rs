@@ -22,6 +22,11 @@ pub struct Personal<'a> {
     pub preferences_url: &'a str,
     /// Unique left part of the Message-ID.
     pub message_key: String,
+    /// The signed VERP token, repeated in `X-Crier-Ref` so a bounce that
+    /// quotes only the original headers is still attributed.
+    pub reference: Option<String>,
+    /// The header the relay echoes back in its events, if any.
+    pub relay_header: Option<(&'static str, String)>,
 }
 
 /// The parts every recipient shares.
@@ -243,6 +248,12 @@ pub fn build_prepared(
     if let Some(r) = &prepared.reply_to {
         builder = builder.reply_to(r.clone());
     }
+    if let Some(r) = &p.reference {
+        builder = builder.raw_header(header(super::verp::REF_HEADER, r.clone()));
+    }
+    if let Some((name, value)) = &p.relay_header {
+        builder = builder.raw_header(header(name, value.clone()));
+    }
     let qp_body = |b| Body::dangerous_pre_encoded(b, ContentTransferEncoding::QuotedPrintable);
     let mut msg = builder
         .multipart(
@@ -305,6 +316,8 @@ mod tests {
             unsubscribe_url: "https://e.org/u?t=1",
             preferences_url: "https://e.org/p?t=1",
             message_key: "k.1".into(),
+            reference: None,
+            relay_header: None,
         };
         let msg = String::from_utf8(
             build_prepared(&prepared, &personal, None)

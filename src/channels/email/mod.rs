@@ -8,8 +8,10 @@
 //! (one delivery to many recipients, resumable), `pages.rs` (subscribe,
 //! confirm, preferences, one-click unsubscribe), `confirm.rs` (the
 //! confirmation email, also used by `crier subscribers import`), `cli.rs`
-//! (`crier subscribers`, the command this kind adds).
+//! (`crier subscribers`, the command this kind adds), `test_send.rs` (a
+//! `[TEST]` send of the real message to a few addresses, touching no record).
 
+pub mod bounce;
 mod cli;
 pub mod config;
 mod confirm;
@@ -18,6 +20,10 @@ pub mod message;
 mod pages;
 mod publish;
 pub mod sender;
+mod test_send;
+pub mod verp;
+
+pub use test_send::{send_test, MAX_TEST_ADDRESSES};
 
 use std::sync::Arc;
 
@@ -26,6 +32,7 @@ use async_trait::async_trait;
 use super::registry::{Kind, KindHooks};
 use super::{
     Channel, Family, Findings, Job, PublishError, Publisher, Reconciled, Rendered, Services,
+    TestSent,
 };
 use crate::config::{ChannelSpec, Config, Organisation};
 use crate::content::Item;
@@ -145,6 +152,37 @@ fn build(spec: &ChannelSpec, organisation: &Organisation) -> Result<Box<dyn Chan
     }))
 }
 
+impl Email {
+    /// The bounce mailbox reader, if `[channels.<name>.bounces] imap` is set.
+    pub fn mailbox(&self, services: &Services) -> Result<Option<bounce::mailbox::Mailbox>, String> {
+        let Some(b) = &self.options.bounces else {
+            return Ok(None);
+        };
+        let Some(url) = &b.imap else {
+            return Ok(None);
+        };
+        let secret = |s: &Option<SecretRef>| {
+            s.as_ref()
+                .ok_or_else(|| "the bounce mailbox needs user_env and password_env".to_string())?
+                .resolve()
+                .map_err(|e| format!("bounce mailbox: {e}"))
+        };
+        Ok(Some(bounce::mailbox::Mailbox {
+            channel: self.name.clone(),
+            address: bounce::mailbox::Address::parse(url)?,
+            user: secret(&b.user_env)?,
+            password: secret(&b.password_env)?,
+            processed: b.processed_folder.clone(),
+            poll: std::time::Duration::from_secs(b.poll_seconds.max(1)),
+            soft: b.soft(),
+            key: self.keyring.key(&services.credentials, &self.name)?,
+            ca_file: b.tls_ca_file.clone(),
+            store: services.store.clone(),
+            clock: services.clock.clone(),
+        }))
+    }
+}
+
 /// Why the daemon's public URL will not do for the links in emails, if it
 /// will not: anything but https, except on loopback (a test or a local
 /// trial, where nothing leaves the machine).
@@ -158,15 +196,20 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+#[async_trait]
 impl Channel for Email {
     fn outputs(&self) -> &'static [Output] {
         &[Output::Subject, Output::Text, Output::Html]
     }
     fn secrets(&self) -> Vec<&SecretRef> {
-        [&self.options.username_env, &self.options.password_env]
+        let mut secrets: Vec<&SecretRef> = [&self.options.username_env, &self.options.password_env]
             .into_iter()
             .flatten()
-            .collect()
+            .collect();
+        if let Some(b) = &self.options.bounces {
+            secrets.extend(b.secrets());
+        }
+        secrets
     }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         let topics = self.options.topic_ids();
@@ -213,7 +256,28 @@ impl Channel for Email {
         }
     }
     fn routes(&self, services: &Services) -> Option<axum::Router> {
-        Some(pages::router(self, services))
+        let pages = pages::router(self, services);
+        let hooks = self.options.bounces.as_ref().and_then(|b| {
+            let key = self
+                .keyring
+                .key(&services.credentials, &self.name)
+                .map_err(|e| tracing::warn!(channel = %self.name, "event webhooks disabled: {e}"))
+                .ok()?;
+            let store = services.store.clone();
+            let clock = services.clock.clone();
+            Some(bounce::webhooks::Hooks::new(&self.name, b, key, store, clock).router())
+        });
+        Some(match hooks {
+            Some(h) => pages.merge(h),
+            None => pages,
+        })
+    }
+    /// Starts reading the bounce mailbox, when there is one.
+    async fn start(&self, services: &Services) -> Result<(), String> {
+        if let Some(mailbox) = self.mailbox(services)? {
+            tokio::spawn(mailbox.run(services.stopping.clone()));
+        }
+        Ok(())
     }
     fn uses_public_url(&self) -> Option<&'static str> {
         Some("the confirm, preferences and unsubscribe links in every message")
@@ -232,6 +296,15 @@ impl Publisher for Email {
     /// without one.
     async fn reconcile(&self, _job: &Job<'_>, _services: &Services) -> Reconciled {
         Reconciled::NotSent
+    }
+
+    async fn send_test(
+        &self,
+        variant: &Variant,
+        to: &[String],
+        services: &Services,
+    ) -> Result<TestSent, PublishError> {
+        send_test(self, variant, to, services).await
     }
 
     async fn check(&self, _services: &Services) -> Result<String, PublishError> {

@@ -186,13 +186,38 @@ impl Smtp {
 /// Certificates are checked against `smtp_host`, with the public roots and
 /// the configured private CA; there is no switch to skip the check.
 fn tls_parameters(options: &Options) -> Result<TlsParameters, String> {
-    let mut builder = TlsParameters::builder(options.smtp_host.clone());
-    if let Some(path) = &options.tls_ca_file {
+    tls_for(&options.smtp_host, options.tls_ca_file.as_deref())
+}
+
+/// TLS settings for `host`: the public roots plus a private CA, if given.
+fn tls_for(host: &str, ca_file: Option<&std::path::Path>) -> Result<TlsParameters, String> {
+    let mut builder = TlsParameters::builder(host.to_string());
+    if let Some(path) = ca_file {
         let pem = super::config::read_ca_file(path)?;
         let cert = Certificate::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))?;
         builder = builder.add_root_certificate(cert);
     }
     builder.build().map_err(|e| e.to_string())
+}
+
+/// TLS from the first byte over `tcp`, the certificate checked against
+/// `host` as for SMTP (the bounce mailbox's `imaps://`): a tokio stream.
+pub async fn tls_stream(
+    tcp: TcpStream,
+    host: &str,
+    ca_file: Option<&std::path::Path>,
+) -> Result<
+    impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug,
+    String,
+> {
+    let params = tls_for(host, ca_file)?;
+    #[allow(deprecated)]
+    let mut stream = AsyncNetworkStream::use_existing_tokio1(Box::new(tcp));
+    stream
+        .upgrade_tls(params)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Secured(stream))
 }
 
 /// lettre's TLS stream (futures-io traits) as the tokio transport

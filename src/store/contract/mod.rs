@@ -6,6 +6,7 @@
 //! behaviour; the helpers they share live here, and the macro names them all.
 
 mod audit;
+mod bounces;
 mod human_changes;
 mod leasing;
 mod mailing_lists;
@@ -17,6 +18,7 @@ mod thread_parts;
 mod time_guard;
 
 pub use audit::*;
+pub use bounces::*;
 pub use human_changes::*;
 pub use leasing::*;
 pub use mailing_lists::*;
@@ -71,6 +73,7 @@ macro_rules! contract_tests {
             links_are_single_use_and_expire,
             signin_attempts_count_within_a_window,
             audit_log_names_people_and_filters,
+            bounces_apply_once_and_suppress_by_kind,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

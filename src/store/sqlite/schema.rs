@@ -217,6 +217,24 @@ const MIGRATIONS: &[&[&str]] = &[&[
         at  INTEGER NOT NULL
     )",
     "CREATE INDEX signin_attempts_key ON signin_attempts (key, at)",
+], &[
+    // 8: bounces and complaints that came back after a send (bounce
+    // mailbox, provider webhooks), one row per event, keyed so the same
+    // event applied twice (a crash before the mailbox was marked) changes
+    // nothing; attributed to (delivery, subscriber) by the signed VERP token.
+    "CREATE TABLE bounce_events (
+        channel       TEXT    NOT NULL,
+        event_key     TEXT    NOT NULL,
+        delivery_id   INTEGER NOT NULL,
+        subscriber_id INTEGER NOT NULL,
+        kind          TEXT    NOT NULL,
+        source        TEXT    NOT NULL,
+        status        TEXT,
+        detail        TEXT,
+        at            INTEGER NOT NULL,
+        PRIMARY KEY (channel, event_key)
+    )",
+    "CREATE INDEX bounce_events_subscriber ON bounce_events (subscriber_id, kind, at)",
 ]];
 
 /// The schema version this build writes.

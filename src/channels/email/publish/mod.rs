@@ -51,6 +51,10 @@ struct Shared {
     /// The message parts every recipient shares, encoded once.
     prepared: message::Prepared,
     base_url: String,
+    /// The envelope sender's domain (`verp.rs`).
+    bounce_domain: String,
+    /// The relay whose event header each message carries.
+    relay: Option<String>,
     key: Secret,
     dkim: Option<DkimConfig>,
     smtp: Smtp,
@@ -233,6 +237,8 @@ impl Shared {
             pacer: Pacer::per_second(setup.options.max_per_second),
             prepared: setup.prepared,
             base_url: format!("{}/lists/{}", services.public_url, email.name),
+            bounce_domain: setup.options.bounce_domain().to_string(),
+            relay: setup.options.bounces.as_ref().and_then(|b| b.relay.clone()),
             key: setup.key,
             dkim: setup.dkim,
             store: services.store.clone(),

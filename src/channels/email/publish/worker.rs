@@ -11,9 +11,11 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::warn;
 
+use super::super::bounce::providers::relay_header;
 use super::super::links::{self, Purpose};
 use super::super::message::{self, Personal};
 use super::super::sender::{Answer, Conn};
+use super::super::verp;
 use super::writer::Durable;
 use super::Shared;
 use crate::store::lists::{Recipient, RecipientOutcome, RecipientState};
@@ -220,6 +222,11 @@ impl Shared {
     /// The recipient's own message: the shared parts with their greeting
     /// and signed links spliced in.
     fn message(&self, r: &Recipient) -> Result<(Envelope, Vec<u8>), String> {
+        let sent = verp::Sent {
+            delivery: self.delivery,
+            subscriber: r.subscriber_id,
+        };
+        let token = verp::token(&self.key, &self.channel, sent);
         let manage = links::sign(
             &self.key,
             &self.channel,
@@ -236,9 +243,16 @@ impl Shared {
             preferences_url: &preferences_url,
             // The same for every attempt: receivers can fold a repeat.
             message_key: format!("crier.{}.{}", self.delivery, r.subscriber_id),
+            reference: Some(token.clone()),
+            relay_header: self.relay.as_deref().and_then(|r| relay_header(r, &token)),
         };
         let msg = message::build_prepared(&self.prepared, &personal, self.dkim.as_ref())?;
-        Ok((msg.envelope().clone(), msg.formatted()))
+        // Bounces come back to an address naming this (delivery, recipient).
+        let bounces = verp::address(&self.key, &self.channel, &self.bounce_domain, sent);
+        let from = bounces.parse().map_err(|e| format!("`{bounces}`: {e}"))?;
+        let envelope =
+            Envelope::new(Some(from), msg.envelope().to().to_vec()).map_err(|e| e.to_string())?;
+        Ok((envelope, msg.formatted()))
     }
 
     /// Hands the outcome to the writer; the answer says when it is durable.

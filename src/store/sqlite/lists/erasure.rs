@@ -59,10 +59,12 @@ pub(super) async fn export(
             }))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
+        let bounces = super::bounces::of_subscriber(&mut conn, sub.id).await?;
         subscriptions.push(serde_json::json!({
             "subscriber": sub,
             "consents": consents,
             "messages": sent,
+            "bounces": bounces,
         }));
     }
     Ok(serde_json::json!({ "email": email, "subscriptions": subscriptions }))
@@ -87,6 +89,7 @@ pub(super) async fn erase(
         for sql in [
             "DELETE FROM consents WHERE subscriber_id = $1",
             "DELETE FROM recipients WHERE subscriber_id = $1",
+            "DELETE FROM bounce_events WHERE subscriber_id = $1",
             "DELETE FROM subscribers WHERE id = $1",
         ] {
             sqlx::query(sql)

@@ -1,9 +1,11 @@
 //! [`Lists`] for SQLite, by behaviour: `subscribers.rs` (joining,
 //! consent, topics, leaving), `erasure.rs` (access, erasure, the
-//! suppression list), `recipients.rs` (per-recipient outcomes of a send).
+//! suppression list), `recipients.rs` (per-recipient outcomes of a send),
+//! `bounces.rs` (bounces and complaints after the send, migration 8).
 //! Here: the trait, each method handed to its file, and reading a
 //! subscriber row.
 
+mod bounces;
 mod erasure;
 mod recipients;
 mod subscribers;
@@ -15,7 +17,8 @@ use sqlx::Row;
 
 use super::{corrupt, db_error, SqliteStore};
 use crate::store::lists::{
-    Added, Lists, NewSubscriber, Progress, Recipient, RecipientOutcome, Status, Subscriber,
+    Added, BounceApplied, BounceEvent, Lists, NewSubscriber, Progress, Recipient, RecipientOutcome,
+    SoftBounces, Status, Subscriber,
 };
 use crate::store::StoreError;
 
@@ -187,6 +190,15 @@ impl Lists for SqliteStore {
         since: DateTime<Utc>,
     ) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
         recipients::sent_since(self, channel, since).await
+    }
+
+    async fn record_bounce(
+        &self,
+        event: &BounceEvent,
+        soft: SoftBounces,
+        now: DateTime<Utc>,
+    ) -> Result<BounceApplied, StoreError> {
+        bounces::record_bounce(self, event, soft, now).await
     }
 
     async fn recipient_counts(&self) -> Result<Vec<(String, String, u64)>, StoreError> {

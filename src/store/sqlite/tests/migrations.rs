@@ -76,7 +76,8 @@ async fn migration_4_records_imported_consent_as_given_when_stated() {
         // Back to schema 3, as a database in the field is.
         "ALTER TABLE consents DROP COLUMN imported_at",
         "ALTER TABLE subscribers DROP COLUMN confirm_resent_at",
-        // Migration 7's tables (people), then 6's (audit).
+        // Migration 8 (bounces), 7 (people), then 6 (audit).
+        "DROP TABLE bounce_events",
         "DROP TABLE sessions",
         "DROP TABLE accounts",
         "DROP TABLE api_tokens",
