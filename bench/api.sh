@@ -25,8 +25,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 echo "== building (release)" >&2
 cargo build --release --quiet --bin crier --example bench_fill
-BIN=$ROOT/target/release/crier
-FILL=$ROOT/target/release/examples/bench_fill
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$TARGET/release/crier
+FILL=$TARGET/release/examples/bench_fill
 
 WORK=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/crier-api-bench.XXXXXX")
 PID=

@@ -258,6 +258,31 @@ async fn subscribe_confirm_receive_once_leave_with_one_click_then_export_and_era
     daemon.terminate();
 }
 
+/// Waits for a big send to finish for as long as it makes progress: the
+/// time it takes depends on the machine's load, so the limit is on a
+/// stall (no message accepted for `LONG`), not on the whole send.
+fn wait_sent_while_sending(ws: &Workspace, sink: &Sink, item: &str) {
+    let (mut seen, mut last_progress) = (sink.accepted(), std::time::Instant::now());
+    loop {
+        let rows = ws.queue();
+        if rows
+            .iter()
+            .any(|r| r["item"] == item && r["state"] == "sent")
+        {
+            return;
+        }
+        let now = sink.accepted();
+        if now > seen {
+            (seen, last_progress) = (now, std::time::Instant::now());
+        }
+        assert!(
+            last_progress.elapsed() < LONG,
+            "no message accepted for {LONG:?} and {item} not sent; queue: {rows:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_mid_send_skips_no_one_and_repeats_at_most_the_messages_in_flight() {
     const N: usize = 5000;
@@ -281,7 +306,7 @@ async fn a_crash_mid_send_skips_no_one_and_repeats_at_most_the_messages_in_fligh
     assert!(at_crash < N as u64, "the send finished before the crash");
 
     let daemon = ws.start(&[]);
-    ws.wait_item("big", "sent");
+    wait_sent_while_sending(&ws, &sink, "big");
     let messages = sink.messages();
     let mut per: std::collections::HashMap<String, usize> = Default::default();
     for m in &messages {

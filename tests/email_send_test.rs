@@ -201,3 +201,43 @@ fn a_test_send_with_no_server_says_so() {
     assert!(!ok);
     assert!(err.contains("nothing was recorded"), "{err}");
 }
+
+/// The API's test send is the same operation: an author sends it, a
+/// `test` token (which must change nothing) may not.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_sends_the_same_test_message_for_an_author_and_not_for_a_test_token() {
+    let sink = Sink::start(&[]);
+    let ws = workspace(sink.port);
+    let daemon = ws.start(&[]);
+    let token = |name: &str, kind: &str| {
+        let (ok, out, err) = run(
+            &ws,
+            &["tokens", "create", name, "--role", "author", "--kind", kind],
+        );
+        assert!(ok, "{err}");
+        out.split_whitespace()
+            .find(|w| w.starts_with("crier_"))
+            .unwrap()
+            .to_string()
+    };
+    crier::channels::http::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let send = |token: String| {
+        client
+            .post(ws.url("/api/v1/items/first/send-test"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "channel": "news", "to": ["editor@example.org"] }))
+            .send()
+    };
+    let refused = send(token("look", "test")).await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let sent = send(token("author", "live")).await.unwrap();
+    assert_eq!(sent.status(), 200);
+    let body: serde_json::Value = sent.json().await.unwrap();
+    assert_eq!(body["accepted"][0], "editor@example.org", "{body}");
+    sink.wait_for(1, Duration::from_secs(30));
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(header(&messages[0], "Subject").is_some_and(|s| s.starts_with("[TEST]")));
+    drop(daemon);
+}

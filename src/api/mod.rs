@@ -14,6 +14,7 @@ mod edit;
 mod items;
 pub mod ops;
 mod problem;
+pub mod send_test;
 mod subscribers;
 mod tools;
 
@@ -69,6 +70,7 @@ fn documented() -> OpenApiRouter<ApiState> {
         .merge(deliveries::routes())
         .merge(approvals::routes())
         .merge(subscribers::routes())
+        .merge(send_test::routes())
 }
 
 /// The API's routes, guarded, plus the document itself (public).

@@ -6,40 +6,12 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::diagnostics::Severity;
+use crate::api::send_test::{send_test, Refused};
 
 pub fn run(config: &Path, item: &str, channel: &str, to: &[String]) -> ExitCode {
     let (ws, _) = match super::load(config) {
         Ok(x) => x,
         Err(code) => return code,
-    };
-    let Some(c) = ws.channel(channel) else {
-        eprintln!("error: no channel `{channel}` in {}", config.display());
-        return ExitCode::from(1);
-    };
-    let Some(it) = ws.item(item) else {
-        eprintln!("error: no item `{item}` in the campaigns folder");
-        return ExitCode::from(1);
-    };
-    if !it.channels.iter().any(|n| n == channel) {
-        eprintln!("error: item `{item}` is not sent to channel `{channel}`");
-        return ExitCode::from(1);
-    }
-    // The message the real send would carry: the same render, shape and
-    // lint, refused on the same errors.
-    let mut report = crate::diagnostics::Report::default();
-    let variant = ws.render(it, c, &mut report);
-    let errors: Vec<_> = report
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect();
-    let Some(variant) = variant.filter(|_| errors.is_empty()) else {
-        for d in &report.diagnostics {
-            eprintln!("{d}");
-        }
-        eprintln!("error: `{item}` does not render for `{channel}`; nothing was sent");
-        return ExitCode::from(1);
     };
     crate::channels::http::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -59,7 +31,7 @@ pub fn run(config: &Path, item: &str, channel: &str, to: &[String]) -> ExitCode 
             store,
             crate::channels::stopping::Stopping::never(),
         );
-        match c.publisher().send_test(&variant, to, &services).await {
+        match send_test(&ws, item, channel, to, &services).await {
             Ok(sent) => {
                 println!("{channel}: {}", sent.summary());
                 if sent.refused.is_empty() {
@@ -68,8 +40,19 @@ pub fn run(config: &Path, item: &str, channel: &str, to: &[String]) -> ExitCode 
                     ExitCode::from(1)
                 }
             }
-            Err(e) => {
-                eprintln!("error: {channel}: {e}; nothing was recorded");
+            Err(Refused::Unknown(why)) => {
+                eprintln!("error: {why}");
+                ExitCode::from(1)
+            }
+            Err(Refused::Render(errors)) => {
+                for d in &errors {
+                    eprintln!("{d}");
+                }
+                eprintln!("error: `{item}` does not render for `{channel}`; nothing was sent");
+                ExitCode::from(1)
+            }
+            Err(Refused::Send(why)) => {
+                eprintln!("error: {channel}: {why}; nothing was recorded");
                 ExitCode::from(1)
             }
         }
