@@ -14,7 +14,7 @@ use super::problem::{Problem, ProblemDetails};
 use super::ApiState;
 use crate::access::Principal;
 use crate::delivery::{Delivery, HoldReason, State as DeliveryState, Transition};
-use crate::store::{AuditEntry, AuditFilter, QueueFilter};
+use crate::store::{AuditEntry, AuditFilter, ChannelActivity, QueueFilter};
 
 pub fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -296,6 +296,11 @@ pub struct ChannelStatus {
     pub paused: bool,
     /// The limits it counts with and where they came from.
     pub limits: Option<String>,
+    /// When it last sent something.
+    pub last_sent: Option<DateTime<Utc>>,
+    /// Its latest delivery now failed or waiting to retry, and why.
+    pub last_failed: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
     /// Deliveries by state.
     #[schema(value_type = Object)]
     pub counts: std::collections::BTreeMap<String, u64>,
@@ -314,6 +319,7 @@ async fn channels(State(state): State<ApiState>) -> Result<Json<Vec<ChannelStatu
     let notes = state.store.channel_statuses().await?;
     let counts = state.store.counts().await?;
     let paused = state.store.paused().await?;
+    let activity = state.store.channel_activity().await?;
     let out = ws
         .channels
         .iter()
@@ -334,6 +340,9 @@ async fn channels(State(state): State<ApiState>) -> Result<Json<Vec<ChannelStatu
                 .map(|(_, note)| note.clone()),
             paused: paused.covers(c.name()),
             limits: c.limits(),
+            last_sent: activity_of(&activity, c.name()).and_then(|a| a.last_sent),
+            last_failed: activity_of(&activity, c.name()).and_then(|a| a.last_failed),
+            last_error: activity_of(&activity, c.name()).and_then(|a| a.last_error.clone()),
             counts: counts
                 .iter()
                 .filter(|(n, _, _)| n == c.name())
@@ -392,4 +401,8 @@ async fn test_channel(
     Ok(Json(
         ops::test_channel(channel, &state.services, &data_dir).await,
     ))
+}
+
+fn activity_of<'a>(all: &'a [ChannelActivity], channel: &str) -> Option<&'a ChannelActivity> {
+    all.iter().find(|a| a.channel == channel)
 }

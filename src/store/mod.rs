@@ -96,6 +96,16 @@ pub struct AuditEntry {
     pub what: String,
 }
 
+/// What a channel did lately, for its status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChannelActivity {
+    pub channel: String,
+    pub last_sent: Option<DateTime<Utc>>,
+    /// The latest delivery now failed or waiting to retry, and why.
+    pub last_failed: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
 /// Which audit entries to read, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
@@ -352,6 +362,10 @@ pub trait Store: Send + Sync {
 
     /// The audit log: transitions and content changes, newest first.
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Per channel that has any: its latest send, and its latest delivery
+    /// now failed or retrying with that delivery's error.
+    async fn channel_activity(&self) -> Result<Vec<ChannelActivity>, StoreError>;
 }
 
 /// One opened store through its three doors: the queue, for the

@@ -272,3 +272,35 @@ async fn with_separate_approvers_the_last_writer_may_not_approve() {
         .await;
     assert_eq!(status, StatusCode::OK, "{decision}");
 }
+
+#[tokio::test]
+async fn channels_show_their_latest_failure_and_never_a_secret() {
+    let fx = Fixture::new().await;
+    let store = &fx.state.store;
+    let far = chrono::Utc::now() + chrono::TimeDelta::days(5 * 365);
+    let leased = store
+        .lease_due(far, 10, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let on_log = leased.iter().find(|d| d.channel == "log").unwrap();
+    store
+        .record_failed(on_log.id, "410 gone", now)
+        .await
+        .unwrap();
+    let (status, _, channels) = fx
+        .as_role("author", "GET", "/api/v1/channels", &[], None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{channels}");
+    let log = channels
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "log")
+        .unwrap();
+    assert_eq!(log["last_error"], "410 gone");
+    assert!(
+        log["last_failed"].is_string() && log["last_sent"].is_null(),
+        "{log}"
+    );
+}

@@ -96,3 +96,48 @@ pub async fn audit_log_names_people_and_filters(store: &dyn Store) {
     let whole = all(AuditFilter::default()).await;
     assert_eq!(page, whole[1..2]);
 }
+
+pub async fn channel_activity_shows_the_latest_send_and_failure(store: &dyn Store) {
+    assert!(store.channel_activity().await.unwrap().is_empty());
+    let plan = [
+        planned("a", "news", "at", 0, "t"),
+        planned("b", "news", "at", 0, "t"),
+        planned("c", "social", "at", 0, "t"),
+    ];
+    store.sync_plan(&plan, at(0)).await.unwrap();
+    let leased = store.lease_due(at(1), 3, super::LEASE).await.unwrap();
+    let id = |item: &str| leased.iter().find(|d| d.item == item).unwrap().id;
+    let receipt = crate::delivery::Receipt::default();
+    store
+        .record_sent(id("a"), &receipt, at(2), "posted")
+        .await
+        .unwrap();
+    store
+        .record_failed(id("b"), "401 unauthorised", at(3))
+        .await
+        .unwrap();
+    store
+        .record_retry(id("c"), at(9), "503 busy", at(4))
+        .await
+        .unwrap();
+    let activity = store.channel_activity().await.unwrap();
+    let news = &activity[0];
+    assert_eq!(
+        (
+            news.channel.as_str(),
+            news.last_sent,
+            news.last_failed,
+            news.last_error.as_deref()
+        ),
+        ("news", Some(at(2)), Some(at(3)), Some("401 unauthorised"))
+    );
+    let social = &activity[1];
+    assert_eq!(
+        (
+            social.last_sent,
+            social.last_failed,
+            social.last_error.as_deref()
+        ),
+        (None, Some(at(4)), Some("503 busy"))
+    );
+}

@@ -6,7 +6,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{db_error, stamp, SqliteStore};
 use crate::delivery::{Actor, State};
-use crate::store::{AuditEntry, AuditFilter, ContentChange, StoreError};
+use crate::store::{AuditEntry, AuditFilter, ChannelActivity, ContentChange, StoreError};
 
 impl SqliteStore {
     pub(super) async fn insert_content_change(&self, c: &ContentChange) -> Result<(), StoreError> {
@@ -77,6 +77,36 @@ impl SqliteStore {
             .await
             .map_err(db_error)?;
         rows.iter().map(entry).collect()
+    }
+}
+
+impl SqliteStore {
+    pub(super) async fn select_channel_activity(&self) -> Result<Vec<ChannelActivity>, StoreError> {
+        // SQLite gives the bare column (last_error) of the row that holds
+        // the MAX: the error of the latest failure.
+        let rows = sqlx::query(
+            "SELECT channel, MAX(sent) AS sent, MAX(failed) AS failed, MAX(error) AS error FROM (
+                 SELECT channel, MAX(sent_at) AS sent, NULL AS failed, NULL AS error
+                 FROM deliveries WHERE state = 'sent' GROUP BY channel
+                 UNION ALL
+                 SELECT channel, NULL, MAX(updated_at), last_error
+                 FROM deliveries WHERE state IN ('failed', 'retrying') GROUP BY channel
+             ) GROUP BY channel ORDER BY channel",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let time = |ms: Option<i64>| ms.and_then(DateTime::<Utc>::from_timestamp_millis);
+        rows.iter()
+            .map(|r| {
+                Ok(ChannelActivity {
+                    channel: r.try_get("channel").map_err(db_error)?,
+                    last_sent: time(r.try_get("sent").map_err(db_error)?),
+                    last_failed: time(r.try_get("failed").map_err(db_error)?),
+                    last_error: r.try_get("error").map_err(db_error)?,
+                })
+            })
+            .collect()
     }
 }
 

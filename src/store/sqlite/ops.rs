@@ -13,8 +13,8 @@ use sqlx::Row;
 use super::{db_error, delivery_from_row, log, parse_hold, parse_state, stamp, SqliteStore};
 use crate::delivery::{Actor, Delivery, HoldReason, Planned, Receipt, State, Transition};
 use crate::store::{
-    AuditEntry, AuditFilter, Change, ContentChange, Paused, QueueFilter, Store, StoreError,
-    SyncSummary,
+    AuditEntry, AuditFilter, Change, ChannelActivity, ContentChange, Paused, QueueFilter, Store,
+    StoreError, SyncSummary,
 };
 
 /// The parts of a delivery that decide whether a change is allowed.
@@ -584,5 +584,9 @@ impl Store for SqliteStore {
 
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         self.select_audit(filter).await
+    }
+
+    async fn channel_activity(&self) -> Result<Vec<ChannelActivity>, StoreError> {
+        self.select_channel_activity().await
     }
 }
