@@ -57,6 +57,7 @@ fn schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_promis
         .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance"])
         .args(["--max-examples", "15", "--workers", "1", "--no-color"])
         .env("SCHEMATHESIS_HOOKS", "")
+        .current_dir(ws.path())
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&out.stdout);

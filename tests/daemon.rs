@@ -620,3 +620,18 @@ async fn a_paused_delivery_moved_later_is_not_sent_early_on_resume() {
     assert!(show.contains("later"), "the history says why: {show}");
     assert!(rx.requests().is_empty(), "nothing was sent");
 }
+
+/// Once /healthz answers, SIGTERM (and SIGHUP) have their handlers: a
+/// signal that arrives right then stops gracefully. The handlers used to be
+/// registered only when first awaited, after the first-run setup link was
+/// made, so a SIGTERM in between killed the process (exit 143).
+#[test]
+fn a_sigterm_as_soon_as_the_daemon_answers_stops_it_gracefully() {
+    for _ in 0..10 {
+        let ws = Workspace::new("[channels.log]\nkind = \"discard\"\n", "");
+        ws.write("campaigns/a.toml", &item("a", &in_secs(3600), "\"log\""));
+        let daemon = ws.start(&[]);
+        let status = daemon.terminate();
+        assert!(status.success(), "{status:?}");
+    }
+}

@@ -64,16 +64,20 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
     let app = app(&dispatcher, opened, auth.clone(), config);
     // Watching before serving: once /healthz answers, an edit is seen.
     reloader.clone().watch(watch_dirs);
+    // Signals too: once /healthz answers, SIGTERM stops gracefully and
+    // SIGHUP reloads, never the default action (the process killed).
+    let shutdown = shutdown_signal()?;
+    let sighup = on_sighup(reloader.clone())?;
     let server = tokio::spawn(serve_http(listener, app, stop_rx));
-    tokio::spawn(learn_limits(dispatcher.clone(), data_dir, reloader.clone()));
-    tokio::spawn(on_sighup(reloader));
+    tokio::spawn(learn_limits(dispatcher.clone(), data_dir, reloader));
+    tokio::spawn(sighup);
     let store = dispatcher.store.clone();
     let dispatch = tokio::spawn(dispatcher.run());
     info!(%listen, "crier is running");
     first_run(&auth).await?;
     notify::notify("READY=1");
     notify::watchdog(dispatch.abort_handle(), store);
-    shutdown_signal().await;
+    shutdown.await;
     notify::notify("STOPPING=1");
     stop(stop_tx, dispatch, server).await;
     Ok(())
@@ -283,23 +287,30 @@ async fn learn_limits(
     }
 }
 
-async fn shutdown_signal() {
+/// SIGTERM or SIGINT, registered now (not when first awaited).
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }
 
-async fn on_sighup(reloader: Arc<reload::Reloader>) {
+/// Reloads on each SIGHUP, registered now (not when first awaited).
+fn on_sighup(
+    reloader: Arc<reload::Reloader>,
+) -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        return;
-    };
-    while hup.recv().await.is_some() {
-        reloader.reload("SIGHUP").await;
-    }
+    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    Ok(async move {
+        while hup.recv().await.is_some() {
+            reloader.reload("SIGHUP").await;
+        }
+    })
 }
 
 /// One daemon per data folder: a second would lease the same queue and
