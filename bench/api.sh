@@ -23,8 +23,10 @@ done
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-echo "== building (release)" >&2
-cargo build --release --quiet --bin crier --example bench_fill
+if [[ -z ${BENCH_NO_BUILD:-} ]]; then
+    echo "== building (release)" >&2
+    cargo build --release --quiet --bin crier --example bench_fill
+fi
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET/release/crier
 FILL=$TARGET/release/examples/bench_fill
