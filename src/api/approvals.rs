@@ -109,14 +109,7 @@ async fn pending_at_version(
         .item(id)
         .ok_or_else(|| Problem::not_found(format!("no item `{id}`")))?;
     let version = item.origin.version.clone();
-    let sent = headers
-        .get(axum::http::header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().trim_matches('"').to_string())
-        .ok_or_else(|| {
-            Problem::new(428, "If-Match is required")
-                .detail("send the version of the item you reviewed")
-        })?;
+    let sent = super::items::if_match(headers)?;
     if sent != version {
         return Err(Problem::new(409, "The item changed since you reviewed it")
             .detail("review it again: the approval must be of what will be sent")

@@ -172,22 +172,7 @@ async fn items_in_state(state: &ApiState, name: &str) -> Result<BTreeSet<String>
     responses((status = 200, body = ItemDetail, headers(("ETag" = String))),
         (status = 404, body = ProblemDetails)))]
 async fn read(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Response, Problem> {
-    let ws = state.workspace();
-    let item = ws
-        .item(&id)
-        .ok_or_else(|| Problem::not_found(format!("no item `{id}`")))?;
-    let file = File::read(&item.origin.path)?;
-    let (array, index) = file
-        .find(&id)
-        .ok_or_else(|| Problem::not_found(format!("item `{id}` is no longer in its file")))?;
-    let entry = file.entry(array, index);
-    let mut detail = ItemDetail {
-        summary: summary(item, &ws.config.campaigns_dir()),
-        fields: edit::to_json(entry),
-    };
-    // The file on disk is the truth: a hand edit not yet reloaded shows.
-    detail.summary.version = edit::version(entry);
-    Ok(with_version(StatusCode::OK, detail))
+    detail_of(&state.workspace(), &id, StatusCode::OK)
 }
 
 fn with_version(status: StatusCode, detail: ItemDetail) -> Response {
@@ -196,7 +181,7 @@ fn with_version(status: StatusCode, detail: ItemDetail) -> Response {
 }
 
 /// The version an update or delete was made against.
-fn if_match(headers: &HeaderMap) -> Result<String, Problem> {
+pub(super) fn if_match(headers: &HeaderMap) -> Result<String, Problem> {
     let value = headers
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -360,11 +345,16 @@ fn detail_of(ws: &Workspace, id: &str, status: StatusCode) -> Result<Response, P
         .item(id)
         .ok_or_else(|| Problem::not_found(format!("no item `{id}`")))?;
     let file = File::read(&item.origin.path)?;
-    let (array, index) = file.find(id).ok_or_else(|| conflict(String::new()))?;
-    let detail = ItemDetail {
+    let (array, index) = file
+        .find(id)
+        .ok_or_else(|| Problem::not_found(format!("item `{id}` is no longer in its file")))?;
+    let entry = file.entry(array, index);
+    let mut detail = ItemDetail {
         summary: summary(item, &ws.config.campaigns_dir()),
-        fields: edit::to_json(file.entry(array, index)),
+        fields: edit::to_json(entry),
     };
+    // The file on disk is the truth: a hand edit not yet reloaded shows.
+    detail.summary.version = edit::version(entry);
     Ok(with_version(status, detail))
 }
 
