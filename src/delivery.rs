@@ -161,6 +161,14 @@ impl Serialize for Actor {
     }
 }
 
+impl<'de> Deserialize<'de> for Actor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Actor::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown actor {text:?}")))
+    }
+}
+
 /// A delivery as planned from content: what the store must hold.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Planned {
@@ -226,7 +234,7 @@ impl Delivery {
 }
 
 /// One entry of a delivery's audit log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
     pub at: DateTime<Utc>,
     pub delivery: i64,

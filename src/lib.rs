@@ -7,6 +7,7 @@ pub mod auth;
 pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod content;
 pub mod credentials;
 pub mod daemon;

@@ -276,7 +276,7 @@ fn only_the_store_deserialises_a_variant() {
 
 /// The layers, lowest first: a layer may use those below it, never above.
 const LAYERS: &[&str] = &[
-    "store", "render", "channels", "dispatch", "auth", "api", "daemon", "cli",
+    "store", "render", "channels", "dispatch", "auth", "api", "console", "daemon", "cli",
 ];
 
 /// Domain modules every layer uses: they name no layer.

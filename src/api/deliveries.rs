@@ -22,6 +22,7 @@ pub fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(read))
         .routes(routes!(cancel))
         .routes(routes!(retry))
+        .routes(routes!(confirm_sent))
         .routes(routes!(pause))
         .routes(routes!(resume))
         .routes(routes!(paused))
@@ -31,7 +32,7 @@ pub fn routes() -> OpenApiRouter<ApiState> {
 }
 
 /// A delivery as listed (its variant is in `GET /deliveries/{id}`).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryRow {
     pub id: i64,
     pub item: String,
@@ -63,7 +64,7 @@ pub(super) fn row(d: &Delivery, now: DateTime<Utc>) -> DeliveryRow {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryPage {
     pub deliveries: Vec<DeliveryRow>,
     /// Pass as `after` for the next page; absent on the last.
@@ -79,6 +80,10 @@ pub struct DeliveryQuery {
     pub hold_reason: Option<String>,
     pub channel: Option<String>,
     pub item: Option<String>,
+    /// Due at or after this time (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Due before this time (RFC 3339).
+    pub before: Option<DateTime<Utc>>,
     /// The `next` of the page before.
     pub after: Option<String>,
     /// At most 500; 100 when absent.
@@ -100,6 +105,8 @@ async fn list(
         item: q.item,
         limit: Some(limit + 1),
         after: q.after.as_deref().map(cursor).transpose()?,
+        due_from: q.from,
+        due_before: q.before,
     };
     let mut rows = state.store.list(&filter).await?;
     let more = rows.len() > limit;
@@ -128,7 +135,7 @@ fn cursor(s: &str) -> Result<(DateTime<Utc>, i64), Problem> {
 }
 
 /// One delivery: its row, exactly what it sends, and its history.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryDetail {
     #[serde(flatten)]
     pub delivery: DeliveryRow,
@@ -199,6 +206,20 @@ pub struct PauseRequest {
     pub channel: Option<String>,
 }
 
+/// Held as uncertain, and a person has seen the post on the network:
+/// record it as sent, so it is never sent twice.
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/confirm-sent", params(("id" = i64, Path)),
+    security(("crier" = ["operate"])), tag = "queue",
+    responses((status = 200, body = DeliveryRow), (status = 409, body = ProblemDetails)))]
+async fn confirm_sent(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> Result<Json<DeliveryRow>, Problem> {
+    let d = ops::confirm_sent(state.store.as_ref(), id, who.actor, Utc::now()).await?;
+    Ok(done(&state, d).await)
+}
+
 #[utoipa::path(post, path = "/api/v1/pause", request_body = PauseRequest,
     security(("crier" = ["operate"])), tag = "queue",
     responses((status = 200, body = Object)))]
@@ -237,7 +258,7 @@ pub struct ResumeRequest {
     pub overdue: Option<Overdue>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ResumeResult {
     /// Deliveries decided by `overdue`.
     pub decided: Vec<DeliveryRow>,
@@ -285,7 +306,7 @@ async fn paused(State(state): State<ApiState>) -> Result<Json<serde_json::Value>
 
 /// A channel as the team sees it: what it is, whether its secrets are
 /// set here, and whether something holds it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ChannelStatus {
     pub name: String,
     pub kind: String,
@@ -306,7 +327,7 @@ pub struct ChannelStatus {
     pub counts: std::collections::BTreeMap<String, u64>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SecretStatus {
     pub variable: String,
     pub set: bool,

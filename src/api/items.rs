@@ -32,7 +32,7 @@ pub fn routes() -> OpenApiRouter<ApiState> {
 }
 
 /// One item, as the list shows it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ItemSummary {
     pub id: String,
     pub kind: String,
@@ -48,7 +48,7 @@ pub struct ItemSummary {
     pub version: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ItemList {
     pub items: Vec<ItemSummary>,
     pub total: usize,
@@ -57,7 +57,7 @@ pub struct ItemList {
 }
 
 /// One item in full: its fields as written in the file.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ItemDetail {
     #[serde(flatten)]
     pub summary: ItemSummary,
@@ -73,6 +73,9 @@ pub struct ItemQuery {
     pub kind: Option<String>,
     pub channel: Option<String>,
     pub campaign: Option<String>,
+    pub topic: Option<String>,
+    /// Only these items (ids separated by commas).
+    pub ids: Option<String>,
     /// Published at or after (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Published before (RFC 3339).
@@ -130,12 +133,15 @@ async fn list(
         Some(s) => Some(items_in_state(&state, s).await?),
     };
     let root = ws.config.campaigns_dir();
+    let ids: Option<BTreeSet<&str>> = q.ids.as_deref().map(|s| s.split(',').collect());
     let mut items: Vec<&Item> = ws
         .items
         .iter()
         .filter(|i| q.kind.as_ref().is_none_or(|k| i.kind.as_str() == k))
         .filter(|i| q.channel.as_ref().is_none_or(|c| i.channels.contains(c)))
         .filter(|i| q.campaign.is_none() || i.campaign == q.campaign)
+        .filter(|i| q.topic.as_ref().is_none_or(|t| i.topics.contains(t)))
+        .filter(|i| ids.as_ref().is_none_or(|ids| ids.contains(i.id.as_str())))
         .filter(|i| q.from.is_none_or(|f| i.at >= f) && q.to.is_none_or(|t| i.at < t))
         .filter(|i| with_state.as_ref().is_none_or(|s| s.contains(&i.id)))
         .collect();

@@ -8,15 +8,15 @@
 //! refused. Handlers get the caller as an `Extension<Principal>`.
 
 mod approvals;
-mod deliveries;
+pub mod deliveries;
 mod doc;
 mod edit;
-mod items;
+pub mod items;
 pub mod ops;
-mod problem;
+pub mod problem;
 pub mod send_test;
-mod subscribers;
-mod tools;
+pub mod subscribers;
+pub mod tools;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -153,4 +153,4 @@ async fn guard(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -73,6 +73,36 @@ pub async fn approve(
     store.change(id, &change, now).await
 }
 
+/// A delivery held because no one knows whether it went out, which a
+/// person has seen on the network: recorded as sent, so no one sends it
+/// again. Only an uncertain hold may be confirmed (checked first; nothing
+/// but a person moves a delivery out of that hold).
+pub async fn confirm_sent(
+    store: &dyn Store,
+    id: i64,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<Delivery, StoreError> {
+    let d = store.get(id).await?.ok_or(StoreError::NotFound(id))?;
+    if d.hold_reason != Some(HoldReason::Uncertain) || d.state != State::Held {
+        return Err(StoreError::WrongState {
+            id,
+            actual: d.display_state(now),
+            expected: "held:uncertain".into(),
+        });
+    }
+    let change = Change {
+        from: vec![State::Held],
+        to: State::Sent,
+        hold_reason: None,
+        due_at: None,
+        approve: false,
+        reason: format!("confirmed as sent by {actor}"),
+        actor,
+    };
+    store.change(id, &change, now).await
+}
+
 /// Rejects a delivery: it stays held for approval, with the reason shown
 /// to its author; an edit of the item asks for approval again.
 pub async fn reject(

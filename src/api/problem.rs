@@ -3,7 +3,7 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::access::Refusal;
@@ -14,7 +14,7 @@ use crate::diagnostics::{Diagnostic, Location};
 pub struct Problem(pub Box<ProblemDetails>);
 
 /// RFC 9457 problem details.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[schema(as = Problem)]
 pub struct ProblemDetails {
     /// `about:blank`: the status and title say it all.
@@ -25,7 +25,7 @@ pub struct ProblemDetails {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// Every problem found, each located (file, line, column or field).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<Finding>,
     /// On a version conflict (409, 412): the item's version now.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -33,7 +33,7 @@ pub struct ProblemDetails {
 }
 
 /// One diagnostic, located.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Finding {
     /// error, warning or note.
     pub severity: String,

@@ -43,6 +43,10 @@ pub struct Organisation {
     /// BCP 47 language of the content unless an item says otherwise.
     #[serde(default = "default_language")]
     pub language: String,
+    /// The console's header colour (`#rrggbb`); its text is black or white,
+    /// whichever contrasts more.
+    #[serde(default, deserialize_with = "de_colour")]
+    pub colour: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -390,6 +394,18 @@ fn de_timezone<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
             "unknown timezone `{s}` (use an IANA name such as Europe/London)"
         ))
     })
+}
+
+fn de_colour<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    let hex = s.strip_prefix('#').unwrap_or("");
+    if hex.len() == 6 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(Some(s.to_ascii_lowercase()))
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "colour `{s}` is not a colour like #1d70b8"
+        )))
+    }
 }
 
 fn default_timezone() -> Tz {

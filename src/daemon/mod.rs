@@ -152,7 +152,8 @@ async fn first_run(auth: &crate::auth::Authenticator) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The daemon's routes, and those of the API (`/api/v1`), sign-in, every
+/// The daemon's routes, and those of the API (`/api/v1`), the console
+/// (`/console/`), sign-in, every
 /// kind and every channel. The API and the sign-in pages share one
 /// `Authenticator`.
 fn app(
@@ -163,7 +164,7 @@ fn app(
 ) -> axum::Router {
     let services = &dispatcher.services;
     let mut routes = crate::channels::registry::routes(services);
-    routes.push(crate::api::router(crate::api::ApiState {
+    let api = crate::api::router(crate::api::ApiState {
         store: opened.queue.clone(),
         workspace: dispatcher.workspace.clone(),
         config_path: config.to_path_buf(),
@@ -171,7 +172,14 @@ fn app(
         auth: auth.clone(),
         services: services.clone(),
         saving: Default::default(),
+    });
+    // The console calls the same router in process: one implementation.
+    routes.push(crate::console::routes(crate::console::Console {
+        api: crate::console::Api::new(api.clone()),
+        auth: auth.clone(),
+        workspace: dispatcher.workspace.clone(),
     }));
+    routes.push(api);
     routes.push(crate::auth::routes(auth));
     {
         let ws = dispatcher.workspace.read().expect("workspace lock");

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use channel::ChannelStore;
 
@@ -66,6 +66,10 @@ pub struct QueueFilter {
     /// Only deliveries after this (due time, id): the next page of a
     /// listing, found by index however deep the queue.
     pub after: Option<(DateTime<Utc>, i64)>,
+    /// Only deliveries due at or after this time (a calendar's first day).
+    pub due_from: Option<DateTime<Utc>>,
+    /// Only deliveries due before this time (the day after its last).
+    pub due_before: Option<DateTime<Utc>>,
 }
 
 /// A change to content made through the API: who created, edited or
@@ -82,7 +86,7 @@ pub struct ContentChange {
 }
 
 /// One line of the audit log: a delivery's transition, or a content change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub at: DateTime<Utc>,
     pub actor: Actor,
@@ -130,10 +134,16 @@ pub struct SyncSummary {
     pub unchanged: usize,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Paused {
     pub all: bool,
     pub channels: Vec<String>,
+    /// When everything was paused, and by whom (the actor as stored), for
+    /// the banner people see while it lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 impl Paused {

@@ -23,7 +23,7 @@ use crate::store::Store;
 use crate::workspace::Workspace;
 
 /// `x-test-role: approver` (and `x-test-token: test|live`) make the caller.
-struct HeaderAuth;
+pub struct HeaderAuth;
 
 #[async_trait::async_trait]
 impl Authenticate for HeaderAuth {
@@ -35,7 +35,10 @@ impl Authenticate for HeaderAuth {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
+        // Or a `test-role` cookie: what the console passes on to the API.
+        let cookie = || crate::auth::cookie(&request.headers, "test-role").map(str::to_string);
         let role = header("x-test-role")
+            .or_else(cookie)
             .and_then(|r| Role::parse(&r))
             .ok_or(Refusal::Unauthenticated)?;
         let token = header("x-test-token").and_then(|k| TokenKind::parse(&k));

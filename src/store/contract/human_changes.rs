@@ -114,6 +114,9 @@ pub async fn pauses(store: &dyn Store) {
         .unwrap();
     let p = store.paused().await.unwrap();
     assert!(p.all && p.covers("anything"));
+    // The banner says since when and by whom everything was paused.
+    assert_eq!(p.since, Some(at(0)));
+    assert_eq!(p.by, Some(Actor::cli().to_stored()));
     assert_eq!(p.channels, vec!["news".to_string(), "social".to_string()]);
     store
         .set_paused(None, false, Actor::cli(), at(2))
@@ -132,7 +135,9 @@ pub async fn pauses(store: &dyn Store) {
         p,
         Paused {
             all: false,
-            channels: vec!["social".into()]
+            channels: vec!["social".into()],
+            since: None,
+            by: None,
         }
     );
     assert!(p.covers("social") && !p.covers("news"));

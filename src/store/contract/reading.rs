@@ -160,6 +160,20 @@ pub async fn list_filters(store: &dyn Store) {
     };
     let got = store.list(&combined).await.unwrap();
     assert_eq!((got.len(), got[0].occasion.as_str()), (1, "reminder"));
+    // A calendar's range: due at or after its start, before its end.
+    let range = QueueFilter {
+        due_from: Some(at(10)),
+        due_before: Some(at(30)),
+        ..QueueFilter::default()
+    };
+    let due: Vec<_> = store
+        .list(&range)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.due_at)
+        .collect();
+    assert_eq!(due, [at(10), at(20)]);
     assert!(store.get(9999).await.unwrap().is_none());
 }
 

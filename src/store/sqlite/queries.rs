@@ -36,6 +36,12 @@ impl SqliteStore {
             let (t, i) = (next(), next());
             conditions.push(format!("(due_at > ${t} OR (due_at = ${t} AND id > ${i}))"));
         }
+        if filter.due_from.is_some() {
+            conditions.push(format!("due_at >= ${}", next()));
+        }
+        if filter.due_before.is_some() {
+            conditions.push(format!("due_at < ${}", next()));
+        }
         if !conditions.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));
@@ -59,6 +65,9 @@ impl SqliteStore {
         }
         if let Some((due_at, id)) = filter.after {
             query = query.bind(due_at.timestamp_millis()).bind(id);
+        }
+        for t in [filter.due_from, filter.due_before].into_iter().flatten() {
+            query = query.bind(t.timestamp_millis());
         }
         if let Some(limit) = filter.limit {
             query = query.bind(i64::try_from(limit).unwrap_or(i64::MAX));
@@ -148,7 +157,8 @@ impl SqliteStore {
 
     pub(super) async fn select_paused(&self) -> Result<Paused, StoreError> {
         let rows = sqlx::query(
-            "SELECT scope, channel FROM pauses WHERE paused <> 0 ORDER BY scope, channel",
+            "SELECT scope, channel, changed_at, actor FROM pauses WHERE paused <> 0
+             ORDER BY scope, channel",
         )
         .fetch_all(&self.pool)
         .await
@@ -157,7 +167,12 @@ impl SqliteStore {
         for row in &rows {
             let scope: String = row.try_get("scope").map_err(db_error)?;
             match scope.as_str() {
-                "all" => paused.all = true,
+                "all" => {
+                    paused.all = true;
+                    let at: i64 = row.try_get("changed_at").map_err(db_error)?;
+                    paused.since = Some(super::time(at, 0, "pauses.changed_at")?);
+                    paused.by = Some(row.try_get("actor").map_err(db_error)?);
+                }
                 "channel" => paused
                     .channels
                     .push(row.try_get("channel").map_err(db_error)?),
