@@ -358,7 +358,23 @@ fn title(s: Option<&ItemSummary>, id: &str) -> String {
     s.map_or_else(|| id.to_string(), |s| s.title.clone())
 }
 
-fn entry_html(frame: &Frame, e: &Entry) -> String {
+/// A month cell has no room for every channel: how many are in each state.
+fn states_in_brief(e: &Entry) -> String {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for d in &e.deliveries {
+        *counts.entry(delivery_tag(d)).or_default() += 1;
+    }
+    let parts: String = counts
+        .iter()
+        .map(|(tag, n)| {
+            let channels = if *n == 1 { "channel" } else { "channels" };
+            format!("<li>{tag} <span class=\"govuk-body-s\">{n} {channels}</span></li>")
+        })
+        .collect();
+    format!("<ul class=\"govuk-list crier-channels\">{parts}</ul>")
+}
+
+fn entry_html(frame: &Frame, e: &Entry, brief: bool) -> String {
     let time = e
         .due
         .with_timezone(&frame.timezone)
@@ -370,7 +386,10 @@ fn entry_html(frame: &Frame, e: &Entry) -> String {
         "at" => String::new(),
         o => format!(" <span class=\"crier-occasion\">({})</span>", esc(o)),
     };
-    let channels: String = e
+    let channels: String = if brief {
+        states_in_brief(e)
+    } else {
+        let each: String = e
         .deliveries
         .iter()
         .map(|d| {
@@ -378,10 +397,12 @@ fn entry_html(frame: &Frame, e: &Entry) -> String {
             format!("<li>{} {}{link}</li>", esc(&d.channel), delivery_tag(d))
         })
         .collect();
+        format!("<ul class=\"govuk-list crier-channels\">{each}</ul>")
+    };
     format!(
         "<div class=\"crier-entry\"><p class=\"govuk-body-s\"><time datetime=\"{at}\">{time}</time> \
          <a class=\"govuk-link\" href=\"/console/items/{id}\">{t}</a>{occasion} <strong class=\"govuk-tag govuk-tag--grey\">{kind}</strong></p>\
-         <ul class=\"govuk-list crier-channels\">{channels}</ul></div>",
+         {channels}</div>",
         at = e.due.to_rfc3339(),
         id = esc(&enc(e.item)),
         t = esc(&title(e.summary, e.item)),
@@ -416,7 +437,7 @@ fn month(
                 .get(&d)
                 .into_iter()
                 .flatten()
-                .map(|e| entry_html(frame, e))
+                .map(|e| entry_html(frame, e, true))
                 .collect();
             rows.push_str(&format!(
                 "<td class=\"govuk-table__cell crier-day{outside}\"{is_today}><p class=\"crier-day__number\"><time datetime=\"{d}\">{}<span class=\"govuk-visually-hidden\"> {}</span></time></p>{entries}</td>",
@@ -466,7 +487,7 @@ fn list(
         let entries = days.get(&d);
         if every_day || entries.is_some() {
             let inner: String = match entries {
-                Some(es) => es.iter().map(|e| entry_html(frame, e)).collect(),
+                Some(es) => es.iter().map(|e| entry_html(frame, e, false)).collect(),
                 None => "<p class=\"govuk-body-s\">Nothing planned.</p>".into(),
             };
             out.push_str(&format!("<section class=\"crier-list-day\"><h2 class=\"govuk-heading-s\">{}</h2>{inner}</section>\n", d.format("%A %-d %B")));

@@ -129,7 +129,8 @@ fn current(path: &str, href: &str) -> bool {
     if href == "/console/" {
         path == "/console/" || path == "/console"
     } else {
-        path.starts_with(href)
+        // `/console/items/new` is not current on `/console/items/news-…`.
+        path == href || path.starts_with(&format!("{href}/"))
     }
 }
 
@@ -179,6 +180,7 @@ pub fn actor_name(stored: &str) -> String {
         Some(("cli", who)) => format!("{who} (command line)"),
         Some(("token", who)) => format!("API token “{who}”"),
         Some(("daemon", _)) => "crier".to_string(),
+        _ if stored == "daemon" => "crier".to_string(),
         _ => stored.to_string(),
     }
 }
@@ -294,5 +296,8 @@ mod tests {
         assert_eq!(actor_name("person:ann@example.org"), "ann@example.org");
         assert_eq!(actor_name("cli:root"), "root (command line)");
         assert_eq!(actor_name("daemon:"), "crier");
+        assert_eq!(actor_name("daemon"), "crier");
+        assert!(current("/console/items/new", "/console/items/new"));
+        assert!(!current("/console/items/news-update", "/console/items/new"));
     }
 }

@@ -266,6 +266,56 @@ impl Browser {
         found.remove(0)
     }
 
+    /// Saves a PNG of the page at `width` × the page's full height (so a
+    /// picture shows the whole page, as the README wants it).
+    pub async fn screenshot(&self, path: &std::path::Path, width: u32) {
+        let height = self
+            .call(
+                "POST",
+                "/execute/sync",
+                Some(json!({
+                "script": "return Math.max(document.body.scrollHeight, 600);", "args": [] })),
+            )
+            .await
+            .as_u64()
+            .unwrap_or(900)
+            .min(4000);
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height + 140 })),
+        )
+        .await;
+        let png = self.call("GET", "/screenshot", None).await;
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().expect("base64 PNG"))
+            .expect("a PNG");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    /// Presses keys as a keyboard does (WebDriver key codes: "\u{E004}" is
+    /// Tab, "\u{E007}" Enter), into whatever has focus.
+    pub async fn keys(&self, keys: &str) {
+        let mut actions = Vec::new();
+        for k in keys.chars() {
+            actions.push(json!({ "type": "keyDown", "value": k.to_string() }));
+            actions.push(json!({ "type": "keyUp", "value": k.to_string() }));
+        }
+        let body = json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] });
+        self.call("POST", "/actions", Some(body)).await;
+    }
+
+    /// The element that has focus now.
+    pub async fn focused(&self) -> Element<'_> {
+        let v = self.call("GET", "/element/active", None).await;
+        Element {
+            browser: self,
+            id: v[ELEMENT].as_str().expect("a focused element").into(),
+        }
+    }
+
     /// Ends the session (Chromium exits) and stops the driver.
     pub async fn quit(self) {
         self.call("DELETE", "", None).await;

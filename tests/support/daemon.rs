@@ -43,6 +43,20 @@ impl Workspace {
         ws
     }
 
+    /// The shipped example (channels.toml, campaigns/, templates/ of this
+    /// repository) in a workspace of its own, listening on a free port.
+    pub fn shipped_example() -> Workspace {
+        let ws = Workspace::new("", "");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let config = std::fs::read_to_string(root.join("channels.toml")).unwrap();
+        let url = format!("127.0.0.1:{}", ws.port);
+        ws.write("channels.toml", &config.replace("127.0.0.1:8080", &url));
+        for dir in ["campaigns", "templates"] {
+            copy_dir(&root.join(dir), &ws.path().join(dir));
+        }
+        ws
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -302,4 +316,17 @@ pub fn in_secs(secs: i64) -> String {
 
 pub fn parse_time(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }

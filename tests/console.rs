@@ -1,0 +1,128 @@
+//! The console in headless Chromium on the shipped example: a person signs
+//! in with a password, and every console page reached is audited by
+//! axe-core (WCAG 2.0–2.2 A and AA); the way from the calendar to an item
+//! works by keyboard alone; and the pictures in docs/console/ (shown in
+//! the README) are taken here, so they stay true.
+
+mod support;
+
+use std::path::PathBuf;
+
+use support::browser::Browser;
+use support::daemon::Workspace;
+
+const PASSWORD: &str = "a long enough passphrase";
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
+fn picture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/console")
+        .join(name)
+}
+
+/// `crier users add`, then the person sets their password in the browser.
+async fn person(browser: &Browser, ws: &Workspace, email: &str, role: &str) {
+    let out = ws.crier(&["users", "add", email, "--role", role]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    browser.goto(&link).await;
+    browser.wait_title("Set your password").await;
+    browser.one("#password").await.type_text(PASSWORD).await;
+    browser.one("#confirm").await.type_text(PASSWORD).await;
+    browser.one("button[type=submit]").await.click().await;
+    browser.wait_text("Your password is set").await;
+}
+
+/// Opens `path`, signs in on the way (the console sends people to sign in
+/// and back), and waits for a page whose title holds `title`.
+async fn sign_in_to(browser: &Browser, ws: &Workspace, email: &str, path: &str, title: &str) {
+    browser.goto(&ws.url(path)).await;
+    browser.wait_title("Sign in").await;
+    browser.one("#email").await.type_text(email).await;
+    browser.one("#password").await.type_text(PASSWORD).await;
+    browser.one("button[type=submit]").await.click().await;
+    browser.wait_title(title).await;
+}
+
+async fn sign_out(browser: &Browser) {
+    let buttons = browser.all("footer button[type=submit]").await;
+    buttons[0].click().await;
+    browser.wait_title("Sign in").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn console_pages_pass_axe_and_work_by_keyboard() {
+    let Some(browser) = Browser::start_audited().await else {
+        return;
+    };
+    let ws = Workspace::shipped_example();
+    let _daemon = ws.start(&[]);
+    person(&browser, &ws, "pat@example.org", "publisher").await;
+    person(&browser, &ws, "sam@example.org", "author").await;
+
+    sign_in_to(
+        &browser,
+        &ws,
+        "pat@example.org",
+        "/console/?date=2026-12-01",
+        "December 2026",
+    )
+    .await;
+    assert!(browser.text().await.contains("Pause all publishing"));
+    browser.screenshot(&picture("calendar.png"), 1280).await;
+    for (view, title) in [
+        ("week", "Week of 30 November 2026"),
+        ("list", "December 2026"),
+    ] {
+        browser
+            .goto(&ws.url(&format!("/console/?date=2026-12-01&view={view}")))
+            .await;
+        browser.wait_title(title).await;
+    }
+
+    // By keyboard alone: skip to the content, then on to an item.
+    browser
+        .goto(&ws.url("/console/?date=2026-12-01&view=list"))
+        .await;
+    browser.wait_title("December 2026").await;
+    browser.keys(TAB).await;
+    assert_eq!(browser.focused().await.text().await, "Skip to main content");
+    browser.keys(ENTER).await;
+    let mut reached = false;
+    for _ in 0..60 {
+        browser.keys(TAB).await;
+        if browser.focused().await.text().await == "Children's MARS news update: December 2026" {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "the item's link is reachable by Tab");
+    browser.keys(ENTER).await;
+    browser
+        .wait_title("Children's MARS news update: December 2026")
+        .await;
+    browser.wait_text("History").await;
+    browser.screenshot(&picture("item.png"), 1280).await;
+
+    // An author sees neither the pause nor approval controls.
+    sign_out(&browser).await;
+    sign_in_to(
+        &browser,
+        &ws,
+        "sam@example.org",
+        "/console/items/news-update-2026-12",
+        "news update",
+    )
+    .await;
+    let text = browser.text().await;
+    assert!(
+        !text.contains("Pause all publishing") && !text.contains("Approve"),
+        "{text}"
+    );
+    browser.quit().await;
+}
