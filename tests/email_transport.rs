@@ -130,6 +130,11 @@ async fn starttls_required_with_a_private_ca_and_auth_delivers_encrypted_and_aut
         .arg(ws.config())
         .args(["channels", "test", "news"])
         .envs(auth_env())
+        // Its DNS checks ask a closed loopback port: no query leaves.
+        .env(
+            "CRIER_TEST_NAMESERVER",
+            format!("127.0.0.1:{}", free_port()),
+        )
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));

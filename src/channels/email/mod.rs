@@ -9,12 +9,15 @@
 //! confirm, preferences, one-click unsubscribe), `confirm.rs` (the
 //! confirmation email, also used by `crier subscribers import`), `cli.rs`
 //! (`crier subscribers`, the command this kind adds), `test_send.rs` (a
-//! `[TEST]` send of the real message to a few addresses, touching no record).
+//! `[TEST]` send of the real message to a few addresses, touching no record),
+//! `deliverability.rs` (the SPF, DKIM and DMARC records `crier channels
+//! test` reads).
 
 pub mod bounce;
 mod cli;
 pub mod config;
 mod confirm;
+pub mod deliverability;
 mod links;
 pub mod message;
 mod pages;
@@ -307,7 +310,20 @@ impl Publisher for Email {
         send_test(self, variant, to, services).await
     }
 
+    /// Connect, STARTTLS or implicit TLS, AUTH; then the domains' SPF,
+    /// DKIM and DMARC records, whatever the connection did.
     async fn check(&self, _services: &Services) -> Result<String, PublishError> {
+        let dns = deliverability::report(&self.options).await.join("\n");
+        let smtp = self.check_smtp().await;
+        match smtp {
+            Ok(said) => Ok(format!("{said}\n{dns}")),
+            Err(e) => Err(e.map_message(|m| format!("{m}\n{dns}"))),
+        }
+    }
+}
+
+impl Email {
+    async fn check_smtp(&self) -> Result<String, PublishError> {
         let auth = self
             .options
             .smtp_auth()
@@ -321,8 +337,13 @@ impl Publisher for Email {
             }
         })?;
         conn.quit().await;
+        let tls = match self.options.tls {
+            config::Tls::None => "without TLS",
+            config::Tls::Starttls => "with STARTTLS",
+            config::Tls::Implicit => "over TLS",
+        };
         Ok(format!(
-            "connected to {}:{} and said hello{}",
+            "connected to {}:{} {tls} and said hello{}",
             self.options.smtp_host,
             self.options.smtp_port,
             if self.options.username_env.is_some() {

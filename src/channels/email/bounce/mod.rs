@@ -5,11 +5,13 @@
 //! never by guessing from an address), and applied through the store
 //! (`Lists::record_bounce`: once per event, in one transaction).
 //! `webhooks.rs` serves the relays' event webhooks; `providers.rs` checks
-//! their signatures and reads their payloads.
+//! their signatures and reads their payloads; `sns.rs` verifies the SNS
+//! messages Amazon SES's events come in.
 
 pub mod mailbox;
 pub mod parse;
 pub mod providers;
+pub mod sns;
 pub mod webhooks;
 
 use std::path::PathBuf;
@@ -55,6 +57,14 @@ pub struct BounceOptions {
     /// SendGrid's event webhook verification key (base64, as SendGrid
     /// shows it; a public key, so not a secret).
     pub sendgrid_public_key: Option<String>,
+    /// The SNS topics (ARNs) whose notifications carry this list's SES
+    /// events; the `ses` webhook answers 404 without one. SNS signs any
+    /// account's messages alike: the topic is what makes them ours.
+    #[serde(default)]
+    pub ses_topic_arns: Vec<String>,
+    /// Tests only: SNS signing certificates and subscription URLs may also
+    /// come from https on a loopback address, trusting this CA alone.
+    pub sns_test_ca_file: Option<PathBuf>,
 }
 
 fn default_processed() -> String {
@@ -115,6 +125,18 @@ impl BounceOptions {
         if let Some(k) = &self.sendgrid_public_key {
             providers::sendgrid_key(k)
                 .map_err(|e| format!("{}: {e}", at("sendgrid_public_key")))?;
+        }
+        for arn in &self.ses_topic_arns {
+            if !arn.starts_with("arn:aws") || arn.split(':').count() != 6 {
+                return Err(format!(
+                    "{}: `{arn}` is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)",
+                    at("ses_topic_arns")
+                ));
+            }
+        }
+        if let Some(path) = &self.sns_test_ca_file {
+            super::config::read_ca_file(path)
+                .map_err(|e| format!("{}: {e}", at("sns_test_ca_file")))?;
         }
         if self.poll_seconds == 0 {
             return Err(format!("{} must be at least 1", at("poll_seconds")));

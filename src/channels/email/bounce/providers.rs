@@ -186,6 +186,51 @@ pub fn sendgrid(payload: &Value) -> Vec<Event> {
         .collect()
 }
 
+/// Amazon SES's notification (the `Message` of a verified SNS
+/// notification, `sns_id` its MessageId): `Bounce` (Permanent: hard;
+/// Transient and Undetermined: soft) and `Complaint`, as SES notifications
+/// (`notificationType`) or event publishing (`eventType`) write them. Its
+/// `mail` object is where the token is looked for: `source` (the VERP
+/// envelope sender), the original `headers` (X-Crier-Ref), or `tags`.
+pub fn ses(message: &Value, sns_id: &str) -> Vec<Event> {
+    let kind = message["notificationType"]
+        .as_str()
+        .or(message["eventType"].as_str());
+    let (kind, status, detail, feedback) = match kind {
+        Some("Bounce") => {
+            let b = &message["bounce"];
+            let recipient = &b["bouncedRecipients"][0];
+            let kind = match b["bounceType"].as_str() {
+                Some("Permanent") => BounceKind::Hard,
+                _ => BounceKind::Soft,
+            };
+            let detail = text(recipient, "diagnosticCode").or_else(|| {
+                let (t, sub) = (text(b, "bounceType")?, text(b, "bounceSubType")?);
+                Some(format!("{t} bounce ({sub})"))
+            });
+            (
+                kind,
+                text(recipient, "status"),
+                detail,
+                text(b, "feedbackId"),
+            )
+        }
+        Some("Complaint") => {
+            let c = &message["complaint"];
+            let detail = text(c, "complaintFeedbackType").map(|t| format!("complaint: {t}"));
+            (BounceKind::Complaint, None, detail, text(c, "feedbackId"))
+        }
+        _ => return Vec::new(),
+    };
+    vec![Event {
+        id: format!("ses:{}", feedback.as_deref().unwrap_or(sns_id)),
+        kind,
+        status,
+        detail,
+        json: message["mail"].clone(),
+    }]
+}
+
 /// The header a relay echoes back in its events, carrying the token
 /// (`relay` in `[channels.<name>.bounces]`).
 pub fn relay_header(relay: &str, token: &str) -> Option<(&'static str, String)> {
@@ -199,9 +244,11 @@ pub fn relay_header(relay: &str, token: &str) -> Option<(&'static str, String)> 
             "X-SMTPAPI",
             format!("{{\"unique_args\": {{\"crier_ref\": \"{token}\"}}}}"),
         )),
+        // A message tag: SES's event publishing returns it in `mail.tags`.
+        "ses" => Some(("X-SES-MESSAGE-TAGS", format!("crier_ref={token}"))),
         _ => None,
     }
 }
 
 /// The relays `relay` may name.
-pub const RELAYS: &[&str] = &["postmark", "mailgun", "sendgrid"];
+pub const RELAYS: &[&str] = &["postmark", "mailgun", "sendgrid", "ses"];

@@ -1,5 +1,6 @@
 //! Relay webhooks at `/lists/<channel>/events/<provider>`: Postmark
-//! (basic auth), Mailgun (HMAC-SHA256) and SendGrid (ECDSA P-256). A
+//! (basic auth), Mailgun (HMAC-SHA256), SendGrid (ECDSA P-256) and Amazon
+//! SES through SNS (RSA, the certificate from SNS: `sns.rs`). A
 //! request whose signature does not verify is refused (401) before its
 //! body is read as events, and changes nothing. Each event is attributed
 //! by the crier token the relay echoes back (`relay` puts it in the
@@ -20,6 +21,7 @@ use tracing::warn;
 
 use super::super::verp::{self, Sent};
 use super::providers::{self, Event};
+use super::sns::{Refused, Sns, Verified};
 use super::BounceOptions;
 use crate::secret::Secret;
 use crate::store::lists::{BounceEvent, SoftBounces};
@@ -33,6 +35,7 @@ pub struct Hooks {
     pub postmark: Option<Secret>,
     pub mailgun: Option<Secret>,
     pub sendgrid: Option<VerifyingKey>,
+    pub ses: Option<Sns>,
     pub store: Arc<dyn ChannelStore>,
     pub clock: Arc<dyn Clock>,
 }
@@ -61,6 +64,16 @@ impl Hooks {
                 .map_err(|e| warn!(channel, "SendGrid webhook disabled: {e}"))
                 .ok()
         });
+        let ses = (!options.ses_topic_arns.is_empty())
+            .then(|| {
+                Sns::new(
+                    options.ses_topic_arns.clone(),
+                    options.sns_test_ca_file.as_deref(),
+                )
+                .map_err(|e| warn!(channel, "SES webhook disabled: {e}"))
+                .ok()
+            })
+            .flatten();
         Hooks {
             channel: channel.to_string(),
             key,
@@ -68,6 +81,7 @@ impl Hooks {
             postmark: secret(&options.postmark_basic_auth_env, "Postmark"),
             mailgun: secret(&options.mailgun_signing_key_env, "Mailgun"),
             sendgrid,
+            ses,
             store,
             clock,
         }
@@ -87,6 +101,9 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, String) {
+    if provider == "ses" {
+        return ses(&h, &body).await;
+    }
     let now = h.clock.now().timestamp();
     let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
     let json = || serde_json::from_slice::<Value>(&body).ok();
@@ -109,7 +126,7 @@ async fn receive(
             }
             json().map(|p| providers::sendgrid(&p))
         }
-        _ => return (StatusCode::NOT_FOUND, "no such event webhook here\n".into()),
+        _ => return not_found(),
     };
     let Some(events) = events else {
         return (StatusCode::BAD_REQUEST, "the body is not JSON\n".into());
@@ -122,6 +139,53 @@ async fn receive(
             (StatusCode::SERVICE_UNAVAILABLE, "try again later\n".into())
         }
     }
+}
+
+/// Amazon SES through SNS: a subscription is confirmed, a notification's
+/// SES event recorded, both only once the SNS signature verified.
+async fn ses(h: &Hooks, body: &[u8]) -> (StatusCode, String) {
+    let Some(sns) = &h.ses else {
+        return not_found();
+    };
+    let (id, message) = match sns.verify(body).await {
+        Ok(Verified::Notification { id, message }) => (id, message),
+        Ok(Verified::Subscribe(url)) => {
+            return match sns.confirm(&url).await {
+                Ok(()) => (StatusCode::OK, "subscription confirmed\n".into()),
+                Err(e) => {
+                    warn!(channel = %h.channel, "SES webhook: {e}");
+                    (StatusCode::BAD_GATEWAY, format!("{e}\n"))
+                }
+            };
+        }
+        Ok(Verified::Unsubscribed) => {
+            warn!(channel = %h.channel, "SES webhook: SNS says the subscription was removed");
+            return (StatusCode::OK, "noted\n".into());
+        }
+        Err(refused) => {
+            warn!(channel = %h.channel, "SES webhook refused a message: {refused:?}");
+            return match refused {
+                Refused::Malformed(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")),
+                Refused::Topic(e) => (StatusCode::FORBIDDEN, format!("{e}\n")),
+                Refused::Signature(e) => (StatusCode::UNAUTHORIZED, format!("{e}\n")),
+                Refused::Unavailable(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+            };
+        }
+    };
+    let Ok(event) = serde_json::from_str::<Value>(&message) else {
+        return (StatusCode::BAD_REQUEST, "the Message is not JSON\n".into());
+    };
+    match record(h, "ses", providers::ses(&event, &id)).await {
+        Ok(n) => (StatusCode::OK, format!("{n} recorded\n")),
+        Err(e) => {
+            warn!(channel = %h.channel, "cannot record ses events: {e}");
+            (StatusCode::SERVICE_UNAVAILABLE, "try again later\n".into())
+        }
+    }
+}
+
+fn not_found() -> (StatusCode, String) {
+    (StatusCode::NOT_FOUND, "no such event webhook here\n".into())
 }
 
 fn refused() -> (StatusCode, String) {
@@ -164,15 +228,23 @@ async fn record(h: &Hooks, provider: &str, events: Vec<Event>) -> Result<usize, 
 pub fn find_ref(key: &Secret, channel: &str, event: &Value) -> Option<Sent> {
     fn walk(v: &Value, f: &mut dyn FnMut(&str, &Value) -> Option<Sent>) -> Option<Sent> {
         match v {
-            Value::Object(m) => m
-                .iter()
-                .find_map(|(k, v)| f(k, v).or_else(|| walk(v, &mut *f))),
+            // A header as a name/value pair (SES's `mail.headers`).
+            Value::Object(m) => match (m.get("name"), m.get("value")) {
+                (Some(Value::String(name)), Some(value)) => f(name, value),
+                _ => None,
+            }
+            .or_else(|| {
+                m.iter()
+                    .find_map(|(k, v)| f(k, v).or_else(|| walk(v, &mut *f)))
+            }),
             Value::Array(a) => a.iter().find_map(|v| walk(v, &mut *f)),
             _ => None,
         }
     }
     let mut named = |k: &str, v: &Value| {
         let named = k.eq_ignore_ascii_case("crier_ref") || k.eq_ignore_ascii_case("x-crier-ref");
+        // SES's message tags are lists of values.
+        let v = v.as_array().and_then(|a| a.first()).unwrap_or(v);
         v.as_str()
             .filter(|_| named)
             .and_then(|t| verp::decode(key, channel, t.trim()))
