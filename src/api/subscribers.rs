@@ -1,6 +1,6 @@
 //! Subscribers' personal data, for admins: search the lists, export one
 //! person's record (their subscriptions, consent evidence and what was
-//! sent to them), erase it.
+//! sent to them), erase it; import a CSV file into a list (`import.rs`).
 
 use axum::extract::{Query, State};
 use axum::Json;
@@ -12,11 +12,14 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::problem::{Problem, ProblemDetails};
 use super::ApiState;
 
+mod import;
+
 pub fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(search))
         .routes(routes!(export))
         .routes(routes!(erase))
+        .routes(import::route())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -9,6 +9,7 @@
 
 mod configured;
 pub mod http;
+pub mod import;
 pub mod learned;
 pub mod media;
 pub mod registry;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::import::{ImportRefused, ImportRequest, Imported};
 use super::{Channel, Family, Services};
 use crate::config::{ChannelSpec, Config, Organisation};
 use crate::delivery::{Delivery, Progress};
@@ -72,6 +73,21 @@ pub trait KindHooks: Sync {
     /// that an erasure must reach).
     fn keeps_lists(&self) -> bool {
         false
+    }
+
+    /// Adds the subscribers of a CSV file to the list of `request.channel`
+    /// (a channel of this kind in `config`), with the kind's checks and
+    /// consent rules; for a kind that [`keeps_lists`](Self::keeps_lists).
+    /// The CLI and the API both call it.
+    async fn import(
+        &self,
+        _config: &Config,
+        _store: &dyn ChannelStore,
+        _request: ImportRequest,
+    ) -> Result<Imported, ImportRefused> {
+        Err(ImportRefused::Unavailable(
+            "this channel keeps no list".into(),
+        ))
     }
 
     /// A `crier` subcommand the kind adds (built with clap's builder API).

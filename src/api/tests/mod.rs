@@ -96,13 +96,18 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn new() -> Fixture {
+        Fixture::with_channels("").await
+    }
+
+    /// With more `[channels.*]` tables after [`CONFIG`]'s.
+    pub async fn with_channels(extra: &str) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let write = |rel: &str, text: &str| {
             let p = dir.path().join(rel);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, text).unwrap();
         };
-        write("channels.toml", CONFIG);
+        write("channels.toml", &format!("{CONFIG}\n{extra}"));
         write("campaigns/courses.toml", ITEMS);
         write(
             "templates/social/default.txt.hbs",

@@ -80,3 +80,307 @@ async fn a_channel_without_a_list_is_refused_by_name() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{p}");
     assert_eq!(p["errors"][0]["field"], "channel");
 }
+
+/// A fixture with one list channel, `partners` (the example table of the
+/// kind that keeps lists), whose mail server is a closed loopback port:
+/// confirmation emails fail at once, without leaving the machine.
+async fn with_a_list() -> Fixture {
+    let kind = crate::channels::registry::KINDS
+        .iter()
+        .find(|k| k.hooks.keeps_lists())
+        .expect("a kind keeps lists");
+    let example = (kind.example.expect("its example"))("partners");
+    let mut table: toml_edit::DocumentMut = example.parse().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let options = table["channels"]["partners"].as_table_mut().unwrap();
+    let keys: Vec<String> = options.iter().map(|(k, _)| k.to_string()).collect();
+    for key in keys {
+        if key.ends_with("_host") {
+            options[&key] = toml_edit::value("127.0.0.1");
+        } else if key.ends_with("_port") {
+            options[&key] = toml_edit::value(i64::from(closed));
+        }
+    }
+    Fixture::with_channels(&table.to_string()).await
+}
+
+/// A multipart/form-data body of text fields and one file.
+fn form(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    const B: &str = "crier-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{B}\r\ncontent-disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .bytes(),
+        );
+    }
+    if let Some((filename, bytes)) = file {
+        body.extend(
+            format!(
+                "--{B}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
+                 content-type: text/csv\r\n\r\n"
+            )
+            .bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{B}--\r\n").bytes());
+    (format!("multipart/form-data; boundary={B}"), body)
+}
+
+async fn upload(
+    fx: &Fixture,
+    role: &str,
+    fields: &[(&str, &str)],
+    file: Option<(&str, &[u8])>,
+) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+    let (content_type, body) = form(fields, file);
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/api/v1/subscribers/import")
+        .header("x-test-role", role)
+        .header("content-type", content_type)
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    fx.call(request).await
+}
+
+async fn emails(fx: &Fixture) -> Vec<String> {
+    let mut all: Vec<String> = fx
+        .state
+        .services
+        .store
+        .lists()
+        .subscribers(Some("partners"), None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.email)
+        .collect();
+    all.sort();
+    all
+}
+
+#[tokio::test]
+async fn an_admin_imports_a_csv_file_with_its_consent_evidence() {
+    let fx = with_a_list().await;
+    let csv = "email,name,consent_at,consent_wording\n\
+               Ann@School.example,Ann Teacher,2026-01-05,Ticked the box at the March event\n\
+               bob@police.example,Bob,2026-02-03T09:00:00Z,\n";
+    let (status, _, done) = upload(
+        &fx,
+        "admin",
+        &[("topics", "news")],
+        Some(("people.csv", csv.as_bytes())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(
+        (
+            &done["channel"],
+            &done["imported"],
+            &done["confirmed"],
+            &done["skipped"]
+        ),
+        (&json!("partners"), &json!(2), &json!(2), &json!(0)),
+        "{done}"
+    );
+    assert_eq!(
+        emails(&fx).await,
+        ["ann@school.example", "bob@police.example"]
+    );
+    // The stated consent time and wording are the evidence kept; without
+    // a wording, the file it came from.
+    let lists = fx.state.services.store.lists();
+    let ann = lists.export("ann@school.example").await.unwrap();
+    let consent = &ann["subscriptions"][0]["consents"][0];
+    assert_eq!(consent["method"], "import", "{ann}");
+    assert_eq!(consent["wording"], "Ticked the box at the March event");
+    assert!(consent["confirmed_at"]
+        .as_str()
+        .unwrap()
+        .starts_with("2026-01-05"));
+    let bob = lists.export("bob@police.example").await.unwrap();
+    assert_eq!(
+        bob["subscriptions"][0]["consents"][0]["wording"],
+        "imported from people.csv"
+    );
+
+    // The same file again: nothing new, nothing refused.
+    let (status, _, again) = upload(
+        &fx,
+        "admin",
+        &[("channel", "partners"), ("topics", "news")],
+        Some(("people.csv", csv.as_bytes())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(
+        (&again["imported"], &again["already_subscribed"]),
+        (&json!(0), &json!(2)),
+        "{again}"
+    );
+}
+
+#[tokio::test]
+async fn bad_lines_are_named_by_line_and_column_and_the_good_ones_imported() {
+    let fx = with_a_list().await;
+    let csv = "email,topics,consent_at\n\
+               good@example.org,news,2026-01-01\n\
+               not an address,news,2026-01-01\n\
+               \"two@example.org\",\"news;gossip\",2026-01-01\n\
+               late@example.org,news,yesterday\n\
+               future@example.org,news,2099-01-01\n";
+    let (status, _, done) = upload(&fx, "admin", &[], Some(("rows.csv", csv.as_bytes()))).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(
+        (&done["imported"], &done["skipped"]),
+        (&json!(1), &json!(4))
+    );
+    let located: Vec<(u64, &str)> = done["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["line"].as_u64().unwrap(), p["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        located,
+        [
+            (3, "email"),
+            (4, "topics"),
+            (5, "consent_at"),
+            (6, "consent_at")
+        ],
+        "{done}"
+    );
+    assert_eq!(emails(&fx).await, ["good@example.org"]);
+
+    // Nothing importable: problem details, every line located in the file.
+    let bad = "email\nnobody\n\nalso nobody\n";
+    let (status, headers, problem) = upload(
+        &fx,
+        "admin",
+        &[("topics", "news")],
+        Some(("bad.csv", bad.as_bytes())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(headers["content-type"], "application/problem+json");
+    let errors = problem["errors"].as_array().unwrap();
+    assert_eq!(
+        errors
+            .iter()
+            .map(|e| (&e["file"], &e["line"], &e["field"]))
+            .collect::<Vec<_>>(),
+        [
+            (&json!("bad.csv"), &json!(2), &json!("email")),
+            (&json!("bad.csv"), &json!(4), &json!("email")),
+        ],
+        "{problem}"
+    );
+    // A file without an email column, or an unknown default topic, is
+    // refused whole and names what to fix.
+    let (status, _, p) = upload(
+        &fx,
+        "admin",
+        &[],
+        Some(("x.csv", b"name\nAnn\n".as_slice())),
+    )
+    .await;
+    assert_eq!(
+        (status, &p["errors"][0]["field"]),
+        (StatusCode::BAD_REQUEST, &json!("file"))
+    );
+    let (status, _, p) = upload(
+        &fx,
+        "admin",
+        &[("topics", "gossip")],
+        Some(("x.csv", b"email\nann@example.org\n".as_slice())),
+    )
+    .await;
+    assert_eq!(
+        (status, &p["errors"][0]["field"]),
+        (StatusCode::BAD_REQUEST, &json!("topics"))
+    );
+    assert_eq!(emails(&fx).await, ["good@example.org"]);
+}
+
+#[tokio::test]
+async fn a_file_over_the_limit_is_refused_whole_with_413() {
+    use crate::channels::import::MAX_IMPORT_BYTES;
+    let fx = with_a_list().await;
+    let row = "someone@example.org,news,2026-01-01\n";
+    let mut csv = String::from("email,topics,consent_at\n");
+    while csv.len() as u64 <= MAX_IMPORT_BYTES {
+        csv.push_str(row);
+    }
+    let (status, headers, problem) =
+        upload(&fx, "admin", &[], Some(("big.csv", csv.as_bytes()))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{problem}");
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("at most 10 MB"),
+        "{problem}"
+    );
+    // Far over: refused while the body is read.
+    csv.push_str(&row.repeat(4096));
+    let (status, headers, _) = upload(&fx, "admin", &[], Some(("big.csv", csv.as_bytes()))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert!(emails(&fx).await.is_empty());
+}
+
+#[tokio::test]
+async fn only_an_admin_may_import() {
+    let fx = with_a_list().await;
+    let csv = b"email,topics,consent_at\nann@example.org,news,2026-01-01\n";
+    for role in ["author", "approver", "publisher"] {
+        let (status, _, p) = upload(&fx, role, &[], Some(("a.csv", csv.as_slice()))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{role}: {p}");
+    }
+    assert!(emails(&fx).await.is_empty());
+}
+
+#[tokio::test]
+async fn rows_without_consent_evidence_await_confirmation_and_no_secret_is_answered() {
+    let fx = with_a_list().await;
+    let csv = b"email,topics\nann@example.org,news\n";
+    let (status, _, done) = upload(&fx, "admin", &[], Some(("a.csv", csv.as_slice()))).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["awaiting_confirmation"], 1, "{done}");
+    // The mail server is a closed port: the email was not sent, and the
+    // answer says so for that line.
+    let unsent = &done["confirmations_not_sent"][0];
+    assert_eq!(
+        (&unsent["line"], &unsent["field"]),
+        (&json!(2), &json!("email")),
+        "{done}"
+    );
+    // The link key signs the confirmation links: it and the links stay
+    // on the server.
+    let key_file = fx.file("data/credentials/partners.link_key");
+    let key = std::fs::read_to_string(&key_file).expect("the list's link key");
+    let answer = done.to_string();
+    assert!(!answer.contains(key.trim()), "{answer}");
+    assert!(!answer.contains("t="), "{answer}");
+}
+
+#[test]
+fn the_document_describes_the_import_as_a_multipart_form_for_admins() {
+    let doc = crate::api::openapi();
+    let op = &doc["paths"]["/api/v1/subscribers/import"]["post"];
+    assert_eq!(op["security"][0]["crier"][0], "personal_data", "{op}");
+    let form = &op["requestBody"]["content"]["multipart/form-data"]["schema"];
+    assert!(form.to_string().contains("ImportForm"), "{form}");
+    for code in ["200", "413", "422"] {
+        assert!(op["responses"].get(code).is_some(), "{code}: {op}");
+    }
+}

@@ -6,20 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::Utc;
 use clap::{FromArgMatches, Subcommand};
 
-use super::config::{valid_address, Options};
-use super::confirm::Confirmer;
-use super::links::Keyring;
-use super::message::clean_name;
+use super::config::Options;
+use crate::channels::import::{ImportRefused, ImportRequest};
 use crate::config::Config;
 use crate::delivery::{Delivery, Progress};
-use crate::store::lists::{Added, Lists, NewSubscriber, Subscriber};
+use crate::store::lists::{Lists, Subscriber};
 use crate::store::StoreError;
-
-/// An import larger than this is refused whole, before anything is read.
-pub const MAX_IMPORT_BYTES: u64 = 10 * 1024 * 1024;
 
 #[derive(Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ListFormat {
@@ -205,29 +200,6 @@ async fn erase(cfg: &Config, lists: &dyn Lists, email: &str) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-/// A consent date from a CSV cell: RFC 3339, or a day.
-fn consent_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|t| t.and_utc())
-        })
-}
-
-/// What an import adds to one list, and with what defaults.
-struct Import<'a> {
-    file: &'a Path,
-    channel: String,
-    /// The list's topic ids.
-    known: Vec<&'a str>,
-    /// Topics for rows without a topics column.
-    topics: Vec<String>,
-}
-
 async fn import(
     cfg: &Config,
     lists: &dyn Lists,
@@ -235,222 +207,40 @@ async fn import(
     name: Option<String>,
     topics: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
-    check_size(file)?;
-    let (channel, options) = channel(cfg, name.as_deref())?;
-    let import = Import {
-        file,
-        channel: channel.clone(),
-        known: options.topic_ids(),
-        topics: default_topics(&topics, &options.topic_ids())?,
+    let refused = |e: ImportRefused| anyhow::anyhow!("{}: {e}", file.display());
+    let size = std::fs::metadata(file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?
+        .len();
+    // Before reading it: a file too big is refused whole.
+    ImportRefused::check_size(size).map_err(refused)?;
+    let csv =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let (channel, _) = channel(cfg, name.as_deref())?;
+    let request = ImportRequest {
+        channel,
+        source: file.display().to_string(),
+        csv,
+        topics,
     };
-    let mut problems = Vec::new();
-    let rows = import.rows(&mut problems)?;
-    let now = Utc::now();
-    let batch: Vec<NewSubscriber> = rows.iter().map(|(_, n)| n.clone()).collect();
-    let added = lists.add_subscribers(&batch, now).await?;
-    let (mut confirmed, mut known_n, mut pending) = (0, 0, Vec::new());
-    for ((line, n), a) in rows.iter().zip(added) {
-        match a {
-            Added::Confirmed(_) => confirmed += 1,
-            Added::Known(_) => known_n += 1,
-            Added::Pending(s) => pending.push(s),
-            Added::Suppressed => problems.push(format!(
-                "line {line}: {} was erased or suppressed; it can only come back through the subscription form (new consent)",
-                n.email
-            )),
-        }
-    }
-    let unsent = confirm_pending(cfg, channel, options, &pending, now).await?;
-    for p in &problems {
+    let done = super::import::run(cfg, lists, request)
+        .await
+        .map_err(refused)?;
+    for p in done.problems.iter().chain(&done.confirmations_not_sent) {
         eprintln!("{p}");
     }
+    let unsent = done.confirmations_not_sent.len();
     println!(
-        "imported {} ({confirmed} confirmed with consent evidence, {} awaiting confirmation{}), {known_n} already on the list, {} refused",
-        confirmed + pending.len(),
-        pending.len(),
+        "imported {} ({} confirmed with consent evidence, {} awaiting confirmation{}), {} already on the list, {} refused",
+        done.imported(),
+        done.confirmed,
+        done.awaiting_confirmation,
         if unsent > 0 { format!(", {unsent} confirmation emails not sent") } else { String::new() },
-        problems.len()
+        done.already_subscribed,
+        done.problems.len()
     );
-    Ok(if problems.is_empty() {
+    Ok(if done.problems.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
-}
-
-/// Refuses a file that cannot be read or is too big, before anything is.
-fn check_size(file: &Path) -> anyhow::Result<()> {
-    let size = std::fs::metadata(file)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?
-        .len();
-    if size > MAX_IMPORT_BYTES {
-        anyhow::bail!(
-            "{} is {:.1} MB; an import takes at most {} MB. Split it into smaller files; nothing was imported",
-            file.display(),
-            size as f64 / 1e6,
-            MAX_IMPORT_BYTES / 1024 / 1024
-        );
-    }
-    Ok(())
-}
-
-/// `--topics`, split on commas and checked against the list's.
-fn default_topics(topics: &[String], known: &[&str]) -> anyhow::Result<Vec<String>> {
-    let topics: Vec<String> = topics
-        .iter()
-        .flat_map(|t| t.split(','))
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .collect();
-    if let Some(bad) = topics.iter().find(|t| !known.contains(&t.as_str())) {
-        anyhow::bail!(
-            "unknown topic `{bad}` (this list has: {})",
-            known.join(", ")
-        );
-    }
-    Ok(topics)
-}
-
-/// Where each column is, by its header; only `email` is required.
-struct Columns {
-    email: usize,
-    name: Option<usize>,
-    organisation: Option<usize>,
-    consent_at: Option<usize>,
-    wording: Option<usize>,
-    topics: Option<usize>,
-}
-
-impl Columns {
-    fn find(headers: &csv::StringRecord) -> Option<Columns> {
-        let col = |n: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(n));
-        Some(Columns {
-            email: col("email")?,
-            name: col("name"),
-            organisation: col("organisation"),
-            consent_at: col("consent_at"),
-            wording: col("consent_wording"),
-            topics: col("topics"),
-        })
-    }
-}
-
-impl Import<'_> {
-    /// The rows that can be added, with their line numbers; the others are
-    /// told in `problems`.
-    fn rows(&self, problems: &mut Vec<String>) -> anyhow::Result<Vec<(u64, NewSubscriber)>> {
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_path(self.file)?;
-        let Some(columns) = Columns::find(reader.headers()?) else {
-            anyhow::bail!(
-                "{}: the first line must name the columns, with at least `email`",
-                self.file.display()
-            );
-        };
-        let mut rows = Vec::new();
-        for record in reader.records() {
-            let record = match record {
-                Ok(r) => r,
-                Err(e) => {
-                    problems.push(format!("{}: {e}", self.file.display()));
-                    continue;
-                }
-            };
-            // The physical line, so a name with a line break in quotes
-            // does not shift the numbers people look up.
-            let line = record.position().map_or(0, |p| p.line());
-            match self.row(&columns, &record) {
-                Ok(new) => rows.push((line, new)),
-                Err(problem) => problems.push(format!("line {line}: {problem}")),
-            }
-        }
-        Ok(rows)
-    }
-
-    /// One row as a new subscriber, or what is wrong with it.
-    fn row(&self, c: &Columns, record: &csv::StringRecord) -> Result<NewSubscriber, String> {
-        let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").to_string();
-        let email = get(Some(c.email)).to_lowercase();
-        if !valid_address(&email) {
-            return Err(format!(
-                "`{}` is not an email address",
-                get(Some(c.email)).escape_debug()
-            ));
-        }
-        let topics: Vec<String> = match get(c.topics) {
-            t if t.is_empty() => self.topics.clone(),
-            t => t.split(';').map(|s| s.trim().to_string()).collect(),
-        };
-        if topics.is_empty() {
-            return Err("no topics (give --topics or a topics column)".into());
-        }
-        if let Some(bad) = topics.iter().find(|t| !self.known.contains(&t.as_str())) {
-            return Err(format!("unknown topic `{bad}`"));
-        }
-        let at = get(c.consent_at);
-        let confirmed_at = match at.as_str() {
-            "" => None,
-            at => Some(consent_time(at).ok_or_else(|| {
-                format!("consent_at `{at}` is not a date (2026-11-30 or RFC 3339)")
-            })?),
-        };
-        // Evidence of consent is of something that happened.
-        if confirmed_at.is_some_and(|t| t > chrono::Utc::now()) {
-            return Err(format!("consent_at `{at}` is in the future"));
-        }
-        let wording = get(c.wording);
-        Ok(NewSubscriber {
-            channel: self.channel.clone(),
-            email,
-            name: Some(clean_name(&get(c.name))).filter(|s| !s.is_empty()),
-            organisation: Some(clean_name(&get(c.organisation))).filter(|s| !s.is_empty()),
-            topics,
-            method: "import".into(),
-            wording: if wording.is_empty() {
-                format!("imported from {}", self.file.display())
-            } else {
-                wording
-            },
-            client_addr: None,
-            confirmed_at,
-            override_suppression: false,
-        })
-    }
-}
-
-/// Sends the double opt-in email to the rows imported without consent
-/// evidence; returns how many could not be sent (each told on stderr).
-async fn confirm_pending(
-    cfg: &Config,
-    channel: String,
-    options: Options,
-    pending: &[Subscriber],
-    now: DateTime<Utc>,
-) -> anyhow::Result<usize> {
-    if pending.is_empty() {
-        return Ok(0);
-    }
-    let key = Keyring::default()
-        .key(
-            &crate::credentials::Credentials::new(&cfg.data_dir()),
-            &channel,
-        )
-        .map_err(|e| anyhow::anyhow!(e))?;
-    let confirmer = Confirmer {
-        channel,
-        options,
-        org: cfg.organisation.name.clone(),
-        key,
-        public_url: cfg.daemon.public_url.trim_end_matches('/').to_string(),
-    };
-    let mut unsent = 0;
-    for s in pending {
-        if let Err(e) = confirmer.send(s, now).await {
-            unsent += 1;
-            eprintln!("confirmation to {} not sent: {e}", s.email);
-        }
-    }
-    Ok(unsent)
 }

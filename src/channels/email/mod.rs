@@ -7,7 +7,8 @@
 //! (MIME, headers, DKIM), `sender.rs` (SMTP connections), `publish/`
 //! (one delivery to many recipients, resumable), `pages.rs` (subscribe,
 //! confirm, preferences, one-click unsubscribe), `confirm.rs` (the
-//! confirmation email, also used by `crier subscribers import`), `cli.rs`
+//! confirmation email, also used by imports), `import.rs` (a CSV into a
+//! list, for `crier subscribers import` and the API), `cli.rs`
 //! (`crier subscribers`, the command this kind adds), `test_send.rs` (a
 //! `[TEST]` send of the real message to a few addresses, touching no record),
 //! `deliverability.rs` (the SPF, DKIM and DMARC records `crier channels
@@ -18,6 +19,7 @@ mod cli;
 pub mod config;
 mod confirm;
 pub mod deliverability;
+mod import;
 mod links;
 pub mod message;
 mod pages;
@@ -96,7 +98,7 @@ description = "Awareness campaigns."
 }
 
 /// What the email kind adds once: the lists' recipient counts in
-/// `/metrics`, and `crier subscribers`.
+/// `/metrics`, imports into a list, and `crier subscribers`.
 struct Hooks;
 
 #[async_trait]
@@ -121,6 +123,15 @@ impl KindHooks for Hooks {
         }
         let progress = store.lists().progress(delivery.id).await?;
         Ok((!progress.is_empty()).then_some((progress, None)))
+    }
+
+    async fn import(
+        &self,
+        config: &Config,
+        store: &dyn ChannelStore,
+        request: crate::channels::import::ImportRequest,
+    ) -> Result<crate::channels::import::Imported, crate::channels::import::ImportRefused> {
+        import::run(config, store.lists(), request).await
     }
 
     fn command(&self) -> Option<clap::Command> {
