@@ -258,15 +258,19 @@ fn decision(f: &Frame, w: &Waiting, errors: &[FieldError]) -> String {
         ),
         None => ("", String::new()),
     };
-    let described = if error.is_some() {
-        format!(" aria-describedby=\"{}-error\"", esc(&field_id))
+    // The error class, then the message it is described by.
+    let error_attrs = if error.is_some() {
+        format!(
+            " govuk-textarea--error\" aria-describedby=\"{}-error",
+            esc(&field_id)
+        )
     } else {
         String::new()
     };
     let reason = format!(
         "<div class=\"govuk-form-group{group}\"><label class=\"govuk-label\" for=\"{id}\">Reason for rejecting {title}</label>\
          <div class=\"govuk-hint\">The author sees this.</div>{message}\
-         <textarea class=\"govuk-textarea\" id=\"{id}\" name=\"reason\" rows=\"2\"{described}></textarea></div>",
+         <textarea class=\"govuk-textarea{error_attrs}\" id=\"{id}\" name=\"reason\" rows=\"2\"></textarea></div>",
         id = esc(&field_id),
     );
     let reject = button_form(

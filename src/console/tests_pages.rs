@@ -93,7 +93,9 @@ async fn a_rejection_needs_a_reason_and_its_author_sees_it() {
     assert!(page.contains("There is a problem"));
     assert!(page.contains("href=\"#reason-course-a\""), "{page}");
     assert!(page.contains("govuk-form-group--error"));
-    assert!(page.contains("id=\"reason-course-a\""));
+    assert!(page.contains(
+        "govuk-textarea govuk-textarea--error\" aria-describedby=\"reason-course-a-error\" id=\"reason-course-a\""
+    ));
     let d = p.fx.state.store.get(held).await.unwrap().unwrap();
     assert!(d.last_error.is_none(), "nothing rejected: {d:?}");
     let form = format!("version={v}&reason=the+date+is+wrong");
