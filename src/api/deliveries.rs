@@ -84,6 +84,8 @@ pub struct DeliveryQuery {
     pub from: Option<DateTime<Utc>>,
     /// Due before this time (RFC 3339).
     pub before: Option<DateTime<Utc>>,
+    /// true: only deliveries still waiting for someone to approve them.
+    pub awaiting_approval: Option<bool>,
     /// The `next` of the page before.
     pub after: Option<String>,
     /// At most 500; 100 when absent.
@@ -107,6 +109,7 @@ async fn list(
         after: q.after.as_deref().map(cursor).transpose()?,
         due_from: q.from,
         due_before: q.before,
+        awaiting_approval: q.awaiting_approval.unwrap_or(false),
     };
     let mut rows = state.store.list(&filter).await?;
     let more = rows.len() > limit;
@@ -256,6 +259,15 @@ pub struct ResumeRequest {
     /// What to do with each delivery whose time passed while paused; when
     /// absent they stay held and are listed for a decision.
     pub overdue: Option<Overdue>,
+    /// A choice for one overdue delivery, in place of `overdue` for it.
+    #[serde(default)]
+    pub decisions: Vec<OverdueDecision>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OverdueDecision {
+    pub id: i64,
+    pub overdue: Overdue,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -282,7 +294,8 @@ async fn resume(
     let config = &state.workspace().config;
     let (mut decided, mut held) = (Vec::new(), Vec::new());
     for d in &overdue {
-        let outcome = match request.overdue {
+        let own = request.decisions.iter().find(|c| c.id == d.id);
+        let outcome = match own.map(|c| c.overdue).or(request.overdue) {
             None => None,
             Some(choice) => ops::decide_overdue(store, config, d, choice, who.actor.clone(), now)
                 .await

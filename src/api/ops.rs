@@ -3,7 +3,7 @@
 //! console call these, so each decision is made in one place.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use std::path::Path;
@@ -128,7 +128,7 @@ pub async fn reject(
 }
 
 /// What to do with a delivery whose time passed while paused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Overdue {
     /// Send it now.
@@ -206,7 +206,7 @@ pub async fn decide_overdue(
 }
 
 /// What testing a channel found (nothing is posted).
-#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, ToSchema)]
 pub struct ChannelTest {
     pub ok: bool,
     /// What the network said about the account, or why it failed.

@@ -7,11 +7,15 @@
 //! [`PAGES`]; a page a role may not use is refused on the server, not
 //! just hidden.
 
+mod approvals;
 mod calendar;
+mod channels;
 mod client;
 mod form;
 mod item;
 pub mod layout;
+mod pause;
+mod subscribers;
 
 use std::sync::{Arc, RwLock};
 
@@ -19,7 +23,7 @@ use axum::extract::{FromRequestParts, MatchedPath, Request};
 use axum::http::{header, request::Parts, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use handlebars::html_escape as esc;
 
@@ -39,6 +43,40 @@ pub const PAGES: &[(&str, &str, Permission)] = &[
         "/console/deliveries/{id}/{action}",
         Permission::Read,
     ),
+    // Approvals, pause and resume, channels, subscribers (issue #11 items 3, 5, 6, 7).
+    ("GET", "/console/approvals", Permission::Read),
+    (
+        "POST",
+        "/console/approvals/{item}/{decision}",
+        Permission::Approve,
+    ),
+    ("GET", "/console/pause", Permission::Operate),
+    ("POST", "/console/pause", Permission::Operate),
+    ("GET", "/console/resume", Permission::Operate),
+    ("POST", "/console/resume", Permission::Operate),
+    ("GET", "/console/channels", Permission::Read),
+    ("POST", "/console/channels/{name}/test", Permission::Operate),
+    ("GET", "/console/subscribers", Permission::PersonalData),
+    (
+        "GET",
+        "/console/subscribers/person",
+        Permission::PersonalData,
+    ),
+    (
+        "GET",
+        "/console/subscribers/export",
+        Permission::PersonalData,
+    ),
+    (
+        "GET",
+        "/console/subscribers/erase",
+        Permission::PersonalData,
+    ),
+    (
+        "POST",
+        "/console/subscribers/erase",
+        Permission::PersonalData,
+    ),
 ];
 
 pub struct Console {
@@ -57,6 +95,23 @@ pub fn routes(console: Console) -> Router {
         .route(
             "/console/deliveries/{id}/{action}",
             axum::routing::post(item::act),
+        )
+        // Approvals, pause and resume, channels, subscribers.
+        .route("/console/approvals", get(approvals::show))
+        .route(
+            "/console/approvals/{item}/{decision}",
+            post(approvals::decide),
+        )
+        .route("/console/pause", get(pause::confirm).post(pause::pause))
+        .route("/console/resume", get(pause::show).post(pause::resume))
+        .route("/console/channels", get(channels::show))
+        .route("/console/channels/{name}/test", post(channels::test))
+        .route("/console/subscribers", get(subscribers::search))
+        .route("/console/subscribers/person", get(subscribers::person))
+        .route("/console/subscribers/export", get(subscribers::export))
+        .route(
+            "/console/subscribers/erase",
+            get(subscribers::confirm_erase).post(subscribers::erase),
         )
         .route_layer(axum::middleware::from_fn(guard));
     pages
@@ -194,3 +249,5 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_pages;

@@ -70,6 +70,9 @@ pub struct QueueFilter {
     pub due_from: Option<DateTime<Utc>>,
     /// Only deliveries due before this time (the day after its last).
     pub due_before: Option<DateTime<Utc>>,
+    /// Only deliveries still waiting for someone to approve them (needing
+    /// approval, not approved, and planned, retrying or held for approval).
+    pub awaiting_approval: bool,
 }
 
 /// A change to content made through the API: who created, edited or

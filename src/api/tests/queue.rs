@@ -304,3 +304,68 @@ async fn channels_show_their_latest_failure_and_never_a_secret() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn the_queue_lists_what_awaits_approval_until_it_is_approved() {
+    let fx = Fixture::new().await;
+    let uri = "/api/v1/deliveries?awaiting_approval=true";
+    let (status, _, page) = fx.as_role("author", "GET", uri, &[], None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let waiting = page["deliveries"].as_array().unwrap();
+    assert_eq!(waiting.len(), 1, "{page}");
+    assert_eq!(waiting[0]["channel"], "signed-off");
+    let (_, headers, _) = fx
+        .as_role("author", "GET", "/api/v1/items/course-a", &[], None)
+        .await;
+    let etag = headers["etag"].to_str().unwrap().to_string();
+    fx.as_role(
+        "approver",
+        "POST",
+        "/api/v1/items/course-a/approve",
+        &[("if-match", &etag)],
+        None,
+    )
+    .await;
+    let (_, _, page) = fx.as_role("author", "GET", uri, &[], None).await;
+    assert_eq!(page["deliveries"], json!([]), "{page}");
+}
+
+#[tokio::test]
+async fn resume_takes_a_decision_for_each_overdue_delivery() {
+    let fx = Fixture::new().await;
+    let store = fx.state.store.as_ref();
+    let all = store.list(&Default::default()).await.unwrap();
+    for d in &all {
+        store
+            .hold(
+                d.id,
+                crate::delivery::HoldReason::Paused,
+                "paused",
+                crate::delivery::Actor::Daemon,
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+    }
+    let (first, second) = (all[0].id, all[1].id);
+    let body = json!({
+        "overdue": "skip",
+        "decisions": [{ "id": first, "overdue": "send_now" }, { "id": second, "overdue": "next_slot" }],
+    });
+    let (status, _, r) = fx
+        .as_role("publisher", "POST", "/api/v1/resume", &[], Some(body))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let state = |id: i64| {
+        let rows = r["decided"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(r["held"].as_array().unwrap());
+        rows.clone().find(|d| d["id"] == id).unwrap()["state"].clone()
+    };
+    // No posting slots here: "next slot" leaves it held for another choice.
+    assert_eq!(state(first), "due");
+    assert_eq!(state(second), "held:paused");
+    assert_eq!(state(all[2].id), "cancelled", "the rest take `overdue`");
+}

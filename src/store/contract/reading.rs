@@ -92,12 +92,14 @@ pub async fn history_in_order_with_actors(store: &dyn Store) {
 }
 
 pub async fn list_filters(store: &dyn Store) {
-    let plan = [
+    let mut plan = [
         planned("a", "news", "at", 30, "t"),
         planned("a", "social", "at", 10, "t"),
         planned("b", "news", "at", 20, "t"),
         planned("b", "news", "reminder", 5, "t"),
     ];
+    plan[1].requires_approval = true;
+    plan[2].requires_approval = true;
     store.sync_plan(&plan, at(0)).await.unwrap();
     let all = store.list(&QueueFilter::default()).await.unwrap();
     let order: Vec<(&str, &str, &str)> = all
@@ -174,6 +176,18 @@ pub async fn list_filters(store: &dyn Store) {
         .map(|d| d.due_at)
         .collect();
     assert_eq!(due, [at(10), at(20)]);
+    // Awaiting approval: needs it, not approved, still pending (a/social
+    // is held as missed, so it waits on something else).
+    let awaiting = QueueFilter {
+        awaiting_approval: true,
+        ..QueueFilter::default()
+    };
+    let waiting: Vec<_> = store.list(&awaiting).await.unwrap();
+    let waiting: Vec<(&str, &str)> = waiting
+        .iter()
+        .map(|d| (d.item.as_str(), d.occasion.as_str()))
+        .collect();
+    assert_eq!(waiting, [("b", "at")]);
     assert!(store.get(9999).await.unwrap().is_none());
 }
 

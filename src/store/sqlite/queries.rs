@@ -42,6 +42,13 @@ impl SqliteStore {
         if filter.due_before.is_some() {
             conditions.push(format!("due_at < ${}", next()));
         }
+        if filter.awaiting_approval {
+            conditions.push(
+                "requires_approval = 1 AND approved = 0 AND (state IN ('planned', 'retrying') \
+                 OR (state = 'held' AND hold_reason = 'approval'))"
+                    .into(),
+            );
+        }
         if !conditions.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));
