@@ -61,9 +61,14 @@ async fn console_pages_pass_axe_and_work_by_keyboard() {
         return;
     };
     let ws = Workspace::shipped_example();
+    // Partners' systems take nothing unapproved, so the approvals page has work.
+    let config = std::fs::read_to_string(ws.config()).unwrap();
+    let config = config.replace("kind = \"webhook\"", "kind = \"webhook\"\nrequire_approval = true");
+    ws.write("channels.toml", &config);
     let _daemon = ws.start(&[]);
     person(&browser, &ws, "pat@example.org", "publisher").await;
     person(&browser, &ws, "sam@example.org", "author").await;
+    person(&browser, &ws, "ada@example.org", "admin").await;
 
     sign_in_to(
         &browser,
@@ -108,6 +113,43 @@ async fn console_pages_pass_axe_and_work_by_keyboard() {
         .await;
     browser.wait_text("History").await;
     browser.screenshot(&picture("item.png"), 1280).await;
+
+    // Approvals: the exact variants, then approve the news update.
+    browser.goto(&ws.url("/console/approvals")).await;
+    browser.wait_title("Approvals").await;
+    browser.screenshot(&picture("approvals.png"), 1280).await;
+    let approve = browser.all("button[type=submit]").await;
+    let mut clicked = false;
+    for b in approve {
+        if b.label().await == "Approve item Children's MARS news update: December 2026" {
+            b.click().await;
+            clicked = true;
+            break;
+        }
+    }
+    assert!(clicked, "an Approve item button for the news update");
+    browser.wait_text("was approved on every channel").await;
+
+    browser.goto(&ws.url("/console/channels")).await;
+    browser.wait_title("Channels").await;
+
+    // The emergency pause: asked first, then a banner on every page.
+    browser.goto(&ws.url("/console/?date=2026-12-01")).await;
+    browser.wait_title("December 2026").await;
+    let pause = browser.one("a.crier-pause").await;
+    pause.click().await;
+    browser.wait_title("Are you sure you want to pause all publishing?").await;
+    browser.one("main button[type=submit]").await.click().await;
+    browser.wait_text("All publishing is paused. Paused since").await;
+    browser.goto(&ws.url("/console/resume")).await;
+    browser.wait_title("Resume publishing").await;
+    browser.one("main button[type=submit]").await.click().await;
+    browser.wait_text("Publishing has resumed.").await;
+    assert!(!browser.text().await.contains("All publishing is paused"));
+
+    // An admin's pages: the subscribers.
+    sign_out(&browser).await;
+    sign_in_to(&browser, &ws, "ada@example.org", "/console/subscribers", "Subscribers").await;
 
     // An author sees neither the pause nor approval controls.
     sign_out(&browser).await;
