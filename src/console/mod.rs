@@ -9,6 +9,11 @@
 
 mod calendar;
 mod client;
+// Composer (issue #11 item 2).
+mod compose;
+mod compose_draft;
+mod compose_form;
+mod compose_preview;
 mod form;
 mod item;
 pub mod layout;
@@ -39,6 +44,11 @@ pub const PAGES: &[(&str, &str, Permission)] = &[
         "/console/deliveries/{id}/{action}",
         Permission::Read,
     ),
+    // Composer: new items and edits (compose.rs).
+    ("GET", "/console/items/new", Permission::Edit),
+    ("POST", "/console/items/new", Permission::Edit),
+    ("GET", "/console/items/{id}/edit", Permission::Edit),
+    ("POST", "/console/items/{id}/edit", Permission::Edit),
 ];
 
 pub struct Console {
@@ -57,6 +67,15 @@ pub fn routes(console: Console) -> Router {
         .route(
             "/console/deliveries/{id}/{action}",
             axum::routing::post(item::act),
+        )
+        // Composer: new items and edits (compose.rs).
+        .route(
+            "/console/items/new",
+            get(compose::new).post(compose::new_step),
+        )
+        .route(
+            "/console/items/{id}/edit",
+            get(compose::edit).post(compose::edit_step),
         )
         .route_layer(axum::middleware::from_fn(guard));
     pages
@@ -194,3 +213,5 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_compose;

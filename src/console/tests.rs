@@ -93,7 +93,7 @@ async fn every_page_for_every_role_and_no_one_signed_out() {
     let mut wrong = Vec::new();
     for (method, path, permission) in PAGES {
         let uri = concrete(path, held);
-        let form = "item=course-a";
+        let form = "item=course-a&kind=notice";
         let (status, location, _) = p.visit(None, method, &uri, form).await;
         if status != StatusCode::SEE_OTHER || !location.starts_with("/signin?next=") {
             wrong.push(format!("{method} {path} signed out: {status} {location}"));
