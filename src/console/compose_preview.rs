@@ -1,12 +1,14 @@
 //! The composer's preview: each channel's variant side by side, as the
 //! API's draft preview returns it (thread parts with their counts, the
 //! email's subject, text and HTML in a sandboxed frame), with the lint
-//! findings beside the channel they concern.
+//! findings beside the channel they concern. The variants are read as
+//! the JSON the API answers (only the store makes typed variants).
 
 use handlebars::html_escape as esc;
 
+use serde_json::Value;
+
 use crate::api::problem::Finding;
-use crate::variant::Variant;
 
 /// The API's draft preview: variants (each with the channel's `limits`).
 #[derive(serde::Deserialize)]
@@ -60,66 +62,71 @@ fn findings_list(findings: &[&Finding]) -> String {
     format!("<ul class=\"govuk-list crier-findings\">{items}</ul>")
 }
 
-fn card(json: &serde_json::Value, findings: &[Finding]) -> String {
-    let Ok(v) = serde_json::from_value::<Variant>(json.clone()) else {
-        return String::new();
-    };
-    let limits = json["limits"]
+fn card(v: &Value, findings: &[Finding]) -> String {
+    let text = |k: &str| v[k].as_str().unwrap_or("").to_string();
+    let channel = text("channel");
+    let limits = v["limits"]
         .as_str()
         .map(|l| format!("<p class=\"govuk-body-s\">{}</p>", esc(l)))
         .unwrap_or_default();
     let mine: Vec<&Finding> = findings
         .iter()
-        .filter(|f| channel_of(f) == Some(v.channel.as_str()))
+        .filter(|f| channel_of(f) == Some(channel.as_str()))
         .collect();
     let mut body = String::new();
-    if let Some(subject) = &v.subject {
+    if let Some(subject) = v["subject"].as_str() {
         body.push_str(&format!(
             "<p class=\"govuk-body\"><strong>Subject:</strong> {}</p>",
             esc(subject)
         ));
     }
-    if let Some(html) = &v.html {
+    if let Some(html) = v["html"].as_str() {
         body.push_str(&format!(
             "<iframe class=\"crier-frame\" sandbox srcdoc=\"{}\" title=\"The email to {} as it will look\"></iframe>\
              <details class=\"govuk-details\"><summary class=\"govuk-details__summary\"><span class=\"govuk-details__summary-text\">Plain text</span></summary>\
              <div class=\"govuk-details__text\"><pre class=\"crier-text\">{}</pre></div></details>",
             esc(html),
-            esc(&v.channel),
-            esc(&v.text)
+            esc(&channel),
+            esc(&text("text"))
         ));
     } else {
-        body.push_str(&parts(&v));
+        body.push_str(&parts(v));
     }
     format!(
         "<article class=\"crier-preview\"><h3 class=\"govuk-heading-s\">{} <span class=\"govuk-caption-m\">{}</span></h3>{limits}{}{body}</article>",
-        esc(&v.channel),
-        esc(&v.kind),
+        esc(&channel),
+        esc(&text("kind")),
         findings_list(&mine),
     )
 }
 
 /// Each post of the thread (or the one post) with its count and limit.
-fn parts(v: &Variant) -> String {
-    let total = v.parts.len();
-    v.parts
+fn parts(v: &Value) -> String {
+    let parts = v["parts"].as_array().map_or(&[][..], Vec::as_slice);
+    let (limit, unit) = (v["limit"].as_u64(), v["unit"].as_str().unwrap_or(""));
+    let total = parts.len();
+    parts
         .iter()
         .enumerate()
         .map(|(i, p)| {
+            let length = p["length"].as_u64().unwrap_or(0);
             let of = if total > 1 {
                 format!("Part {} of {total}: ", i + 1)
             } else {
                 String::new()
             };
-            let count = match v.limit {
-                Some(limit) => format!("{of}{} of {limit} {}", p.length, esc(&v.unit)),
-                None => format!("{of}{} {}", p.length, esc(&v.unit)),
+            let count = match limit {
+                Some(limit) => format!("{of}{length} of {limit} {}", esc(unit)),
+                None => format!("{of}{length} {}", esc(unit)),
             };
-            let over = v.limit.is_some_and(|l| p.length > l);
-            let class = if over { " crier-error" } else { "" };
+            let class = if limit.is_some_and(|l| length > l) {
+                " crier-error"
+            } else {
+                ""
+            };
             format!(
                 "<pre class=\"crier-text\">{}</pre><p class=\"govuk-body-s{class}\">{count}</p>",
-                esc(&p.text)
+                esc(p["text"].as_str().unwrap_or(""))
             )
         })
         .collect()

@@ -57,7 +57,11 @@ async fn an_author_creates_a_notice_through_preview_and_check_answers() {
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("class=\"crier-previews\""), "{page}");
-    assert!(page.contains("Office closed on Friday"));
+    assert!(
+        page.contains("<h3 class=\"govuk-heading-s\">log <span")
+            && page.contains("<pre class=\"crier-text\">Office closed on Friday"),
+        "{page}"
+    );
     // Continue: check your answers, with the draft carried in hidden fields.
     let (status, _, page) = p
         .visit(Some("author"), "POST", uri, &form(&with("continue")))
