@@ -210,17 +210,16 @@ pub fn slots(pairs: &[(String, String)], slot: &str) -> Vec<(String, String)> {
 }
 
 fn put_text(out: &mut Map<String, Value>, name: &str, value: String) {
+    let mut value = value.replace("\r\n", "\n");
     if value.is_empty() {
         out.remove(name);
-    } else {
-        // Body text ends with a newline, as people write it in files.
-        let value = if name == "body" && !value.ends_with('\n') {
-            format!("{value}\n")
-        } else {
-            value.replace("\r\n", "\n")
-        };
-        out.insert(name.into(), json!(value.replace("\r\n", "\n")));
+        return;
     }
+    // Body text ends with a newline, as people write it in files.
+    if name == "body" && !value.ends_with('\n') {
+        value.push('\n');
+    }
+    out.insert(name.into(), json!(value));
 }
 
 fn put_list(out: &mut Map<String, Value>, name: &str, values: Vec<String>) {

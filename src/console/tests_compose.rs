@@ -199,3 +199,39 @@ fn between(page: &str, start: &str, end: &str) -> String {
         + start.len();
     page[from..][..page[from..].find(end).unwrap()].to_string()
 }
+
+#[tokio::test]
+async fn every_kind_has_a_form_with_labelled_unique_controls() {
+    let p = Pages::new().await;
+    for kind in ["news", "briefing", "event", "notice", "post"] {
+        let uri = format!("/console/items/new?kind={kind}");
+        let (status, _, page) = p.visit(Some("author"), "GET", &uri, "").await;
+        assert_eq!(status, StatusCode::OK, "{kind}");
+        let ids: Vec<&str> = page
+            .split(" id=\"")
+            .skip(1)
+            .map(|s| &s[..s.find('"').unwrap()])
+            .collect();
+        let unique: std::collections::BTreeSet<&&str> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "{kind}: duplicate ids {ids:?}");
+        for control in page.split("<input class=\"govuk-").skip(1) {
+            let id = between(control, "id=\"", "\"");
+            assert!(
+                page.contains(&format!("for=\"{id}\"")),
+                "{kind}: {id} unlabelled"
+            );
+        }
+    }
+    let (_, _, page) = p
+        .visit(Some("author"), "GET", "/console/items/new?kind=event", "")
+        .await;
+    for field in [
+        "start-day",
+        "venue",
+        "booking_url",
+        "booking_deadline-time",
+        "reminders",
+    ] {
+        assert!(page.contains(&format!("id=\"{field}\"")), "{field}");
+    }
+}
