@@ -63,7 +63,10 @@ async fn console_pages_pass_axe_and_work_by_keyboard() {
     let ws = Workspace::shipped_example();
     // Partners' systems take nothing unapproved, so the approvals page has work.
     let config = std::fs::read_to_string(ws.config()).unwrap();
-    let config = config.replace("kind = \"webhook\"", "kind = \"webhook\"\nrequire_approval = true");
+    let config = config.replace(
+        "kind = \"webhook\"",
+        "kind = \"webhook\"\nrequire_approval = true",
+    );
     ws.write("channels.toml", &config);
     let _daemon = ws.start(&[]);
     person(&browser, &ws, "pat@example.org", "publisher").await;
@@ -138,9 +141,13 @@ async fn console_pages_pass_axe_and_work_by_keyboard() {
     browser.wait_title("December 2026").await;
     let pause = browser.one("a.crier-pause").await;
     pause.click().await;
-    browser.wait_title("Are you sure you want to pause all publishing?").await;
+    browser
+        .wait_title("Are you sure you want to pause all publishing?")
+        .await;
     browser.one("main button[type=submit]").await.click().await;
-    browser.wait_text("All publishing is paused. Paused since").await;
+    browser
+        .wait_text("All publishing is paused. Paused since")
+        .await;
     browser.goto(&ws.url("/console/resume")).await;
     browser.wait_title("Resume publishing").await;
     browser.one("main button[type=submit]").await.click().await;
@@ -149,7 +156,14 @@ async fn console_pages_pass_axe_and_work_by_keyboard() {
 
     // An admin's pages: the subscribers.
     sign_out(&browser).await;
-    sign_in_to(&browser, &ws, "ada@example.org", "/console/subscribers", "Subscribers").await;
+    sign_in_to(
+        &browser,
+        &ws,
+        "ada@example.org",
+        "/console/subscribers",
+        "Subscribers",
+    )
+    .await;
 
     // An author sees neither the pause nor approval controls.
     sign_out(&browser).await;

@@ -266,3 +266,57 @@ pub fn file_in(dir: &Path, name: &str) -> Result<PathBuf, Problem> {
     }
     Ok(dir.join(name))
 }
+
+/// Names the request field each finding is about (`fields.venue`), for
+/// findings located in `text` (the file `path` as it would be saved)
+/// inside the entry `id`: a form can then show each error at its field.
+pub fn name_fields(findings: &mut [super::problem::Finding], path: &Path, text: &str, id: &str) {
+    let Some(keys) = entry_keys(text, id) else {
+        return;
+    };
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    for f in findings.iter_mut().filter(|f| f.field.is_none()) {
+        let (Some(file), Some(line)) = (f.file.as_deref(), f.line) else {
+            continue;
+        };
+        let Some(&at) = starts.get(line.saturating_sub(1)) else {
+            continue;
+        };
+        let col = f.column.unwrap_or(1).saturating_sub(1);
+        let offset = text[at..]
+            .chars()
+            .take(col)
+            .map(char::len_utf8)
+            .sum::<usize>()
+            + at;
+        if !path.ends_with(file) {
+            continue;
+        }
+        if let Some((key, _)) = keys.iter().find(|(_, span)| span.contains(&offset)) {
+            f.field = Some(format!("fields.{key}"));
+        }
+    }
+}
+
+/// Each key of the entry `id` with the bytes from its name to its value's end.
+fn entry_keys(text: &str, id: &str) -> Option<Vec<(String, std::ops::Range<usize>)>> {
+    let doc = toml_edit::Document::parse(text).ok()?;
+    let table = ARRAYS.into_iter().find_map(|array| {
+        doc.get(array)?
+            .as_array_of_tables()?
+            .iter()
+            .find(|t| t.get("id").and_then(|v| v.as_str()) == Some(id))
+    })?;
+    Some(
+        table
+            .iter()
+            .filter_map(|(k, _)| {
+                let (key, item) = table.get_key_value(k)?;
+                let (start, end) = (key.span()?.start, item.span()?.end);
+                Some((k.to_string(), start..end.max(start + 1)))
+            })
+            .collect(),
+    )
+}

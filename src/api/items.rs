@@ -228,7 +228,7 @@ async fn create(
     let mut file = File::read(&edit::file_in(&dir, &name)?)?;
     let table = edit::from_json(&body.fields)?;
     file.append(array, table);
-    let ws = save(&state, &file, Some(file.doc.to_string()))?;
+    let ws = save(&state, &file, Some(file.doc.to_string()), &id)?;
     audit(&state, &who, "created", &id, version_in(&ws, &id)).await?;
     detail_of(&ws, &id, StatusCode::CREATED)
 }
@@ -261,7 +261,7 @@ async fn update(
     }
     let new = edit::from_json(&body.fields)?;
     edit::update_in_place(file.entry_mut(array, index), new);
-    let ws = save(&state, &file, Some(file.doc.to_string()))?;
+    let ws = save(&state, &file, Some(file.doc.to_string()), &id)?;
     audit(&state, &who, "updated", &id, version_in(&ws, &id)).await?;
     detail_of(&ws, &id, StatusCode::OK)
 }
@@ -286,7 +286,7 @@ async fn delete(
     }
     file.remove(array, index);
     let text = (!file.is_empty()).then(|| file.doc.to_string());
-    save(&state, &file, text)?;
+    save(&state, &file, text, &id)?;
     audit(&state, &who, "deleted", &id, String::new()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -307,11 +307,22 @@ fn open_entry_file(state: &ApiState, id: &str) -> Result<File, Problem> {
 }
 
 /// Checks the workspace as it would be with `file` changed to `text`, and
-/// writes it only if that passes; the checked workspace is returned.
-fn save(state: &ApiState, file: &File, text: Option<String>) -> Result<Workspace, Problem> {
+/// writes it only if that passes; the checked workspace is returned. The
+/// errors about entry `id` name the field they concern.
+fn save(
+    state: &ApiState,
+    file: &File,
+    text: Option<String>,
+    id: &str,
+) -> Result<Workspace, Problem> {
     let mut overlay = Overlay::default();
     overlay.0.insert(file.path.clone(), text.clone());
-    let ws = checked(state, &overlay)?;
+    let ws = checked(state, &overlay).map_err(|mut p| {
+        if let Some(text) = &text {
+            edit::name_fields(&mut p.0.errors, &file.path, text, id);
+        }
+        p
+    })?;
     file.replace(text.as_deref())?;
     Ok(ws)
 }

@@ -106,12 +106,17 @@ async fn preview_draft(
         .parent()
         .unwrap_or(std::path::Path::new("."));
     let Some(ws) = ws.filter(|w| w.item(&id).is_some()) else {
-        let errors = report
+        let mut errors: Vec<Finding> = report
             .diagnostics
             .iter()
             .filter(|d| d.severity == Severity::Error)
             .map(|d| Finding::from_diagnostic(d, root))
             .collect();
+        for (path, text) in &overlay.0 {
+            if let Some(text) = text {
+                super::edit::name_fields(&mut errors, path, text, &id);
+            }
+        }
         return Err(Problem::new(422, "The draft cannot be read").errors(errors));
     };
     Ok(Json(preview(&ws, &id, q.channel.as_deref(), root)?))

@@ -95,6 +95,7 @@ fn done_banner(done: Option<&str>) -> String {
         "retry" => Some("The delivery will be sent again."),
         "cancel" => Some("The delivery was cancelled."),
         "confirm-sent" => Some("The delivery is recorded as sent."),
+        "saved" => Some("The item was saved. Its deliveries are planned from the file."),
         _ => None,
     }) else {
         return String::new();

@@ -11,6 +11,11 @@ mod approvals;
 mod calendar;
 mod channels;
 mod client;
+// Composer (issue #11 item 2).
+mod compose;
+mod compose_draft;
+mod compose_form;
+mod compose_preview;
 mod form;
 mod item;
 pub mod layout;
@@ -77,6 +82,11 @@ pub const PAGES: &[(&str, &str, Permission)] = &[
         "/console/subscribers/erase",
         Permission::PersonalData,
     ),
+    // Composer: new items and edits (compose.rs).
+    ("GET", "/console/items/new", Permission::Edit),
+    ("POST", "/console/items/new", Permission::Edit),
+    ("GET", "/console/items/{id}/edit", Permission::Edit),
+    ("POST", "/console/items/{id}/edit", Permission::Edit),
 ];
 
 pub struct Console {
@@ -112,6 +122,15 @@ pub fn routes(console: Console) -> Router {
         .route(
             "/console/subscribers/erase",
             get(subscribers::confirm_erase).post(subscribers::erase),
+        )
+        // Composer: new items and edits (compose.rs).
+        .route(
+            "/console/items/new",
+            get(compose::new).post(compose::new_step),
+        )
+        .route(
+            "/console/items/{id}/edit",
+            get(compose::edit).post(compose::edit_step),
         )
         .route_layer(axum::middleware::from_fn(guard));
     pages
@@ -249,5 +268,7 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_compose;
 #[cfg(test)]
 mod tests_pages;

@@ -102,7 +102,9 @@ async fn every_page_for_every_role_and_no_one_signed_out() {
             .origin
             .version
             .clone();
-    let form = format!("item=course-a&version={version}&reason=checked&email=ann%40school.example");
+    let form = format!(
+        "item=course-a&version={version}&reason=checked&email=ann%40school.example&kind=notice"
+    );
     let mut wrong = Vec::new();
     for (method, path, permission) in PAGES {
         let uri = concrete(path, held);

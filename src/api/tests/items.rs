@@ -108,6 +108,12 @@ async fn a_save_that_fails_check_is_refused_with_located_errors_and_writes_nothi
             "{e}"
         );
     }
+    // Each names the field it is about, for a form to show it there.
+    let named: Vec<&str> = errors.iter().filter_map(|e| e["field"].as_str()).collect();
+    assert!(
+        named.contains(&"fields.channels") && named.contains(&"fields.at"),
+        "{body}"
+    );
     assert_eq!(courses(&fx), ITEMS);
 }
 
