@@ -11,6 +11,7 @@ use clap::{FromArgMatches, Subcommand};
 
 use super::config::{valid_address, Options};
 use super::confirm::Confirmer;
+use super::digest::Cadence;
 use super::links::Keyring;
 use super::message::clean_name;
 use crate::config::Config;
@@ -54,6 +55,11 @@ enum Action {
         topics: Vec<String>,
         #[arg(long)]
         channel: Option<String>,
+        /// New subscribers take their topics as this digest (`daily` or
+        /// `weekly`, as the channel's `digests` table offers) instead of
+        /// every item.
+        #[arg(long)]
+        digest: Option<String>,
     },
 }
 
@@ -83,7 +89,8 @@ pub async fn run(
             file,
             topics,
             channel,
-        } => import(&cfg, lists, &file, channel, topics).await,
+            digest,
+        } => import(&cfg, lists, &file, channel, topics, digest).await,
     }
 }
 
@@ -94,13 +101,7 @@ pub async fn owed(
     lists: &dyn Lists,
 ) -> Result<Option<(Progress, Option<u64>)>, StoreError> {
     // A list's variant names the topics whose subscribers receive it.
-    let topics: Option<Vec<String>> = d
-        .variant
-        .payload
-        .as_ref()
-        .and_then(|p| p.get("topics"))
-        .and_then(|t| serde_json::from_value(t.clone()).ok());
-    let Some(topics) = topics else {
+    let Some((topics, cadence)) = super::digest::audience(&d.variant) else {
         return Ok(None);
     };
     // Two queries, while the sender commits between them: read the
@@ -109,7 +110,9 @@ pub async fn owed(
     let mut before = lists.progress(d.id).await?;
     let mut tries = 0;
     loop {
-        let pending = lists.pending_recipients(d.id, &d.channel, &topics).await?;
+        let pending = lists
+            .pending_recipients(d.id, &d.channel, &topics, cadence.as_str())
+            .await?;
         let after = lists.progress(d.id).await?;
         tries += 1;
         let settled = (before.sent, before.bounced, before.deferred)
@@ -234,9 +237,11 @@ async fn import(
     file: &Path,
     name: Option<String>,
     topics: Vec<String>,
+    digest: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     check_size(file)?;
     let (channel, options) = channel(cfg, name.as_deref())?;
+    let digest = digest_cadence(&channel, &options, digest.as_deref())?;
     let import = Import {
         file,
         channel: channel.clone(),
@@ -249,7 +254,15 @@ async fn import(
     let batch: Vec<NewSubscriber> = rows.iter().map(|(_, n)| n.clone()).collect();
     let added = lists.add_subscribers(&batch, now).await?;
     let (mut confirmed, mut known_n, mut pending) = (0, 0, Vec::new());
+    let mut cadences = Vec::new();
     for ((line, n), a) in rows.iter().zip(added) {
+        if let (Some(c), Added::Confirmed(s) | Added::Pending(s)) = (digest, &a) {
+            cadences.extend(
+                n.topics
+                    .iter()
+                    .map(|t| (s.id, t.clone(), c.as_str().into())),
+            );
+        }
         match a {
             Added::Confirmed(_) => confirmed += 1,
             Added::Known(_) => known_n += 1,
@@ -260,6 +273,7 @@ async fn import(
             )),
         }
     }
+    lists.set_cadences(&cadences, now).await?;
     let unsent = confirm_pending(cfg, channel, options, &pending, now).await?;
     for p in &problems {
         eprintln!("{p}");
@@ -276,6 +290,33 @@ async fn import(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `--digest`, checked against what the channel offers.
+fn digest_cadence(
+    channel: &str,
+    options: &Options,
+    digest: Option<&str>,
+) -> anyhow::Result<Option<Cadence>> {
+    let Some(d) = digest else {
+        return Ok(None);
+    };
+    let offered = options.digest_times(channel).offered();
+    let digests: Vec<&str> = offered
+        .iter()
+        .filter(|c| **c != Cadence::Item)
+        .map(|c| c.as_str())
+        .collect();
+    match Cadence::parse(d).filter(|c| *c != Cadence::Item && offered.contains(c)) {
+        Some(c) => Ok(Some(c)),
+        None if digests.is_empty() => anyhow::bail!(
+            "--digest {d}: channel {channel} offers no digest (set the times in [channels.{channel}.digests])"
+        ),
+        None => anyhow::bail!(
+            "--digest {d}: channel {channel} offers {}",
+            digests.join(" or ")
+        ),
+    }
 }
 
 /// Refuses a file that cannot be read or is too big, before anything is.
