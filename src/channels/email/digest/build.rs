@@ -59,8 +59,9 @@ pub fn entry(item: &crate::content::Item) -> Value {
 }
 
 /// The digest's message, or `None` when nothing of its topic was
-/// published in its period. Waits (a retry) while items of the period are
-/// still being sent, so a late item is not left out.
+/// published in its period. Waits (a retry, with the daemon's backoff)
+/// while items of the period are still being sent, so a late item is not
+/// left out.
 pub async fn build(
     email: &Email,
     digest: &Digest,
@@ -77,7 +78,7 @@ pub async fn build(
             format!(
                 "{unsettled} items of the period are still being sent; the digest waits for them"
             ),
-            Some(std::time::Duration::from_secs(10)),
+            None,
         ));
     }
     let entries: Vec<Value> = store
