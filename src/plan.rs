@@ -71,6 +71,28 @@ pub fn from_variants(ws: &Workspace, variants: &Variants) -> Vec<Planned> {
             }
         }
     }
+    out.extend(own_deliveries(ws, &out));
+    out
+}
+
+/// What each channel adds from its planned items (an email list's
+/// digests), fingerprinted like the rest.
+fn own_deliveries(ws: &Workspace, planned: &[Planned]) -> Vec<Planned> {
+    let tz = ws.config.organisation.timezone;
+    let mut out = Vec::new();
+    for channel in &ws.channels {
+        let items: Vec<&Planned> = planned
+            .iter()
+            .filter(|p| p.channel == channel.name() && p.occasion == MAIN)
+            .collect();
+        if items.is_empty() {
+            continue;
+        }
+        for mut p in channel.plan_own(&items, tz) {
+            p.fingerprint = fingerprint(&p.variant, "", p.due_at, p.requires_approval);
+            out.push(p);
+        }
+    }
     out
 }
 

@@ -17,7 +17,8 @@ use crate::variant::Variant;
 pub struct Workspace {
     pub config: Config,
     pub channels: Vec<Configured>,
-    pub templates: Templates,
+    /// Shared with channels that render at send time (`Channel::attach_templates`).
+    pub templates: std::sync::Arc<Templates>,
     pub items: Vec<Item>,
     /// How many times an (item, channel) was rendered: a reload renders each once.
     #[cfg(test)]
@@ -62,7 +63,10 @@ impl Workspace {
         // Items may name a channel whose table had an error: that is one
         // problem, reported once, not again on every item.
         let names: BTreeSet<String> = config.channels.iter().map(|c| c.name.clone()).collect();
-        let templates = Templates::load(&config.templates_dir(), report);
+        let templates = std::sync::Arc::new(Templates::load(&config.templates_dir(), report));
+        for channel in &mut channels {
+            channel.attach_templates(&templates);
+        }
         let ctx = content::load::Context {
             timezone: config.organisation.timezone,
             language: &config.organisation.language,

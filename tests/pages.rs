@@ -19,6 +19,7 @@ fn workspace(smtp_port: u16) -> Workspace {
             "[channels.news]\nkind = \"email\"\nfrom = \"Test Partnership <news@example.org>\"\n\
              list_id = \"news.example.org\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {smtp_port}\n\
              tls = \"none\"\n\n\
+             [channels.news.digests]\ndaily = \"07:00\"\nweekly = \"Mon 07:00\"\n\n\
              [[channels.news.topics]]\nid = \"news\"\nname = \"News updates\"\n\n\
              [[channels.news.topics]]\nid = \"training\"\nname = \"Training courses\"\n"
         ),
@@ -27,6 +28,18 @@ fn workspace(smtp_port: u16) -> Workspace {
     ws.write("templates/email/default.subject.hbs", "{{item.title}}");
     ws.write("templates/email/default.txt.hbs", "{{item.body_text}}\n");
     ws.write("templates/email/default.html.hbs", "{{{item.body_html}}}\n");
+    ws.write(
+        "templates/email/digest.subject.hbs",
+        "{{digest.topic.name}}",
+    );
+    ws.write(
+        "templates/email/digest.txt.hbs",
+        "{{#each items}}{{title}}\n{{/each}}",
+    );
+    ws.write(
+        "templates/email/digest.html.hbs",
+        "{{#each items}}<p>{{title}}</p>{{/each}}",
+    );
     ws.write("campaigns/none.toml", "");
     ws
 }
@@ -132,6 +145,13 @@ async fn subscribe_confirm_change_and_leave(browser: Browser) {
     assert!(browser.one("#topic-news").await.selected().await);
     assert!(!browser.one("#topic-training").await.selected().await);
     browser.one("label[for=topic-training]").await.click().await;
+    // How often: every item until a digest is chosen, per topic.
+    assert!(browser.one("#cadence-news-item").await.selected().await);
+    browser
+        .one("label[for=cadence-news-weekly]")
+        .await
+        .click()
+        .await;
     browser
         .one("form:not([action]) button[type=submit]")
         .await
@@ -140,6 +160,15 @@ async fn subscribe_confirm_change_and_leave(browser: Browser) {
     browser.wait_title("Saved").await;
     let topics = subscriber(&ws, "ann@example.org")["topics"].clone();
     assert_eq!(topics, serde_json::json!(["news", "training"]));
+    let export = ws.crier(&["subscribers", "export", "ann@example.org"]);
+    let export: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
+    let digests = &export["subscriptions"][0]["digests"];
+    assert_eq!(digests, &serde_json::json!([["news", "weekly"]]));
+    // The page shows the choice held.
+    let preferences = browser.url().await;
+    browser.goto(&preferences).await;
+    browser.wait_title("Your email topics").await;
+    assert!(browser.one("#cadence-news-weekly").await.selected().await);
 
     // Opening the unsubscribe link (as a mail scanner would) changes
     // nothing; pressing its button does, with no redirect.

@@ -22,6 +22,9 @@ pub struct ImportRequest {
     pub csv: Vec<u8>,
     /// Topics for rows without a topics column.
     pub topics: Vec<String>,
+    /// New subscribers take their topics as this digest (`daily`,
+    /// `weekly`, as the list offers) instead of item by item.
+    pub digest: Option<String>,
 }
 
 /// What an import did.

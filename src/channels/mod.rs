@@ -45,9 +45,9 @@ use serde::de::DeserializeOwned;
 use crate::config::{ChannelSpec, Config};
 use crate::content::Item;
 use crate::credentials::Credentials;
-use crate::delivery::{Delivery, Receipt};
+use crate::delivery::{Delivery, Planned, Receipt};
 use crate::diagnostics::Severity;
-use crate::render::{Output, Rendered};
+use crate::render::{Output, Rendered, Templates};
 use crate::secret::SecretRef;
 use crate::store::ChannelStore;
 use crate::variant::Variant;
@@ -145,6 +145,16 @@ pub trait Channel: Send + Sync {
     /// Problems with how this channel fits the rest of the configuration
     /// (the daemon's settings), for `check` to report against the channel.
     fn check_setup(&self, _config: &Config, _findings: &mut Findings) {}
+    /// Given the workspace's templates once they are loaded, for a channel
+    /// that renders more than items at send time (an email list's digests).
+    fn attach_templates(&mut self, _templates: &Arc<Templates>) {}
+    /// Deliveries of its own the channel adds to the plan, from the main
+    /// occasions of its planned items (an email list's digests: one per
+    /// topic and period, due when the period ends). The planner sets
+    /// their fingerprints; the store syncs them like any other.
+    fn plan_own(&self, _items: &[&Planned], _tz: chrono_tz::Tz) -> Vec<Planned> {
+        Vec::new()
+    }
 }
 
 /// One delivery to send, with the variant stored when it was planned.

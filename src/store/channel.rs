@@ -39,6 +39,16 @@ pub trait ChannelStore: Send + Sync {
     /// channel (a feed) is rebuilt from.
     async fn sent(&self, channel: &str) -> Result<Vec<Delivery>, StoreError>;
 
+    /// How many deliveries of `channel` at an item's main occasion (`at`),
+    /// due in `[from, until)`, are still to be sent (planned, in flight or
+    /// retrying): a digest of that period waits for them.
+    async fn unsettled(
+        &self,
+        channel: &str,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
     /// Subscribers, consents and per-recipient records: the email
     /// channel's lists.
     fn lists(&self) -> &dyn Lists;

@@ -208,6 +208,9 @@ pub enum BounceApplied {
     Suppressed,
 }
 
+/// The cadence of a topic taken item by item (no digest): the default.
+pub const EVERY_ITEM: &str = "item";
+
 /// The suppression list keeps only this: a hash of the normalised address,
 /// so an erased person is not re-added and yet is no longer on file.
 pub fn address_hash(email: &str) -> String {
@@ -300,14 +303,16 @@ pub trait Lists: Send + Sync {
 
     async fn is_suppressed(&self, channel: &str, email: &str) -> Result<bool, StoreError>;
 
-    /// Confirmed subscribers with a consent in force for one of `topics`,
-    /// not suppressed, without a final outcome for `delivery_id`: exactly
-    /// who is still owed this delivery.
+    /// Confirmed subscribers with a consent in force for one of `topics`
+    /// which they take at `cadence` ([`EVERY_ITEM`] for an item's send,
+    /// `daily` or `weekly` for a digest's), not suppressed, without a final
+    /// outcome for `delivery_id`: exactly who is still owed this delivery.
     async fn pending_recipients(
         &self,
         delivery_id: i64,
         channel: &str,
         topics: &[String],
+        cadence: &str,
     ) -> Result<Vec<Recipient>, StoreError>;
 
     /// Of `ids`, those still owed `delivery_id` now, by the same rule as
@@ -319,8 +324,22 @@ pub trait Lists: Send + Sync {
         delivery_id: i64,
         channel: &str,
         topics: &[String],
+        cadence: &str,
         ids: &[i64],
     ) -> Result<Vec<i64>, StoreError>;
+
+    /// Digest choices, in one transaction: each (subscriber id, topic,
+    /// cadence) replaces the one held; [`EVERY_ITEM`] removes it. Topics
+    /// not given keep theirs; an unknown subscriber is skipped.
+    async fn set_cadences(
+        &self,
+        choices: &[(i64, String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// A subscriber's digest choices, (topic, cadence) by topic; a topic
+    /// not listed is taken item by item.
+    async fn cadences(&self, id: i64) -> Result<Vec<(String, String)>, StoreError>;
 
     /// Records outcomes in one transaction. A bounce counts towards
     /// `bounce_limit`; reaching it unsubscribes and suppresses the address.

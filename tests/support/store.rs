@@ -39,6 +39,14 @@ impl ChannelStore for UnusedStore {
     async fn sent(&self, _: &str) -> Result<Vec<Delivery>, StoreError> {
         unused("sent")
     }
+    async fn unsettled(
+        &self,
+        _: &str,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        unused("unsettled")
+    }
     fn lists(&self) -> &dyn Lists {
         unused("lists")
     }

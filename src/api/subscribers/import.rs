@@ -40,6 +40,9 @@ struct ImportForm {
     channel: Option<String>,
     /// Topics for rows without a topics column, comma-separated.
     topics: Option<String>,
+    /// New subscribers take their topics as this digest (`daily` or
+    /// `weekly`, as the list offers) instead of item by item.
+    digest: Option<String>,
     /// The CSV file, at most 10 MB: a first line naming the columns —
     /// `email`, and optionally `name`, `organisation`, `topics`
     /// (separated by `;`), `consent_at` (when consent was given: a date
@@ -87,6 +90,7 @@ async fn import(
         source: form.source.clone(),
         csv,
         topics: form.topics,
+        digest: form.digest,
     };
     let store = state.services.store.as_ref();
     let done = kind
@@ -113,6 +117,7 @@ async fn import(
 struct Upload {
     channel: Option<String>,
     topics: Vec<String>,
+    digest: Option<String>,
     /// The file's name as sent (for the consent record and messages).
     source: String,
     csv: Option<Vec<u8>>,
@@ -126,6 +131,7 @@ impl Upload {
             match name.as_str() {
                 "channel" => form.channel = Some(field.text().await.map_err(unreadable)?),
                 "topics" => form.topics.push(field.text().await.map_err(unreadable)?),
+                "digest" => form.digest = Some(field.text().await.map_err(unreadable)?),
                 "file" => {
                     form.source = shown_name(field.file_name());
                     form.csv = Some(field.bytes().await.map_err(unreadable)?.to_vec());
@@ -133,7 +139,7 @@ impl Upload {
                 other => {
                     return Err(Problem::bad_request(
                         other,
-                        "unknown field (the form has channel, topics and file)",
+                        "unknown field (the form has channel, topics, digest and file)",
                     ))
                 }
             }

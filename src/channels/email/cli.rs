@@ -49,6 +49,11 @@ enum Action {
         topics: Vec<String>,
         #[arg(long)]
         channel: Option<String>,
+        /// New subscribers take their topics as this digest (`daily` or
+        /// `weekly`, as the channel's `digests` table offers) instead of
+        /// every item.
+        #[arg(long)]
+        digest: Option<String>,
     },
 }
 
@@ -78,7 +83,8 @@ pub async fn run(
             file,
             topics,
             channel,
-        } => import(&cfg, lists, &file, channel, topics).await,
+            digest,
+        } => import(&cfg, lists, &file, channel, topics, digest).await,
     }
 }
 
@@ -89,13 +95,7 @@ pub async fn owed(
     lists: &dyn Lists,
 ) -> Result<Option<(Progress, Option<u64>)>, StoreError> {
     // A list's variant names the topics whose subscribers receive it.
-    let topics: Option<Vec<String>> = d
-        .variant
-        .payload
-        .as_ref()
-        .and_then(|p| p.get("topics"))
-        .and_then(|t| serde_json::from_value(t.clone()).ok());
-    let Some(topics) = topics else {
+    let Some((topics, cadence)) = super::digest::audience(&d.variant) else {
         return Ok(None);
     };
     // Two queries, while the sender commits between them: read the
@@ -104,7 +104,9 @@ pub async fn owed(
     let mut before = lists.progress(d.id).await?;
     let mut tries = 0;
     loop {
-        let pending = lists.pending_recipients(d.id, &d.channel, &topics).await?;
+        let pending = lists
+            .pending_recipients(d.id, &d.channel, &topics, cadence.as_str())
+            .await?;
         let after = lists.progress(d.id).await?;
         tries += 1;
         let settled = (before.sent, before.bounced, before.deferred)
@@ -206,6 +208,7 @@ async fn import(
     file: &Path,
     name: Option<String>,
     topics: Vec<String>,
+    digest: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let refused = |e: ImportRefused| anyhow::anyhow!("{}: {e}", file.display());
     let size = std::fs::metadata(file)
@@ -221,6 +224,7 @@ async fn import(
         source: file.display().to_string(),
         csv,
         topics,
+        digest,
     };
     let done = super::import::run(cfg, lists, request)
         .await

@@ -106,6 +106,8 @@ pub struct Options {
     pub bounce_domain: Option<String>,
     /// `[channels.<name>.bounces]`: the bounce mailbox and soft-bounce rule.
     pub bounces: Option<super::bounce::BounceOptions>,
+    /// `[channels.<name>.digests]`: when the daily and weekly digests go.
+    pub digests: Option<super::digest::DigestOptions>,
 }
 
 fn default_port() -> u16 {
@@ -242,6 +244,9 @@ impl Options {
         if let Some(b) = &options.bounces {
             b.check(n)?;
         }
+        if let Some(d) = &options.digests {
+            d.times(n)?;
+        }
         if options.concurrency == 0 || options.recycle_after == 0 {
             return Err(format!(
                 "channels.{n}: concurrency and recycle_after must be at least 1"
@@ -258,6 +263,14 @@ impl Options {
                 .rsplit_once('@')
                 .map_or("localhost", |(_, d)| d),
         }
+    }
+
+    /// When the digests go (none configured: every item only).
+    pub fn digest_times(&self, channel: &str) -> super::digest::Times {
+        self.digests
+            .as_ref()
+            .and_then(|d| d.times(channel).ok())
+            .unwrap_or_default()
     }
 
     pub fn topic_ids(&self) -> Vec<&str> {

@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::config::{valid_address, Options};
 use super::confirm::Confirmer;
+use super::digest::Cadence;
 use super::links::Keyring;
 use super::message::clean_name;
 use crate::channels::import::{ImportRefused, ImportRequest, Imported, LineProblem};
@@ -30,6 +31,7 @@ pub async fn run(
         })?;
     let options = Options::parse(spec).map_err(ImportRefused::Unavailable)?;
     let known = options.topic_ids();
+    let digest = digest_cadence(&request.channel, &options, request.digest.as_deref())?;
     let import = Import {
         source: &request.source,
         channel: request.channel.clone(),
@@ -42,7 +44,15 @@ pub async fn run(
     let batch: Vec<NewSubscriber> = rows.iter().map(|(_, n)| n.clone()).collect();
     let added = lists.add_subscribers(&batch, now).await?;
     let mut pending = Vec::new();
+    let mut cadences = Vec::new();
     for ((line, n), a) in rows.iter().zip(added) {
+        if let (Some(c), Added::Confirmed(s) | Added::Pending(s)) = (digest, &a) {
+            cadences.extend(
+                n.topics
+                    .iter()
+                    .map(|t| (s.id, t.clone(), c.as_str().into())),
+            );
+        }
         match a {
             Added::Confirmed(_) => done.confirmed += 1,
             Added::Known(_) => done.already_subscribed += 1,
@@ -57,6 +67,7 @@ pub async fn run(
             }),
         }
     }
+    lists.set_cadences(&cadences, now).await?;
     done.awaiting_confirmation = pending.len();
     done.confirmations_not_sent = confirm_pending(cfg, request.channel, options, &pending, now)
         .await
@@ -65,6 +76,34 @@ pub async fn run(
 }
 
 /// A consent date from a CSV cell: RFC 3339, or a day.
+/// The digest asked for, checked against what the channel offers.
+fn digest_cadence(
+    channel: &str,
+    options: &Options,
+    digest: Option<&str>,
+) -> Result<Option<Cadence>, ImportRefused> {
+    let Some(d) = digest.filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    let offered = options.digest_times(channel).offered();
+    let digests: Vec<&str> = offered
+        .iter()
+        .filter(|c| **c != Cadence::Item)
+        .map(|c| c.as_str())
+        .collect();
+    match Cadence::parse(d).filter(|c| *c != Cadence::Item && offered.contains(c)) {
+        Some(c) => Ok(Some(c)),
+        None if digests.is_empty() => Err(ImportRefused::invalid(
+            "digest",
+            format!("`{d}`: channel {channel} offers no digest (set the times in [channels.{channel}.digests])"),
+        )),
+        None => Err(ImportRefused::invalid(
+            "digest",
+            format!("`{d}`: channel {channel} offers {}", digests.join(" or ")),
+        )),
+    }
+}
+
 fn consent_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))

@@ -12,13 +12,14 @@
 //! (`crier subscribers`, the command this kind adds), `test_send.rs` (a
 //! `[TEST]` send of the real message to a few addresses, touching no record),
 //! `deliverability.rs` (the SPF, DKIM and DMARC records `crier channels
-//! test` reads).
+//! test` reads), `digest.rs` (daily and weekly digests people choose).
 
 pub mod bounce;
 mod cli;
 pub mod config;
 mod confirm;
 pub mod deliverability;
+pub mod digest;
 mod import;
 mod links;
 pub mod message;
@@ -41,7 +42,7 @@ use super::{
 };
 use crate::config::{ChannelSpec, Config, Organisation};
 use crate::content::Item;
-use crate::delivery::{Delivery, Progress, Receipt};
+use crate::delivery::{Delivery, Planned, Progress, Receipt};
 use crate::render::Output;
 use crate::secret::SecretRef;
 use crate::store::{ChannelStore, StoreError};
@@ -73,6 +74,12 @@ smtp_port = 587
 tls = "starttls"
 username_env = "{user}"
 password_env = "{password}"
+
+# Digests people may choose instead of every item, in the organisation's
+# timezone; leave out to offer every item only.
+# [channels.{name}.digests]
+# daily = "07:00"
+# weekly = "Mon 07:00"
 
 [[channels.{name}.topics]]
 id = "news"
@@ -153,16 +160,28 @@ pub struct Email {
     pub options: Options,
     /// The organisation's name, for List-Id and the pages.
     pub org: String,
+    /// The organisation's website, for the digests' footer.
+    pub website: String,
     pub keyring: Arc<links::Keyring>,
+    /// The organisation's timezone: digest periods and their dates.
+    pub timezone: chrono_tz::Tz,
+    /// When the digests go, parsed from `options.digests`.
+    pub digests: digest::Times,
+    /// The workspace's templates, for digests built when they are sent.
+    pub templates: std::sync::OnceLock<Arc<crate::render::Templates>>,
 }
 
 fn build(spec: &ChannelSpec, organisation: &Organisation) -> Result<Box<dyn Channel>, String> {
     let options = Options::parse(spec)?;
     Ok(Box::new(Email {
         name: spec.name.clone(),
+        digests: options.digest_times(&spec.name),
         options,
         org: organisation.name.clone(),
+        website: organisation.website.clone(),
         keyring: Arc::default(),
+        timezone: organisation.timezone,
+        templates: std::sync::OnceLock::new(),
     }))
 }
 
@@ -194,6 +213,33 @@ impl Email {
             store: services.store.clone(),
             clock: services.clock.clone(),
         }))
+    }
+}
+
+impl Email {
+    /// With digests, their templates must render (strict, as items' do):
+    /// found at `check`, not when the first digest goes.
+    fn check_digest_templates(&self, findings: &mut Findings) {
+        let (Some(templates), Some(&cadence)) =
+            (self.templates.get(), self.digests.offered().last())
+        else {
+            return;
+        };
+        if cadence == digest::Cadence::Item {
+            return;
+        }
+        let sample = digest::build::Digest {
+            topic: self.options.topics[0].id.clone(),
+            cadence,
+            from: chrono::DateTime::UNIX_EPOCH,
+            until: chrono::DateTime::UNIX_EPOCH,
+        };
+        let entry =
+            serde_json::json!({"title": "T", "summary": "S", "link": "https://example.org/"});
+        let data = digest::build::data(self, &sample, &[entry]);
+        if let Err(e) = digest::build::render(templates, &self.name, &data) {
+            findings.error(format!("digests: {e}"));
+        }
     }
 }
 
@@ -245,17 +291,29 @@ impl Channel for Email {
         );
         v.subject = Some(subject);
         v.html = rendered.html;
-        v.payload = Some(serde_json::json!({
+        let mut payload = serde_json::json!({
             "from": self.options.from,
             "list_id": self.options.list_id,
             "topics": item.topics.iter().filter(|t| topics.contains(&t.as_str())).collect::<Vec<_>>(),
-        }));
+        });
+        // Only with digests, so other lists' stored variants keep their fingerprints.
+        if self.digests != digest::Times::default() {
+            payload["entry"] = digest::build::entry(item);
+        }
+        v.payload = Some(payload);
         v
+    }
+    fn attach_templates(&mut self, templates: &Arc<crate::render::Templates>) {
+        let _ = self.templates.set(templates.clone());
+    }
+    fn plan_own(&self, items: &[&Planned], tz: chrono_tz::Tz) -> Vec<Planned> {
+        digest::plan::digests(self, &self.digests, items, tz)
     }
     fn publisher(&self) -> &dyn Publisher {
         self
     }
     fn check_setup(&self, config: &Config, findings: &mut Findings) {
+        self.check_digest_templates(findings);
         // An unset public_url has its own warning (see `uses_public_url`).
         if !config.daemon.public_url_given {
             return;

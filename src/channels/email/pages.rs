@@ -20,6 +20,7 @@ use tracing::{info, warn};
 
 use super::config::{valid_address, Options};
 use super::confirm::{self, Confirmer};
+use super::digest::{choices, Times};
 use super::links::{self, Purpose};
 use super::message::clean_name;
 use super::Email;
@@ -31,6 +32,9 @@ use crate::store::lists::{Added, NewSubscriber, Status};
 struct Pages {
     channel: String,
     options: Options,
+    digests: Times,
+    /// The organisation's timezone, named on the page with the digest times.
+    timezone: String,
     org: String,
     services: Services,
     /// `None` if the key could not be loaded: pages then answer 503.
@@ -62,6 +66,8 @@ pub fn router(email: &Email, services: &Services) -> Router {
     let pages = Arc::new(Pages {
         channel: email.name.clone(),
         options: email.options.clone(),
+        digests: email.digests,
+        timezone: email.timezone.name().to_string(),
         org: email.org.clone(),
         services: services.clone(),
         key,
@@ -419,14 +425,16 @@ async fn preferences_form(
     let Some(id) = p.manage_id(&q) else {
         return bad_link();
     };
-    let sub = match p.services.store.lists().subscriber_by_id(id).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return bad_link(),
-        Err(_) => return unavailable(),
+    let lists = p.services.store.lists();
+    let (sub, cadences) = match (lists.subscriber_by_id(id).await, lists.cadences(id).await) {
+        (Ok(Some(s)), Ok(c)) => (s, c),
+        (Ok(None), _) => return bad_link(),
+        _ => return unavailable(),
     };
     let t = esc(q.get("t").map_or("", String::as_str));
+    let how_often = choices::radios(&p.digests, &p.options.topics, &cadences, &p.timezone);
     let body = format!(
-        "<form method=\"post\">\n<input type=\"hidden\" name=\"t\" value=\"{t}\">\n{}<p><button type=\"submit\">Save my topics</button></p>\n</form>\n\
+        "<form method=\"post\">\n<input type=\"hidden\" name=\"t\" value=\"{t}\">\n{}{how_often}<p><button type=\"submit\">Save my topics</button></p>\n</form>\n\
          <form method=\"post\" action=\"unsubscribe?t={t}\">\n<p><button type=\"submit\">Leave all {} emails</button></p>\n</form>",
         p.topic_boxes(&sub.topics),
         esc(&p.org)
@@ -451,10 +459,19 @@ async fn preferences(
     let now = p.services.clock.now();
     let addr = peer.ip().to_string();
     let lists = p.services.store.lists();
-    match lists
+    let cadences: Vec<(i64, String, String)> =
+        choices::chosen(&p.digests, &p.options.topics, &fields)
+            .into_iter()
+            .map(|(topic, cadence)| (id, topic, cadence))
+            .collect();
+    let saved = match lists
         .set_topics(id, &topics, &p.options.consent_wording, Some(&addr), now)
         .await
     {
+        Ok(()) => lists.set_cadences(&cadences, now).await,
+        Err(e) => Err(e),
+    };
+    match saved {
         Ok(()) if topics.is_empty() => page(
             StatusCode::OK,
             "You have left",

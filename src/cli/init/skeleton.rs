@@ -45,6 +45,18 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/email/default.txt.hbs"),
     ),
     (
+        "email/digest.html.hbs",
+        include_str!("../../../templates/email/digest.html.hbs"),
+    ),
+    (
+        "email/digest.subject.hbs",
+        include_str!("../../../templates/email/digest.subject.hbs"),
+    ),
+    (
+        "email/digest.txt.hbs",
+        include_str!("../../../templates/email/digest.txt.hbs"),
+    ),
+    (
         "email/event.html.hbs",
         include_str!("../../../templates/email/event.html.hbs"),
     ),

@@ -5,7 +5,7 @@ use chrono::TimeDelta;
 
 use super::at;
 use crate::store::lists::{
-    Added, BounceApplied, BounceEvent, BounceKind, Lists, NewSubscriber, SoftBounces,
+    Added, BounceApplied, BounceEvent, BounceKind, Lists, NewSubscriber, SoftBounces, EVERY_ITEM,
 };
 use crate::store::Store;
 
@@ -95,7 +95,7 @@ pub async fn bounces_apply_once_and_suppress_by_kind<S: Store + Lists>(store: &S
         .await
         .unwrap());
     assert!(lists
-        .pending_recipients(8, "news", &["news".into()])
+        .pending_recipients(8, "news", &["news".into()], EVERY_ITEM)
         .await
         .unwrap()
         .is_empty());

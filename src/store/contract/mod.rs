@@ -7,6 +7,7 @@
 
 mod audit;
 mod bounces;
+mod digests;
 mod human_changes;
 mod leasing;
 mod mailing_lists;
@@ -19,6 +20,7 @@ mod time_guard;
 
 pub use audit::*;
 pub use bounces::*;
+pub use digests::*;
 pub use human_changes::*;
 pub use leasing::*;
 pub use mailing_lists::*;
@@ -75,6 +77,8 @@ macro_rules! contract_tests {
             audit_log_names_people_and_filters,
             channel_activity_shows_the_latest_send_and_failure,
             bounces_apply_once_and_suppress_by_kind,
+            digest_choices_split_the_audience_by_cadence,
+            unsettled_counts_items_of_the_period_still_to_send,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

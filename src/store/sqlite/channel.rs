@@ -43,6 +43,26 @@ impl ChannelStore for SqliteStore {
         Store::list(self, &filter).await
     }
 
+    async fn unsettled(
+        &self,
+        channel: &str,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deliveries
+             WHERE channel = $1 AND occasion = 'at' AND due_at >= $2 AND due_at < $3
+               AND state IN ('planned', 'in_flight', 'retrying')",
+        )
+        .bind(channel)
+        .bind(from.timestamp_millis())
+        .bind(until.timestamp_millis())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(super::db_error)?;
+        Ok(n as u64)
+    }
+
     fn lists(&self) -> &dyn Lists {
         self
     }

@@ -235,6 +235,17 @@ const MIGRATIONS: &[&[&str]] = &[&[
         PRIMARY KEY (channel, event_key)
     )",
     "CREATE INDEX bounce_events_subscriber ON bounce_events (subscriber_id, kind, at)",
+], &[
+    // 9: digests. A person's choice to take a topic as a daily or weekly
+    // digest instead of item by item; no row is every item. The digests
+    // themselves are deliveries like any other.
+    "CREATE TABLE digest_choices (
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+        topic         TEXT    NOT NULL,
+        cadence       TEXT    NOT NULL,
+        chosen_at     INTEGER NOT NULL,
+        PRIMARY KEY (subscriber_id, topic)
+    )",
 ]];
 
 /// The schema version this build writes.

@@ -91,7 +91,13 @@ impl Shared {
         let owed = self
             .store
             .lists()
-            .still_owed(self.delivery, &self.channel, &self.topics, &ids)
+            .still_owed(
+                self.delivery,
+                &self.channel,
+                &self.topics,
+                self.cadence.as_str(),
+                &ids,
+            )
             .await;
         let mut q = self.queue.lock().expect("queue lock");
         match owed {

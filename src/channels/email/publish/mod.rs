@@ -30,6 +30,8 @@ use tokio::time::Instant;
 use tracing::info;
 
 use super::config::Options;
+use super::digest::build::{Built, Digest};
+use super::digest::{self, audience, Cadence};
 use super::message::{self, Content};
 use super::sender::Smtp;
 use super::Email;
@@ -60,6 +62,8 @@ struct Shared {
     smtp: Smtp,
     store: Arc<dyn ChannelStore>,
     topics: Vec<String>,
+    /// Who takes `topics` this way: every item, or a digest's cadence.
+    cadence: Cadence,
     queue: Mutex<Feed>,
     /// Held by the one worker checking the next batch.
     refill: tokio::sync::Mutex<()>,
@@ -83,6 +87,7 @@ struct Shared {
 struct Setup {
     options: Options,
     topics: Vec<String>,
+    cadence: Cadence,
     key: Secret,
     dkim: Option<DkimConfig>,
     prepared: message::Prepared,
@@ -99,7 +104,18 @@ pub async fn run(
 ) -> Result<Receipt, PublishError> {
     let d = job.delivery;
     let began = Instant::now();
-    let setup = setup(email, job, services).await?;
+    let digest = match Digest::of(job.variant) {
+        None => None,
+        Some(digest) => match digest::build::build(email, &digest, services).await? {
+            Some(built) => {
+                let build_ms = began.elapsed().as_secs_f64() * 1e3;
+                info!(delivery = d.id, channel = %email.name, items = built.items, build_ms, "digest built");
+                Some(built)
+            }
+            None => return Ok(no_digest(&digest)),
+        },
+    };
+    let setup = setup(email, job, services, digest.as_ref()).await?;
     let total = setup.recipients.len();
     let (tx, rx) = mpsc::channel(setup.options.concurrency * 2);
     let shared = Arc::new(Shared::new(email, d.id, services, setup, tx));
@@ -140,26 +156,45 @@ pub async fn run(
     tally.outcome()
 }
 
-/// Options, key, DKIM, the shared message parts, credentials, who is owed
-/// the message, and how many the hourly cap allows.
-async fn setup(email: &Email, job: &Job<'_>, services: &Services) -> Result<Setup, PublishError> {
+/// A digest whose period published nothing of its topic: sent to no one.
+fn no_digest(digest: &Digest) -> Receipt {
+    Receipt {
+        remote_id: Some(format!(
+            "no digest: nothing of topic `{}` was published in the period",
+            digest.topic
+        )),
+        remote_url: None,
+    }
+}
+
+/// Options, key, DKIM, the shared message parts (the variant's, or the
+/// digest built for this send), credentials, who is owed the message, and
+/// how many the hourly cap allows.
+async fn setup(
+    email: &Email,
+    job: &Job<'_>,
+    services: &Services,
+    digest: Option<&Built>,
+) -> Result<Setup, PublishError> {
     let v = job.variant;
     let options = email.options.clone();
-    let topics: Vec<String> = v
-        .payload
-        .as_ref()
-        .and_then(|p| p.get("topics"))
-        .and_then(|t| serde_json::from_value(t.clone()).ok())
-        .unwrap_or_default();
+    let (topics, cadence) = audience(v).unwrap_or((Vec::new(), Cadence::Item));
     let key = email
         .keyring
         .key(&services.credentials, &email.name)
         .map_err(PublishError::permanent)?;
     let dkim = message::dkim_config(&options).map_err(PublishError::permanent)?;
-    let content = Content {
-        subject: v.subject.as_deref().unwrap_or_default(),
-        text: &v.text,
-        html: v.html.as_deref().unwrap_or_default(),
+    let content = match digest {
+        Some(b) => Content {
+            subject: &b.subject,
+            text: &b.text,
+            html: &b.html,
+        },
+        None => Content {
+            subject: v.subject.as_deref().unwrap_or_default(),
+            text: &v.text,
+            html: v.html.as_deref().unwrap_or_default(),
+        },
     };
     let prepared =
         message::prepare(&options, &email.org, &content).map_err(PublishError::permanent)?;
@@ -169,13 +204,14 @@ async fn setup(email: &Email, job: &Job<'_>, services: &Services) -> Result<Setu
     let recipients = services
         .store
         .lists()
-        .pending_recipients(job.delivery.id, &email.name, &topics)
+        .pending_recipients(job.delivery.id, &email.name, &topics, cadence.as_str())
         .await
         .map_err(|e| retry(format!("cannot read the recipients: {e}"), None))?;
     let budget = hourly_budget(email, &options, services, !recipients.is_empty()).await?;
     Ok(Setup {
         options,
         topics,
+        cadence,
         key,
         dkim,
         prepared,
@@ -243,6 +279,7 @@ impl Shared {
             dkim: setup.dkim,
             store: services.store.clone(),
             topics: setup.topics,
+            cadence: setup.cadence,
             queue: Mutex::new(Feed::new(setup.recipients)),
             refill: tokio::sync::Mutex::new(()),
             skipped: AtomicU64::new(0),

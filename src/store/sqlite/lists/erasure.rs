@@ -60,8 +60,10 @@ pub(super) async fn export(
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
         let bounces = super::bounces::of_subscriber(&mut conn, sub.id).await?;
+        let digests = super::digests::of_subscriber(&mut conn, sub.id).await?;
         subscriptions.push(serde_json::json!({
             "subscriber": sub,
+            "digests": digests,
             "consents": consents,
             "messages": sent,
             "bounces": bounces,
@@ -90,6 +92,7 @@ pub(super) async fn erase(
             "DELETE FROM consents WHERE subscriber_id = $1",
             "DELETE FROM recipients WHERE subscriber_id = $1",
             "DELETE FROM bounce_events WHERE subscriber_id = $1",
+            "DELETE FROM digest_choices WHERE subscriber_id = $1",
             "DELETE FROM subscribers WHERE id = $1",
         ] {
             sqlx::query(sql)

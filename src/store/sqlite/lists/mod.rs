@@ -6,6 +6,7 @@
 //! subscriber row.
 
 mod bounces;
+mod digests;
 mod erasure;
 mod recipients;
 mod subscribers;
@@ -155,8 +156,9 @@ impl Lists for SqliteStore {
         delivery_id: i64,
         channel: &str,
         topics: &[String],
+        cadence: &str,
     ) -> Result<Vec<Recipient>, StoreError> {
-        recipients::pending_recipients(self, delivery_id, channel, topics).await
+        recipients::pending_recipients(self, delivery_id, channel, topics, cadence).await
     }
 
     async fn still_owed(
@@ -164,9 +166,23 @@ impl Lists for SqliteStore {
         delivery_id: i64,
         channel: &str,
         topics: &[String],
+        cadence: &str,
         ids: &[i64],
     ) -> Result<Vec<i64>, StoreError> {
-        recipients::still_owed(self, delivery_id, channel, topics, ids).await
+        recipients::still_owed(self, delivery_id, channel, topics, cadence, ids).await
+    }
+
+    async fn set_cadences(
+        &self,
+        choices: &[(i64, String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        digests::set_cadences(self, choices, now).await
+    }
+
+    async fn cadences(&self, id: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        digests::of_subscriber(&mut conn, id).await
     }
 
     async fn record_recipients(

@@ -11,13 +11,17 @@ use crate::store::lists::{address_hash, Progress, Recipient, RecipientOutcome, R
 use crate::store::sqlite::{db_error, stamp, SqliteStore};
 use crate::store::StoreError;
 
-/// Who is owed delivery $2 on channel $1 for topics $3 (a JSON array):
-/// confirmed, consenting to one of the topics, not suppressed, and without
-/// a final outcome for it.
+/// Who is owed delivery $2 on channel $1 for topics $3 (a JSON array)
+/// at cadence $4: confirmed, consenting to one of the topics and taking
+/// it at that cadence (no digest choice: every item), not suppressed,
+/// and without a final outcome for it.
 const OWED: &str = "s.channel = $1 AND s.status = 'confirmed'
     AND EXISTS (SELECT 1 FROM consents c WHERE c.subscriber_id = s.id
                 AND c.withdrawn_at IS NULL AND c.confirmed_at IS NOT NULL
-                AND c.topic IN (SELECT value FROM json_each($3)))
+                AND c.topic IN (SELECT value FROM json_each($3))
+                AND COALESCE((SELECT g.cadence FROM digest_choices g
+                              WHERE g.subscriber_id = s.id AND g.topic = c.topic),
+                             'item') = $4)
     AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.delivery_id = $2
                     AND r.subscriber_id = s.id AND r.state IN ('sent', 'bounced'))
     AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.channel = s.channel
@@ -28,6 +32,7 @@ pub(super) async fn pending_recipients(
     delivery_id: i64,
     channel: &str,
     topics: &[String],
+    cadence: &str,
 ) -> Result<Vec<Recipient>, StoreError> {
     let topics = serde_json::to_string(topics).map_err(|e| StoreError::Other(e.to_string()))?;
     let sql = format!("SELECT s.id, s.email, s.name FROM subscribers s WHERE {OWED} ORDER BY s.id");
@@ -35,6 +40,7 @@ pub(super) async fn pending_recipients(
         .bind(channel)
         .bind(delivery_id)
         .bind(topics)
+        .bind(cadence)
         .fetch_all(&store.pool)
         .await
         .map_err(db_error)?
@@ -54,18 +60,20 @@ pub(super) async fn still_owed(
     delivery_id: i64,
     channel: &str,
     topics: &[String],
+    cadence: &str,
     ids: &[i64],
 ) -> Result<Vec<i64>, StoreError> {
     let topics = serde_json::to_string(topics).map_err(|e| StoreError::Other(e.to_string()))?;
     let ids = serde_json::to_string(ids).map_err(|e| StoreError::Other(e.to_string()))?;
     let sql = format!(
         "SELECT s.id FROM subscribers s
-         WHERE s.id IN (SELECT value FROM json_each($4)) AND {OWED} ORDER BY s.id"
+         WHERE s.id IN (SELECT value FROM json_each($5)) AND {OWED} ORDER BY s.id"
     );
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(channel)
         .bind(delivery_id)
         .bind(topics)
+        .bind(cadence)
         .bind(ids)
         .fetch_all(&store.pool)
         .await

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::delivery::{Planned, State};
 use crate::store::contract::LEASE;
+use crate::store::lists::EVERY_ITEM;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 use crate::variant::Variant;
@@ -126,7 +127,10 @@ async fn recipient_outcomes_in_a_batch_and_the_recheck_before_sending() {
         .collect();
     lists.add_subscribers(&new, t0).await.unwrap();
     let topics = vec!["t".to_string()];
-    let all = lists.pending_recipients(d, "news", &topics).await.unwrap();
+    let all = lists
+        .pending_recipients(d, "news", &topics, EVERY_ITEM)
+        .await
+        .unwrap();
     let ids: Vec<i64> = all.iter().map(|r| r.subscriber_id).collect();
     assert_eq!(ids.len(), 5);
     let outcome = |i: usize, state| RecipientOutcome {
@@ -148,7 +152,10 @@ async fn recipient_outcomes_in_a_batch_and_the_recheck_before_sending() {
     assert_eq!((p.sent, p.deferred, p.bounced), (1, 1, 1));
     // The deferred one is still owed; a sent or bounced one is not.
     lists.unsubscribe(ids[3], t0).await.unwrap();
-    let owed = lists.still_owed(d, "news", &topics, &ids).await.unwrap();
+    let owed = lists
+        .still_owed(d, "news", &topics, EVERY_ITEM, &ids)
+        .await
+        .unwrap();
     assert_eq!(owed, vec![ids[1], ids[4]]);
     // Its retry lands on the same row.
     lists
