@@ -117,6 +117,59 @@ async fn console_pages_pass_axe_and_work_by_keyboard() {
     browser.wait_text("History").await;
     browser.screenshot(&picture("item.png"), 1280).await;
 
+    // The composer: a notice, previewed on every channel it goes to, the
+    // answers checked, saved into campaigns/ through the API.
+    browser.goto(&ws.url("/console/items/new")).await;
+    browser.wait_title("What do you want to write?").await;
+    browser
+        .one("input[name=kind][value=notice]")
+        .await
+        .click()
+        .await;
+    browser.one("main button[type=submit]").await.click().await;
+    browser.wait_title("New notice").await;
+    for (field, text) in [
+        ("#id", "office-closed-2026-12"),
+        ("#title", "MARS office closed on 24 December"),
+        ("#body", "The MARS business unit is closed on 24 December. In an emergency, call the police on 999."),
+        ("#at-day", "22"),
+        ("#at-month", "12"),
+        ("#at-year", "2026"),
+        ("#at-time", "10:00"),
+    ] {
+        browser.one(field).await.type_text(text).await;
+    }
+    for channel in ["website", "x", "bluesky", "partners-email"] {
+        browser
+            .one(&format!("input[name=channels][value={channel}]"))
+            .await
+            .click()
+            .await;
+    }
+    // An email list sends by topic.
+    browser
+        .one("input[name=topics][value=news]")
+        .await
+        .click()
+        .await;
+    browser.one("button[value=preview]").await.click().await;
+    browser
+        .wait_text("Nothing is saved until you continue and save.")
+        .await;
+    browser.screenshot(&picture("composer.png"), 1280).await;
+    browser.one("button[value=continue]").await.click().await;
+    browser.wait_title("Check your answers before saving").await;
+    browser.one("button[value=save]").await.click().await;
+    browser
+        .wait_title("MARS office closed on 24 December")
+        .await;
+    let saved =
+        std::fs::read_to_string(ws.path().join("campaigns/office-closed-2026-12.toml")).unwrap();
+    assert!(
+        saved.contains("title = \"MARS office closed on 24 December\""),
+        "{saved}"
+    );
+
     // Approvals: the exact variants, then approve the news update.
     browser.goto(&ws.url("/console/approvals")).await;
     browser.wait_title("Approvals").await;

@@ -229,6 +229,7 @@ async fn create(
     let table = edit::from_json(&body.fields)?;
     file.append(array, table);
     let ws = save(&state, &file, Some(file.doc.to_string()), &id)?;
+    let ws = adopt(&state, ws).await?;
     audit(&state, &who, "created", &id, version_in(&ws, &id)).await?;
     detail_of(&ws, &id, StatusCode::CREATED)
 }
@@ -262,6 +263,7 @@ async fn update(
     let new = edit::from_json(&body.fields)?;
     edit::update_in_place(file.entry_mut(array, index), new);
     let ws = save(&state, &file, Some(file.doc.to_string()), &id)?;
+    let ws = adopt(&state, ws).await?;
     audit(&state, &who, "updated", &id, version_in(&ws, &id)).await?;
     detail_of(&ws, &id, StatusCode::OK)
 }
@@ -286,7 +288,8 @@ async fn delete(
     }
     file.remove(array, index);
     let text = (!file.is_empty()).then(|| file.doc.to_string());
-    save(&state, &file, text, &id)?;
+    let ws = save(&state, &file, text, &id)?;
+    adopt(&state, ws).await?;
     audit(&state, &who, "deleted", &id, String::new()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -324,6 +327,20 @@ fn save(
         p
     })?;
     file.replace(text.as_deref())?;
+    Ok(ws)
+}
+
+/// A saved workspace becomes the content at once: its plan synced to the
+/// queue and the daemon's copy replaced, so whoever saved reads their item
+/// and its deliveries next (the file watcher's reload that follows finds
+/// nothing left to change).
+async fn adopt(state: &ApiState, ws: Workspace) -> Result<std::sync::Arc<Workspace>, Problem> {
+    let mut report = Report::default();
+    let planned = crate::plan::plan(&ws, &mut report);
+    state.store.sync_plan(&planned, chrono::Utc::now()).await?;
+    let ws = std::sync::Arc::new(ws);
+    *state.workspace.write().expect("workspace lock") = ws.clone();
+    state.wake.notify_one();
     Ok(ws)
 }
 

@@ -154,6 +154,14 @@ async fn create_adds_to_a_new_file_and_refuses_a_duplicate_id() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert!(headers.contains_key("etag"));
+    // Once saved, it is the content: readable and planned at once, without
+    // waiting for the daemon's watcher (a person is sent to its page next).
+    let (status, _, _) = fx
+        .as_role("author", "GET", "/api/v1/items/course-c", &[], None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let planned = fx.state.store.list(&Default::default()).await.unwrap();
+    assert!(planned.iter().any(|d| d.item == "course-c"), "{planned:?}");
     let text = std::fs::read_to_string(fx.file("campaigns/2030.toml")).unwrap();
     let parsed: toml::Table = toml::from_str(&text).unwrap();
     assert_eq!(
