@@ -218,6 +218,20 @@ async fn console_pages_pass_axe_and_work_by_keyboard() {
     )
     .await;
 
+    // The test send's form, and its error summary (nothing sent).
+    browser
+        .goto(&ws.url("/console/items/news-update-2026-12/send-test"))
+        .await;
+    browser.wait_title("Send a test email").await;
+    browser.one("main button[type=submit]").await.click().await;
+    browser
+        .wait_text("Enter between 1 and 10 email addresses")
+        .await;
+    assert_eq!(
+        browser.focused().await.text().await.lines().next(),
+        Some("There is a problem")
+    );
+
     // An author sees neither the pause nor approval controls.
     sign_out(&browser).await;
     sign_in_to(

@@ -241,3 +241,91 @@ async fn the_api_sends_the_same_test_message_for_an_author_and_not_for_a_test_to
     assert!(header(&messages[0], "Subject").is_some_and(|s| s.starts_with("[TEST]")));
     drop(daemon);
 }
+
+/// The console's "Send a test email" is the API's test send: a person
+/// signed in with a session sends it from the item's page; a form without
+/// an address gets the error summary and sends nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_sends_the_same_test_message_for_a_signed_in_author() {
+    let sink = Sink::start(&[]);
+    let ws = workspace(sink.port);
+    let daemon = ws.start(&[]);
+    let (ok, link, err) = run(
+        &ws,
+        &["users", "add", "ann@example.org", "--role", "author"],
+    );
+    assert!(ok, "{err}");
+    crier::channels::http::install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let password = "a long enough passphrase";
+    let set = client
+        .post(link.trim())
+        .form(&[("password", password), ("confirm", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+    let signed = client
+        .post(ws.url("/signin"))
+        .form(&[
+            ("email", "ann@example.org"),
+            ("password", password),
+            ("code", ""),
+            ("next", "/console/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let post = |to: &'static str| {
+        client
+            .post(ws.url("/console/items/first/send-test"))
+            .header("cookie", cookie.clone())
+            .header("origin", ws.url(""))
+            .form(&[("channel", "news"), ("to", to)])
+            .send()
+    };
+    let page = client
+        .get(ws.url("/console/items/first/send-test"))
+        .header("cookie", cookie.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("<h1 class=\"govuk-heading-l\">Send a test email</h1>"));
+    let empty = post("").await.unwrap();
+    assert_eq!(empty.status(), 400);
+    let body = empty.text().await.unwrap();
+    assert!(
+        body.contains("There is a problem") && body.contains("href=\"#to\""),
+        "{body}"
+    );
+    let sent = post("editor@example.org").await.unwrap();
+    assert_eq!(sent.status(), 303);
+    assert_eq!(
+        sent.headers()["location"],
+        "/console/items/first?done=test-sent"
+    );
+    sink.wait_for(1, Duration::from_secs(30));
+    let messages = sink.messages();
+    assert_eq!(
+        messages.len(),
+        1,
+        "the form without an address sent nothing"
+    );
+    assert!(header(&messages[0], "Subject").is_some_and(|s| s.starts_with("[TEST]")));
+    drop(daemon);
+}

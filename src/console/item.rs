@@ -95,6 +95,7 @@ fn done_banner(done: Option<&str>) -> String {
         "retry" => Some("The delivery will be sent again."),
         "cancel" => Some("The delivery was cancelled."),
         "confirm-sent" => Some("The delivery is recorded as sent."),
+        "test-sent" => Some("The test email was sent. Its subject starts with [TEST]."),
         "saved" => Some("The item was saved. Its deliveries are planned from the file."),
         _ => None,
     }) else {
@@ -130,8 +131,9 @@ fn about(f: &Frame, id: &str, item: Option<&ItemDetail>) -> String {
     ]);
     if f.may(Permission::Edit) {
         out.push_str(&format!(
-            "<p class=\"govuk-body\"><a class=\"govuk-link\" href=\"/console/items/{}/edit\">Change this item</a></p>",
-            esc(&enc(id))
+            "<ul class=\"crier-inline-list\"><li><a class=\"govuk-link\" href=\"/console/items/{id}/edit\">Change this item</a></li>\
+             <li><a class=\"govuk-link\" href=\"/console/items/{id}/send-test\">Send a test email</a></li></ul>",
+            id = esc(&enc(id))
         ));
     }
     out

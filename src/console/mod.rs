@@ -20,6 +20,7 @@ mod form;
 mod item;
 pub mod layout;
 mod pause;
+mod send_test;
 mod subscribers;
 
 use std::sync::{Arc, RwLock};
@@ -87,6 +88,9 @@ pub const PAGES: &[(&str, &str, Permission)] = &[
     ("POST", "/console/items/new", Permission::Edit),
     ("GET", "/console/items/{id}/edit", Permission::Edit),
     ("POST", "/console/items/{id}/edit", Permission::Edit),
+    // The test send of an item's email (send_test.rs).
+    ("GET", "/console/items/{id}/send-test", Permission::Edit),
+    ("POST", "/console/items/{id}/send-test", Permission::Edit),
 ];
 
 pub struct Console {
@@ -131,6 +135,10 @@ pub fn routes(console: Console) -> Router {
         .route(
             "/console/items/{id}/edit",
             get(compose::edit).post(compose::edit_step),
+        )
+        .route(
+            "/console/items/{id}/send-test",
+            get(send_test::form).post(send_test::send),
         )
         .route_layer(axum::middleware::from_fn(guard));
     pages
