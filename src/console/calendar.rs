@@ -399,9 +399,21 @@ fn entry_html(frame: &Frame, e: &Entry, brief: bool) -> String {
         .collect();
         format!("<ul class=\"govuk-list crier-channels\">{each}</ul>")
     };
+    // Rescheduling is a link to the date in the item's form (WCAG 2.2
+    // SC 2.5.7: no dragging needed), saved with the version it was read at.
+    let movable = e.summary.is_some() && e.deliveries[0].occasion == "at";
+    let change = if movable && frame.may(crate::access::Permission::Edit) {
+        format!(
+            " <a class=\"govuk-link\" href=\"/console/items/{id}/edit#at-day\">Change date<span class=\"govuk-visually-hidden\"> of {t}</span></a>",
+            id = esc(&enc(e.item)),
+            t = esc(&title(e.summary, e.item)),
+        )
+    } else {
+        String::new()
+    };
     format!(
         "<div class=\"crier-entry\"><p class=\"govuk-body-s\"><time datetime=\"{at}\">{time}</time> \
-         <a class=\"govuk-link\" href=\"/console/items/{id}\">{t}</a>{occasion} <strong class=\"govuk-tag govuk-tag--grey\">{kind}</strong></p>\
+         <a class=\"govuk-link\" href=\"/console/items/{id}\">{t}</a>{occasion} <strong class=\"govuk-tag govuk-tag--grey\">{kind}</strong>{change}</p>\
          {channels}</div>",
         at = e.due.to_rfc3339(),
         id = esc(&enc(e.item)),

@@ -216,6 +216,19 @@ async fn the_calendar_shows_each_item_on_its_local_day_with_its_states() {
         page.contains("Awaiting approval"),
         "signed-off needs approval"
     );
+    // Rescheduling is a link to the date in the item's form.
+    assert!(
+        page.contains("href=\"/console/items/course-a/edit#at-day\">Change date"),
+        "{page}"
+    );
+    let (status, _, form) = p
+        .visit(Some("author"), "GET", "/console/items/course-a/edit", "")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        form.contains("id=\"at-day\"") && form.contains("value=\"10\""),
+        "{form}"
+    );
     // Filtered by channel: only what goes to signed-off.
     let (_, _, page) = p
         .visit(
