@@ -290,12 +290,7 @@ fn done_banner(shown: &Shown) -> String {
         _ => return String::new(),
     };
     let item = shown.item.as_deref().unwrap_or("The item");
-    format!(
-        "<div class=\"govuk-notification-banner govuk-notification-banner--success\" role=\"alert\" aria-labelledby=\"done-title\">\
-         <div class=\"govuk-notification-banner__header\"><h2 class=\"govuk-notification-banner__title\" id=\"done-title\">Success</h2></div>\
-         <div class=\"govuk-notification-banner__content\"><p class=\"govuk-notification-banner__heading\">{} {what}</p></div></div>\n",
-        esc(item)
-    )
+    layout::success_banner(&format!("{} {what}", esc(item)))
 }
 
 /// Approves or rejects the whole item at the version the approver saw.

@@ -12,6 +12,7 @@ use chrono_tz::Tz;
 use handlebars::html_escape as esc;
 use serde::Deserialize;
 
+use super::form::enc;
 use super::layout::{self, delivery_tag, Frame};
 use super::{Console, Visit};
 use crate::api::deliveries::{DeliveryPage, DeliveryRow};
@@ -215,10 +216,6 @@ fn by_day<'a>(
         }
     }
     days
-}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// Previous / today / next, the view switch and the filters (a GET form).

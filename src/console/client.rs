@@ -26,6 +26,13 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// A page that is not there, said in words.
+    pub fn not_found(detail: String) -> Failure {
+        let mut f = Failure::new(StatusCode::NOT_FOUND, "Page not found");
+        f.problem.detail = Some(detail);
+        f
+    }
+
     fn new(status: StatusCode, title: &str) -> Failure {
         Failure {
             status,

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::form::{button_form, enc, field, see_other, Fields};
 use super::layout::{self, actor_name, awaits_approval, delivery_tag, summary_list, Frame};
-use super::{Console, Visit};
+use super::{Console, Failure, Visit};
 use crate::access::Permission;
 use crate::api::deliveries::{DeliveryPage, DeliveryRow};
 use crate::api::items::ItemDetail;
@@ -50,10 +50,9 @@ pub async fn show(
         Err(f) => return visit.failed(&f),
     };
     if item.is_none() && deliveries.deliveries.is_empty() {
-        return visit.failed(&super::Failure {
-            status: axum::http::StatusCode::NOT_FOUND,
-            problem: not_found(&id),
-        });
+        return visit.failed(&Failure::not_found(format!(
+            "There is no item called {id}."
+        )));
     }
     let history: Vec<AuditEntry> = match c
         .api
@@ -77,17 +76,6 @@ pub async fn show(
     layout::page(f, &title, &body)
 }
 
-fn not_found(id: &str) -> crate::api::problem::ProblemDetails {
-    crate::api::problem::ProblemDetails {
-        kind: "about:blank".into(),
-        title: "Page not found".into(),
-        status: 404,
-        detail: Some(format!("There is no item called {id}.")),
-        errors: Vec::new(),
-        current_version: None,
-    }
-}
-
 fn done_banner(done: Option<&str>) -> String {
     let Some(what) = done.and_then(|d| match d {
         "approve" => Some("The delivery was approved."),
@@ -101,11 +89,7 @@ fn done_banner(done: Option<&str>) -> String {
     }) else {
         return String::new();
     };
-    format!(
-        "<div class=\"govuk-notification-banner govuk-notification-banner--success\" role=\"alert\" aria-labelledby=\"done-title\">\
-         <div class=\"govuk-notification-banner__header\"><h2 class=\"govuk-notification-banner__title\" id=\"done-title\">Success</h2></div>\
-         <div class=\"govuk-notification-banner__content\"><p class=\"govuk-notification-banner__heading\">{what}</p></div></div>\n"
-    )
+    layout::success_banner(what)
 }
 
 fn about(f: &Frame, id: &str, item: Option<&ItemDetail>) -> String {
@@ -296,10 +280,9 @@ pub async fn act(
     axum::Form(fields): Fields,
 ) -> Response {
     if !ACTIONS.contains(&action.as_str()) {
-        return visit.failed(&super::Failure {
-            status: axum::http::StatusCode::NOT_FOUND,
-            problem: not_found(&action),
-        });
+        return visit.failed(&Failure::not_found(format!(
+            "There is no item called {action}."
+        )));
     }
     let reason = field(&fields, "reason");
     let body = if reason.is_empty() {

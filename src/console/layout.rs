@@ -203,6 +203,15 @@ pub fn error_summary(errors: &[FieldError]) -> String {
     )
 }
 
+/// GOV.UK's success notification banner; `heading` is trusted HTML.
+pub fn success_banner(heading: &str) -> String {
+    format!(
+        "<div class=\"govuk-notification-banner govuk-notification-banner--success\" role=\"alert\" aria-labelledby=\"done-title\">\
+         <div class=\"govuk-notification-banner__header\"><h2 class=\"govuk-notification-banner__title\" id=\"done-title\">Success</h2></div>\
+         <div class=\"govuk-notification-banner__content\"><p class=\"govuk-notification-banner__heading\">{heading}</p></div></div>\n"
+    )
+}
+
 /// Whether a delivery still waits for someone to approve it.
 pub fn awaits_approval(d: &crate::api::deliveries::DeliveryRow) -> bool {
     let pending = matches!(

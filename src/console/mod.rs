@@ -182,7 +182,7 @@ impl FromRequestParts<Arc<Console>> for Visit {
             Ok(p) => p,
             Err(Refusal::Unauthenticated) => {
                 let next = parts.uri.path_and_query().map_or("/console/", |p| p.as_str());
-                let to = format!("/signin?next={}", urlencoding(next));
+                let to = format!("/signin?next={}", form::enc(next));
                 return Err(Redirect::to(&to).into_response());
             }
             Err(Refusal::CrossSite) => return Err(plain(StatusCode::FORBIDDEN, "This request came from another site", "Nothing was changed. Go back to the page you came from on this site and try again.")),
@@ -249,10 +249,6 @@ fn not_allowed(frame: &Frame, p: Permission) -> Response {
 /// A page without the frame (before anyone is known).
 fn plain(status: StatusCode, title: &str, detail: &str) -> Response {
     crate::render::page::page(status, title, &format!("<p>{}</p>", esc(detail)))
-}
-
-fn urlencoding(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 async fn style() -> Response {

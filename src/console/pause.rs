@@ -150,13 +150,14 @@ fn done_banner(shown: &Shown) -> String {
     } else {
         format!(" {held} still wait for a decision.")
     };
-    format!(
-        "<div class=\"govuk-notification-banner govuk-notification-banner--success\" role=\"alert\" aria-labelledby=\"done-title\">\
-         <div class=\"govuk-notification-banner__header\"><h2 class=\"govuk-notification-banner__title\" id=\"done-title\">Success</h2></div>\
-         <div class=\"govuk-notification-banner__content\"><p class=\"govuk-notification-banner__heading\">\
-         Publishing has resumed. {decided} overdue {} decided.{rest}</p></div></div>\n",
-        if decided == 1 { "delivery was" } else { "deliveries were" }
-    )
+    layout::success_banner(&format!(
+        "Publishing has resumed. {decided} overdue {} decided.{rest}",
+        if decided == 1 {
+            "delivery was"
+        } else {
+            "deliveries were"
+        }
+    ))
 }
 
 /// Lifts the pause through the API with each posted choice.

@@ -50,14 +50,11 @@ pub async fn search(
 }
 
 fn erased_banner(n: usize) -> String {
-    format!(
-        "<div class=\"govuk-notification-banner govuk-notification-banner--success\" role=\"alert\" aria-labelledby=\"done-title\">\
-         <div class=\"govuk-notification-banner__header\"><h2 class=\"govuk-notification-banner__title\" id=\"done-title\">Success</h2></div>\
-         <div class=\"govuk-notification-banner__content\"><p class=\"govuk-notification-banner__heading\">\
-         The person was erased: {n} subscription{} removed. Their address is kept only as a hash on the suppression list, \
-         so no import adds it again.</p></div></div>\n",
+    layout::success_banner(&format!(
+        "The person was erased: {n} subscription{} removed. Their address is kept only as a hash on the suppression list, \
+         so no import adds it again.",
         if n == 1 { "" } else { "s" }
-    )
+    ))
 }
 
 fn search_form(q: &str, topic: &str) -> String {
