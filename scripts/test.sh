@@ -15,16 +15,11 @@ if [[ -z "${CRIER_CONFORMANCE_DIR:-}" ]]; then
   done
 fi
 
-# The feed tests read crier's feeds back with the real feedparser and
-# icalendar; the email tests send to a real SMTP server (aiosmtpd), make
-# their TLS certificates and DKIM keys with cryptography and verify DKIM
-# with dkimpy (pynacl for Ed25519); all from a venv made here once (pinned,
-# so results do not drift).
-if ! .venv/bin/python -c 'import feedparser, icalendar, aiosmtpd, cryptography, dkim, dns, nacl' 2>/dev/null; then
-  python3 -m venv .venv
-  .venv/bin/python -m pip install --quiet feedparser==6.0.14 icalendar==7.3.0 aiosmtpd==1.4.6 \
-    cryptography==50.0.2 dkimpy==1.1.8 dnspython==2.9.2 pynacl==1.6.2
-fi
+# Everything the tests need installed (scripts/setup.sh: the venv, the
+# PDS, the OpenID provider, Dovecot, Chromium, axe-core, schemathesis);
+# nothing is fetched again once it is there.
+scripts/setup.sh tests
+
 CRIER_PYTHON="$PWD/.venv/bin/python"
 export CRIER_PYTHON
 
@@ -65,37 +60,9 @@ if [[ -z "${CRIER_IMAP_URL:-}" && -z "${CRIER_SKIP_IMAP:-}" ]]; then
   export CRIER_IMAP_URL
 fi
 
-# The subscription pages are tested in headless Chromium (Debian's chromium
-# and chromium-driver). Installed here when missing and this runs as root
-# with apt (as CI does); otherwise those tests say they are skipped.
-if [[ ! -x /usr/bin/chromedriver && -z "${CRIER_CHROMEDRIVER:-}" ]]; then
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    apt-cache policy chromium | grep -q 'Candidate: [0-9]' || apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      chromium chromium-driver >/dev/null
-  else
-    echo "note: no Chromium (apt install chromium chromium-driver); the page tests will skip" >&2
-  fi
-fi
-
-# axe-core, which audits every subscription page in Chromium (WCAG 2.2 A
-# and AA): from the npm registry, pinned by the lock file here.
-AXE=.peers/axe
-if ! cmp -s scripts/peers/axe/package-lock.json "$AXE/package-lock.json" \
-   || [[ ! -f "$AXE/node_modules/axe-core/axe.min.js" ]]; then
-  mkdir -p "$AXE"
-  cp scripts/peers/axe/package.json scripts/peers/axe/package-lock.json "$AXE/"
-  (cd "$AXE" && npm ci --no-audit --no-fund --loglevel=error)
-fi
-
 # schemathesis fuzzes the HTTP API from its own OpenAPI document
 # (tests/api.rs): in a venv of its own, pinned.
-ST=.peers/schemathesis
-if ! "$ST/bin/schemathesis" --version 2>/dev/null | grep -q '4.32.5'; then
-  python3 -m venv "$ST"
-  "$ST/bin/python" -m pip install --quiet 'schemathesis==4.32.5'
-fi
-CRIER_SCHEMATHESIS="$PWD/$ST/bin/schemathesis"
+CRIER_SCHEMATHESIS="$PWD/.peers/schemathesis/bin/schemathesis"
 export CRIER_SCHEMATHESIS
 
 cargo test --workspace --locked "$@"

@@ -2,7 +2,8 @@
 # Starts the loopback OpenID provider (oidc-provider from npm, pinned by
 # package-lock.json here) and prints its issuer URL. State lives under
 # .peers/oidc (gitignored): node_modules, log, pid, port. Port 4455 when
-# free, else OIDC_PORT, else a free one.
+# free, else OIDC_PORT, else a free one. `start-oidc.sh install` installs
+# and starts nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -12,6 +13,7 @@ if ! cmp -s "$here/package-lock.json" "$run/package-lock.json" || [[ ! -d $run/n
   cp "$here/package.json" "$here/package-lock.json" "$run/"
   (cd "$run" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
+[[ ${1:-} == install ]] && exit 0
 cp "$here/run-oidc.mjs" "$run/"
 free() { ! (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
 port=${OIDC_PORT:-4455}
