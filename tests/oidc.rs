@@ -225,6 +225,25 @@ async fn a_person_signs_in_with_the_provider_and_a_replayed_state_is_refused() {
         .await
         .unwrap();
     assert!(signin.contains("href=\"/signin/oidc\""), "{signin}");
+    // Sent to sign in on the way to a page, a person comes back to it
+    // whichever way they sign in; never to another site.
+    for (next, start) in [
+        (
+            "%2Fconsole%2Fapprovals",
+            "/signin/oidc?next=%2Fconsole%2Fapprovals",
+        ),
+        ("%2F%2Fevil.example", "/signin/oidc"),
+    ] {
+        let page = http
+            .get(ws.url(&format!("/signin?next={next}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains(&format!("href=\"{start}\"")), "{page}");
+    }
 
     let callback = authorize(&ws, "admin").await;
     let back = http.get(&callback).send().await.unwrap();

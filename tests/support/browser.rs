@@ -185,7 +185,24 @@ impl Browser {
         self.wait_for(part, |b| Box::pin(b.text())).await
     }
 
+    /// Waits for `part` in the text of a page on another site (the OpenID
+    /// provider's sign-in): not crier's page, so never audited.
+    pub async fn wait_text_elsewhere(&self, part: &str) {
+        self.wait_until(part, |b| Box::pin(b.text())).await
+    }
+
     async fn wait_for<F>(&self, part: &str, read: F)
+    where
+        F: for<'b> Fn(
+            &'b Browser,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send + 'b>>,
+    {
+        self.wait_until(part, read).await;
+        self.audit().await
+    }
+
+    async fn wait_until<F>(&self, part: &str, read: F)
     where
         F: for<'b> Fn(
             &'b Browser,
@@ -196,7 +213,7 @@ impl Browser {
         loop {
             let seen = read(self).await;
             if seen.contains(part) {
-                return self.audit().await;
+                return;
             }
             if Instant::now() > deadline {
                 panic!(
@@ -316,6 +333,13 @@ impl Browser {
         }
     }
 
+    /// The value of this site's cookie `name`, if the browser holds one
+    /// (to make a request as the person signed in here).
+    pub async fn cookie(&self, name: &str) -> Option<String> {
+        let v = self.try_call("GET", &format!("/cookie/{name}"), None).await;
+        v.ok()?["value"].as_str().map(str::to_string)
+    }
+
     /// Ends the session (Chromium exits) and stops the driver.
     pub async fn quit(self) {
         self.call("DELETE", "", None).await;
@@ -357,6 +381,44 @@ pub struct Element<'a> {
 impl Element<'_> {
     fn path(&self, rest: &str) -> String {
         format!("/element/{}{rest}", self.id)
+    }
+
+    /// Every element matching a CSS selector inside this one.
+    pub async fn all(&self, css: &str) -> Vec<Element<'_>> {
+        let found = self
+            .browser
+            .call(
+                "POST",
+                &self.path("/elements"),
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| Element {
+                browser: self.browser,
+                id: e[ELEMENT].as_str().unwrap().into(),
+            })
+            .collect()
+    }
+
+    /// Empties a text input or text area.
+    pub async fn clear(&self) {
+        self.browser
+            .call("POST", &self.path("/clear"), Some(json!({})))
+            .await;
+    }
+
+    /// A DOM property (`textContent`: the text exactly as the page holds
+    /// it, where the rendered text trims and folds white space).
+    pub async fn property(&self, name: &str) -> Option<String> {
+        let v = self
+            .browser
+            .call("GET", &self.path(&format!("/property/{name}")), None)
+            .await;
+        v.as_str().map(str::to_string)
     }
 
     pub async fn click(&self) {

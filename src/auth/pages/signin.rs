@@ -39,6 +39,16 @@ pub async fn form(State(auth): S, Query(q): Query<Next>) -> Response {
     signin_page(&auth, StatusCode::OK, None, "", &q.next)
 }
 
+/// The way to the provider, carrying where the person was going (as the
+/// password form does), so they come back there.
+fn oidc_start(next: &str) -> String {
+    if next.is_empty() || safe_next(next) != next {
+        return "/signin/oidc".into();
+    }
+    let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    format!("/signin/oidc?next={next}")
+}
+
 fn signin_page(
     auth: &Authenticator,
     status: StatusCode,
@@ -47,12 +57,14 @@ fn signin_page(
     next: &str,
 ) -> Response {
     let oidc = match &auth.oidc {
-        Some(_) => {
-            "<p><a class=\"govuk-button govuk-button--secondary\" href=\"/signin/oidc\">\
-                    Sign in with your organisation account</a></p>\n<p>Or sign in with a \
-                    password:</p>\n"
-        }
-        None => "",
+        Some(_) => format!(
+            "<p><a class=\"govuk-button govuk-button--secondary\" href=\"{}\">\
+             Sign in with your organisation account</a></p>\n<p>Or sign in with a \
+             password:</p>\n",
+            // Percent-encoded: nothing in it needs escaping in HTML.
+            oidc_start(next)
+        ),
+        None => String::new(),
     };
     let body = format!(
         "{oidc}<form method=\"post\" action=\"/signin\" novalidate>\n\
