@@ -16,6 +16,7 @@ mod compose;
 mod compose_draft;
 mod compose_form;
 mod compose_preview;
+mod compose_schedule;
 mod form;
 mod item;
 pub mod layout;

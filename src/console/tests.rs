@@ -19,7 +19,15 @@ pub struct Pages {
 
 impl Pages {
     pub async fn new() -> Pages {
-        let fx = Fixture::new().await;
+        Pages::over(Fixture::new().await)
+    }
+
+    /// With more `[channels.*]` tables (see [`Fixture::with_channels`]).
+    pub async fn with_channels(extra: &str) -> Pages {
+        Pages::over(Fixture::with_channels(extra).await)
+    }
+
+    fn over(fx: Fixture) -> Pages {
         let app = routes(Console {
             api: Api::new(fx.app.clone()),
             auth: std::sync::Arc::new(HeaderAuth),

@@ -6,6 +6,7 @@ mod items;
 mod matrix;
 mod queue;
 mod subscribers;
+mod tools;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
