@@ -5,7 +5,7 @@
 mod items;
 mod matrix;
 mod queue;
-mod subscribers;
+pub mod subscribers;
 mod tools;
 
 use std::path::PathBuf;
