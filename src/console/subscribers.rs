@@ -45,14 +45,19 @@ pub async fn search(
         Ok(p) => p,
         Err(f) => return visit.failed(&f),
     };
-    let counts: CountsOverTime = match c.api.get(&visit.who, "/api/v1/subscribers/counts").await {
-        Ok(counts) => counts,
-        Err(f) => return visit.failed(&f),
-    };
     let mut body = s.erased.map(erased_banner).unwrap_or_default();
     body.push_str(&search_form(&q, &topic));
     body.push_str(&results(&visit.frame, &page));
-    body.push_str(&subscribers_counts::section(&visit.frame, &counts));
+    // The counts read every consent: shown on the page as opened, not
+    // again for each search.
+    if q.is_empty() && topic.is_empty() {
+        let uri = "/api/v1/subscribers/counts";
+        let counts: CountsOverTime = match c.api.get(&visit.who, uri).await {
+            Ok(counts) => counts,
+            Err(f) => return visit.failed(&f),
+        };
+        body.push_str(&subscribers_counts::section(&visit.frame, &counts));
+    }
     body.push_str(
         "<h2 class=\"govuk-heading-m\">Add people</h2>\
          <p class=\"govuk-body\"><a class=\"govuk-link\" href=\"/console/subscribers/import\">Import subscribers from a CSV file</a></p>",

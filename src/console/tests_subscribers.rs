@@ -135,6 +135,11 @@ async fn the_counts_by_topic_show_each_month_as_the_api_counts_it() {
         .map(|m| row(&page, caption, m)[2].clone())
         .collect();
     assert_eq!(shown, training);
+    // A search finds people; the counts are on the page as opened.
+    let (_, _, page) = p
+        .visit(Some("admin"), "GET", "/console/subscribers?q=ann", "")
+        .await;
+    assert!(page.contains("ann@example.org") && !page.contains("Subscribers by topic"));
 }
 
 #[tokio::test]
