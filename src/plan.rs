@@ -27,6 +27,47 @@ pub fn plan(ws: &Workspace, report: &mut Report) -> Vec<Planned> {
 
 /// Every delivery the content asks for, with the variants `check` rendered.
 pub fn from_variants(ws: &Workspace, variants: &Variants) -> Vec<Planned> {
+    let rendered = |item: &Item, channel: &str| variants.get(&item.id, channel).is_some();
+    let mut out = Vec::new();
+    for o in occasions(ws, rendered) {
+        let (item, name) = (o.item, o.channel);
+        let (Some(variant), Some(spec)) = (variants.get(&item.id, name), ws.config.spec(name))
+        else {
+            continue;
+        };
+        let requires_approval = item.require_approval || spec.require_approval;
+        out.push(Planned {
+            fingerprint: fingerprint(variant, &item.origin.version, o.due_at, requires_approval),
+            item: item.id.clone(),
+            channel: name.to_string(),
+            occasion: o.name,
+            due_at: o.due_at,
+            variant: variant.clone(),
+            requires_approval,
+        });
+    }
+    out.extend(own_deliveries(ws, &out));
+    out
+}
+
+/// One (item, channel, occasion) and when it is due.
+pub struct Occasion<'a> {
+    pub item: &'a Item,
+    pub channel: &'a str,
+    /// [`MAIN`], or the reminder's text.
+    pub name: String,
+    pub due_at: DateTime<Utc>,
+}
+
+/// When each (item, channel, occasion) the content asks for is due: the
+/// item's `at`, or with `slot` its channel's next free posting slot at or
+/// after it, and each reminder. `planned` says whether a pair is planned at
+/// all (its variant rendered): only those take a slot. The draft preview
+/// shows these times, so they are the plan's own.
+pub fn occasions<'a>(
+    ws: &'a Workspace,
+    planned: impl Fn(&Item, &str) -> bool,
+) -> Vec<Occasion<'a>> {
     let tz = ws.config.organisation.timezone;
     let mut items: Vec<&Item> = ws.items.iter().collect();
     // Slots are handed out in publish order, so the plan is the same every run.
@@ -35,13 +76,12 @@ pub fn from_variants(ws: &Workspace, variants: &Variants) -> Vec<Planned> {
     let mut out = Vec::new();
     for item in items {
         for name in &item.channels {
-            let (Some(channel), Some(spec)) = (ws.channel(name), ws.config.spec(name)) else {
+            let (Some(_), Some(spec)) = (ws.channel(name), ws.config.spec(name)) else {
                 continue;
             };
-            let Some(variant) = variants.get(&item.id, channel.name()) else {
+            if !planned(item, name) {
                 continue;
-            };
-            let requires_approval = item.require_approval || spec.require_approval;
+            }
             let mut due_at = item.at;
             if item.slot && !spec.slots.is_empty() {
                 let slots = crier_schedule::Slots::parse(&spec.slots)
@@ -51,27 +91,17 @@ pub fn from_variants(ws: &Workspace, variants: &Variants) -> Vec<Planned> {
                 due_at = slots.next_free(before, used, tz);
                 used.insert(due_at);
             }
-            let occasions =
-                std::iter::once((MAIN.to_string(), due_at)).chain(item.reminders.iter().cloned());
-            for (occasion, due_at) in occasions {
-                out.push(Planned {
-                    fingerprint: fingerprint(
-                        variant,
-                        &item.origin.version,
-                        due_at,
-                        requires_approval,
-                    ),
-                    item: item.id.clone(),
-                    channel: name.clone(),
-                    occasion,
+            let main = std::iter::once((MAIN.to_string(), due_at));
+            for (occasion, due_at) in main.chain(item.reminders.iter().cloned()) {
+                out.push(Occasion {
+                    item,
+                    channel: name,
+                    name: occasion,
                     due_at,
-                    variant: variant.clone(),
-                    requires_approval,
                 });
             }
         }
     }
-    out.extend(own_deliveries(ws, &out));
     out
 }
 

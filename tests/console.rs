@@ -67,6 +67,8 @@ async fn console_pages_pass_axe_and_work_by_keyboard() {
         "kind = \"webhook\"",
         "kind = \"webhook\"\nrequire_approval = true",
     );
+    // X posts in weekday slots, so the composer's "next free slot" has one.
+    let config = config.replace("kind = \"x\"", "kind = \"x\"\nslots = [\"Mon-Fri 09:30\"]");
     ws.write("channels.toml", &config);
     let _daemon = ws.start(&[]);
     person(&browser, &ws, "pat@example.org", "publisher").await;
@@ -157,6 +159,32 @@ async fn console_pages_pass_axe_and_work_by_keyboard() {
         .wait_text("Nothing is saved until you continue and save.")
         .await;
     browser.screenshot(&picture("composer.png"), 1280).await;
+    // Each way of saying when, previewed with its next firings (the
+    // script reveals only the chosen radio's fields).
+    browser.one("#schedule-slot").await.click().await;
+    for (field, text) in [
+        ("#slot-day", "22"),
+        ("#slot-month", "12"),
+        ("#slot-year", "2026"),
+        ("#slot-time", "10:00"),
+    ] {
+        browser.one(field).await.type_text(text).await;
+    }
+    browser.one("button[value=preview]").await.click().await;
+    // Tuesday's 09:30 has gone by 10:00: X takes Wednesday's.
+    browser
+        .wait_text("Wednesday 23 December 2026, 9:30am")
+        .await;
+    browser.one("#schedule-cadence").await.click().await;
+    browser
+        .one("#campaign option[value='nomoreknives.toml']")
+        .await
+        .click()
+        .await;
+    browser.one("button[value=preview]").await.click().await;
+    // The campaign's three undated posts have 7, 14 and 21 December.
+    browser.wait_text("Monday 28 December 2026, 10am").await;
+    browser.one("#schedule").await.click().await;
     browser.one("button[value=continue]").await.click().await;
     browser.wait_title("Check your answers before saving").await;
     browser.one("button[value=save]").await.click().await;
@@ -217,6 +245,36 @@ async fn console_pages_pass_axe_and_work_by_keyboard() {
         "Subscribers",
     )
     .await;
+
+    // A CSV import: refused without a file, then its results with the
+    // line it could not take; the counts by topic show the new people.
+    browser.goto(&ws.url("/console/subscribers/import")).await;
+    browser.wait_title("Import subscribers").await;
+    browser.one("main button[type=submit]").await.click().await;
+    browser.wait_title("Error: Import subscribers").await;
+    browser.wait_text("Select a CSV file").await;
+    ws.write(
+        "people.csv",
+        "email,name,consent_at\nann@school.example,Ann,2026-01-05\nnot an address,Bob,2026-01-05\n",
+    );
+    let csv = ws.path().join("people.csv");
+    browser
+        .one("#file")
+        .await
+        .type_text(csv.to_str().unwrap())
+        .await;
+    browser
+        .one("input[name=topics-partners-email][value=news]")
+        .await
+        .click()
+        .await;
+    browser.one("main button[type=submit]").await.click().await;
+    browser.wait_title("Import results").await;
+    browser
+        .wait_text("1 imported into partners-email; 1 not added.")
+        .await;
+    browser.goto(&ws.url("/console/subscribers")).await;
+    browser.wait_text("Subscribers by topic").await;
 
     // The test send's form, and its error summary (nothing sent).
     browser

@@ -8,6 +8,7 @@
 //! refused. Handlers get the caller as an `Extension<Principal>`.
 
 mod approvals;
+pub mod campaigns;
 pub mod deliveries;
 mod doc;
 mod edit;
@@ -67,6 +68,7 @@ fn documented() -> OpenApiRouter<ApiState> {
     OpenApiRouter::with_openapi(doc::base())
         .merge(items::routes())
         .merge(tools::routes())
+        .merge(campaigns::routes())
         .merge(deliveries::routes())
         .merge(approvals::routes())
         .merge(subscribers::routes())

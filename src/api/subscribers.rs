@@ -1,6 +1,8 @@
 //! Subscribers' personal data, for admins: search the lists, export one
 //! person's record (their subscriptions, consent evidence and what was
-//! sent to them), erase it; import a CSV file into a list (`import.rs`).
+//! sent to them), erase it; import a CSV file into a list (`import.rs`);
+//! what each list offers and its subscribers by topic over time
+//! (`counts.rs`).
 
 use axum::extract::{Query, State};
 use axum::Json;
@@ -12,6 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::problem::{Problem, ProblemDetails};
 use super::ApiState;
 
+pub mod counts;
 mod import;
 
 pub fn routes() -> OpenApiRouter<ApiState> {
@@ -20,6 +23,7 @@ pub fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(export))
         .routes(routes!(erase))
         .routes(import::route())
+        .merge(counts::routes())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

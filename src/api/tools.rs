@@ -80,6 +80,19 @@ pub struct Preview {
     #[schema(value_type = Vec<Object>)]
     pub variants: Vec<serde_json::Value>,
     pub findings: Vec<Finding>,
+    /// When it goes out on each channel, as crier plans it: the publish
+    /// time (or the channel's next free posting slot, or the campaign
+    /// cadence's time) and each reminder.
+    pub due: Vec<Due>,
+}
+
+/// One delivery of the item as planned.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Due {
+    pub channel: String,
+    /// `at` for the item's publish time; a reminder as it is written.
+    pub occasion: String,
+    pub due_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -165,8 +178,20 @@ fn preview(
             json
         })
         .collect();
+    // Every item takes its slots (in a workspace that passes check, every
+    // pair is rendered and planned), so this one's are the plan's.
+    let due = crate::plan::occasions(ws, |_, _| true)
+        .into_iter()
+        .filter(|o| o.item.id == id && channel.is_none_or(|c| o.channel == c))
+        .map(|o| Due {
+            channel: o.channel.to_string(),
+            occasion: o.name,
+            due_at: o.due_at,
+        })
+        .collect();
     Ok(Preview {
         variants,
+        due,
         findings: report
             .diagnostics
             .iter()

@@ -155,6 +155,21 @@ pub trait Channel: Send + Sync {
     fn plan_own(&self, _items: &[&Planned], _tz: chrono_tz::Tz) -> Vec<Planned> {
         Vec::new()
     }
+    /// For a channel that keeps a subscriber list: what it offers
+    /// subscribers (an import form's choices); `None` for the rest.
+    fn list_offer(&self) -> Option<ListOffer> {
+        None
+    }
+}
+
+/// What a list offers its subscribers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListOffer {
+    /// Its topics: (id, name).
+    pub topics: Vec<(String, String)>,
+    /// The digests a topic may be taken as instead of every item
+    /// (`daily`, `weekly`); empty when it offers none.
+    pub digests: Vec<String>,
 }
 
 /// One delivery to send, with the variant stored when it was planned.

@@ -110,6 +110,32 @@ impl Api {
             }
         }
         let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+        self.send(request, body).await
+    }
+
+    /// A POST whose body is not JSON (a `multipart/form-data` upload).
+    pub async fn post_bytes<T: DeserializeOwned>(
+        &self,
+        who: &HeaderMap,
+        uri: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<T, Failure> {
+        let mut request = Request::builder().method(Method::POST).uri(uri);
+        if let Some(h) = request.headers_mut() {
+            h.extend(who.clone());
+            if let Ok(v) = HeaderValue::from_str(content_type) {
+                h.insert(header::CONTENT_TYPE, v);
+            }
+        }
+        self.send(request, Body::from(body)).await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: axum::http::request::Builder,
+        body: Body,
+    ) -> Result<T, Failure> {
         let request = request
             .body(body)
             .map_err(|_| Failure::new(StatusCode::BAD_REQUEST, "A request could not be made"))?;

@@ -16,10 +16,12 @@ use serde_json::{json, Map, Value};
 
 use super::compose_draft::{self as draft, control_of, label_of, Pairs, KINDS};
 use super::compose_form::{form, hidden, FormView};
-use super::compose_preview::{previews, Previewed};
+use super::compose_preview::{firings, previews, Previewed};
+use super::compose_schedule as schedule;
 use super::form::{enc, field, see_other, Fields};
 use super::layout::{self, FieldError};
 use super::{Console, Failure, Visit};
+use crate::api::campaigns::CampaignSummary;
 use crate::api::items::ItemDetail;
 
 #[derive(Debug, Default, Deserialize)]
@@ -33,7 +35,7 @@ pub async fn new(State(c): State<Arc<Console>>, visit: Visit, Query(q): Query<Ch
         Some(k) if draft::is_kind(k) => {
             let pairs = vec![("kind".to_string(), k.to_string())];
             let step = Step::new(&c, &visit, None, k, pairs);
-            step.form_page(StatusCode::OK, &[], ("", ""))
+            step.form_page(StatusCode::OK, &[], ("", "")).await
         }
         Some(_) => choose(&visit, true),
         None => choose(&visit, false),
@@ -62,10 +64,15 @@ pub async fn edit(State(c): State<Arc<Console>>, visit: Visit, Path(id): Path<St
     };
     let kind = item.summary.kind.clone();
     let mut pairs = vec![("kind".to_string(), kind.clone())];
-    pairs.extend(draft::to_pairs(&kind, object(&item.fields)));
+    let campaign = item
+        .summary
+        .campaign
+        .as_ref()
+        .map(|_| item.summary.file.as_str());
+    pairs.extend(draft::to_pairs(&kind, object(&item.fields), campaign));
     pairs.push(("version".into(), item.summary.version.clone()));
     let step = Step::new(&c, &visit, Some(&id), &kind, pairs);
-    step.form_page(StatusCode::OK, &[], ("", ""))
+    step.form_page(StatusCode::OK, &[], ("", "")).await
 }
 
 /// POST /console/items/{id}/edit: a step of an edit.
@@ -193,18 +200,41 @@ impl<'a> Step<'a> {
             "preview" => self.preview(&fields, errors).await,
             "continue" if errors.is_empty() => self.check_answers(&fields).await,
             "save" if errors.is_empty() => self.save(&fields).await,
-            "continue" | "save" => self.form_page(StatusCode::BAD_REQUEST, &errors, ("", "")),
+            "continue" | "save" => {
+                self.form_page(StatusCode::BAD_REQUEST, &errors, ("", ""))
+                    .await
+            }
             // "change" from check your answers: the form, as it was left.
-            _ => self.form_page(StatusCode::OK, &[], ("", "")),
+            _ => self.form_page(StatusCode::OK, &[], ("", "")).await,
         }
     }
 
-    fn form_page(
+    /// The API's request body: the fields, and for a new post of a
+    /// campaign (its cadence chosen) the campaign's file.
+    fn body(&self, fields: &Map<String, Value>) -> Value {
+        let mut body = json!({ "fields": fields });
+        if let (None, Some(file)) = (self.id, schedule::campaign_file(&self.pairs)) {
+            body["file"] = json!(file);
+            body["entry"] = json!("post");
+        }
+        body
+    }
+
+    async fn campaigns(&self) -> Result<Vec<CampaignSummary>, Failure> {
+        self.c.api.get(&self.visit.who, "/api/v1/campaigns").await
+    }
+
+    async fn form_page(
         &self,
         status: StatusCode,
         errors: &[FieldError],
         around: (&str, &str),
     ) -> Response {
+        let all = match self.campaigns().await {
+            Ok(all) => all,
+            Err(f) => return self.visit.failed(&f),
+        };
+        let campaigns = schedule::offered(&self.pairs, self.id.is_some(), &all);
         let ws = self.c.workspace.read().expect("workspace lock").clone();
         let channels: Vec<String> = ws.config.channels.iter().map(|c| c.name.clone()).collect();
         let mut topics: Vec<String> = ws.items.iter().flat_map(|i| i.topics.clone()).collect();
@@ -217,6 +247,7 @@ impl<'a> Step<'a> {
             editing: self.id.is_some(),
             channels: &channels,
             topics: &topics,
+            campaigns: &campaigns,
         };
         let body = format!("{}{}{}", around.0, form(&view, &self.action()), around.1);
         layout::page_with(&self.visit.frame, status, &self.title(), errors, &body)
@@ -225,23 +256,28 @@ impl<'a> Step<'a> {
     /// The draft's variants beside the form; findings at their fields.
     async fn preview(&self, fields: &Map<String, Value>, errors: Vec<FieldError>) -> Response {
         if !errors.is_empty() {
-            return self.form_page(StatusCode::BAD_REQUEST, &errors, ("", ""));
+            return self
+                .form_page(StatusCode::BAD_REQUEST, &errors, ("", ""))
+                .await;
         }
-        let body = json!({ "fields": fields });
+        let body = self.body(fields);
         match self
             .c
             .api
             .post::<Previewed>(&self.visit.who, "/api/v1/preview", &body)
             .await
         {
-            Ok(p) => self.form_page(StatusCode::OK, &[], ("", &previews(&p))),
-            Err(f) => self.refused(&f),
+            Ok(p) => {
+                let shown = format!("{}{}", firings(&self.visit.frame, &p.due), previews(&p));
+                self.form_page(StatusCode::OK, &[], ("", &shown)).await
+            }
+            Err(f) => self.refused(&f).await,
         }
     }
 
     /// What the API refused, at the form's fields; a refusal about
     /// something else (permission, the service) as its own page.
-    fn refused(&self, f: &Failure) -> Response {
+    async fn refused(&self, f: &Failure) -> Response {
         if !matches!(f.status.as_u16(), 400 | 422) {
             return self.visit.failed(f);
         }
@@ -259,60 +295,59 @@ impl<'a> Step<'a> {
                 format!("{} {detail}", f.problem.title),
             ));
         }
-        self.form_page(f.status, &errors, ("", ""))
+        self.form_page(f.status, &errors, ("", "")).await
     }
 
     /// GOV.UK "Check your answers": every answer with a Change button
     /// (the draft rides in the same form), and Save.
     async fn check_answers(&self, fields: &Map<String, Value>) -> Response {
-        let body = json!({ "fields": fields });
-        if let Err(f) = self
+        let body = self.body(fields);
+        let previewed = match self
             .c
             .api
             .post::<Previewed>(&self.visit.who, "/api/v1/preview", &body)
             .await
         {
-            return self.refused(&f);
-        }
+            Ok(p) => p,
+            Err(f) => return self.refused(&f).await,
+        };
+        let campaigns = match self.campaigns().await {
+            Ok(all) => all,
+            Err(f) => return self.visit.failed(&f),
+        };
         let action = self.action();
-        let rows: String = fields
-            .iter()
-            .filter(|(k, _)| *k != "kind" && label_of(k) != "Other settings")
-            .map(|(k, v)| self.answer_row(&action, k, v))
-            .collect();
+        let when = schedule::in_words(&self.pairs, fields, &campaigns);
+        let when = format!("<span class=\"crier-pre-wrap\">{}</span>", esc(&when));
+        let mut rows = row(&action, "When it goes out", Some("schedule"), &when);
+        rows.extend(
+            fields
+                .iter()
+                .filter(|(k, _)| !["kind", "at", "slot"].contains(&k.as_str()))
+                .filter(|(k, _)| label_of(k) != "Other settings")
+                .map(|(k, v)| self.answer_row(&action, k, v)),
+        );
         let page = format!(
-            "<form method=\"post\" action=\"{a}\">{h}<dl class=\"govuk-summary-list\">{rows}</dl>\
+            "<form method=\"post\" action=\"{a}\">{h}<dl class=\"govuk-summary-list\">{rows}</dl>{f}\
              <h2 class=\"govuk-heading-m\">Now save the item</h2>\
              <p class=\"govuk-body\">Saving writes it to its campaign file; its deliveries are planned from there.</p>\
              <button type=\"submit\" class=\"govuk-button\" name=\"action\" value=\"save\">Save</button></form>",
             a = esc(&action),
             h = hidden(&self.pairs),
+            f = firings(&self.visit.frame, &previewed.due),
         );
         layout::page(&self.visit.frame, "Check your answers before saving", &page)
     }
 
     fn answer_row(&self, action: &str, key: &str, value: &Value) -> String {
         let control = control_of(&self.pairs, Some(&format!("fields.{key}")));
-        let change = if key == "id" && self.id.is_some() {
-            String::new()
-        } else {
-            format!(
-                "<dd class=\"govuk-summary-list__actions\"><button type=\"submit\" class=\"crier-link-button govuk-link\" name=\"action\" value=\"change\" formaction=\"{}#{control}\">Change<span class=\"govuk-visually-hidden\"> {}</span></button></dd>",
-                esc(action),
-                label_of(key).to_lowercase()
-            )
-        };
-        format!(
-            "<div class=\"govuk-summary-list__row\"><dt class=\"govuk-summary-list__key\">{}</dt>\
-             <dd class=\"govuk-summary-list__value\">{}</dd>{change}</div>",
-            label_of(key),
-            shown(value)
-        )
+        // An edit's id is fixed.
+        let control = (key != "id" || self.id.is_none()).then_some(control.as_str());
+        row(action, label_of(key), control, &shown(value))
     }
 
     /// POST (new) or PUT with the version the edit began from.
     async fn save(&self, fields: &Map<String, Value>) -> Response {
-        let body = json!({ "fields": fields });
+        let body = self.body(fields);
         let id = field(&self.pairs, "id");
         let result = match self.id {
             None => {
@@ -349,7 +384,7 @@ impl<'a> Step<'a> {
             Err(f) if f.status == StatusCode::CONFLICT && self.id.is_some() => {
                 self.conflict(&id).await
             }
-            Err(f) => self.refused(&f),
+            Err(f) => self.refused(&f).await,
         }
     }
 
@@ -383,7 +418,24 @@ impl<'a> Step<'a> {
             "Someone else changed this item".to_string(),
         )];
         mine.form_page(StatusCode::CONFLICT, &errors, (&warning, ""))
+            .await
     }
+}
+
+/// A summary list row: the answer (HTML), and a Change button back to the
+/// form at `control` (the draft rides in the same form).
+fn row(action: &str, label: &str, control: Option<&str>, value: &str) -> String {
+    let change = control.map_or_else(String::new, |control| {
+        format!(
+            "<dd class=\"govuk-summary-list__actions\"><button type=\"submit\" class=\"crier-link-button govuk-link\" name=\"action\" value=\"change\" formaction=\"{}#{control}\">Change<span class=\"govuk-visually-hidden\"> {}</span></button></dd>",
+            esc(action),
+            label.to_lowercase()
+        )
+    });
+    format!(
+        "<div class=\"govuk-summary-list__row\"><dt class=\"govuk-summary-list__key\">{label}</dt>\
+         <dd class=\"govuk-summary-list__value\">{value}</dd>{change}</div>"
+    )
 }
 
 /// A finding in words, with its place in the file when it has no field.

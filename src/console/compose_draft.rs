@@ -7,6 +7,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::compose_schedule as schedule;
 use super::form::field;
 use super::layout::FieldError;
 
@@ -39,11 +40,12 @@ pub fn kind_text(kind: &str) -> &'static [&'static str] {
         _ => &[],
     }
 }
-/// Each kind's date-and-time fields (the publish time comes first).
+/// Each kind's own date-and-time fields (the publish time is the
+/// schedule's: `compose_schedule.rs`).
 pub fn kind_times(kind: &str) -> &'static [&'static str] {
     match kind {
-        "event" => &["at", "start", "end", "booking_deadline"],
-        _ => &["at"],
+        "event" => &["start", "end", "booking_deadline"],
+        _ => &[],
     }
 }
 /// Each kind's lists written one entry per line.
@@ -76,6 +78,7 @@ pub fn to_fields(kind: &str, pairs: &[(String, String)]) -> (Map<String, Value>,
     for name in COMMON_TEXT.iter().chain(kind_text(kind)) {
         put_text(&mut out, name, field(pairs, name));
     }
+    errors.extend(schedule::to_fields(pairs, &mut out));
     for name in kind_times(kind) {
         match time_of(pairs, name) {
             Ok(Some(t)) => {
@@ -115,15 +118,18 @@ pub fn to_fields(kind: &str, pairs: &[(String, String)]) -> (Map<String, Value>,
     let (sections, images) = (slots(pairs, "section"), slots(pairs, "image"));
     put_tables(&mut out, "sections", &sections, ["heading", "body"]);
     put_tables(&mut out, "images", &images, ["src", "alt"]);
-    errors.extend(required(kind, &out, &images));
+    // A campaign's post without channels takes the campaign's.
+    let post = schedule::chosen(pairs) == "cadence" || !field(pairs, "campaign-own").is_empty();
+    errors.extend(required(kind, &out, &images, post));
     (out, errors)
 }
 
-/// The form's fields for an item's `fields` as the API returns them;
-/// keys the form has no control for are kept whole in `keep`.
-pub fn to_pairs(kind: &str, fields: &Map<String, Value>) -> Pairs {
-    let mut pairs = Pairs::new();
+/// The form's fields for an item's `fields` as the API returns them
+/// (`campaign`: the file of the campaign it is a post of); keys the form
+/// has no control for are kept whole in `keep`.
+pub fn to_pairs(kind: &str, fields: &Map<String, Value>, campaign: Option<&str>) -> Pairs {
     let mut keep = fields.clone();
+    let mut pairs = schedule::to_pairs(&mut keep, campaign);
     let mut take = |k: &str| keep.remove(k);
     let text = |v: &Value| {
         v.as_str()
@@ -248,7 +254,12 @@ fn put_tables(
 }
 
 /// What must be given before the API is asked (the API checks the rest).
-fn required(kind: &str, out: &Map<String, Value>, images: &[(String, String)]) -> Vec<FieldError> {
+fn required(
+    kind: &str,
+    out: &Map<String, Value>,
+    images: &[(String, String)],
+    post: bool,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let mut need = |key: &str, id: &str, message: &str| {
         if !out.contains_key(key) || out[key].as_str() == Some("") {
@@ -258,8 +269,9 @@ fn required(kind: &str, out: &Map<String, Value>, images: &[(String, String)]) -
     need("id", "id", "Enter an id for the item");
     need("title", "title", "Enter a title");
     need("body", "body", "Enter the text of the item");
-    need("at", "at-day", "Enter the date it is published");
-    need("channels", "channels", "Select at least one channel");
+    if !post {
+        need("channels", "channels", "Select at least one channel");
+    }
     if kind == "event" {
         need("start", "start-day", "Enter the date the event starts");
     }
@@ -290,7 +302,10 @@ fn required(kind: &str, out: &Map<String, Value>, images: &[(String, String)]) -
 /// A date and time field (`at-day`, `at-month`, `at-year`, `at-time`) as
 /// items write it (`2027-01-13 10:00`); a schedule that is not one date
 /// is kept as written (`at-text`).
-fn time_of(pairs: &[(String, String)], name: &str) -> Result<Option<String>, FieldError> {
+pub(super) fn time_of(
+    pairs: &[(String, String)],
+    name: &str,
+) -> Result<Option<String>, FieldError> {
     let written = field(pairs, &format!("{name}-text"));
     if !written.is_empty() {
         return Ok(Some(written));
@@ -326,7 +341,7 @@ fn time_of(pairs: &[(String, String)], name: &str) -> Result<Option<String>, Fie
 }
 
 /// The form fields for a written time: a date input when it is one date.
-fn time_pairs(name: &str, written: &str) -> Pairs {
+pub(super) fn time_pairs(name: &str, written: &str) -> Pairs {
     let parsed = chrono::NaiveDateTime::parse_from_str(written, "%Y-%m-%d %H:%M")
         .or_else(|_| chrono::NaiveDateTime::parse_from_str(written, "%Y-%m-%dT%H:%M:%S"));
     match parsed {
@@ -349,6 +364,7 @@ pub fn label_of(name: &str) -> &'static str {
         "body" => "Text",
         "link" => "Link",
         "at" => "Publish date",
+        "slot" => "Earliest date and time",
         "start" => "Start",
         "end" => "End",
         "booking_deadline" => "Booking deadline",
@@ -375,7 +391,14 @@ pub fn control_of(pairs: &[(String, String)], api_field: Option<&str>) -> String
         return "compose-form".into();
     };
     let key = key.split(['.', '[']).next().unwrap_or(key);
-    if ["at", "start", "end", "booking_deadline"].contains(&key) {
+    // The publish time is at the date input of the choice made.
+    let key = match key {
+        "at" if schedule::chosen(pairs) == "slot" => "slot",
+        "at" if schedule::chosen(pairs) == "cadence" => return "schedule".into(),
+        "slot" => return "schedule".into(),
+        k => k,
+    };
+    if ["at", "slot", "start", "end", "booking_deadline"].contains(&key) {
         let text = format!("{key}-text");
         return if field(pairs, &text).is_empty() {
             format!("{key}-day")

@@ -4,8 +4,10 @@
 use handlebars::html_escape as esc;
 
 use super::compose_draft::{self as draft, chosen, label_of, slots};
+use super::compose_schedule as schedule;
 use super::form::field;
 use super::layout::FieldError;
+use crate::api::campaigns::CampaignSummary;
 
 /// What the form offers and shows.
 pub struct FormView<'a> {
@@ -16,10 +18,12 @@ pub struct FormView<'a> {
     pub editing: bool,
     pub channels: &'a [String],
     pub topics: &'a [String],
+    /// The campaigns whose cadence it may follow.
+    pub campaigns: &'a [&'a CampaignSummary],
 }
 
 impl FormView<'_> {
-    fn error(&self, id: &str) -> Option<&str> {
+    pub(super) fn error(&self, id: &str) -> Option<&str> {
         self.errors
             .iter()
             .find(|(f, _)| f == id)
@@ -45,7 +49,7 @@ fn hint(name: &str) -> &'static str {
     }
 }
 
-fn error_line(id: &str, message: Option<&str>) -> String {
+pub(super) fn error_line(id: &str, message: Option<&str>) -> String {
     message.map_or_else(String::new, |m| {
         format!(
             "<p id=\"{id}-error\" class=\"govuk-error-message\"><span class=\"govuk-visually-hidden\">Error:</span> {}</p>",
@@ -97,7 +101,7 @@ fn text(v: &FormView, name: &str, area: bool) -> String {
 
 /// A GOV.UK date input (day, month, year) with a time; or, for a schedule
 /// written another way, that text.
-fn date_time(v: &FormView, name: &str) -> String {
+pub(super) fn date_time(v: &FormView, name: &str) -> String {
     let legend = label_of(name);
     let written = v.value(&format!("{name}-text"));
     if !written.is_empty() {
@@ -246,7 +250,7 @@ pub fn form(v: &FormView, action: &str) -> String {
         "<input type=\"hidden\" name=\"kind\" value=\"{}\">",
         esc(v.kind)
     ));
-    for hidden in ["version", "keep"] {
+    for hidden in ["version", "keep", "campaign-own"] {
         let value = v.value(hidden);
         if !value.is_empty() {
             out.push_str(&format!(
@@ -278,6 +282,7 @@ pub fn form(v: &FormView, action: &str) -> String {
     if v.kind == "news" {
         out.push_str(&slot_groups(v, "section"));
     }
+    out.push_str(&schedule::radios(v));
     out.push_str(&checkboxes(v, "channels", v.channels));
     out.push_str(&checkboxes(v, "topics", v.topics));
     out.push_str(&text(v, "link", false));

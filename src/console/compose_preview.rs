@@ -8,13 +8,56 @@ use handlebars::html_escape as esc;
 
 use serde_json::Value;
 
+use super::layout::Frame;
 use crate::api::problem::Finding;
+use crate::api::tools::Due;
 
-/// The API's draft preview: variants (each with the channel's `limits`).
+/// The API's draft preview: variants (each with the channel's `limits`),
+/// and when each delivery is due as crier plans it.
 #[derive(serde::Deserialize)]
 pub struct Previewed {
     pub variants: Vec<serde_json::Value>,
     pub findings: Vec<Finding>,
+    pub due: Vec<Due>,
+}
+
+/// "Next firings": each channel's due times as the API planned them (the
+/// console computes no schedule), in the organisation's timezone.
+pub fn firings(frame: &Frame, due: &[Due]) -> String {
+    let mut due: Vec<&Due> = due.iter().collect();
+    due.sort_by(|a, b| (a.due_at, &a.channel).cmp(&(b.due_at, &b.channel)));
+    let rows: String = due
+        .iter()
+        .map(|d| {
+            let what = match d.occasion.as_str() {
+                crate::plan::MAIN => "Publish".to_string(),
+                reminder => format!("Reminder: {reminder}"),
+            };
+            format!(
+                "<tr class=\"govuk-table__row\"><td class=\"govuk-table__cell\"><time datetime=\"{}\">{}</time></td>\
+                 <td class=\"govuk-table__cell\">{}</td><td class=\"govuk-table__cell\">{}</td></tr>",
+                d.due_at.to_rfc3339(),
+                esc(&frame.time(d.due_at)),
+                esc(&d.channel),
+                esc(&what),
+            )
+        })
+        .collect();
+    let body = if due.is_empty() {
+        "<p class=\"govuk-body\">Nothing would be sent: it goes to no channel.</p>".to_string()
+    } else {
+        format!(
+            "<table class=\"govuk-table\" id=\"firings\"><caption class=\"govuk-visually-hidden\">When each delivery is due</caption>\
+             <thead class=\"govuk-table__head\"><tr class=\"govuk-table__row\"><th scope=\"col\" class=\"govuk-table__header\">When</th>\
+             <th scope=\"col\" class=\"govuk-table__header\">Channel</th><th scope=\"col\" class=\"govuk-table__header\">What</th></tr></thead>\
+             <tbody class=\"govuk-table__body\">{rows}</tbody></table>"
+        )
+    };
+    format!(
+        "<section aria-labelledby=\"firings-title\"><h2 class=\"govuk-heading-m\" id=\"firings-title\">Next firings</h2>\
+         <p class=\"govuk-body\">When each channel's deliveries are due, as crier plans them ({} time).</p>{body}</section>\n",
+        esc(frame.timezone.name())
+    )
 }
 
 pub fn previews(p: &Previewed) -> String {

@@ -17,4 +17,23 @@ document.addEventListener("DOMContentLoaded", function () {
     };
     field.addEventListener("input", update);
   });
+  // Radios with conditional reveal: only the chosen radio's fields show
+  // (without this script they all show, and the chosen radio decides).
+  var reveals = [];
+  document.querySelectorAll(".govuk-radios__input[data-aria-controls]").forEach(function (input) {
+    var target = document.getElementById(input.getAttribute("data-aria-controls"));
+    if (!target) return;
+    input.setAttribute("aria-controls", target.id);
+    input.removeAttribute("data-aria-controls");
+    reveals.push([input, target]);
+  });
+  var sync = function () {
+    reveals.forEach(function (pair) {
+      pair[1].classList.toggle("govuk-radios__conditional--hidden", !pair[0].checked);
+    });
+  };
+  sync();
+  reveals.forEach(function (pair) {
+    pair[0].addEventListener("change", sync);
+  });
 });

@@ -16,12 +16,15 @@ mod compose;
 mod compose_draft;
 mod compose_form;
 mod compose_preview;
+mod compose_schedule;
 mod form;
 mod item;
 pub mod layout;
 mod pause;
 mod send_test;
 mod subscribers;
+mod subscribers_counts;
+mod subscribers_import;
 
 use std::sync::{Arc, RwLock};
 
@@ -83,6 +86,16 @@ pub const PAGES: &[(&str, &str, Permission)] = &[
         "/console/subscribers/erase",
         Permission::PersonalData,
     ),
+    (
+        "GET",
+        "/console/subscribers/import",
+        Permission::PersonalData,
+    ),
+    (
+        "POST",
+        "/console/subscribers/import",
+        Permission::PersonalData,
+    ),
     // Composer: new items and edits (compose.rs).
     ("GET", "/console/items/new", Permission::Edit),
     ("POST", "/console/items/new", Permission::Edit),
@@ -126,6 +139,14 @@ pub fn routes(console: Console) -> Router {
         .route(
             "/console/subscribers/erase",
             get(subscribers::confirm_erase).post(subscribers::erase),
+        )
+        .route(
+            "/console/subscribers/import",
+            get(subscribers_import::form)
+                .post(subscribers_import::import)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    subscribers_import::BODY_LIMIT,
+                )),
         )
         // Composer: new items and edits (compose.rs).
         .route(
@@ -276,3 +297,5 @@ mod tests;
 mod tests_compose;
 #[cfg(test)]
 mod tests_pages;
+#[cfg(test)]
+mod tests_subscribers;

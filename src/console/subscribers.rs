@@ -1,6 +1,7 @@
-//! Subscribers, for admins: search the lists, one person's record with
-//! the evidence of each consent, their export as a file, and erasure
-//! after a confirmation page.
+//! Subscribers, for admins: search the lists, the counts by topic over
+//! time (`subscribers_counts.rs`), one person's record with the evidence
+//! of each consent, their export as a file, and erasure after a
+//! confirmation page; the CSV import is `subscribers_import.rs`.
 
 use std::sync::Arc;
 
@@ -14,7 +15,8 @@ use serde_json::Value;
 
 use super::form::{button_form, enc, field, see_other, Fields};
 use super::layout::{self, summary_list, Frame};
-use super::{Console, Visit};
+use super::{subscribers_counts, Console, Visit};
+use crate::api::subscribers::counts::CountsOverTime;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Search {
@@ -46,6 +48,20 @@ pub async fn search(
     let mut body = s.erased.map(erased_banner).unwrap_or_default();
     body.push_str(&search_form(&q, &topic));
     body.push_str(&results(&visit.frame, &page));
+    // The counts read every consent: shown on the page as opened, not
+    // again for each search.
+    if q.is_empty() && topic.is_empty() {
+        let uri = "/api/v1/subscribers/counts";
+        let counts: CountsOverTime = match c.api.get(&visit.who, uri).await {
+            Ok(counts) => counts,
+            Err(f) => return visit.failed(&f),
+        };
+        body.push_str(&subscribers_counts::section(&visit.frame, &counts));
+    }
+    body.push_str(
+        "<h2 class=\"govuk-heading-m\">Add people</h2>\
+         <p class=\"govuk-body\"><a class=\"govuk-link\" href=\"/console/subscribers/import\">Import subscribers from a CSV file</a></p>",
+    );
     layout::page(&visit.frame, "Subscribers", &body)
 }
 

@@ -19,7 +19,16 @@ pub struct Pages {
 
 impl Pages {
     pub async fn new() -> Pages {
-        let fx = Fixture::new().await;
+        Pages::over(Fixture::new().await)
+    }
+
+    /// With more `[channels.*]` tables (see [`Fixture::with_channels`]).
+    pub async fn with_channels(extra: &str) -> Pages {
+        Pages::over(Fixture::with_channels(extra).await)
+    }
+
+    /// Over a fixture made another way (a list channel, a set clock).
+    pub fn over(fx: Fixture) -> Pages {
         let app = routes(Console {
             api: Api::new(fx.app.clone()),
             auth: std::sync::Arc::new(HeaderAuth),
@@ -36,16 +45,28 @@ impl Pages {
         uri: &str,
         form: &str,
     ) -> (StatusCode, String, String) {
+        let form_type = (method == "POST").then_some("application/x-www-form-urlencoded");
+        let body = form_type.map_or_else(Vec::new, |_| form.as_bytes().to_vec());
+        self.send(role, method, uri, form_type, body).await
+    }
+
+    /// A request with a body of `content_type` (a multipart upload).
+    pub async fn send(
+        &self,
+        role: Option<&str>,
+        method: &str,
+        uri: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, String, String) {
         let mut r = Request::builder().method(method).uri(uri);
         if let Some(role) = role {
             r = r.header(header::COOKIE, format!("test-role={role}"));
         }
-        let body = if method == "POST" {
-            r = r.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-            Body::from(form.to_string())
-        } else {
-            Body::empty()
-        };
+        if let Some(t) = content_type {
+            r = r.header(header::CONTENT_TYPE, t);
+        }
+        let body = Body::from(body);
         let res = self
             .app
             .clone()

@@ -76,6 +76,15 @@ pub struct Consent {
     pub imported_at: Option<DateTime<Utc>>,
 }
 
+/// How many confirmed subscribers a topic of a list had at each of the
+/// times asked about (`counts[i]` at the i-th).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopicCounts {
+    pub channel: String,
+    pub topic: String,
+    pub counts: Vec<u64>,
+}
+
 /// A request to add someone.
 #[derive(Debug, Clone)]
 pub struct NewSubscriber {
@@ -286,6 +295,14 @@ pub trait Lists: Send + Sync {
         channel: Option<&str>,
         topic: Option<&str>,
     ) -> Result<Vec<Subscriber>, StoreError>;
+
+    /// Confirmed subscribers of each (channel, topic) just before each of
+    /// `at`, from the consent history: a consent counts from its
+    /// confirmation (an imported one from its import, however old its
+    /// evidence) until its withdrawal, and not once the address is
+    /// suppressed. The erased are gone from the past as well. Only pairs
+    /// with someone at some time are listed.
+    async fn confirmed_counts(&self, at: &[DateTime<Utc>]) -> Result<Vec<TopicCounts>, StoreError>;
 
     /// Everything held about an address: subscriptions, consents and what
     /// was sent to it, on every channel.

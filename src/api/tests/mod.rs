@@ -5,7 +5,8 @@
 mod items;
 mod matrix;
 mod queue;
-mod subscribers;
+pub mod subscribers;
+mod tools;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};

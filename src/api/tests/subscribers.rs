@@ -85,6 +85,11 @@ async fn a_channel_without_a_list_is_refused_by_name() {
 /// kind that keeps lists), whose mail server is a closed loopback port:
 /// confirmation emails fail at once, without leaving the machine.
 async fn with_a_list() -> Fixture {
+    with_a_list_offering(false).await
+}
+
+/// The same, with daily and weekly digests offered when `digests`.
+pub async fn with_a_list_offering(digests: bool) -> Fixture {
     let kind = crate::channels::registry::KINDS
         .iter()
         .find(|k| k.hooks.keeps_lists())
@@ -105,11 +110,15 @@ async fn with_a_list() -> Fixture {
             options[&key] = toml_edit::value(i64::from(closed));
         }
     }
-    Fixture::with_channels(&table.to_string()).await
+    let mut text = table.to_string();
+    if digests {
+        text.push_str("\n[channels.partners.digests]\ndaily = \"07:00\"\nweekly = \"Mon 07:00\"\n");
+    }
+    Fixture::with_channels(&text).await
 }
 
 /// A multipart/form-data body of text fields and one file.
-fn form(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+pub fn form(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
     const B: &str = "crier-test-boundary";
     let mut body = Vec::new();
     for (name, value) in fields {
@@ -383,4 +392,148 @@ fn the_document_describes_the_import_as_a_multipart_form_for_admins() {
     for code in ["200", "413", "422"] {
         assert!(op["responses"].get(code).is_some(), "{code}: {op}");
     }
+}
+
+/// Someone on the partners list with `topics`, confirmed at `on`.
+async fn confirmed_on(fx: &Fixture, email: &str, on: chrono::DateTime<chrono::Utc>) -> i64 {
+    let new = NewSubscriber {
+        channel: "partners".into(),
+        email: email.into(),
+        name: None,
+        organisation: None,
+        topics: vec!["news".into()],
+        method: "api".into(),
+        wording: "test".into(),
+        client_addr: None,
+        confirmed_at: Some(on),
+        override_suppression: false,
+    };
+    match fx
+        .state
+        .services
+        .store
+        .lists()
+        .add_subscriber(&new, on)
+        .await
+        .unwrap()
+    {
+        crate::store::lists::Added::Confirmed(s) => s.id,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn counts_by_topic_are_taken_at_each_local_month_end_from_the_history() {
+    use chrono::{TimeZone, Utc};
+    let mut fx = with_a_list_offering(true).await;
+    let now = Utc.with_ymd_and_hms(2026, 5, 14, 12, 0, 0).unwrap();
+    fx.state.services.clock = std::sync::Arc::new(crier_schedule::ManualClock::new(now));
+    fx.app = crate::api::router(fx.state.clone());
+    let ann = confirmed_on(
+        &fx,
+        "ann@example.org",
+        Utc.with_ymd_and_hms(2026, 2, 10, 9, 0, 0).unwrap(),
+    )
+    .await;
+    // 00:30 on 1 April in London (summer time): April's, not March's.
+    confirmed_on(
+        &fx,
+        "bob@example.org",
+        Utc.with_ymd_and_hms(2026, 3, 31, 23, 30, 0).unwrap(),
+    )
+    .await;
+    confirmed_on(
+        &fx,
+        "cat@example.org",
+        Utc.with_ymd_and_hms(2026, 5, 2, 9, 0, 0).unwrap(),
+    )
+    .await;
+    let lists = fx.state.services.store.lists();
+    lists
+        .unsubscribe(ann, Utc.with_ymd_and_hms(2026, 4, 15, 9, 0, 0).unwrap())
+        .await
+        .unwrap();
+
+    let (status, _, got) = fx
+        .as_role(
+            "admin",
+            "GET",
+            "/api/v1/subscribers/counts?months=3",
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!(
+        got["points"],
+        json!([
+            { "month": "2026-02", "at": "2026-03-01T00:00:00Z" },
+            { "month": "2026-03", "at": "2026-03-31T23:00:00Z" },
+            { "month": "2026-04", "at": "2026-04-30T23:00:00Z" },
+            { "month": null, "at": "2026-05-14T12:00:00Z" },
+        ])
+    );
+    let rows: Vec<(String, serde_json::Value)> = got["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["topic"].as_str().unwrap().to_string(),
+                t["counts"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("news".into(), json!([1, 1, 1, 2])),
+            ("briefings".into(), json!([0, 0, 0, 0])),
+            ("training".into(), json!([0, 0, 0, 0])),
+            ("campaigns".into(), json!([0, 0, 0, 0])),
+        ],
+        "{got}"
+    );
+    assert_eq!(got["topics"][0]["name"], "News updates");
+    let (status, ..) = fx
+        .as_role(
+            "admin",
+            "GET",
+            "/api/v1/subscribers/counts?months=0",
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    for role in ["author", "approver", "publisher"] {
+        let (status, ..) = fx
+            .as_role(role, "GET", "/api/v1/subscribers/counts", &[], None)
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{role}");
+    }
+}
+
+#[tokio::test]
+async fn each_list_says_what_it_offers() {
+    let fx = with_a_list_offering(true).await;
+    let (status, _, lists) = fx
+        .as_role("admin", "GET", "/api/v1/subscribers/lists", &[], None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{lists}");
+    assert_eq!(
+        lists.as_array().unwrap().len(),
+        1,
+        "log and signed-off keep no list: {lists}"
+    );
+    assert_eq!(lists[0]["channel"], "partners");
+    assert_eq!(lists[0]["digests"], json!(["daily", "weekly"]));
+    assert_eq!(
+        lists[0]["topics"][2],
+        json!({ "id": "training", "name": "Training courses and events" })
+    );
+    let fx = with_a_list().await;
+    let (_, _, lists) = fx
+        .as_role("admin", "GET", "/api/v1/subscribers/lists", &[], None)
+        .await;
+    assert_eq!(lists[0]["digests"], json!([]));
 }

@@ -309,6 +309,17 @@ impl Channel for Email {
     fn plan_own(&self, items: &[&Planned], tz: chrono_tz::Tz) -> Vec<Planned> {
         digest::plan::digests(self, &self.digests, items, tz)
     }
+    fn list_offer(&self) -> Option<crate::channels::ListOffer> {
+        Some(crate::channels::ListOffer {
+            topics: (self.options.topics.iter())
+                .map(|t| (t.id.clone(), t.name.clone()))
+                .collect(),
+            digests: (self.digests.offered().into_iter())
+                .filter(|c| *c != digest::Cadence::Item)
+                .map(|c| c.as_str().to_string())
+                .collect(),
+        })
+    }
     fn publisher(&self) -> &dyn Publisher {
         self
     }

@@ -79,6 +79,7 @@ macro_rules! contract_tests {
             bounces_apply_once_and_suppress_by_kind,
             digest_choices_split_the_audience_by_cadence,
             unsettled_counts_items_of_the_period_still_to_send,
+            subscriber_counts_follow_the_consent_history,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

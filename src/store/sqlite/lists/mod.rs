@@ -1,11 +1,13 @@
 //! [`Lists`] for SQLite, by behaviour: `subscribers.rs` (joining,
 //! consent, topics, leaving), `erasure.rs` (access, erasure, the
 //! suppression list), `recipients.rs` (per-recipient outcomes of a send),
-//! `bounces.rs` (bounces and complaints after the send, migration 8).
+//! `bounces.rs` (bounces and complaints after the send, migration 8),
+//! `counts.rs` (confirmed subscribers by topic at past times).
 //! Here: the trait, each method handed to its file, and reading a
 //! subscriber row.
 
 mod bounces;
+mod counts;
 mod digests;
 mod erasure;
 mod recipients;
@@ -19,7 +21,7 @@ use sqlx::Row;
 use super::{corrupt, db_error, SqliteStore};
 use crate::store::lists::{
     Added, BounceApplied, BounceEvent, Lists, NewSubscriber, Progress, Recipient, RecipientOutcome,
-    SoftBounces, Status, Subscriber,
+    SoftBounces, Status, Subscriber, TopicCounts,
 };
 use crate::store::StoreError;
 
@@ -132,6 +134,10 @@ impl Lists for SqliteStore {
         topic: Option<&str>,
     ) -> Result<Vec<Subscriber>, StoreError> {
         subscribers::subscribers(self, channel, topic).await
+    }
+
+    async fn confirmed_counts(&self, at: &[DateTime<Utc>]) -> Result<Vec<TopicCounts>, StoreError> {
+        counts::confirmed_counts(self, at).await
     }
 
     async fn export(&self, email: &str) -> Result<serde_json::Value, StoreError> {
