@@ -1,6 +1,7 @@
 //! The composer's preview: each channel's variant side by side, as the
 //! API's draft preview returns it (thread parts with their counts, the
-//! email's subject, text and HTML in a sandboxed frame), with the lint
+//! email's subject, text and HTML in a sandboxed frame, the links and
+//! tags a post carries, the structured message a card channel sends), with the lint
 //! findings beside the channel they concern. The variants are read as
 //! the JSON the API answers (only the store makes typed variants).
 
@@ -135,6 +136,7 @@ fn card(v: &Value, findings: &[Finding]) -> String {
     } else {
         body.push_str(&parts(v));
     }
+    body.push_str(&payload(v));
     format!(
         "<article class=\"crier-preview\"><h3 class=\"govuk-heading-s\">{} <span class=\"govuk-caption-m\">{}</span></h3>{limits}{}{body}</article>",
         esc(&channel),
@@ -168,9 +170,69 @@ fn parts(v: &Value) -> String {
                 ""
             };
             format!(
-                "<pre class=\"crier-text\">{}</pre><p class=\"govuk-body-s{class}\">{count}</p>",
-                esc(p["text"].as_str().unwrap_or(""))
+                "<pre class=\"crier-text\">{}</pre><p class=\"govuk-body-s{class}\">{count}</p>{}",
+                esc(p["text"].as_str().unwrap_or("")),
+                annotations(&p["annotations"]),
             )
         })
         .collect()
+}
+
+/// What a network reads beside a part's words (the links and tags it
+/// makes clickable), found by the generic `uri` and `tag` keys of the
+/// part's annotations, so no network is named here.
+fn annotations(a: &Value) -> String {
+    let (mut links, mut tags) = (Vec::new(), Vec::new());
+    collect(a, &mut links, &mut tags);
+    let row = |name: &str, values: &[String]| -> String {
+        if values.is_empty() {
+            return String::new();
+        }
+        let items: String = values
+            .iter()
+            .map(|v| format!("<li>{}</li>", esc(v)))
+            .collect();
+        format!(
+            "<div class=\"govuk-summary-list__row\"><dt class=\"govuk-summary-list__key\">{name}</dt>\
+             <dd class=\"govuk-summary-list__value\"><ul class=\"govuk-list\">{items}</ul></dd></div>"
+        )
+    };
+    let tags: Vec<String> = tags.iter().map(|t| format!("#{t}")).collect();
+    let rows = row("Links", &links) + &row("Tags", &tags);
+    if rows.is_empty() {
+        return rows;
+    }
+    format!("<dl class=\"govuk-summary-list govuk-summary-list--no-border crier-annotations\">{rows}</dl>")
+}
+
+fn collect(v: &Value, links: &mut Vec<String>, tags: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x.as_str()) {
+                    ("uri", Some(s)) => links.push(s.to_string()),
+                    ("tag", Some(s)) => tags.push(s.to_string()),
+                    _ => collect(x, links, tags),
+                }
+            }
+        }
+        Value::Array(xs) => xs.iter().for_each(|x| collect(x, links, tags)),
+        _ => {}
+    }
+}
+
+/// The request body itself, for channels that send a structured message
+/// (a chat card, a webhook's JSON): exactly what is posted.
+fn payload(v: &Value) -> String {
+    let Some(p) = v.get("payload").filter(|p| !p.is_null()) else {
+        return String::new();
+    };
+    let json = serde_json::to_string_pretty(p).unwrap_or_default();
+    format!(
+        "<details class=\"govuk-details\"><summary class=\"govuk-details__summary\">\
+         <span class=\"govuk-details__summary-text\">The message as sent to {}</span></summary>\
+         <div class=\"govuk-details__text\"><pre class=\"crier-text\">{}</pre></div></details>",
+        esc(v["channel"].as_str().unwrap_or("")),
+        esc(&json)
+    )
 }

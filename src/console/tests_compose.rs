@@ -506,3 +506,55 @@ async fn an_edit_opens_at_its_schedule_and_offers_only_its_own_campaign() {
         "12:00 in London's summer time"
     );
 }
+
+/// The preview shows what a network reads beside the words (the links
+/// and tags it makes clickable) and, for a channel that posts a
+/// structured message, that message itself.
+#[tokio::test]
+async fn the_preview_shows_links_and_tags_and_the_message_a_card_channel_sends() {
+    let p = Pages::with_channels(
+        "[channels.sky]\nkind = \"bluesky\"\nservice = \"https://bsky.example\"\n\
+         identifier = \"team.example\"\napp_password_env = \"CRIER_TEST_UNSET_PASSWORD\"\n\n\
+         [channels.chat]\nkind = \"teams\"\nwebhook_url_env = \"CRIER_TEST_UNSET_HOOK\"\n",
+    )
+    .await;
+    let chat = p.fx.file("templates/chat/default.txt.hbs");
+    std::fs::create_dir_all(chat.parent().unwrap()).unwrap();
+    std::fs::write(chat, "{{item.title}}\n\n{{item.body_text}}\n").unwrap();
+    p.fx.reload().await;
+    let mut pairs: Vec<(&str, &str)> = NOTICE
+        .iter()
+        .copied()
+        .filter(|(k, _)| !["channels", "body"].contains(k))
+        .collect();
+    pairs.extend([
+        (
+            "body",
+            "Closed on Friday: https://partnership.example/closed #Closed",
+        ),
+        ("channels", "sky"),
+        ("channels", "chat"),
+        ("action", "preview"),
+    ]);
+    let uri = "/console/items/new?kind=notice";
+    let (status, _, page) = p.visit(Some("author"), "POST", uri, &form(&pairs)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let sky = between(
+        &page,
+        "<h3 class=\"govuk-heading-s\">sky <span",
+        "</article>",
+    );
+    assert!(
+        sky.contains("<dt class=\"govuk-summary-list__key\">Links</dt>")
+            && sky.contains("<li>https://partnership.example/closed</li>")
+            && sky.contains("<li>#Closed</li>"),
+        "{sky}"
+    );
+    let chat = between(
+        &page,
+        "<h3 class=\"govuk-heading-s\">chat <span",
+        "</article>",
+    );
+    assert!(chat.contains("The message as sent to chat"), "{chat}");
+    assert!(chat.contains("AdaptiveCard"), "{chat}");
+}
