@@ -38,7 +38,7 @@ pub async fn review_links_open_while_live_and_count_views<S: Store>(store: &S) {
         (seen.id, seen.views, seen.last_viewed_at),
         (made.id, 1, Some(at(1)))
     );
-    let long = "x".repeat(CLIENT_CHARS * 3);
+    let long = "a".repeat(CLIENT_CHARS * 3);
     reviews
         .view_review_link(&digest("secret-a"), &long, at(2))
         .await
