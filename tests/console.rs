@@ -1,8 +1,9 @@
 //! The console in headless Chromium on the shipped example: a person signs
 //! in with a password, and every console page reached is audited by
 //! axe-core (WCAG 2.0–2.2 A and AA); the way from the calendar to an item
-//! works by keyboard alone; and the pictures in docs/console/ (shown in
-//! the README) are taken here, so they stay true.
+//! works by keyboard alone; a review link's signed-out page and its "not
+//! valid" page are audited too; and the pictures in docs/console/ (shown
+//! in the README) are taken here, so they stay true.
 
 mod support;
 
@@ -305,5 +306,49 @@ async fn console_pages_pass_axe_and_work_by_keyboard() {
         !text.contains("Pause all publishing") && !text.contains("Approve"),
         "{text}"
     );
+
+    // A review link: made by the author, opened signed out as a DRAFT
+    // page, counted on the item page, revoked, then refused.
+    browser
+        .one("a[href$='/review-links/new']")
+        .await
+        .click()
+        .await;
+    browser.wait_title("Share a draft for review").await;
+    browser
+        .one("#label")
+        .await
+        .type_text("Partnership scrutiny officer")
+        .await;
+    browser.one("main button[type=submit]").await.click().await;
+    browser.wait_title("Review link made").await;
+    let url = browser
+        .one("#review-url")
+        .await
+        .property("value")
+        .await
+        .unwrap();
+    let path = &url[url.find("/review/").expect("a review address")..];
+    sign_out(&browser).await;
+    browser.goto(&ws.url(path)).await;
+    browser.wait_title("Draft for review: ").await;
+    assert!(browser.text().await.contains("DRAFT"));
+    sign_in_to(
+        &browser,
+        &ws,
+        "sam@example.org",
+        "/console/items/news-update-2026-12#review-links",
+        "news update",
+    )
+    .await;
+    browser.wait_text("Partnership scrutiny officer").await;
+    browser
+        .one("#review-links ~ table button.govuk-button--warning")
+        .await
+        .click()
+        .await;
+    browser.wait_text("The review link was revoked.").await;
+    browser.goto(&ws.url(path)).await;
+    browser.wait_title("This review link is not valid").await;
     browser.quit().await;
 }

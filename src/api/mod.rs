@@ -15,6 +15,7 @@ mod edit;
 pub mod items;
 pub mod ops;
 pub mod problem;
+pub mod review_links;
 pub mod send_test;
 pub mod subscribers;
 pub mod tools;
@@ -73,9 +74,11 @@ fn documented() -> OpenApiRouter<ApiState> {
         .merge(approvals::routes())
         .merge(subscribers::routes())
         .merge(send_test::routes())
+        .merge(review_links::routes())
 }
 
-/// The API's routes, guarded, plus the document itself (public).
+/// The API's routes, guarded, plus the document itself and a review
+/// link's preview, whose secret is its credential (both public).
 pub fn router(state: ApiState) -> Router {
     let (routes, api) = documented().split_for_parts();
     let doc = Arc::new(doc::complete(api));
@@ -83,6 +86,7 @@ pub fn router(state: ApiState) -> Router {
     let guard_state = (state.clone(), table);
     routes
         .route_layer(axum::middleware::from_fn_with_state(guard_state, guard))
+        .route("/api/v1/review/{token}", get(review_links::view))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(problem::as_problem))
         .with_state(state)

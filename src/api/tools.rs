@@ -151,7 +151,7 @@ async fn preview_item(
     Ok(Json(preview(&ws, &id, q.channel.as_deref(), root)?))
 }
 
-fn preview(
+pub(super) fn preview(
     ws: &Workspace,
     id: &str,
     channel: Option<&str>,

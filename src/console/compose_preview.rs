@@ -236,3 +236,10 @@ fn payload(v: &Value) -> String {
         esc(&json)
     )
 }
+
+/// The channels' cards alone, without lint findings (the review page shows
+/// someone outside the team what will go out, not the team's notes).
+pub fn cards(variants: &[Value]) -> String {
+    let cards: String = variants.iter().map(|v| card(v, &[])).collect();
+    format!("<div class=\"crier-previews\">{cards}</div>")
+}

@@ -65,6 +65,17 @@ pub async fn show(
         Ok(h) => h,
         Err(f) => return visit.failed(&f),
     };
+    let review_links: crate::api::review_links::ReviewLinks = match c
+        .api
+        .get(
+            &visit.who,
+            &format!("/api/v1/items/{}/review-links", enc(&id)),
+        )
+        .await
+    {
+        Ok(l) => l,
+        Err(f) => return visit.failed(&f),
+    };
     let f = &visit.frame;
     let title = item
         .as_ref()
@@ -72,6 +83,7 @@ pub async fn show(
     let mut body = done_banner(shown.done.as_deref());
     body.push_str(&about(f, &id, item.as_ref()));
     body.push_str(&table(f, &id, &deliveries.deliveries));
+    body.push_str(&super::review::section(f, &id, &review_links.links));
     body.push_str(&history_table(f, &history));
     layout::page(f, &title, &body)
 }
@@ -85,6 +97,7 @@ fn done_banner(done: Option<&str>) -> String {
         "confirm-sent" => Some("The delivery is recorded as sent."),
         "test-sent" => Some("The test email was sent. Its subject starts with [TEST]."),
         "saved" => Some("The item was saved. Its deliveries are planned from the file."),
+        "review-revoked" => Some("The review link was revoked. It no longer opens the draft."),
         _ => None,
     }) else {
         return String::new();

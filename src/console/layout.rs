@@ -30,9 +30,7 @@ impl Frame {
 
     /// A time as people here read it: "Sunday 29 November 2026, 6:05pm".
     pub fn time(&self, t: DateTime<Utc>) -> String {
-        let local = t.with_timezone(&self.timezone);
-        let clock = local.format("%-I:%M%P").to_string().replace(":00", "");
-        format!("{}, {clock}", local.format("%A %-d %B %Y"))
+        local_time(self.timezone, t)
     }
 
     pub fn date(&self, t: DateTime<Utc>) -> String {
@@ -40,6 +38,13 @@ impl Frame {
             .format("%-d %B %Y")
             .to_string()
     }
+}
+
+/// A time in `tz` as people read it: "Sunday 29 November 2026, 6:05pm".
+pub fn local_time(tz: Tz, t: DateTime<Utc>) -> String {
+    let local = t.with_timezone(&tz);
+    let clock = local.format("%-I:%M%P").to_string().replace(":00", "");
+    format!("{}, {clock}", local.format("%A %-d %B %Y"))
 }
 
 /// An error for the summary: the id of the field it is about, the message.

@@ -21,6 +21,8 @@ mod form;
 mod item;
 pub mod layout;
 mod pause;
+// Review links for someone outside the team (issue #11 item 8).
+mod review;
 mod send_test;
 mod subscribers;
 mod subscribers_counts;
@@ -104,6 +106,23 @@ pub const PAGES: &[(&str, &str, Permission)] = &[
     // The test send of an item's email (send_test.rs).
     ("GET", "/console/items/{id}/send-test", Permission::Edit),
     ("POST", "/console/items/{id}/send-test", Permission::Edit),
+    // Review links (review.rs); the page a link opens, /review/{token},
+    // is outside the console: its secret is its credential.
+    (
+        "GET",
+        "/console/items/{id}/review-links/new",
+        Permission::Edit,
+    ),
+    (
+        "POST",
+        "/console/items/{id}/review-links/new",
+        Permission::Edit,
+    ),
+    (
+        "POST",
+        "/console/review-links/{id}/revoke",
+        Permission::Edit,
+    ),
 ];
 
 pub struct Console {
@@ -161,6 +180,11 @@ pub fn routes(console: Console) -> Router {
             "/console/items/{id}/send-test",
             get(send_test::form).post(send_test::send),
         )
+        .route(
+            "/console/items/{id}/review-links/new",
+            get(review::form).post(review::create),
+        )
+        .route("/console/review-links/{id}/revoke", post(review::revoke))
         .route_layer(axum::middleware::from_fn(guard));
     pages
         .route(
@@ -169,6 +193,7 @@ pub fn routes(console: Console) -> Router {
         )
         .route("/console/assets/style.css", get(style))
         .route("/console/assets/enhance.js", get(script))
+        .route("/review/{token}", get(review::public))
         .with_state(console)
 }
 
@@ -297,5 +322,6 @@ mod tests;
 mod tests_compose;
 #[cfg(test)]
 mod tests_pages;
+mod tests_review;
 #[cfg(test)]
 mod tests_subscribers;

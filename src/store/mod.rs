@@ -11,6 +11,7 @@ pub mod channel;
 pub(crate) mod contract;
 pub mod lists;
 pub mod people;
+pub mod reviews;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use channel::ChannelStore;
+pub use reviews::Reviews;
 
 use crate::delivery::{Actor, Delivery, HoldReason, Planned, Receipt, State, Transition};
 
@@ -175,8 +177,9 @@ pub struct Change {
 /// times) is a clock reading: one more than ten years ahead of the wall
 /// clock is refused with [`StoreError::BadTime`] before anything is written. Reads may take any
 /// time (`expired_leases(DateTime::MAX_UTC)` lists every lease).
+/// The review links of items ([`Reviews`]) come through this door too.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: Reviews + Send + Sync {
     /// Makes pending deliveries match the plan, in one transaction: adds
     /// new ones, updates pending ones whose fingerprint changed, cancels
     /// pending ones no longer planned (logged). Deliveries that are sent,

@@ -39,6 +39,7 @@ fn every_documented_route_names_exactly_one_known_permission() {
 fn concrete(path: &str) -> String {
     path.replace("{id}", "course-a")
         .replace("/deliveries/course-a", "/deliveries/1")
+        .replace("/review-links/course-a", "/review-links/1")
 }
 
 /// Who may pass the guard, by the table; what the server does, by asking.

@@ -5,6 +5,7 @@
 mod items;
 mod matrix;
 mod queue;
+mod review_links;
 pub mod subscribers;
 mod tools;
 

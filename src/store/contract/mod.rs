@@ -15,6 +15,7 @@ mod outcomes;
 mod people;
 mod plan_sync;
 mod reading;
+mod reviews;
 mod thread_parts;
 mod time_guard;
 
@@ -28,6 +29,7 @@ pub use outcomes::*;
 pub use people::*;
 pub use plan_sync::*;
 pub use reading::*;
+pub use reviews::*;
 pub use thread_parts::*;
 pub use time_guard::*;
 
@@ -80,6 +82,8 @@ macro_rules! contract_tests {
             digest_choices_split_the_audience_by_cadence,
             unsettled_counts_items_of_the_period_still_to_send,
             subscriber_counts_follow_the_consent_history,
+            review_links_open_while_live_and_count_views,
+            review_links_are_revoked_once,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

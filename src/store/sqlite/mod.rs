@@ -7,7 +7,7 @@
 //! and checked state changes), `queries.rs` (reads and switches),
 //! `parts.rs` (the posted parts of threads), `channel.rs` (the channel
 //! view), `lists/` (the mailing lists), `people.rs` (accounts, sessions,
-//! tokens, one-time links).
+//! tokens, one-time links), `reviews.rs` (review links and their views).
 
 use std::path::Path;
 use std::time::Duration;
@@ -43,6 +43,7 @@ mod parts;
 mod people;
 mod plan;
 mod queries;
+mod reviews;
 mod schema;
 #[cfg(test)]
 mod tests;

@@ -246,6 +246,28 @@ const MIGRATIONS: &[&[&str]] = &[&[
         chosen_at     INTEGER NOT NULL,
         PRIMARY KEY (subscriber_id, topic)
     )",
+], &[
+    // 10: review links for someone outside the team (issue #11 item 8) and
+    // each view of them. Only the link secret's SHA-256 is kept. A view keeps its time and a short client
+    // label, no address: the audit log records who, never from where.
+    "CREATE TABLE review_links (
+        id         INTEGER PRIMARY KEY,
+        item       TEXT    NOT NULL,
+        token_hash TEXT    NOT NULL UNIQUE,
+        label      TEXT    NOT NULL,
+        created_by TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        revoked_at INTEGER,
+        revoked_by TEXT
+    )",
+    "CREATE INDEX review_links_item ON review_links (item, id)",
+    "CREATE TABLE review_views (
+        link_id INTEGER NOT NULL REFERENCES review_links (id),
+        at      INTEGER NOT NULL,
+        client  TEXT    NOT NULL
+    )",
+    "CREATE INDEX review_views_link ON review_views (link_id, at)",
 ]];
 
 /// The schema version this build writes.
