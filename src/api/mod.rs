@@ -11,6 +11,8 @@ mod approvals;
 pub mod deliveries;
 mod doc;
 mod edit;
+pub mod git;
+pub mod history;
 pub mod items;
 pub mod ops;
 pub mod problem;
@@ -66,6 +68,7 @@ impl ApiState {
 fn documented() -> OpenApiRouter<ApiState> {
     OpenApiRouter::with_openapi(doc::base())
         .merge(items::routes())
+        .merge(history::routes())
         .merge(tools::routes())
         .merge(deliveries::routes())
         .merge(approvals::routes())

@@ -17,6 +17,7 @@ mod compose_draft;
 mod compose_form;
 mod compose_preview;
 mod form;
+mod history;
 mod item;
 pub mod layout;
 mod pause;
@@ -91,6 +92,8 @@ pub const PAGES: &[(&str, &str, Permission)] = &[
     // The test send of an item's email (send_test.rs).
     ("GET", "/console/items/{id}/send-test", Permission::Edit),
     ("POST", "/console/items/{id}/send-test", Permission::Edit),
+    // An item's earlier versions, with diffs (history.rs).
+    ("GET", "/console/items/{id}/history", Permission::Read),
 ];
 
 pub struct Console {
@@ -140,6 +143,7 @@ pub fn routes(console: Console) -> Router {
             "/console/items/{id}/send-test",
             get(send_test::form).post(send_test::send),
         )
+        .route("/console/items/{id}/history", get(history::show))
         .route_layer(axum::middleware::from_fn(guard));
     pages
         .route(
@@ -274,5 +278,7 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
 mod tests;
 #[cfg(test)]
 mod tests_compose;
+#[cfg(test)]
+mod tests_history;
 #[cfg(test)]
 mod tests_pages;

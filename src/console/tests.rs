@@ -19,7 +19,11 @@ pub struct Pages {
 
 impl Pages {
     pub async fn new() -> Pages {
-        let fx = Fixture::new().await;
+        Pages::with(Fixture::new().await)
+    }
+
+    /// Over a fixture made some other way (another configuration).
+    pub fn with(fx: Fixture) -> Pages {
         let app = routes(Console {
             api: Api::new(fx.app.clone()),
             auth: std::sync::Arc::new(HeaderAuth),

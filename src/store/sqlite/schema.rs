@@ -246,6 +246,18 @@ const MIGRATIONS: &[&[&str]] = &[&[
         chosen_at     INTEGER NOT NULL,
         PRIMARY KEY (subscriber_id, topic)
     )",
+], &[
+    // 12 (10 and 11 are other branches'; the lead renumbers on merge): an
+    // item's earlier versions when campaigns/ is not kept in git. Each
+    // content change keeps its file and the entry's TOML text before and
+    // after, the reason given, and why git did not record the save when
+    // `[console] git_commit` is on and the commit failed. Rows from before
+    // have no text: their versions say so.
+    "ALTER TABLE content_changes ADD COLUMN file TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE content_changes ADD COLUMN before_text TEXT",
+    "ALTER TABLE content_changes ADD COLUMN after_text TEXT",
+    "ALTER TABLE content_changes ADD COLUMN reason TEXT",
+    "ALTER TABLE content_changes ADD COLUMN not_in_git TEXT",
 ]];
 
 /// The schema version this build writes.
