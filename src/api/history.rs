@@ -158,6 +158,10 @@ async fn versions(
     let mut note = None;
     if let (true, Some(file)) = (ws.config.console.git_commit, file) {
         match from_git(&Git::new(&dir), &file, &id).await {
+            // Saves whose commits all failed are only in the audit log.
+            Ok(versions) if versions.is_empty() && !changes.is_empty() => {
+                note = Some(format!("not read from git: {file} has no commits yet"));
+            }
             Ok(versions) => {
                 return Ok(Json(ItemVersions {
                     item: id,

@@ -34,6 +34,16 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A pre-commit hook in the repository at `dir` that says `words` and
+/// exits 1; its path.
+fn refusing_hook(dir: &Path, words: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let hook = dir.join(".git/hooks/pre-commit");
+    std::fs::write(&hook, format!("#!/bin/sh\necho '{words}' >&2\nexit 1\n")).unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    hook
+}
+
 /// campaigns/ as a git repository holding the fixture's file.
 fn repository(fx: &Fixture) -> std::path::PathBuf {
     let dir = fx.file("campaigns");
@@ -284,17 +294,37 @@ async fn a_failed_commit_keeps_the_save_and_says_why() {
         "{v}"
     );
 
+    // A new file whose commit was refused: its saves are in the audit log.
+    let fx = Fixture::with_channels(GIT_ON).await;
+    refusing_hook(&repository(&fx), "no");
+    let (status, _, body) = fx
+        .as_role(
+            "author",
+            "POST",
+            "/api/v1/items",
+            &[],
+            Some(json!({ "fields": {
+                "id": "course-c", "kind": "notice", "title": "Course C",
+                "at": "2030-01-12 10:00", "channels": ["log"], "body": "A third."
+            }})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let v = versions(&fx, "course-c").await;
+    assert_eq!(
+        (v["source"].as_str(), v["note"].as_str()),
+        (
+            Some("audit"),
+            Some("not read from git: course-c.toml has no commits yet")
+        ),
+        "{v}"
+    );
+    assert_eq!(v["versions"].as_array().unwrap().len(), 1, "{v}");
+
     // A repository whose pre-commit hook refuses.
     let fx = Fixture::with_channels(GIT_ON).await;
     let dir = repository(&fx);
-    let hook = dir.join(".git/hooks/pre-commit");
-    std::fs::write(
-        &hook,
-        "#!/bin/sh\necho 'refused by the house rules' >&2\nexit 1\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let hook = refusing_hook(&dir, "refused by the house rules");
     let before = git(&dir, &["rev-parse", "HEAD"]);
     retitle(&fx, "author", "course-a", "Saved anyway").await;
     assert_eq!(git(&dir, &["rev-parse", "HEAD"]), before);
