@@ -205,3 +205,65 @@ fn check_and_preview_need_no_daemon_table() {
     );
     assert!(out.contains("1 warnings"), "{out}");
 }
+
+/// With `[console] git_commit` on and campaigns/ no git work tree, `check`
+/// warns (saves would not be committed) but passes, unless `--strict`:
+/// an error would stop the daemon starting over a record, not a send.
+#[test]
+fn check_warns_when_saves_cannot_be_committed_to_git() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let p = dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write(
+        "channels.toml",
+        "[organisation]\nname = \"Org\"\nwebsite = \"https://example.org\"\n\n\
+         [console]\ngit_commit = true\n\n\
+         [channels.site]\nkind = \"feed\"\ntitle = \"News\"\npath = \"news\"\n",
+    );
+    write(
+        "campaigns/items.toml",
+        "[[item]]\nid = \"n1\"\nkind = \"notice\"\ntitle = \"Hello\"\nbody = \"Body.\"\n\
+         at = \"2027-01-05T10:00:00Z\"\nchannels = [\"site\"]\n",
+    );
+    write("templates/feed/default.html.hbs", "{{{item.body_html}}}\n");
+    // Not a repository, wherever the temporary folder is: `.git` points nowhere.
+    write("campaigns/.git", "gitdir: /nonexistent/crier-test\n");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_crier"))
+            .current_dir(dir.path())
+            .args(args)
+            .env_remove("CRIER_CONFIG")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run(&["check"]);
+    assert_eq!(code, Some(0), "{out}");
+    let warning = out
+        .lines()
+        .find(|l| l.contains("`[console] git_commit` is on"))
+        .unwrap_or_else(|| panic!("no warning about git_commit: {out}"));
+    assert!(
+        warning.contains("warning") && warning.contains("not a git repository"),
+        "{warning}"
+    );
+    let (code, out) = run(&["check", "--strict"]);
+    assert_eq!(code, Some(1), "{out}");
+    // A repository: nothing to say.
+    std::fs::remove_file(dir.path().join("campaigns/.git")).unwrap();
+    let init = Command::new("git")
+        .current_dir(dir.path().join("campaigns"))
+        .args(["init", "--quiet"])
+        .status()
+        .unwrap();
+    assert!(init.success());
+    let (code, out) = run(&["check", "--strict"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("git_commit"), "{out}");
+}

@@ -50,6 +50,27 @@ async fn sign_in_to(browser: &Browser, ws: &Workspace, email: &str, path: &str, 
     browser.wait_title(title).await;
 }
 
+/// git in `dir` as a person at a shell runs it; its output.
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=Setup",
+            "-c",
+            "user.email=setup@example.org",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 async fn sign_out(browser: &Browser) {
     let buttons = browser.all("footer button[type=submit]").await;
     buttons[0].click().await;
@@ -70,7 +91,18 @@ async fn console_pages_pass_axe_and_work_by_keyboard() {
     );
     // X posts in weekday slots, so the composer's "next free slot" has one.
     let config = config.replace("kind = \"x\"", "kind = \"x\"\nslots = [\"Mon-Fri 09:30\"]");
-    ws.write("channels.toml", &config);
+    // campaigns/ kept in git, and each save committed by whoever saved.
+    ws.write(
+        "channels.toml",
+        &format!("{config}\n[console]\ngit_commit = true\n"),
+    );
+    let campaigns = ws.path().join("campaigns");
+    git(&campaigns, &["init", "--quiet"]);
+    git(&campaigns, &["add", "."]);
+    git(
+        &campaigns,
+        &["commit", "--quiet", "-m", "the shipped example"],
+    );
     let _daemon = ws.start(&[]);
     person(&browser, &ws, "pat@example.org", "publisher").await;
     person(&browser, &ws, "sam@example.org", "author").await;
@@ -197,6 +229,26 @@ async fn console_pages_pass_axe_and_work_by_keyboard() {
     assert!(
         saved.contains("title = \"MARS office closed on 24 December\""),
         "{saved}"
+    );
+    // The save is a commit by the person who saved, and its history says so.
+    assert_eq!(
+        git(&campaigns, &["log", "-1", "--format=%ae %s"]).trim(),
+        "pat@example.org created office-closed-2026-12"
+    );
+    browser
+        .one("a[href='/console/items/office-closed-2026-12/history']")
+        .await
+        .click()
+        .await;
+    browser
+        .wait_title("History of MARS office closed on 24 December")
+        .await;
+    browser.screenshot(&picture("history.png"), 1280).await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("pat@example.org")
+            && text.contains("+title = \"MARS office closed on 24 December\""),
+        "{text}"
     );
 
     // Approvals: the exact variants, then approve the news update.

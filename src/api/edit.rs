@@ -44,6 +44,17 @@ impl File {
         })
     }
 
+    /// The TOML text of the entry with this id, as written in the file
+    /// (its comments and layout kept), if the file has it.
+    pub fn entry_text(&self, id: &str) -> Option<String> {
+        let (array, index) = self.find(id)?;
+        let mut tables = ArrayOfTables::new();
+        tables.push(self.entry(array, index).clone());
+        let mut doc = DocumentMut::new();
+        doc.insert(array, TomlItem::ArrayOfTables(tables));
+        Some(format!("{}\n", doc.to_string().trim()))
+    }
+
     /// The entry with this id: its array and index.
     pub fn find(&self, id: &str) -> Option<(&'static str, usize)> {
         ARRAYS.into_iter().find_map(|array| {
@@ -123,6 +134,17 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// The entry `id`'s text in a campaign file's `text` (see
+/// [`File::entry_text`]); `None` if the text is not TOML or lacks it.
+pub fn entry_text_in(text: &str, id: &str) -> Option<String> {
+    let file = File {
+        path: PathBuf::new(),
+        text: String::new(),
+        doc: text.parse().ok()?,
+    };
+    file.entry_text(id)
 }
 
 /// An entry's version, as the content loader computes it.

@@ -16,13 +16,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::edit::{self, File};
+use super::history::{self, Saved};
 use super::problem::{Finding, Problem, ProblemDetails};
 use super::ApiState;
 use crate::access::Principal;
 use crate::content::load::Overlay;
 use crate::content::Item;
 use crate::diagnostics::{Report, Severity};
-use crate::store::{ContentChange, QueueFilter};
+use crate::store::QueueFilter;
 use crate::workspace::Workspace;
 
 pub fn routes() -> OpenApiRouter<ApiState> {
@@ -98,6 +99,17 @@ pub struct ItemWrite {
     /// The entry's keys and values, as they would be written in TOML.
     #[schema(value_type = Object)]
     pub fields: serde_json::Map<String, serde_json::Value>,
+    /// Why: kept in the audit log, and the commit message's body when
+    /// saves are committed to git.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteQuery {
+    /// Why: kept as for a change.
+    pub reason: Option<String>,
 }
 
 pub fn summary(item: &Item, root: &std::path::Path) -> ItemSummary {
@@ -230,7 +242,16 @@ async fn create(
     file.append(array, table);
     let ws = save(&state, &file, Some(file.doc.to_string()), &id)?;
     let ws = adopt(&state, ws).await?;
-    audit(&state, &who, "created", &id, version_in(&ws, &id)).await?;
+    let saved = Saved {
+        action: "created",
+        id: &id,
+        path: &file.path,
+        before: None,
+        after: file.entry_text(&id),
+        reason: body.reason,
+        version: version_in(&ws, &id),
+    };
+    history::record(&state, &who, saved).await?;
     detail_of(&ws, &id, StatusCode::CREATED)
 }
 
@@ -261,21 +282,32 @@ async fn update(
         return Err(conflict(current));
     }
     let new = edit::from_json(&body.fields)?;
+    let before = file.entry_text(&id);
     edit::update_in_place(file.entry_mut(array, index), new);
     let ws = save(&state, &file, Some(file.doc.to_string()), &id)?;
     let ws = adopt(&state, ws).await?;
-    audit(&state, &who, "updated", &id, version_in(&ws, &id)).await?;
+    let saved = Saved {
+        action: "updated",
+        id: &id,
+        path: &file.path,
+        before,
+        after: file.entry_text(&id),
+        reason: body.reason,
+        version: version_in(&ws, &id),
+    };
+    history::record(&state, &who, saved).await?;
     detail_of(&ws, &id, StatusCode::OK)
 }
 
 #[utoipa::path(delete, path = "/api/v1/items/{id}", params(("id" = String, Path),
-        ("If-Match" = String, Header, description = "the version read")),
+        ("If-Match" = String, Header, description = "the version read"), DeleteQuery),
     security(("crier" = ["edit"])), tag = "items",
     responses((status = 204), (status = 409, body = ProblemDetails), (status = 428, body = ProblemDetails)))]
 async fn delete(
     State(state): State<ApiState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
+    Query(q): Query<DeleteQuery>,
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
     let expected = if_match(&headers)?;
@@ -286,11 +318,21 @@ async fn delete(
     if current != expected {
         return Err(conflict(current));
     }
+    let before = file.entry_text(&id);
     file.remove(array, index);
     let text = (!file.is_empty()).then(|| file.doc.to_string());
     let ws = save(&state, &file, text, &id)?;
     adopt(&state, ws).await?;
-    audit(&state, &who, "deleted", &id, String::new()).await?;
+    let saved = Saved {
+        action: "deleted",
+        id: &id,
+        path: &file.path,
+        before,
+        after: None,
+        reason: q.reason,
+        version: String::new(),
+    };
+    history::record(&state, &who, saved).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -390,27 +432,6 @@ fn detail_of(ws: &Workspace, id: &str, status: StatusCode) -> Result<Response, P
     // The file on disk is the truth: a hand edit not yet reloaded shows.
     detail.summary.version = edit::version(entry);
     Ok(with_version(status, detail))
-}
-
-/// Content changes are not delivery transitions: the store's audit log
-/// keeps who made them, and which version they left; the plan sync that
-/// follows logs each delivery it changes.
-async fn audit(
-    state: &ApiState,
-    who: &Principal,
-    action: &str,
-    id: &str,
-    version: String,
-) -> Result<(), Problem> {
-    let change = ContentChange {
-        at: Utc::now(),
-        actor: who.actor.clone(),
-        item: id.to_string(),
-        action: action.to_string(),
-        version,
-    };
-    state.store.record_content_change(&change).await?;
-    Ok(())
 }
 
 fn version_in(ws: &Workspace, id: &str) -> String {

@@ -12,6 +12,8 @@ pub mod campaigns;
 pub mod deliveries;
 mod doc;
 mod edit;
+pub mod git;
+pub mod history;
 pub mod items;
 pub mod ops;
 pub mod problem;
@@ -68,6 +70,7 @@ impl ApiState {
 fn documented() -> OpenApiRouter<ApiState> {
     OpenApiRouter::with_openapi(doc::base())
         .merge(items::routes())
+        .merge(history::routes())
         .merge(tools::routes())
         .merge(campaigns::routes())
         .merge(deliveries::routes())

@@ -70,6 +70,19 @@ pub fn run(config: &Path, strict: bool, format: Format) -> ExitCode {
             );
         }
     }
+    // A warning, not an error: the daemon would refuse to start (or to
+    // reload) on an error, and publishing matters more than the record —
+    // each save still lands in its file and the audit log, and its item's
+    // page says git did not record it. `--strict` makes it fail.
+    if let Some(why) = crate::daemon::git_commit_problem(&ws.config) {
+        report.push(
+            crate::diagnostics::Severity::Warning,
+            Location::Path {
+                path: ws.config.path.clone(),
+            },
+            why,
+        );
+    }
     if strict {
         report.promote_warnings();
     }

@@ -30,6 +30,8 @@ pub struct Config {
     pub lint: LintOptions,
     /// `[auth]`: sessions and the organisation's OpenID provider.
     pub auth: Auth,
+    /// `[console]`: how saves through the API and console are recorded.
+    pub console: ConsoleOptions,
     pub channels: Vec<ChannelSpec>,
 }
 
@@ -115,6 +117,16 @@ pub struct LintOptions {
     pub max_emoji: usize,
 }
 
+/// `[console]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleOptions {
+    /// Each save through the API is also a git commit of its file in
+    /// `campaigns/`, authored by the person who saved it.
+    #[serde(default)]
+    pub git_commit: bool,
+}
+
 impl Default for LintOptions {
     fn default() -> Self {
         LintOptions {
@@ -173,6 +185,8 @@ struct RawConfig {
     #[serde(default)]
     auth: Auth,
     #[serde(default)]
+    console: ConsoleOptions,
+    #[serde(default)]
     channels: BTreeMap<String, toml::Table>,
 }
 
@@ -227,6 +241,7 @@ impl Config {
             content: raw.content,
             lint: raw.lint,
             auth: raw.auth,
+            console: raw.console,
             channels,
         })
     }
@@ -514,6 +529,28 @@ mod tests {
         }
         // and the type's own default agrees with the file's
         assert_eq!(LintOptions::default().max_emoji, 3);
+    }
+
+    #[test]
+    fn console_git_commit_is_off_unless_set_and_checked_with_position() {
+        let (c, r) = parse(HEAD);
+        assert_eq!(r.error_count(), 0, "{r:?}");
+        assert!(!c.unwrap().console.git_commit);
+        let (c, r) = parse(&format!("{HEAD}\n[console]\ngit_commit = true\n"));
+        assert_eq!(r.error_count(), 0, "{r:?}");
+        assert!(c.unwrap().console.git_commit);
+        for (text, said) in [
+            ("git_commit = \"yes\"", "invalid type"),
+            ("git_comit = true", "unknown field `git_comit`"),
+        ] {
+            let (c, r) = parse(&format!("{HEAD}\n[console]\n{text}\n"));
+            assert!(c.is_none());
+            let msg = r.diagnostics[0].to_string();
+            assert!(
+                msg.starts_with("channels.toml:9:") && msg.contains(said),
+                "{msg}"
+            );
+        }
     }
 
     #[test]

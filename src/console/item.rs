@@ -82,6 +82,7 @@ pub async fn show(
         .map_or_else(|| id.clone(), |i| i.summary.title.clone());
     let mut body = done_banner(shown.done.as_deref());
     body.push_str(&about(f, &id, item.as_ref()));
+    body.push_str(&super::history::on_item_page(&id, &history));
     body.push_str(&table(f, &id, &deliveries.deliveries));
     body.push_str(&super::review::section(f, &id, &review_links.links));
     body.push_str(&history_table(f, &history));

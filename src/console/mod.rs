@@ -18,6 +18,7 @@ mod compose_form;
 mod compose_preview;
 mod compose_schedule;
 mod form;
+mod history;
 mod item;
 pub mod layout;
 mod pause;
@@ -123,6 +124,8 @@ pub const PAGES: &[(&str, &str, Permission)] = &[
         "/console/review-links/{id}/revoke",
         Permission::Edit,
     ),
+    // An item's earlier versions, with diffs (history.rs).
+    ("GET", "/console/items/{id}/history", Permission::Read),
 ];
 
 pub struct Console {
@@ -185,6 +188,7 @@ pub fn routes(console: Console) -> Router {
             get(review::form).post(review::create),
         )
         .route("/console/review-links/{id}/revoke", post(review::revoke))
+        .route("/console/items/{id}/history", get(history::show))
         .route_layer(axum::middleware::from_fn(guard));
     pages
         .route(
@@ -320,6 +324,8 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
 mod tests;
 #[cfg(test)]
 mod tests_compose;
+#[cfg(test)]
+mod tests_history;
 #[cfg(test)]
 mod tests_pages;
 mod tests_review;

@@ -24,6 +24,21 @@ use crate::metrics::Metrics;
 use crate::store::{Opened, Store};
 use crate::workspace::Workspace;
 
+/// With `[console] git_commit` on, why saves cannot be committed, if they
+/// cannot: a warning, not a refusal to start (see `crier check`).
+pub fn git_commit_problem(config: &crate::config::Config) -> Option<String> {
+    if !config.console.git_commit {
+        return None;
+    }
+    let dir = config.campaigns_dir();
+    let why = crate::api::git::Git::new(&dir).work_tree_problem()?;
+    Some(format!(
+        "`[console] git_commit` is on, but {} is not in a git work tree ({why}): \
+         saves are written but not committed, and each says so on its item's page",
+        dir.display()
+    ))
+}
+
 pub async fn serve(config: &Path) -> anyhow::Result<()> {
     crate::channels::http::install_crypto_provider();
     let checked = reload::load_checked(config).map_err(|problems| {
@@ -32,6 +47,9 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
             problems.join("\n  ")
         )
     })?;
+    if let Some(why) = git_commit_problem(&checked.workspace.config) {
+        warn!("{why}");
+    }
     let data_dir = checked.workspace.config.data_dir();
     let _lock = lock_data_dir(&data_dir)?;
     let opened = crate::store::open(&checked.workspace.config).await?;

@@ -78,7 +78,7 @@ pub struct QueueFilter {
 }
 
 /// A change to content made through the API: who created, edited or
-/// deleted which item, leaving which version.
+/// deleted which item, leaving which version, and the entry's text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContentChange {
     pub at: DateTime<Utc>,
@@ -88,6 +88,16 @@ pub struct ContentChange {
     pub action: String,
     /// The entry's version after the change (empty when deleted).
     pub version: String,
+    /// The campaign file, relative to `campaigns/` (empty if not known).
+    pub file: String,
+    /// The entry's TOML text before and after (`None` when it did not
+    /// exist, or for changes recorded before the text was kept).
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// Why, as the person said.
+    pub reason: Option<String>,
+    /// Why git did not record the save (`[console] git_commit` on).
+    pub not_in_git: Option<String>,
 }
 
 /// One line of the audit log: a delivery's transition, or a content change.
@@ -103,6 +113,9 @@ pub struct AuditEntry {
     pub to: Option<State>,
     /// The transition's reason, or the content change (`updated to <version>`).
     pub what: String,
+    /// For a content change git did not record: why (the save stands).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_in_git: Option<String>,
 }
 
 /// What a channel did lately, for its status.
@@ -375,6 +388,10 @@ pub trait Store: Reviews + Send + Sync {
     /// Records who changed which item's content (the deliveries that
     /// follow are logged by the plan sync).
     async fn record_content_change(&self, change: &ContentChange) -> Result<(), StoreError>;
+
+    /// The content changes of one item, oldest first: its versions when
+    /// the campaign files are not kept in git.
+    async fn content_changes(&self, item: &str) -> Result<Vec<ContentChange>, StoreError>;
 
     /// The audit log: transitions and content changes, newest first.
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;

@@ -13,6 +13,7 @@ pub async fn audit_log_names_people_and_filters(store: &dyn Store) {
             item: "a".into(),
             action: "created".into(),
             version: "v1".into(),
+            ..content_change("a")
         })
         .await
         .unwrap();
@@ -95,6 +96,77 @@ pub async fn audit_log_names_people_and_filters(store: &dyn Store) {
         .unwrap();
     let whole = all(AuditFilter::default()).await;
     assert_eq!(page, whole[1..2]);
+}
+
+/// A content change with nothing but its item; tests fill in the rest.
+fn content_change(item: &str) -> ContentChange {
+    ContentChange {
+        at: at(0),
+        actor: Actor::Daemon,
+        item: item.into(),
+        action: "updated".into(),
+        version: String::new(),
+        file: String::new(),
+        before: None,
+        after: None,
+        reason: None,
+        not_in_git: None,
+    }
+}
+
+/// An item's content changes read back whole, oldest first, with the
+/// entry's text either side; one git did not record says why, in the
+/// audit log too.
+pub async fn content_changes_keep_the_entry_text(store: &dyn Store) {
+    let ann = Actor::Person("ann@example.org".into());
+    let created = ContentChange {
+        actor: ann.clone(),
+        action: "created".into(),
+        version: "v1".into(),
+        file: "courses.toml".into(),
+        after: Some("[[item]]\nid = \"a\"\ntitle = \"A\"".into()),
+        ..content_change("a")
+    };
+    let updated = ContentChange {
+        at: at(1),
+        actor: Actor::Token("site".into()),
+        version: "v2".into(),
+        file: "courses.toml".into(),
+        before: created.after.clone(),
+        after: Some("[[item]]\nid = \"a\"\ntitle = \"B\"".into()),
+        reason: Some("typo".into()),
+        not_in_git: Some("pre-commit hook said no".into()),
+        ..content_change("a")
+    };
+    store.record_content_change(&updated).await.unwrap();
+    store.record_content_change(&created).await.unwrap();
+    store
+        .record_content_change(&content_change("b"))
+        .await
+        .unwrap();
+    let read = store.content_changes("a").await.unwrap();
+    assert_eq!(read, [created, updated]);
+    assert!(store.content_changes("none").await.unwrap().is_empty());
+    let log = store
+        .audit(&AuditFilter {
+            item: Some("a".into()),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        log[0].what,
+        "updated to version v2 (not recorded in git: pre-commit hook said no)"
+    );
+    assert_eq!(
+        log[0].not_in_git.as_deref(),
+        Some("pre-commit hook said no")
+    );
+    assert_eq!(
+        (log[1].what.as_str(), log[1].not_in_git.as_deref()),
+        ("created to version v1", None)
+    );
 }
 
 pub async fn channel_activity_shows_the_latest_send_and_failure(store: &dyn Store) {

@@ -77,6 +77,7 @@ macro_rules! contract_tests {
             links_are_single_use_and_expire,
             signin_attempts_count_within_a_window,
             audit_log_names_people_and_filters,
+            content_changes_keep_the_entry_text,
             channel_activity_shows_the_latest_send_and_failure,
             bounces_apply_once_and_suppress_by_kind,
             digest_choices_split_the_audience_by_cadence,

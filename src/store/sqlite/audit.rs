@@ -11,18 +11,40 @@ use crate::store::{AuditEntry, AuditFilter, ChannelActivity, ContentChange, Stor
 impl SqliteStore {
     pub(super) async fn insert_content_change(&self, c: &ContentChange) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO content_changes (at, actor, item, action, version)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO content_changes (at, actor, item, action, version, file,
+                                          before_text, after_text, reason, not_in_git)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(stamp(c.at)?)
         .bind(c.actor.to_stored())
         .bind(&c.item)
         .bind(&c.action)
         .bind(&c.version)
+        .bind(&c.file)
+        .bind(&c.before)
+        .bind(&c.after)
+        .bind(&c.reason)
+        .bind(&c.not_in_git)
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
         Ok(())
+    }
+
+    pub(super) async fn select_content_changes(
+        &self,
+        item: &str,
+    ) -> Result<Vec<ContentChange>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, actor, item, action, version, file, before_text, after_text,
+                    reason, not_in_git
+             FROM content_changes WHERE item = $1 ORDER BY at, id",
+        )
+        .bind(item)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(content_change).collect()
     }
 
     pub(super) async fn select_audit(
@@ -55,12 +77,14 @@ impl SqliteStore {
         let sql = format!(
             "SELECT t.at AS at, t.actor AS actor, d.item AS item, d.channel AS channel,
                     t.delivery_id AS delivery, t.from_state AS from_state,
-                    t.to_state AS to_state, t.reason AS what, t.id AS seq, 0 AS half
+                    t.to_state AS to_state, t.reason AS what, t.id AS seq, 0 AS half,
+                    NULL AS not_in_git
              FROM transitions t JOIN deliveries d ON d.id = t.delivery_id WHERE {}
              UNION ALL
              SELECT c.at, c.actor, c.item, NULL, NULL, NULL, NULL,
-                    c.action || CASE c.version WHEN '' THEN '' ELSE ' to version ' || c.version END,
-                    c.id, 1
+                    c.action || CASE c.version WHEN '' THEN '' ELSE ' to version ' || c.version END
+                        || COALESCE(' (not recorded in git: ' || c.not_in_git || ')', ''),
+                    c.id, 1, c.not_in_git
              FROM content_changes c WHERE {}
              ORDER BY at DESC, half DESC, seq DESC LIMIT $5 OFFSET $6",
             conditions("d.item", Some("d.channel"), "t.actor", "t.at"),
@@ -128,5 +152,26 @@ fn entry(row: &sqlx::sqlite::SqliteRow) -> Result<AuditEntry, StoreError> {
         from: state("from_state")?,
         to: state("to_state")?,
         what: row.try_get("what").map_err(db_error)?,
+        not_in_git: row.try_get("not_in_git").map_err(db_error)?,
+    })
+}
+
+fn content_change(row: &sqlx::sqlite::SqliteRow) -> Result<ContentChange, StoreError> {
+    let bad = |what: &str| StoreError::Corrupt(format!("content changes: unreadable {what}"));
+    let get =
+        |col: &str| -> Result<Option<String>, StoreError> { row.try_get(col).map_err(db_error) };
+    let at: i64 = row.try_get("at").map_err(db_error)?;
+    let actor: String = row.try_get("actor").map_err(db_error)?;
+    Ok(ContentChange {
+        at: DateTime::<Utc>::from_timestamp_millis(at).ok_or_else(|| bad("time"))?,
+        actor: Actor::parse(&actor).ok_or_else(|| bad("actor"))?,
+        item: row.try_get("item").map_err(db_error)?,
+        action: row.try_get("action").map_err(db_error)?,
+        version: row.try_get("version").map_err(db_error)?,
+        file: row.try_get("file").map_err(db_error)?,
+        before: get("before_text")?,
+        after: get("after_text")?,
+        reason: get("reason")?,
+        not_in_git: get("not_in_git")?,
     })
 }

@@ -582,6 +582,10 @@ impl Store for SqliteStore {
         self.insert_content_change(change).await
     }
 
+    async fn content_changes(&self, item: &str) -> Result<Vec<ContentChange>, StoreError> {
+        self.select_content_changes(item).await
+    }
+
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         self.select_audit(filter).await
     }

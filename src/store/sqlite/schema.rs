@@ -268,6 +268,17 @@ const MIGRATIONS: &[&[&str]] = &[&[
         client  TEXT    NOT NULL
     )",
     "CREATE INDEX review_views_link ON review_views (link_id, at)",
+], &[
+    // 11: an item's earlier versions when campaigns/ is not kept in git. Each
+    // content change keeps its file and the entry's TOML text before and
+    // after, the reason given, and why git did not record the save when
+    // `[console] git_commit` is on and the commit failed. Rows from before
+    // have no text: their versions say so.
+    "ALTER TABLE content_changes ADD COLUMN file TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE content_changes ADD COLUMN before_text TEXT",
+    "ALTER TABLE content_changes ADD COLUMN after_text TEXT",
+    "ALTER TABLE content_changes ADD COLUMN reason TEXT",
+    "ALTER TABLE content_changes ADD COLUMN not_in_git TEXT",
 ]];
 
 /// The schema version this build writes.
