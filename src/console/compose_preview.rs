@@ -231,7 +231,7 @@ fn payload(v: &Value) -> String {
     format!(
         "<details class=\"govuk-details\"><summary class=\"govuk-details__summary\">\
          <span class=\"govuk-details__summary-text\">The message as sent to {}</span></summary>\
-         <div class=\"govuk-details__text\"><pre class=\"crier-text\">{}</pre></div></details>",
+         <div class=\"govuk-details__text\"><pre class=\"crier-payload\">{}</pre></div></details>",
         esc(v["channel"].as_str().unwrap_or("")),
         esc(&json)
     )

@@ -328,6 +328,7 @@ mod tests_compose;
 mod tests_history;
 #[cfg(test)]
 mod tests_pages;
+#[cfg(test)]
 mod tests_review;
 #[cfg(test)]
 mod tests_subscribers;
