@@ -94,28 +94,34 @@ const GONE_CHUNK_END_SQL: &str = "SELECT max(id) FROM
      (SELECT id FROM temp.sync_gone WHERE id > $1 ORDER BY id LIMIT $2)";
 
 /// The audit rows of a chunk's cancellations, written before the UPDATE
-/// because they need the state each delivery leaves.
-const CANCEL_LOG_SQL: &str =
+/// because they need the state each delivery leaves. The chunk statements
+/// reach deliveries by id from the staged rows (`CROSS JOIN` keeps that
+/// order; SQLite would otherwise walk every pending row by its state index
+/// for each chunk).
+pub(super) const CANCEL_LOG_SQL: &str =
     "INSERT INTO transitions (delivery_id, at, from_state, to_state, actor, reason)
      SELECT d.id, $3, d.state, 'cancelled', $4, 'removed from content'
-     FROM temp.sync_gone g JOIN main.deliveries d ON d.id = g.id
-     WHERE g.id > $1 AND g.id <= $2 AND d.state IN ('planned', 'retrying', 'held')
+     FROM temp.sync_gone g CROSS JOIN main.deliveries d
+     WHERE d.id = g.id AND g.id > $1 AND g.id <= $2
+       AND d.state IN ('planned', 'retrying', 'held')
      ORDER BY d.id";
 
-const CANCEL_SQL: &str =
+pub(super) const CANCEL_SQL: &str =
     "UPDATE main.deliveries SET state = 'cancelled', hold_reason = NULL, updated_at = $3
-     WHERE id IN (SELECT id FROM temp.sync_gone WHERE id > $1 AND id <= $2)
-       AND state IN ('planned', 'retrying', 'held')";
+     WHERE id IN (SELECT d.id FROM temp.sync_gone g CROSS JOIN main.deliveries d
+         WHERE d.id = g.id AND g.id > $1 AND g.id <= $2
+           AND d.state IN ('planned', 'retrying', 'held'))";
 
 const TODO_CHUNK_SQL: &str =
     "SELECT idx, id FROM temp.sync_todo WHERE idx > $1 ORDER BY idx LIMIT $2";
 
 /// A chunk's changed deliveries, read again inside its write transaction.
-const CHANGED_SQL: &str = "SELECT t.idx, d.id, d.state, d.fingerprint
+pub(super) const CHANGED_SQL: &str = "SELECT t.idx, d.id, d.state, d.fingerprint
      FROM temp.sync_todo t
-     JOIN main.deliveries d ON d.id = t.id
-     JOIN temp.sync_plan p ON p.idx = t.idx
-     WHERE t.idx > $1 AND t.idx <= $2 AND d.state IN ('planned', 'retrying', 'held')
+     CROSS JOIN main.deliveries d
+     CROSS JOIN temp.sync_plan p
+     WHERE d.id = t.id AND p.idx = t.idx AND t.idx > $1 AND t.idx <= $2
+       AND d.state IN ('planned', 'retrying', 'held')
        AND (d.fingerprint <> p.fingerprint OR d.requires_approval <> p.requires_approval)
      ORDER BY t.idx";
 
