@@ -3,6 +3,7 @@
 #
 #   bench/daemon.sh           # 1,000,000 planned rows, 60 s idle window (~6 min)
 #   bench/daemon.sh --quick   # 100,000 rows, 10 s idle window (~1 min)
+#   bench/daemon.sh --starts  # only the start figures (with --quick: 100,000 rows)
 #
 # Measures `crier serve` with an empty store (the baseline) and with N
 # planned deliveries: time to start, resident memory, idle CPU, and the
@@ -16,10 +17,12 @@ IDLE=60
 BURST=1000
 STARTS=3
 MODE=full
+STARTS_ONLY=0
 for arg in "$@"; do
     case "$arg" in
         --quick) ROWS=100000 IDLE=10 MODE=quick ;;
-        -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+        --starts) STARTS_ONLY=1 ;;
+        -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -241,7 +244,7 @@ measure_running() {
 echo "== workspace $WORK, port $PORT, $ROWS rows, idle window $IDLE s" >&2
 echo "== (a) empty store" >&2
 measure_starts empty ""
-measure_running empty 0
+((STARTS_ONLY)) || measure_running empty 0
 
 echo "== (b) $ROWS planned rows" >&2
 mkdir -p "$WORK/template"
@@ -250,12 +253,10 @@ echo "   $FILL_OUT" >&2
 FILL_S=$(sed -n 's/.* in \([0-9.]*\) s .*/\1/p' <<<"$FILL_OUT")
 DB_MB=$(du -m "$WORK/template/crier.db" | cut -f1)
 measure_starts full "$WORK/template/crier.db"
-measure_running full "$ROWS"
+((STARTS_ONLY)) || measure_running full "$ROWS"
 
 # ---- the table -----------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f×", a / b }'; }
-read -r e50 e90 e99 emax emin <<<"${R[empty.lateness]}"
-read -r f50 f90 f99 fmax fmin <<<"${R[full.lateness]}"
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -qv '^??' && echo " (+ uncommitted changes)" || true)
 cat <<EOF
@@ -274,6 +275,11 @@ burst      $BURST deliveries due at one whole second; concurrency ${BENCH_CONCUR
 |   planned rows the start cancelled               | ${R[empty.cancelled]} | ${R[full.cancelled]} | |
 | VmRSS just after start (MiB)             | $(mib "${R[empty.rss_start]}") | $(mib "${R[full.rss_start]}") | $(ratio "${R[full.rss_start]}" "${R[empty.rss_start]}") |
 | VmHWM at start, max of $STARTS (MiB)              | $(mib "${R[empty.hwm_start]}") | $(mib "${R[full.hwm_start]}") | $(ratio "${R[full.hwm_start]}" "${R[empty.hwm_start]}") |
+EOF
+((STARTS_ONLY)) && exit 0
+read -r e50 e90 e99 emax emin <<<"${R[empty.lateness]}"
+read -r f50 f90 f99 fmax fmin <<<"${R[full.lateness]}"
+cat <<EOF
 | planned rows while running               | ${R[empty.planned]} | ${R[full.planned]} | |
 | VmRSS running, 10 s idle (MiB)           | $(mib "${R[empty.rss_10s]}") | $(mib "${R[full.rss_10s]}") | $(ratio "${R[full.rss_10s]}" "${R[empty.rss_10s]}") |
 | VmRSS after the idle window (MiB)        | $(mib "${R[empty.rss_idle]}") | $(mib "${R[full.rss_idle]}") | $(ratio "${R[full.rss_idle]}" "${R[empty.rss_idle]}") |

@@ -193,9 +193,14 @@ pub struct Change {
 /// The review links of items ([`Reviews`]) come through this door too.
 #[async_trait]
 pub trait Store: Reviews + Send + Sync {
-    /// Makes pending deliveries match the plan, in one transaction: adds
-    /// new ones, updates pending ones whose fingerprint changed, cancels
-    /// pending ones no longer planned (logged). Deliveries that are sent,
+    /// Makes pending deliveries match the plan: adds new ones, updates
+    /// pending ones whose fingerprint changed, cancels pending ones no
+    /// longer planned (each logged). A backend may apply a large difference
+    /// in several transactions so other writers are not held up: each change
+    /// is atomic with its audit row and checks the delivery is still pending
+    /// when written (one leased meanwhile is left alone), and a sync cut
+    /// short is completed by the next, which starts from what is stored.
+    /// Content that did not change writes nothing. Deliveries that are sent,
     /// failed, cancelled or in flight are never changed: editing an item
     /// after it was sent never re-sends it, and content that comes back
     /// after its delivery was cancelled does not revive it (a person does,

@@ -50,6 +50,7 @@ macro_rules! contract_tests {
             sync_never_touches_settled,
             sync_updates_retrying_and_held,
             sync_rejects_duplicate_keys,
+            sync_of_unchanged_content_touches_nothing,
             next_wakeup_is_earliest,
             lease_earliest_first_with_limit,
             lease_retry_due_by_next_attempt_at,

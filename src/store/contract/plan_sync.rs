@@ -3,7 +3,7 @@
 
 use super::{at, change, find, lease_one, planned, state_of, summary, LEASE};
 use crate::delivery::{Actor, Delivery, HoldReason, Planned, Receipt, State};
-use crate::store::{QueueFilter, Store, StoreError};
+use crate::store::{AuditFilter, QueueFilter, Store, StoreError};
 
 pub async fn sync_adds_updates_cancels(store: &dyn Store) {
     let v1 = vec![
@@ -243,4 +243,41 @@ pub async fn sync_moves_overdue_held_into_the_future_back_to_planned(store: &dyn
         (got.state, got.hold_reason),
         (State::Held, Some(HoldReason::Paused))
     );
+}
+
+/// A reload of content that did not change touches nothing: no delivery,
+/// no audit row, whatever state the pending and settled ones are in.
+pub async fn sync_of_unchanged_content_touches_nothing(store: &dyn Store) {
+    let mut plan: Vec<Planned> = (1..=5)
+        .map(|i| planned(&format!("i{i}"), "news", "at", i, "t"))
+        .collect();
+    plan[4].requires_approval = true;
+    store.sync_plan(&plan, at(0)).await.unwrap();
+    let leased = store.lease_due(at(3), 3, LEASE).await.unwrap();
+    store
+        .record_sent(leased[0].id, &Receipt::default(), at(3), "posted")
+        .await
+        .unwrap();
+    store
+        .record_retry(leased[1].id, at(30), "503", at(3))
+        .await
+        .unwrap();
+    let held = find(store, "i4", "news").await.id;
+    store
+        .hold(held, HoldReason::Paused, "paused", Actor::Daemon, at(3))
+        .await
+        .unwrap();
+    let everything = AuditFilter {
+        limit: 1_000,
+        ..AuditFilter::default()
+    };
+    let queue = store.list(&QueueFilter::default()).await.unwrap();
+    let audit = store.audit(&everything).await.unwrap();
+
+    assert_eq!(
+        store.sync_plan(&plan, at(4)).await.unwrap(),
+        summary(0, 0, 0, 5)
+    );
+    assert_eq!(store.list(&QueueFilter::default()).await.unwrap(), queue);
+    assert_eq!(store.audit(&everything).await.unwrap(), audit);
 }

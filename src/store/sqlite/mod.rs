@@ -58,6 +58,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Concurrent outcome writes share one transaction (see `group.rs`).
     group: std::sync::Arc<group::GroupCommit>,
+    /// Plan syncs run one at a time (see `plan.rs`).
+    syncing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The database being opened, so open-time errors can name it.
@@ -160,6 +162,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             group: Default::default(),
+            syncing: Default::default(),
         })
     }
 
@@ -185,6 +188,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             group: Default::default(),
+            syncing: Default::default(),
         })
     }
 
