@@ -179,6 +179,14 @@ impl Workspace {
     }
 }
 
+/// A workspace that passed `check`, with the variants checking rendered:
+/// planning uses them (`plan::from_variants`), so a reload or a save
+/// renders each (item, channel) once.
+pub struct Checked {
+    pub workspace: Workspace,
+    pub variants: Variants,
+}
+
 /// The variants of a checked workspace, in render order, found by (item,
 /// channel).
 #[derive(Debug, Default)]

@@ -23,7 +23,7 @@ use crate::content::load::Overlay;
 use crate::content::Item;
 use crate::diagnostics::{Report, Severity};
 use crate::store::{ContentChange, QueueFilter};
-use crate::workspace::Workspace;
+use crate::workspace::{Checked, Workspace};
 
 pub fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -317,7 +317,7 @@ fn save(
     file: &File,
     text: Option<String>,
     id: &str,
-) -> Result<Workspace, Problem> {
+) -> Result<Checked, Problem> {
     let mut overlay = Overlay::default();
     overlay.0.insert(file.path.clone(), text.clone());
     let ws = checked(state, &overlay).map_err(|mut p| {
@@ -330,30 +330,29 @@ fn save(
     Ok(ws)
 }
 
-/// A saved workspace becomes the content at once: its plan synced to the
-/// queue and the daemon's copy replaced, so whoever saved reads their item
-/// and its deliveries next (the file watcher's reload that follows finds
+/// A saved workspace becomes the content at once: its plan (from the
+/// variants its check rendered, not rendered again) synced to the queue
+/// and the daemon's copy replaced, so whoever saved reads their item and
+/// its deliveries next (the file watcher's reload that follows finds
 /// nothing left to change).
-async fn adopt(state: &ApiState, ws: Workspace) -> Result<std::sync::Arc<Workspace>, Problem> {
-    let mut report = Report::default();
-    let planned = crate::plan::plan(&ws, &mut report);
+async fn adopt(state: &ApiState, checked: Checked) -> Result<std::sync::Arc<Workspace>, Problem> {
+    let planned = crate::plan::from_variants(&checked.workspace, &checked.variants);
     state.store.sync_plan(&planned, chrono::Utc::now()).await?;
-    let ws = std::sync::Arc::new(ws);
+    let ws = std::sync::Arc::new(checked.workspace);
     *state.workspace.write().expect("workspace lock") = ws.clone();
     state.wake.notify_one();
     Ok(ws)
 }
 
-/// The workspace with `overlay` in place, if it passes `check`; else 422
-/// with every error located.
-pub fn checked(state: &ApiState, overlay: &Overlay) -> Result<Workspace, Problem> {
+/// The workspace with `overlay` in place and the variants its check
+/// rendered, if it passes `check`; else 422 with every error located.
+pub fn checked(state: &ApiState, overlay: &Overlay) -> Result<Checked, Problem> {
     let mut report = Report::default();
     let ws = Workspace::load_with(&state.config_path, overlay, &mut report);
-    if let Some(ws) = &ws {
-        if report.error_count() == 0 {
-            ws.check(&mut report);
-        }
-    }
+    let variants = match &ws {
+        Some(ws) if report.error_count() == 0 => ws.check(&mut report),
+        _ => Default::default(),
+    };
     let root = state
         .config_path
         .parent()
@@ -365,7 +364,10 @@ pub fn checked(state: &ApiState, overlay: &Overlay) -> Result<Workspace, Problem
         .map(|d| Finding::from_diagnostic(d, root))
         .collect();
     match ws {
-        Some(ws) if errors.is_empty() => Ok(ws),
+        Some(workspace) if errors.is_empty() => Ok(Checked {
+            workspace,
+            variants,
+        }),
         _ => Err(
             Problem::new(422, "The item does not pass check; nothing was saved")
                 .detail(format!("{} error(s)", errors.len().max(1)))

@@ -50,6 +50,29 @@ async fn an_update_changes_one_value_and_keeps_comments_layout_and_other_items()
     assert_eq!(courses(&fx), expected);
 }
 
+/// A save renders each (item, channel) once: the variants its check
+/// rendered are the ones planned, not rendered again to plan (issue #11).
+#[tokio::test]
+async fn a_save_renders_each_variant_once() {
+    let fx = Fixture::new().await;
+    let (etag, item) = read(&fx, "course-a").await;
+    let mut fields = item["fields"].clone();
+    fields["title"] = json!("Course A, renamed");
+    let (status, body) = put(&fx, &etag, &fields).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ws = fx.state.workspace();
+    let pairs: usize = ws.items.iter().map(|i| i.channels.len()).sum();
+    assert_eq!(pairs, 3, "course-a on two channels, course-b on one");
+    assert_eq!(ws.renders.load(std::sync::atomic::Ordering::Relaxed), pairs);
+    // And what was planned is the saved variant.
+    let planned = fx.state.store.list(&Default::default()).await.unwrap();
+    let renamed = planned.iter().filter(|d| d.item == "course-a");
+    assert_eq!(renamed.clone().count(), 2, "{planned:?}");
+    for d in renamed {
+        assert!(d.variant.text.starts_with("Course A, renamed"), "{d:?}");
+    }
+}
+
 #[tokio::test]
 async fn two_updates_from_the_same_version_one_wins_and_the_file_holds_it() {
     let fx = Fixture::new().await;
