@@ -165,7 +165,7 @@ async fn items_in_state(state: &ApiState, name: &str) -> Result<BTreeSet<String>
     };
     let rows = state
         .store
-        .list(&QueueFilter {
+        .list_summaries(&QueueFilter {
             state: Some(s),
             ..QueueFilter::default()
         })

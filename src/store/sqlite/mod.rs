@@ -7,7 +7,7 @@
 //! and checked state changes), `queries.rs` (reads and switches),
 //! `parts.rs` (the posted parts of threads), `channel.rs` (the channel
 //! view), `lists/` (the mailing lists), `people.rs` (accounts, sessions,
-//! tokens, one-time links).
+//! tokens, one-time links), `bench.rs` (bulk loads for benchmarks).
 
 use std::path::Path;
 use std::time::Duration;
@@ -17,9 +17,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use crate::delivery::{Actor, Delivery, HoldReason, Planned, State};
+use crate::delivery::{Actor, Delivery, DeliverySummary, HoldReason, State};
 use crate::store::StoreError;
 use crate::variant::Variant;
 
@@ -34,6 +34,7 @@ macro_rules! delivery_columns {
 }
 
 mod audit;
+mod bench;
 mod channel;
 mod group;
 mod lease;
@@ -46,6 +47,9 @@ mod queries;
 mod schema;
 #[cfg(test)]
 mod tests;
+
+/// Rows sqlx's SQLite thread may read ahead of the task taking them.
+const ROW_BUFFER: usize = 1024;
 
 /// How long a write waits for another process's write to finish before
 /// giving up with [`StoreError::Locked`].
@@ -149,7 +153,11 @@ impl SqliteStore {
             // power cut, or the next start could post again.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(busy_timeout);
+            .busy_timeout(busy_timeout)
+            // sqlx's SQLite thread hands rows over a bounded channel: with
+            // room for a whole page of a listing (500) it reads on instead
+            // of waiting to be woken for each row the reader takes.
+            .row_buffer_size(ROW_BUFFER);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -190,70 +198,6 @@ impl SqliteStore {
     /// Closes every connection, checkpointing the WAL.
     pub async fn close(&self) {
         self.pool.close().await;
-    }
-
-    /// Loads planned deliveries in one transaction, for benchmarks and
-    /// fixtures: one prepared multi-row statement run in a loop (a row per
-    /// statement spends most of its time crossing to SQLite's thread). Writes
-    /// no audit rows and skips keys that already exist; returns how many
-    /// were inserted.
-    #[doc(hidden)]
-    pub async fn insert_many_for_bench(&self, rows: &[Planned]) -> Result<u64, StoreError> {
-        const BATCH: usize = 100;
-        let statement = |n: usize| {
-            let values: Vec<String> = (0..n)
-                .map(|i| {
-                    let p = i * 7;
-                    format!(
-                        "(${}, ${}, ${}, 'planned', ${}, ${}, ${}, ${}, $1, $1)",
-                        p + 2,
-                        p + 3,
-                        p + 4,
-                        p + 5,
-                        p + 6,
-                        p + 7,
-                        p + 8
-                    )
-                })
-                .collect();
-            format!(
-                "INSERT INTO deliveries (item, channel, occasion, state, due_at,
-                     requires_approval, variant, fingerprint, created_at, updated_at)
-                 VALUES {}
-                 ON CONFLICT (item, channel, occasion) DO NOTHING",
-                values.join(", ")
-            )
-        };
-        let full = statement(BATCH);
-        let now = Utc::now().timestamp_millis();
-        let mut tx = self.write().await?;
-        let mut inserted = 0;
-        for chunk in rows.chunks(BATCH) {
-            let sql = if chunk.len() == BATCH {
-                full.clone()
-            } else {
-                statement(chunk.len())
-            };
-            // Only numbered placeholders are generated; every value is bound.
-            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now);
-            for p in chunk {
-                query = query
-                    .bind(p.item.clone())
-                    .bind(p.channel.clone())
-                    .bind(p.occasion.clone())
-                    .bind(p.due_at.timestamp_millis())
-                    .bind(p.requires_approval)
-                    .bind(p.variant.canonical_json())
-                    .bind(p.fingerprint.clone());
-            }
-            inserted += query
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?
-                .rows_affected();
-        }
-        tx.commit().await.map_err(db_error)?;
-        Ok(inserted)
     }
 
     /// Starts a write transaction, taking the write lock up front so a
@@ -404,6 +348,29 @@ fn read_delivery(row: &SqliteRow) -> Result<Result<Delivery, UnreadableVariant>,
         variant,
         fingerprint: row.try_get("fingerprint").map_err(db_error)?,
     }))
+}
+
+/// Reads a row of the columns `queries.rs` lists for a summary.
+fn summary_from_row(row: &SqliteRow) -> Result<DeliverySummary, StoreError> {
+    let id: i64 = row.try_get("id").map_err(db_error)?;
+    let state: String = row.try_get("state").map_err(db_error)?;
+    let attempts: i64 = row.try_get("attempts").map_err(db_error)?;
+    Ok(DeliverySummary {
+        id,
+        item: row.try_get("item").map_err(db_error)?,
+        channel: row.try_get("channel").map_err(db_error)?,
+        occasion: row.try_get("occasion").map_err(db_error)?,
+        state: parse_state(&state, id)?,
+        hold_reason: parse_hold(row.try_get("hold_reason").map_err(db_error)?, id)?,
+        due_at: time(row.try_get("due_at").map_err(db_error)?, id, "due_at")?,
+        attempts: u32::try_from(attempts)
+            .map_err(|_| corrupt(format!("delivery {id} has {attempts} attempts")))?,
+        last_error: row.try_get("last_error").map_err(db_error)?,
+        remote_url: row.try_get("remote_url").map_err(db_error)?,
+        sent_at: opt_time(row.try_get("sent_at").map_err(db_error)?, id, "sent_at")?,
+        requires_approval: row.try_get("requires_approval").map_err(db_error)?,
+        approved: row.try_get("approved").map_err(db_error)?,
+    })
 }
 
 #[cfg(test)]
