@@ -19,7 +19,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use crate::delivery::{Actor, Delivery, DeliverySummary, HoldReason, State};
+use crate::delivery::{Actor, Delivery, HoldReason, State};
 use crate::store::StoreError;
 use crate::variant::Variant;
 
@@ -348,29 +348,6 @@ fn read_delivery(row: &SqliteRow) -> Result<Result<Delivery, UnreadableVariant>,
         variant,
         fingerprint: row.try_get("fingerprint").map_err(db_error)?,
     }))
-}
-
-/// Reads a row of the columns `queries.rs` lists for a summary.
-fn summary_from_row(row: &SqliteRow) -> Result<DeliverySummary, StoreError> {
-    let id: i64 = row.try_get("id").map_err(db_error)?;
-    let state: String = row.try_get("state").map_err(db_error)?;
-    let attempts: i64 = row.try_get("attempts").map_err(db_error)?;
-    Ok(DeliverySummary {
-        id,
-        item: row.try_get("item").map_err(db_error)?,
-        channel: row.try_get("channel").map_err(db_error)?,
-        occasion: row.try_get("occasion").map_err(db_error)?,
-        state: parse_state(&state, id)?,
-        hold_reason: parse_hold(row.try_get("hold_reason").map_err(db_error)?, id)?,
-        due_at: time(row.try_get("due_at").map_err(db_error)?, id, "due_at")?,
-        attempts: u32::try_from(attempts)
-            .map_err(|_| corrupt(format!("delivery {id} has {attempts} attempts")))?,
-        last_error: row.try_get("last_error").map_err(db_error)?,
-        remote_url: row.try_get("remote_url").map_err(db_error)?,
-        sent_at: opt_time(row.try_get("sent_at").map_err(db_error)?, id, "sent_at")?,
-        requires_approval: row.try_get("requires_approval").map_err(db_error)?,
-        approved: row.try_get("approved").map_err(db_error)?,
-    })
 }
 
 #[cfg(test)]

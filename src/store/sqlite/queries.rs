@@ -6,15 +6,53 @@ use sqlx::{AssertSqlSafe, Row};
 use sqlx::sqlite::SqliteRow;
 
 use super::{
-    corrupt, db_error, delivery_from_row, parse_state, stamp, summary_from_row, time, SqliteStore,
+    corrupt, db_error, delivery_from_row, opt_time, parse_hold, parse_state, stamp, time,
+    SqliteStore,
 };
 use crate::delivery::{Actor, Delivery, DeliverySummary, State, Transition};
 use crate::store::{Paused, QueueFilter, StoreError};
 
-/// What a listing reads of each delivery ([`summary_from_row`]): not the
-/// variant, the bulk of a row.
+/// What a listing reads of each delivery: not the variant, the bulk of a
+/// row. [`SummaryColumns`] in the same order.
 pub(super) const SUMMARY_COLUMNS: &str = "id, item, channel, occasion, state, hold_reason, due_at, \
      attempts, last_error, remote_url, sent_at, requires_approval, approved";
+
+/// [`SUMMARY_COLUMNS`] as SQLite's `json_array` writes them.
+type SummaryColumns = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    i64,
+    i64,
+);
+
+fn summary(c: SummaryColumns) -> Result<DeliverySummary, StoreError> {
+    let (id, item, channel, occasion, state, hold, due_at, attempts, error, url, sent, req, ok) = c;
+    Ok(DeliverySummary {
+        id,
+        item,
+        channel,
+        occasion,
+        state: parse_state(&state, id)?,
+        hold_reason: parse_hold(hold, id)?,
+        due_at: time(due_at, id, "due_at")?,
+        attempts: u32::try_from(attempts)
+            .map_err(|_| corrupt(format!("delivery {id} has {attempts} attempts")))?,
+        last_error: error,
+        remote_url: url,
+        sent_at: opt_time(sent, id, "sent_at")?,
+        requires_approval: req != 0,
+        approved: ok != 0,
+    })
+}
 
 impl SqliteStore {
     pub(super) async fn select_list(
@@ -28,15 +66,25 @@ impl SqliteStore {
             .collect()
     }
 
+    /// One row holding the whole listing as a JSON array, not a row per
+    /// delivery: sqlx hands each row over from its SQLite thread, which
+    /// cost more than SQLite's own reading (~6 µs a row against ~2.5).
     pub(super) async fn select_summaries(
         &self,
         filter: &QueueFilter,
     ) -> Result<Vec<DeliverySummary>, StoreError> {
-        self.select_rows(filter, SUMMARY_COLUMNS)
-            .await?
-            .iter()
-            .map(summary_from_row)
-            .collect()
+        let sql = format!(
+            "SELECT json_group_array(json_array({SUMMARY_COLUMNS}) ORDER BY due_at, id) FROM ({})",
+            list_sql(filter, SUMMARY_COLUMNS)
+        );
+        let text: String = list_query(&sql, filter)
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(db_error)?;
+        let rows: Vec<SummaryColumns> = serde_json::from_str(&text)
+            .map_err(|e| corrupt(format!("a listing's JSON is unreadable: {e}")))?;
+        rows.into_iter().map(summary).collect()
     }
 
     /// `columns` of the deliveries `filter` matches, by due time.
