@@ -155,8 +155,9 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(busy_timeout)
             // sqlx's SQLite thread hands rows over a bounded channel: with
-            // room for a whole page of a listing (500) it reads on instead
-            // of waiting to be woken for each row the reader takes.
+            // room for a page of rows (the audit log's 500, a queue of
+            // full deliveries) it reads on instead of waiting to be woken
+            // for each row the reader takes.
             .row_buffer_size(ROW_BUFFER);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
