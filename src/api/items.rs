@@ -133,15 +133,18 @@ async fn list(
         Some(s) => Some(items_in_state(&state, s).await?),
     };
     let root = ws.config.campaigns_dir();
+    // Only the ids asked for are looked at, not every item.
     let ids: Option<BTreeSet<&str>> = q.ids.as_deref().map(|s| s.split(',').collect());
-    let mut items: Vec<&Item> = ws
-        .items
-        .iter()
+    let candidates: Vec<&Item> = match &ids {
+        Some(ids) => ids.iter().filter_map(|id| ws.item(id)).collect(),
+        None => ws.items.iter().collect(),
+    };
+    let mut items: Vec<&Item> = candidates
+        .into_iter()
         .filter(|i| q.kind.as_ref().is_none_or(|k| i.kind.as_str() == k))
         .filter(|i| q.channel.as_ref().is_none_or(|c| i.channels.contains(c)))
         .filter(|i| q.campaign.is_none() || i.campaign == q.campaign)
         .filter(|i| q.topic.as_ref().is_none_or(|t| i.topics.contains(t)))
-        .filter(|i| ids.as_ref().is_none_or(|ids| ids.contains(i.id.as_str())))
         .filter(|i| q.from.is_none_or(|f| i.at >= f) && q.to.is_none_or(|t| i.at < t))
         .filter(|i| with_state.as_ref().is_none_or(|s| s.contains(&i.id)))
         .collect();
@@ -312,12 +315,7 @@ fn open_entry_file(state: &ApiState, id: &str) -> Result<File, Problem> {
 /// Checks the workspace as it would be with `file` changed to `text`, and
 /// writes it only if that passes; the checked workspace is returned. The
 /// errors about entry `id` name the field they concern.
-fn save(
-    state: &ApiState,
-    file: &File,
-    text: Option<String>,
-    id: &str,
-) -> Result<Checked, Problem> {
+fn save(state: &ApiState, file: &File, text: Option<String>, id: &str) -> Result<Checked, Problem> {
     let mut overlay = Overlay::default();
     overlay.0.insert(file.path.clone(), text.clone());
     let ws = checked(state, &overlay).map_err(|mut p| {

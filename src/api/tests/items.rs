@@ -287,3 +287,30 @@ async fn a_draft_is_checked_and_previewed_without_saving() {
         .starts_with("A draft"));
     assert!(!fx.file("campaigns/draft-1.toml").exists());
 }
+
+/// `ids` lists just those items (unknown ones left out), in publish
+/// order, with the other filters still applied.
+#[tokio::test]
+async fn a_listing_by_ids_gives_those_items_in_publish_order() {
+    let fx = Fixture::new().await;
+    let ids = |list: &Value| -> Vec<String> {
+        let items = list["items"].as_array().unwrap();
+        items
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let uri = "/api/v1/items?ids=course-b,no-such-item,course-a";
+    let (status, _, list) = fx.as_role("author", "GET", uri, &[], None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(
+        (ids(&list), &list["total"]),
+        (
+            vec!["course-a".to_string(), "course-b".to_string()],
+            &json!(2)
+        )
+    );
+    let uri = "/api/v1/items?ids=course-b,course-a&channel=signed-off";
+    let (_, _, list) = fx.as_role("author", "GET", uri, &[], None).await;
+    assert_eq!(ids(&list), ["course-a"]);
+}
