@@ -111,10 +111,7 @@ async fn load(c: &Console, visit: &Visit) -> Result<Vec<Waiting>, Failure> {
 }
 
 fn item_section(f: &Frame, w: &Waiting, errors: &[FieldError]) -> String {
-    let title = w
-        .item
-        .as_ref()
-        .map_or(w.id.as_str(), |i| i.title.as_str());
+    let title = w.item.as_ref().map_or(w.id.as_str(), |i| i.title.as_str());
     let mut out = format!(
         "<section class=\"crier-approval\" aria-labelledby=\"item-{id}\">\
          <h2 class=\"govuk-heading-m\" id=\"item-{id}\"><a class=\"govuk-link\" href=\"/console/items/{href}\">{t}</a></h2>\n",
@@ -126,10 +123,7 @@ fn item_section(f: &Frame, w: &Waiting, errors: &[FieldError]) -> String {
         out.push_str(&layout::summary_list(&[
             ("Kind", esc(&i.kind)),
             ("Publishes", esc(&f.time(i.at))),
-            (
-                "Version",
-                format!("<code>{}</code>", esc(&i.version)),
-            ),
+            ("Version", format!("<code>{}</code>", esc(&i.version))),
         ]));
     }
     for d in &w.deliveries {

@@ -213,7 +213,10 @@ pub async fn summaries_are_the_listed_deliveries(store: &dyn Store) {
         remote_id: Some("42".into()),
         remote_url: Some("https://example.org/42".into()),
     };
-    store.record_sent(s, &receipt, at(1), "posted").await.unwrap();
+    store
+        .record_sent(s, &receipt, at(1), "posted")
+        .await
+        .unwrap();
     store
         .record_retry(r, at(5), "429 rate limited", at(1))
         .await

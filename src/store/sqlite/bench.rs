@@ -42,7 +42,12 @@ impl SqliteStore {
         for (from, to, at, reason) in [
             ("NULL", "'planned'", "due_at - 86400000", "'planned'"),
             ("'planned'", "'in_flight'", "due_at", "'leased (attempt 1)'"),
-            ("'in_flight'", "'in_flight'", "due_at + 200", "'request started'"),
+            (
+                "'in_flight'",
+                "'in_flight'",
+                "due_at + 200",
+                "'request started'",
+            ),
             ("'in_flight'", "'sent'", "due_at + 1000", "'sent'"),
         ] {
             let sql = format!(

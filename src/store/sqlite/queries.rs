@@ -14,7 +14,8 @@ use crate::store::{Paused, QueueFilter, StoreError};
 
 /// What a listing reads of each delivery: not the variant, the bulk of a
 /// row. [`SummaryColumns`] in the same order.
-pub(super) const SUMMARY_COLUMNS: &str = "id, item, channel, occasion, state, hold_reason, due_at, \
+pub(super) const SUMMARY_COLUMNS: &str =
+    "id, item, channel, occasion, state, hold_reason, due_at, \
      attempts, last_error, remote_url, sent_at, requires_approval, approved";
 
 /// [`SUMMARY_COLUMNS`] as SQLite's `json_array` writes them.
