@@ -24,10 +24,10 @@ impl SqliteStore {
 
     /// Loads deliveries as already sent, in one transaction, each with the
     /// history a real send leaves (planned a day before its due time,
-    /// leased, request started, sent a second after it was due) and a post
-    /// address, so the queue, the calendar and the audit log read them as
-    /// they read the daemon's own. Skips keys that already exist; returns
-    /// how many were inserted.
+    /// leased, request started, sent a second after it was due), a post
+    /// address and, where it needed one, its approval, so the queue, the
+    /// calendar and the audit log read them as they read the daemon's own.
+    /// Skips keys that already exist; returns how many were inserted.
     #[doc(hidden)]
     pub async fn insert_sent_for_bench(&self, rows: &[Planned]) -> Result<u64, StoreError> {
         let mut tx = self.write().await?;
@@ -65,7 +65,8 @@ impl SqliteStore {
             "UPDATE deliveries SET state = 'sent', attempts = 1, sent_at = due_at + 1000,
                  request_started_at = due_at + 200, remote_id = item || '-' || channel,
                  remote_url = 'https://posts.example/' || channel || '/' || item,
-                 created_at = due_at - 86400000, updated_at = due_at + 1000
+                 approved = requires_approval, created_at = due_at - 86400000,
+                 updated_at = due_at + 1000
              WHERE id > $1",
         )
         .bind(before)
