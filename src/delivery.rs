@@ -225,11 +225,66 @@ impl Delivery {
 
     /// The state as a person reads it: a planned delivery whose time has come is "due".
     pub fn display_state(&self, now: DateTime<Utc>) -> String {
-        match (self.state, self.hold_reason) {
-            (State::Planned, _) if self.due_at <= now => "due".into(),
-            (State::Held, Some(r)) => format!("held:{}", r.as_str()),
-            (s, _) => s.as_str().into(),
+        display_state(self.state, self.hold_reason, self.due_at, now)
+    }
+
+    /// What a listing shows of it.
+    pub fn summary(&self) -> DeliverySummary {
+        DeliverySummary {
+            id: self.id,
+            item: self.item.clone(),
+            channel: self.channel.clone(),
+            occasion: self.occasion.clone(),
+            state: self.state,
+            hold_reason: self.hold_reason,
+            due_at: self.due_at,
+            attempts: self.attempts,
+            last_error: self.last_error.clone(),
+            remote_url: self.remote_url.clone(),
+            sent_at: self.sent_at,
+            requires_approval: self.requires_approval,
+            approved: self.approved,
         }
+    }
+}
+
+/// A delivery as a listing shows it: all but what it sends (the variant,
+/// kilobytes of JSON a row, most of what there is to read and parse) and
+/// the bookkeeping only dispatch uses. `Store::list_summaries` reads these.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliverySummary {
+    pub id: i64,
+    pub item: String,
+    pub channel: String,
+    pub occasion: String,
+    pub state: State,
+    pub hold_reason: Option<HoldReason>,
+    pub due_at: DateTime<Utc>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub remote_url: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub requires_approval: bool,
+    pub approved: bool,
+}
+
+impl DeliverySummary {
+    /// As [`Delivery::display_state`].
+    pub fn display_state(&self, now: DateTime<Utc>) -> String {
+        display_state(self.state, self.hold_reason, self.due_at, now)
+    }
+}
+
+fn display_state(
+    state: State,
+    hold_reason: Option<HoldReason>,
+    due_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> String {
+    match (state, hold_reason) {
+        (State::Planned, _) if due_at <= now => "due".into(),
+        (State::Held, Some(r)) => format!("held:{}", r.as_str()),
+        (s, _) => s.as_str().into(),
     }
 }
 

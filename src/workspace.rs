@@ -20,6 +20,9 @@ pub struct Workspace {
     /// Shared with channels that render at send time (`Channel::attach_templates`).
     pub templates: std::sync::Arc<Templates>,
     pub items: Vec<Item>,
+    /// Where each item is in `items`, by id (a listing by ids looks up
+    /// hundreds among thousands).
+    by_id: HashMap<String, usize>,
     /// How many times an (item, channel) was rendered: a reload renders each once.
     #[cfg(test)]
     pub(crate) renders: std::sync::atomic::AtomicUsize,
@@ -73,11 +76,17 @@ impl Workspace {
             channels: &names,
         };
         let items = content::load_dir(&config.campaigns_dir(), &ctx, overlay, report);
+        let by_id = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (item.id.clone(), i))
+            .collect();
         Some(Workspace {
             config,
             channels,
             templates,
             items,
+            by_id,
             #[cfg(test)]
             renders: Default::default(),
         })
@@ -88,7 +97,7 @@ impl Workspace {
     }
 
     pub fn item(&self, id: &str) -> Option<&Item> {
-        self.items.iter().find(|i| i.id == id)
+        self.by_id.get(id).map(|&i| &self.items[i])
     }
 
     /// Renders every (item, channel) once, with item-level lint: the work
@@ -177,6 +186,14 @@ impl Workspace {
         }
         Some(rendered)
     }
+}
+
+/// A workspace that passed `check`, with the variants checking rendered:
+/// planning uses them (`plan::from_variants`), so a reload or a save
+/// renders each (item, channel) once.
+pub struct Checked {
+    pub workspace: Workspace,
+    pub variants: Variants,
 }
 
 /// The variants of a checked workspace, in render order, found by (item,

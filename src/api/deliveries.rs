@@ -13,7 +13,7 @@ use super::ops::{self, Overdue};
 use super::problem::{Problem, ProblemDetails};
 use super::ApiState;
 use crate::access::Principal;
-use crate::delivery::{Delivery, HoldReason, State as DeliveryState, Transition};
+use crate::delivery::{Delivery, DeliverySummary, HoldReason, State as DeliveryState, Transition};
 use crate::store::{AuditEntry, AuditFilter, ChannelActivity, QueueFilter};
 
 pub fn routes() -> OpenApiRouter<ApiState> {
@@ -49,16 +49,20 @@ pub struct DeliveryRow {
 }
 
 pub(super) fn row(d: &Delivery, now: DateTime<Utc>) -> DeliveryRow {
+    listed(d.summary(), now)
+}
+
+fn listed(d: DeliverySummary, now: DateTime<Utc>) -> DeliveryRow {
     DeliveryRow {
-        id: d.id,
-        item: d.item.clone(),
-        channel: d.channel.clone(),
-        occasion: d.occasion.clone(),
         state: d.display_state(now),
+        id: d.id,
+        item: d.item,
+        channel: d.channel,
+        occasion: d.occasion,
         due_at: d.due_at,
         attempts: d.attempts,
-        last_error: d.last_error.clone(),
-        remote_url: d.remote_url.clone(),
+        last_error: d.last_error,
+        remote_url: d.remote_url,
         requires_approval: d.requires_approval,
         approved: d.approved,
     }
@@ -111,7 +115,7 @@ async fn list(
         due_before: q.before,
         awaiting_approval: q.awaiting_approval.unwrap_or(false),
     };
-    let mut rows = state.store.list(&filter).await?;
+    let mut rows = state.store.list_summaries(&filter).await?;
     let more = rows.len() > limit;
     rows.truncate(limit);
     let now = Utc::now();
@@ -120,7 +124,7 @@ async fn list(
             .last()
             .filter(|_| more)
             .map(|d| format!("{}.{}", d.due_at.timestamp_millis(), d.id)),
-        deliveries: rows.iter().map(|d| row(d, now)).collect(),
+        deliveries: rows.into_iter().map(|d| listed(d, now)).collect(),
     }))
 }
 

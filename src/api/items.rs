@@ -24,7 +24,7 @@ use crate::content::load::Overlay;
 use crate::content::Item;
 use crate::diagnostics::{Report, Severity};
 use crate::store::QueueFilter;
-use crate::workspace::Workspace;
+use crate::workspace::{Checked, Workspace};
 
 pub fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -145,15 +145,18 @@ async fn list(
         Some(s) => Some(items_in_state(&state, s).await?),
     };
     let root = ws.config.campaigns_dir();
+    // Only the ids asked for are looked at, not every item.
     let ids: Option<BTreeSet<&str>> = q.ids.as_deref().map(|s| s.split(',').collect());
-    let mut items: Vec<&Item> = ws
-        .items
-        .iter()
+    let candidates: Vec<&Item> = match &ids {
+        Some(ids) => ids.iter().filter_map(|id| ws.item(id)).collect(),
+        None => ws.items.iter().collect(),
+    };
+    let mut items: Vec<&Item> = candidates
+        .into_iter()
         .filter(|i| q.kind.as_ref().is_none_or(|k| i.kind.as_str() == k))
         .filter(|i| q.channel.as_ref().is_none_or(|c| i.channels.contains(c)))
         .filter(|i| q.campaign.is_none() || i.campaign == q.campaign)
         .filter(|i| q.topic.as_ref().is_none_or(|t| i.topics.contains(t)))
-        .filter(|i| ids.as_ref().is_none_or(|ids| ids.contains(i.id.as_str())))
         .filter(|i| q.from.is_none_or(|f| i.at >= f) && q.to.is_none_or(|t| i.at < t))
         .filter(|i| with_state.as_ref().is_none_or(|s| s.contains(&i.id)))
         .collect();
@@ -177,7 +180,7 @@ async fn items_in_state(state: &ApiState, name: &str) -> Result<BTreeSet<String>
     };
     let rows = state
         .store
-        .list(&QueueFilter {
+        .list_summaries(&QueueFilter {
             state: Some(s),
             ..QueueFilter::default()
         })
@@ -354,12 +357,7 @@ fn open_entry_file(state: &ApiState, id: &str) -> Result<File, Problem> {
 /// Checks the workspace as it would be with `file` changed to `text`, and
 /// writes it only if that passes; the checked workspace is returned. The
 /// errors about entry `id` name the field they concern.
-fn save(
-    state: &ApiState,
-    file: &File,
-    text: Option<String>,
-    id: &str,
-) -> Result<Workspace, Problem> {
+fn save(state: &ApiState, file: &File, text: Option<String>, id: &str) -> Result<Checked, Problem> {
     let mut overlay = Overlay::default();
     overlay.0.insert(file.path.clone(), text.clone());
     let ws = checked(state, &overlay).map_err(|mut p| {
@@ -372,30 +370,29 @@ fn save(
     Ok(ws)
 }
 
-/// A saved workspace becomes the content at once: its plan synced to the
-/// queue and the daemon's copy replaced, so whoever saved reads their item
-/// and its deliveries next (the file watcher's reload that follows finds
+/// A saved workspace becomes the content at once: its plan (from the
+/// variants its check rendered, not rendered again) synced to the queue
+/// and the daemon's copy replaced, so whoever saved reads their item and
+/// its deliveries next (the file watcher's reload that follows finds
 /// nothing left to change).
-async fn adopt(state: &ApiState, ws: Workspace) -> Result<std::sync::Arc<Workspace>, Problem> {
-    let mut report = Report::default();
-    let planned = crate::plan::plan(&ws, &mut report);
+async fn adopt(state: &ApiState, checked: Checked) -> Result<std::sync::Arc<Workspace>, Problem> {
+    let planned = crate::plan::from_variants(&checked.workspace, &checked.variants);
     state.store.sync_plan(&planned, chrono::Utc::now()).await?;
-    let ws = std::sync::Arc::new(ws);
+    let ws = std::sync::Arc::new(checked.workspace);
     *state.workspace.write().expect("workspace lock") = ws.clone();
     state.wake.notify_one();
     Ok(ws)
 }
 
-/// The workspace with `overlay` in place, if it passes `check`; else 422
-/// with every error located.
-pub fn checked(state: &ApiState, overlay: &Overlay) -> Result<Workspace, Problem> {
+/// The workspace with `overlay` in place and the variants its check
+/// rendered, if it passes `check`; else 422 with every error located.
+pub fn checked(state: &ApiState, overlay: &Overlay) -> Result<Checked, Problem> {
     let mut report = Report::default();
     let ws = Workspace::load_with(&state.config_path, overlay, &mut report);
-    if let Some(ws) = &ws {
-        if report.error_count() == 0 {
-            ws.check(&mut report);
-        }
-    }
+    let variants = match &ws {
+        Some(ws) if report.error_count() == 0 => ws.check(&mut report),
+        _ => Default::default(),
+    };
     let root = state
         .config_path
         .parent()
@@ -407,7 +404,10 @@ pub fn checked(state: &ApiState, overlay: &Overlay) -> Result<Workspace, Problem
         .map(|d| Finding::from_diagnostic(d, root))
         .collect();
     match ws {
-        Some(ws) if errors.is_empty() => Ok(ws),
+        Some(workspace) if errors.is_empty() => Ok(Checked {
+            workspace,
+            variants,
+        }),
         _ => Err(
             Problem::new(422, "The item does not pass check; nothing was saved")
                 .detail(format!("{} error(s)", errors.len().max(1)))

@@ -16,7 +16,7 @@ use super::layout::{self, actor_name, delivery_tag, FieldError, Frame};
 use super::{Console, Failure, Visit};
 use crate::access::Permission;
 use crate::api::deliveries::{DeliveryDetail, DeliveryPage, DeliveryRow};
-use crate::api::items::ItemDetail;
+use crate::api::items::{ItemList, ItemSummary};
 use crate::delivery::Transition;
 
 #[derive(Debug, Default, Deserialize)]
@@ -29,7 +29,7 @@ pub struct Shown {
 /// file no longer has it) and each delivery with its variant and history.
 struct Waiting {
     id: String,
-    item: Option<ItemDetail>,
+    item: Option<ItemSummary>,
     deliveries: Vec<DeliveryDetail>,
 }
 
@@ -70,7 +70,9 @@ async fn render(
 }
 
 /// The deliveries awaiting approval, grouped by item in due order, each
-/// read in full (variant and history) through the API.
+/// read in full (variant and history) through the API; the items as the
+/// daemon holds them (the version an approval is checked against), all
+/// in one request.
 async fn load(c: &Console, visit: &Visit) -> Result<Vec<Waiting>, Failure> {
     let page: DeliveryPage = c
         .api
@@ -85,33 +87,31 @@ async fn load(c: &Console, visit: &Visit) -> Result<Vec<Waiting>, Failure> {
             .api
             .get(&visit.who, &format!("/api/v1/deliveries/{}", row.id))
             .await?;
-        if let Some(w) = out.iter_mut().find(|w| w.id == row.item) {
-            w.deliveries.push(detail);
-            continue;
+        match out.iter_mut().find(|w| w.id == row.item) {
+            Some(w) => w.deliveries.push(detail),
+            None => out.push(Waiting {
+                id: row.item.clone(),
+                item: None,
+                deliveries: vec![detail],
+            }),
         }
-        let item = match c
-            .api
-            .get(&visit.who, &format!("/api/v1/items/{}", enc(&row.item)))
-            .await
-        {
-            Ok(i) => Some(i),
-            Err(f) if f.status == StatusCode::NOT_FOUND => None,
-            Err(f) => return Err(f),
-        };
-        out.push(Waiting {
-            id: row.item.clone(),
-            item,
-            deliveries: vec![detail],
-        });
+    }
+    // At most 500 deliveries, so at most 500 items: one page.
+    let ids: Vec<&str> = out.iter().map(|w| w.id.as_str()).collect();
+    if !ids.is_empty() {
+        let uri = format!("/api/v1/items?limit=500&ids={}", enc(&ids.join(",")));
+        let mut items: ItemList = c.api.get(&visit.who, &uri).await?;
+        for w in &mut out {
+            if let Some(i) = items.items.iter().position(|i| i.id == w.id) {
+                w.item = Some(items.items.swap_remove(i));
+            }
+        }
     }
     Ok(out)
 }
 
 fn item_section(f: &Frame, w: &Waiting, errors: &[FieldError]) -> String {
-    let title = w
-        .item
-        .as_ref()
-        .map_or(w.id.as_str(), |i| i.summary.title.as_str());
+    let title = w.item.as_ref().map_or(w.id.as_str(), |i| i.title.as_str());
     let mut out = format!(
         "<section class=\"crier-approval\" aria-labelledby=\"item-{id}\">\
          <h2 class=\"govuk-heading-m\" id=\"item-{id}\"><a class=\"govuk-link\" href=\"/console/items/{href}\">{t}</a></h2>\n",
@@ -121,12 +121,9 @@ fn item_section(f: &Frame, w: &Waiting, errors: &[FieldError]) -> String {
     );
     if let Some(i) = &w.item {
         out.push_str(&layout::summary_list(&[
-            ("Kind", esc(&i.summary.kind)),
-            ("Publishes", esc(&f.time(i.summary.at))),
-            (
-                "Version",
-                format!("<code>{}</code>", esc(&i.summary.version)),
-            ),
+            ("Kind", esc(&i.kind)),
+            ("Publishes", esc(&f.time(i.at))),
+            ("Version", format!("<code>{}</code>", esc(&i.version))),
         ]));
     }
     for d in &w.deliveries {
@@ -235,9 +232,9 @@ fn decision(f: &Frame, w: &Waiting, errors: &[FieldError]) -> String {
         return "<p class=\"govuk-body\">This item is no longer in the campaign files, so it cannot be approved as a whole.</p>".into();
     };
     let to = |what: &str| format!("/console/approvals/{}/{what}", enc(&w.id));
-    let version = item.summary.version.as_str();
+    let version = item.version.as_str();
     let hidden = [("version", version)];
-    let title = esc(&item.summary.title);
+    let title = esc(&item.title);
     let approve = button_form(
         &to("approve"),
         &hidden,

@@ -2,7 +2,8 @@
 //! the organisation's timezone, each entry an item with its kind and its
 //! channels' states; filters; a warning where two items share a slot.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::hash_map::Entry::{Occupied, Vacant};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
@@ -195,6 +196,8 @@ fn by_day<'a>(
     filtered: bool,
 ) -> BTreeMap<NaiveDate, Vec<Entry<'a>>> {
     let mut days: BTreeMap<NaiveDate, Vec<Entry<'a>>> = BTreeMap::new();
+    // Where each (day, item, occasion) entry is: a busy day has hundreds.
+    let mut at: HashMap<(NaiveDate, &str, &str), usize> = HashMap::new();
     for d in rows {
         let summary = items.get(&d.item);
         if filtered && summary.is_none() {
@@ -202,17 +205,17 @@ fn by_day<'a>(
         }
         let date = d.due_at.with_timezone(&frame.timezone).date_naive();
         let entries = days.entry(date).or_default();
-        match entries
-            .iter_mut()
-            .find(|e| e.item == d.item && e.deliveries[0].occasion == d.occasion)
-        {
-            Some(e) => e.deliveries.push(d),
-            None => entries.push(Entry {
-                due: d.due_at,
-                item: &d.item,
-                summary,
-                deliveries: vec![d],
-            }),
+        match at.entry((date, &d.item, &d.occasion)) {
+            Occupied(e) => entries[*e.get()].deliveries.push(d),
+            Vacant(e) => {
+                e.insert(entries.len());
+                entries.push(Entry {
+                    due: d.due_at,
+                    item: &d.item,
+                    summary,
+                    deliveries: vec![d],
+                });
+            }
         }
     }
     days

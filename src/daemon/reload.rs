@@ -12,14 +12,8 @@ use tracing::{error, info, warn};
 
 use crate::diagnostics::Report;
 use crate::store::{Store, SyncSummary};
-use crate::workspace::{Variants, Workspace};
-
-/// A workspace that passed `check`, with the variants checking rendered:
-/// planning uses them, so a reload renders each (item, channel) once.
-pub struct Checked {
-    pub workspace: Workspace,
-    pub variants: Variants,
-}
+pub use crate::workspace::Checked;
+use crate::workspace::Workspace;
 
 /// Loads and checks everything; `Err` carries the diagnostics that make it unusable.
 pub fn load_checked(config: &Path) -> Result<Checked, Vec<String>> {

@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 pub use channel::ChannelStore;
 pub use reviews::Reviews;
 
-use crate::delivery::{Actor, Delivery, HoldReason, Planned, Receipt, State, Transition};
+use crate::delivery::{
+    Actor, Delivery, DeliverySummary, HoldReason, Planned, Receipt, State, Transition,
+};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -302,6 +304,13 @@ pub trait Store: Reviews + Send + Sync {
 
     /// Deliveries matching `filter`, by due time.
     async fn list(&self, filter: &QueueFilter) -> Result<Vec<Delivery>, StoreError>;
+
+    /// [`Store::list`]'s deliveries as a listing shows them, without
+    /// reading their variants: for the queue and the calendar.
+    async fn list_summaries(
+        &self,
+        filter: &QueueFilter,
+    ) -> Result<Vec<DeliverySummary>, StoreError>;
 
     /// The audit log of one delivery in the order it was written (not by
     /// `at`, which comes from callers' clocks); [`StoreError::NotFound`] if

@@ -50,6 +50,29 @@ async fn an_update_changes_one_value_and_keeps_comments_layout_and_other_items()
     assert_eq!(courses(&fx), expected);
 }
 
+/// A save renders each (item, channel) once: the variants its check
+/// rendered are the ones planned, not rendered again to plan (issue #11).
+#[tokio::test]
+async fn a_save_renders_each_variant_once() {
+    let fx = Fixture::new().await;
+    let (etag, item) = read(&fx, "course-a").await;
+    let mut fields = item["fields"].clone();
+    fields["title"] = json!("Course A, renamed");
+    let (status, body) = put(&fx, &etag, &fields).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ws = fx.state.workspace();
+    let pairs: usize = ws.items.iter().map(|i| i.channels.len()).sum();
+    assert_eq!(pairs, 3, "course-a on two channels, course-b on one");
+    assert_eq!(ws.renders.load(std::sync::atomic::Ordering::Relaxed), pairs);
+    // And what was planned is the saved variant.
+    let planned = fx.state.store.list(&Default::default()).await.unwrap();
+    let renamed = planned.iter().filter(|d| d.item == "course-a");
+    assert_eq!(renamed.clone().count(), 2, "{planned:?}");
+    for d in renamed {
+        assert!(d.variant.text.starts_with("Course A, renamed"), "{d:?}");
+    }
+}
+
 #[tokio::test]
 async fn two_updates_from_the_same_version_one_wins_and_the_file_holds_it() {
     let fx = Fixture::new().await;
@@ -263,4 +286,31 @@ async fn a_draft_is_checked_and_previewed_without_saving() {
         .unwrap()
         .starts_with("A draft"));
     assert!(!fx.file("campaigns/draft-1.toml").exists());
+}
+
+/// `ids` lists just those items (unknown ones left out), in publish
+/// order, with the other filters still applied.
+#[tokio::test]
+async fn a_listing_by_ids_gives_those_items_in_publish_order() {
+    let fx = Fixture::new().await;
+    let ids = |list: &Value| -> Vec<String> {
+        let items = list["items"].as_array().unwrap();
+        items
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let uri = "/api/v1/items?ids=course-b,no-such-item,course-a";
+    let (status, _, list) = fx.as_role("author", "GET", uri, &[], None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(
+        (ids(&list), &list["total"]),
+        (
+            vec!["course-a".to_string(), "course-b".to_string()],
+            &json!(2)
+        )
+    );
+    let uri = "/api/v1/items?ids=course-b,course-a&channel=signed-off";
+    let (_, _, list) = fx.as_role("author", "GET", uri, &[], None).await;
+    assert_eq!(ids(&list), ["course-a"]);
 }

@@ -66,6 +66,7 @@ macro_rules! contract_tests {
             counts_by_channel_and_state,
             history_in_order_with_actors,
             list_filters,
+            summaries_are_the_listed_deliveries,
             channel_statuses,
             posted_parts_are_the_resume_point,
             record_sent_clears_last_error,

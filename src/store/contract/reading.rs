@@ -191,6 +191,81 @@ pub async fn list_filters(store: &dyn Store) {
     assert!(store.get(9999).await.unwrap().is_none());
 }
 
+/// A listing's summaries are the listed deliveries, field for field, in
+/// the same order, under every filter, whatever state each is in.
+pub async fn summaries_are_the_listed_deliveries(store: &dyn Store) {
+    let mut plan = [
+        planned("s", "news", "at", 0, "t"),
+        planned("r", "news", "at", 1, "t"),
+        planned("h", "social", "at", 2, "t"),
+        planned("p", "social", "at", 30, "t"),
+    ];
+    plan[2].requires_approval = true;
+    plan[3].requires_approval = true;
+    store.sync_plan(&plan, at(0)).await.unwrap();
+    let (s, r, h) = (
+        find(store, "s", "news").await.id,
+        find(store, "r", "news").await.id,
+        find(store, "h", "social").await.id,
+    );
+    store.lease_due(at(1), 2, LEASE).await.unwrap();
+    let receipt = Receipt {
+        remote_id: Some("42".into()),
+        remote_url: Some("https://example.org/42".into()),
+    };
+    store
+        .record_sent(s, &receipt, at(1), "posted")
+        .await
+        .unwrap();
+    store
+        .record_retry(r, at(5), "429 rate limited", at(1))
+        .await
+        .unwrap();
+    let note = "waiting for approval";
+    let held = store.hold(h, HoldReason::Approval, note, Actor::Daemon, at(1));
+    held.await.unwrap();
+    let filters = [
+        QueueFilter::default(),
+        QueueFilter {
+            channel: Some("social".into()),
+            due_from: Some(at(1)),
+            due_before: Some(at(60)),
+            ..QueueFilter::default()
+        },
+        QueueFilter {
+            awaiting_approval: true,
+            ..QueueFilter::default()
+        },
+        QueueFilter {
+            state: Some(State::Retrying),
+            item: Some("r".into()),
+            ..QueueFilter::default()
+        },
+        QueueFilter {
+            after: Some((at(0), s)),
+            limit: Some(2),
+            ..QueueFilter::default()
+        },
+    ];
+    for f in &filters {
+        let full: Vec<_> = store.list(f).await.unwrap();
+        let summaries = store.list_summaries(f).await.unwrap();
+        let expected: Vec<_> = full.iter().map(|d| d.summary()).collect();
+        assert_eq!(summaries, expected, "{f:?}");
+    }
+    let all = store.list_summaries(&filters[0]).await.unwrap();
+    let sent = all.iter().find(|d| d.id == s).unwrap();
+    assert_eq!(
+        (sent.state, sent.remote_url.as_deref(), sent.sent_at),
+        (State::Sent, Some("https://example.org/42"), Some(at(1)))
+    );
+    let retrying = all.iter().find(|d| d.id == r).unwrap();
+    assert_eq!(retrying.last_error.as_deref(), Some("429 rate limited"));
+    let waiting = store.list_summaries(&filters[2]).await.unwrap();
+    let waiting: Vec<&str> = waiting.iter().map(|d| d.item.as_str()).collect();
+    assert_eq!(waiting, ["h", "p"]);
+}
+
 pub async fn channel_statuses(store: &dyn Store) {
     assert!(store.channel_statuses().await.unwrap().is_empty());
     store

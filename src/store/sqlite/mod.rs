@@ -7,7 +7,8 @@
 //! and checked state changes), `queries.rs` (reads and switches),
 //! `parts.rs` (the posted parts of threads), `channel.rs` (the channel
 //! view), `lists/` (the mailing lists), `people.rs` (accounts, sessions,
-//! tokens, one-time links), `reviews.rs` (review links and their views).
+//! tokens, one-time links), `reviews.rs` (review links and their views),
+//! `bench.rs` (bulk loads for benchmarks).
 
 use std::path::Path;
 use std::time::Duration;
@@ -17,9 +18,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use crate::delivery::{Actor, Delivery, HoldReason, Planned, State};
+use crate::delivery::{Actor, Delivery, HoldReason, State};
 use crate::store::StoreError;
 use crate::variant::Variant;
 
@@ -34,6 +35,7 @@ macro_rules! delivery_columns {
 }
 
 mod audit;
+mod bench;
 mod channel;
 mod group;
 mod lease;
@@ -47,6 +49,9 @@ mod reviews;
 mod schema;
 #[cfg(test)]
 mod tests;
+
+/// Rows sqlx's SQLite thread may read ahead of the task taking them.
+const ROW_BUFFER: usize = 1024;
 
 /// How long a write waits for another process's write to finish before
 /// giving up with [`StoreError::Locked`].
@@ -152,7 +157,12 @@ impl SqliteStore {
             // power cut, or the next start could post again.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(busy_timeout);
+            .busy_timeout(busy_timeout)
+            // sqlx's SQLite thread hands rows over a bounded channel: with
+            // room for a page of rows (the audit log's 500, a queue of
+            // full deliveries) it reads on instead of waiting to be woken
+            // for each row the reader takes.
+            .row_buffer_size(ROW_BUFFER);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -195,70 +205,6 @@ impl SqliteStore {
     /// Closes every connection, checkpointing the WAL.
     pub async fn close(&self) {
         self.pool.close().await;
-    }
-
-    /// Loads planned deliveries in one transaction, for benchmarks and
-    /// fixtures: one prepared multi-row statement run in a loop (a row per
-    /// statement spends most of its time crossing to SQLite's thread). Writes
-    /// no audit rows and skips keys that already exist; returns how many
-    /// were inserted.
-    #[doc(hidden)]
-    pub async fn insert_many_for_bench(&self, rows: &[Planned]) -> Result<u64, StoreError> {
-        const BATCH: usize = 100;
-        let statement = |n: usize| {
-            let values: Vec<String> = (0..n)
-                .map(|i| {
-                    let p = i * 7;
-                    format!(
-                        "(${}, ${}, ${}, 'planned', ${}, ${}, ${}, ${}, $1, $1)",
-                        p + 2,
-                        p + 3,
-                        p + 4,
-                        p + 5,
-                        p + 6,
-                        p + 7,
-                        p + 8
-                    )
-                })
-                .collect();
-            format!(
-                "INSERT INTO deliveries (item, channel, occasion, state, due_at,
-                     requires_approval, variant, fingerprint, created_at, updated_at)
-                 VALUES {}
-                 ON CONFLICT (item, channel, occasion) DO NOTHING",
-                values.join(", ")
-            )
-        };
-        let full = statement(BATCH);
-        let now = Utc::now().timestamp_millis();
-        let mut tx = self.write().await?;
-        let mut inserted = 0;
-        for chunk in rows.chunks(BATCH) {
-            let sql = if chunk.len() == BATCH {
-                full.clone()
-            } else {
-                statement(chunk.len())
-            };
-            // Only numbered placeholders are generated; every value is bound.
-            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now);
-            for p in chunk {
-                query = query
-                    .bind(p.item.clone())
-                    .bind(p.channel.clone())
-                    .bind(p.occasion.clone())
-                    .bind(p.due_at.timestamp_millis())
-                    .bind(p.requires_approval)
-                    .bind(p.variant.canonical_json())
-                    .bind(p.fingerprint.clone());
-            }
-            inserted += query
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?
-                .rows_affected();
-        }
-        tx.commit().await.map_err(db_error)?;
-        Ok(inserted)
     }
 
     /// Starts a write transaction, taking the write lock up front so a

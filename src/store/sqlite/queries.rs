@@ -3,89 +3,101 @@
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{corrupt, db_error, delivery_from_row, parse_state, stamp, time, SqliteStore};
-use crate::delivery::{Actor, Delivery, State, Transition};
+use sqlx::sqlite::SqliteRow;
+
+use super::{
+    corrupt, db_error, delivery_from_row, opt_time, parse_hold, parse_state, stamp, time,
+    SqliteStore,
+};
+use crate::delivery::{Actor, Delivery, DeliverySummary, State, Transition};
 use crate::store::{Paused, QueueFilter, StoreError};
+
+/// What a listing reads of each delivery: not the variant, the bulk of a
+/// row. [`SummaryColumns`] in the same order.
+pub(super) const SUMMARY_COLUMNS: &str =
+    "id, item, channel, occasion, state, hold_reason, due_at, \
+     attempts, last_error, remote_url, sent_at, requires_approval, approved";
+
+/// [`SUMMARY_COLUMNS`] as SQLite's `json_array` writes them.
+type SummaryColumns = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    i64,
+    i64,
+);
+
+fn summary(c: SummaryColumns) -> Result<DeliverySummary, StoreError> {
+    let (id, item, channel, occasion, state, hold, due_at, attempts, error, url, sent, req, ok) = c;
+    Ok(DeliverySummary {
+        id,
+        item,
+        channel,
+        occasion,
+        state: parse_state(&state, id)?,
+        hold_reason: parse_hold(hold, id)?,
+        due_at: time(due_at, id, "due_at")?,
+        attempts: u32::try_from(attempts)
+            .map_err(|_| corrupt(format!("delivery {id} has {attempts} attempts")))?,
+        last_error: error,
+        remote_url: url,
+        sent_at: opt_time(sent, id, "sent_at")?,
+        requires_approval: req != 0,
+        approved: ok != 0,
+    })
+}
 
 impl SqliteStore {
     pub(super) async fn select_list(
         &self,
         filter: &QueueFilter,
     ) -> Result<Vec<Delivery>, StoreError> {
-        // Only placeholders are spliced in; every value is bound.
-        let mut sql = String::from(concat!("SELECT ", delivery_columns!(), " FROM deliveries"));
-        let mut conditions = Vec::new();
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            n
-        };
-        if filter.state.is_some() {
-            conditions.push(format!("state = ${}", next()));
-        }
-        if filter.hold_reason.is_some() {
-            conditions.push(format!("hold_reason = ${}", next()));
-        }
-        if filter.channel.is_some() {
-            conditions.push(format!("channel = ${}", next()));
-        }
-        if filter.item.is_some() {
-            conditions.push(format!("item = ${}", next()));
-        }
-        if filter.after.is_some() {
-            let (t, i) = (next(), next());
-            conditions.push(format!("(due_at > ${t} OR (due_at = ${t} AND id > ${i}))"));
-        }
-        if filter.due_from.is_some() {
-            conditions.push(format!("due_at >= ${}", next()));
-        }
-        if filter.due_before.is_some() {
-            conditions.push(format!("due_at < ${}", next()));
-        }
-        if filter.awaiting_approval {
-            conditions.push(
-                "requires_approval = 1 AND approved = 0 AND (state IN ('planned', 'retrying') \
-                 OR (state = 'held' AND hold_reason = 'approval'))"
-                    .into(),
-            );
-        }
-        if !conditions.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&conditions.join(" AND "));
-        }
-        sql.push_str(" ORDER BY due_at, id");
-        if filter.limit.is_some() {
-            sql.push_str(&format!(" LIMIT ${}", next()));
-        }
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        if let Some(state) = filter.state {
-            query = query.bind(state.as_str());
-        }
-        if let Some(reason) = filter.hold_reason {
-            query = query.bind(reason.as_str());
-        }
-        if let Some(channel) = &filter.channel {
-            query = query.bind(channel.clone());
-        }
-        if let Some(item) = &filter.item {
-            query = query.bind(item.clone());
-        }
-        if let Some((due_at, id)) = filter.after {
-            query = query.bind(due_at.timestamp_millis()).bind(id);
-        }
-        for t in [filter.due_from, filter.due_before].into_iter().flatten() {
-            query = query.bind(t.timestamp_millis());
-        }
-        if let Some(limit) = filter.limit {
-            query = query.bind(i64::try_from(limit).unwrap_or(i64::MAX));
-        }
-        query
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error)?
+        self.select_rows(filter, delivery_columns!())
+            .await?
             .iter()
             .map(delivery_from_row)
             .collect()
+    }
+
+    /// One row holding the whole listing as a JSON array, not a row per
+    /// delivery: sqlx hands each row over from its SQLite thread, which
+    /// cost more than SQLite's own reading (~6 µs a row against ~2.5).
+    pub(super) async fn select_summaries(
+        &self,
+        filter: &QueueFilter,
+    ) -> Result<Vec<DeliverySummary>, StoreError> {
+        let sql = format!(
+            "SELECT json_group_array(json_array({SUMMARY_COLUMNS}) ORDER BY due_at, id) FROM ({})",
+            list_sql(filter, SUMMARY_COLUMNS)
+        );
+        let text: String = list_query(&sql, filter)
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(db_error)?;
+        let rows: Vec<SummaryColumns> = serde_json::from_str(&text)
+            .map_err(|e| corrupt(format!("a listing's JSON is unreadable: {e}")))?;
+        rows.into_iter().map(summary).collect()
+    }
+
+    /// `columns` of the deliveries `filter` matches, by due time.
+    async fn select_rows(
+        &self,
+        filter: &QueueFilter,
+        columns: &str,
+    ) -> Result<Vec<SqliteRow>, StoreError> {
+        list_query(&list_sql(filter, columns), filter)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)
     }
 
     pub(super) async fn select_history(&self, id: i64) -> Result<Vec<Transition>, StoreError> {
@@ -248,4 +260,89 @@ impl SqliteStore {
             })
             .collect()
     }
+}
+
+/// The statement listing `columns` of the deliveries `filter` matches, by
+/// due time; [`list_query`] binds its values in the same order. Only
+/// column names and numbered placeholders are spliced in.
+pub(super) fn list_sql(filter: &QueueFilter, columns: &str) -> String {
+    let mut sql = format!("SELECT {columns} FROM deliveries");
+    let mut conditions = Vec::new();
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        n
+    };
+    if filter.state.is_some() {
+        conditions.push(format!("state = ${}", next()));
+    }
+    if filter.hold_reason.is_some() {
+        conditions.push(format!("hold_reason = ${}", next()));
+    }
+    if filter.channel.is_some() {
+        conditions.push(format!("channel = ${}", next()));
+    }
+    if filter.item.is_some() {
+        conditions.push(format!("item = ${}", next()));
+    }
+    if filter.after.is_some() {
+        let (t, i) = (next(), next());
+        conditions.push(format!("(due_at > ${t} OR (due_at = ${t} AND id > ${i}))"));
+    }
+    if filter.due_from.is_some() {
+        conditions.push(format!("due_at >= ${}", next()));
+    }
+    if filter.due_before.is_some() {
+        conditions.push(format!("due_at < ${}", next()));
+    }
+    if filter.awaiting_approval {
+        // `state IN (…)` is the partial index's own term
+        // (`deliveries_awaiting`), written alike so the planner uses it.
+        conditions.push(
+            "requires_approval = 1 AND approved = 0 \
+             AND state IN ('planned', 'retrying', 'held') \
+             AND (state IN ('planned', 'retrying') \
+             OR (state = 'held' AND hold_reason = 'approval'))"
+                .into(),
+        );
+    }
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions.join(" AND "));
+    }
+    sql.push_str(" ORDER BY due_at, id");
+    if filter.limit.is_some() {
+        sql.push_str(&format!(" LIMIT ${}", next()));
+    }
+    sql
+}
+
+/// `sql` (from [`list_sql`]) with `filter`'s values bound.
+pub(super) fn list_query<'q>(
+    sql: &str,
+    filter: &QueueFilter,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    let mut query = sqlx::query(AssertSqlSafe(sql.to_string()));
+    if let Some(state) = filter.state {
+        query = query.bind(state.as_str());
+    }
+    if let Some(reason) = filter.hold_reason {
+        query = query.bind(reason.as_str());
+    }
+    if let Some(channel) = &filter.channel {
+        query = query.bind(channel.clone());
+    }
+    if let Some(item) = &filter.item {
+        query = query.bind(item.clone());
+    }
+    if let Some((due_at, id)) = filter.after {
+        query = query.bind(due_at.timestamp_millis()).bind(id);
+    }
+    for t in [filter.due_from, filter.due_before].into_iter().flatten() {
+        query = query.bind(t.timestamp_millis());
+    }
+    if let Some(limit) = filter.limit {
+        query = query.bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    }
+    query
 }

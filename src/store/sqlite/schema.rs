@@ -279,6 +279,15 @@ const MIGRATIONS: &[&[&str]] = &[&[
     "ALTER TABLE content_changes ADD COLUMN after_text TEXT",
     "ALTER TABLE content_changes ADD COLUMN reason TEXT",
     "ALTER TABLE content_changes ADD COLUMN not_in_git TEXT",
+], &[
+    // 12: the console's reads. A calendar filtered by channel reads one
+    // channel's month in due order (by (channel, state) it sorted every
+    // row the channel ever had); the approvals list reads what awaits
+    // approval in due order (a handful of rows, not every pending one
+    // sorted). Queries repeat the partial index's terms literally.
+    "CREATE INDEX deliveries_channel_due ON deliveries (channel, due_at)",
+    "CREATE INDEX deliveries_awaiting ON deliveries (requires_approval, approved, due_at)
+        WHERE state IN ('planned', 'retrying', 'held')",
 ]];
 
 /// The schema version this build writes.
