@@ -243,3 +243,40 @@ pub fn cards(variants: &[Value]) -> String {
     let cards: String = variants.iter().map(|v| card(v, &[])).collect();
     format!("<div class=\"crier-previews\">{cards}</div>")
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    /// A post's links and tags (from its annotations' `uri` and `tag`
+    /// keys, however deeply a channel nests them) and a structured
+    /// message are shown as sent.
+    #[test]
+    fn a_card_shows_links_tags_and_the_message_as_sent() {
+        let v = json!({
+            "channel": "chat", "kind": "social", "limit": 300, "unit": "characters",
+            "parts": [{ "text": "Closed on Friday https://p.example/c #Closed", "length": 44,
+                "annotations": { "facets": [
+                    { "features": [{ "uri": "https://p.example/c" }] },
+                    { "features": [{ "tag": "Closed" }] } ] } }],
+            "payload": { "card": { "title": "Closed on <Friday>" } },
+        });
+        let html = super::card(&v, &[]);
+        assert!(
+            html.contains("<dt class=\"govuk-summary-list__key\">Links</dt>"),
+            "{html}"
+        );
+        assert!(html.contains("<li>https://p.example/c</li>"), "{html}");
+        assert!(html.contains("<li>#Closed</li>"), "{html}");
+        assert!(html.contains("The message as sent to chat"), "{html}");
+        assert!(html.contains("Closed on &lt;Friday&gt;"), "{html}");
+        let plain = super::card(
+            &json!({ "channel": "log", "parts": [{ "text": "Hi", "length": 2 }] }),
+            &[],
+        );
+        assert!(
+            !plain.contains("Links") && !plain.contains("as sent to"),
+            "{plain}"
+        );
+    }
+}

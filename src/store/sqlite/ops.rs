@@ -11,9 +11,8 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
 
 use super::{db_error, delivery_from_row, log, parse_hold, parse_state, stamp, SqliteStore};
-use crate::delivery::{
-    Actor, Delivery, DeliverySummary, HoldReason, Planned, Receipt, State, Transition,
-};
+use crate::delivery::DeliverySummary as Summary;
+use crate::delivery::{Actor, Delivery, HoldReason, Planned, Receipt, State, Transition};
 use crate::store::{
     AuditEntry, AuditFilter, Change, ChannelActivity, ContentChange, Paused, QueueFilter, Store,
     StoreError, SyncSummary,
@@ -374,8 +373,7 @@ impl Store for SqliteStore {
     async fn list(&self, filter: &QueueFilter) -> Result<Vec<Delivery>, StoreError> {
         self.select_list(filter).await
     }
-
-    async fn list_summaries(&self, f: &QueueFilter) -> Result<Vec<DeliverySummary>, StoreError> {
+    async fn list_summaries(&self, f: &QueueFilter) -> Result<Vec<Summary>, StoreError> {
         self.select_summaries(f).await
     }
 
