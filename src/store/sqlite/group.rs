@@ -154,6 +154,29 @@ impl SqliteStore {
     }
 }
 
+/// The fast path's "sent" for a batch ($1: a JSON array). The unary `+`
+/// keeps SQLite from reading every in-flight row through the state index
+/// and scanning the batch for each (a burst has a thousand in flight): the
+/// batch drives, each row found by its id.
+pub(super) const SENT_SQL: &str =
+    "UPDATE deliveries SET state = 'sent', hold_reason = NULL, lease_expires_at = NULL,
+         next_attempt_at = NULL, last_error = NULL, remote_id = j.rid, remote_url = j.url,
+         sent_at = j.at, updated_at = j.at
+     FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.at') AS at,
+                  json_extract(value, '$.rid') AS rid, json_extract(value, '$.url') AS url
+           FROM json_each($1)) AS j
+     WHERE deliveries.id = j.id AND +deliveries.state = 'in_flight'
+     RETURNING deliveries.id";
+
+/// The fast path's "request started" for a batch, as [`SENT_SQL`].
+pub(super) const STARTED_SQL: &str =
+    "UPDATE deliveries SET request_started_at = j.at, updated_at = j.at
+     FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.at') AS at
+           FROM json_each($1)) AS j
+     WHERE deliveries.id = j.id AND +deliveries.state = 'in_flight'
+       AND deliveries.lease_expires_at > j.at
+     RETURNING deliveries.id";
+
 /// Which (is "request started", delivery id) the fast path applied.
 type Applied = std::collections::HashSet<(bool, i64)>;
 
@@ -206,20 +229,11 @@ async fn fast_path(
     let mut done = Applied::new();
     // Outcomes first: in the audit log they come before the next marks.
     if !sent.is_empty() {
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "UPDATE deliveries SET state = 'sent', hold_reason = NULL, lease_expires_at = NULL,
-                 next_attempt_at = NULL, last_error = NULL, remote_id = j.rid, remote_url = j.url,
-                 sent_at = j.at, updated_at = j.at
-             FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.at') AS at,
-                          json_extract(value, '$.rid') AS rid, json_extract(value, '$.url') AS url
-                   FROM json_each($1)) AS j
-             WHERE deliveries.id = j.id AND deliveries.state = 'in_flight'
-             RETURNING deliveries.id",
-        )
-        .bind(serde_json::Value::Array(sent.clone()).to_string())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_error)?;
+        let rows: Vec<(i64,)> = sqlx::query_as(SENT_SQL)
+            .bind(serde_json::Value::Array(sent.clone()).to_string())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_error)?;
         let ok: std::collections::HashSet<i64> = rows.into_iter().map(|r| r.0).collect();
         let logged: Vec<_> = sent
             .into_iter()
@@ -238,18 +252,11 @@ async fn fast_path(
         done.extend(ok.into_iter().map(|id| (false, id)));
     }
     if !started.is_empty() {
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "UPDATE deliveries SET request_started_at = j.at, updated_at = j.at
-             FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.at') AS at
-                   FROM json_each($1)) AS j
-             WHERE deliveries.id = j.id AND deliveries.state = 'in_flight'
-               AND deliveries.lease_expires_at > j.at
-             RETURNING deliveries.id",
-        )
-        .bind(serde_json::Value::Array(started.clone()).to_string())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_error)?;
+        let rows: Vec<(i64,)> = sqlx::query_as(STARTED_SQL)
+            .bind(serde_json::Value::Array(started.clone()).to_string())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_error)?;
         let ok: std::collections::HashSet<i64> = rows.into_iter().map(|r| r.0).collect();
         let logged: Vec<_> = started
             .into_iter()
