@@ -152,6 +152,8 @@ impl Dispatcher {
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
                 _ = self.wake.notified() => {}
+                // An outcome may have scheduled a retry before the sleep's end.
+                _ = tasks.join_next(), if !tasks.is_empty() => {}
                 _ = stopping.wait() => {}
             }
             more = true;
