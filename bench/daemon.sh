@@ -4,25 +4,31 @@
 #   bench/daemon.sh           # 1,000,000 planned rows, 60 s idle window (~6 min)
 #   bench/daemon.sh --quick   # 100,000 rows, 10 s idle window (~1 min)
 #   bench/daemon.sh --starts  # only the start figures (with --quick: 100,000 rows)
+#   bench/daemon.sh --running # only the running figures (no start figures)
 #
 # Measures `crier serve` with an empty store (the baseline) and with N
-# planned deliveries: time to start, resident memory, idle CPU, and the
+# planned deliveries: time to start, resident memory, idle CPU, the
 # dispatch lateness of 1,000 deliveries that fall due in the same second to
-# a `discard` channel. Everything runs in a temporary folder (BENCH_TMPDIR,
-# default /tmp; BENCH_KEEP=1 keeps it) on a free port of 127.0.0.1.
+# a `discard` channel, and the sustained rate of 50,000 due at once.
+# Everything runs in a temporary folder (BENCH_TMPDIR, default /tmp;
+# BENCH_KEEP=1 keeps it) on a free port of 127.0.0.1. BENCH_BIN=path runs
+# another build of crier (e.g. main's, for a before/after in one session).
 set -euo pipefail
 
 ROWS=1000000
 IDLE=60
 BURST=1000
+SUSTAINED=${BENCH_SUSTAINED:-50000}
 STARTS=3
 MODE=full
 STARTS_ONLY=0
+RUNNING_ONLY=0
 for arg in "$@"; do
     case "$arg" in
         --quick) ROWS=100000 IDLE=10 MODE=quick ;;
         --starts) STARTS_ONLY=1 ;;
-        -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+        --running) RUNNING_ONLY=1 ;;
+        -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -31,7 +37,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 echo "== building (release)" >&2
 cargo build --release --quiet --bin crier --example bench_fill
-BIN=$ROOT/target/release/crier
+BIN=${BENCH_BIN:-$ROOT/target/release/crier}
 FILL=$ROOT/target/release/examples/bench_fill
 
 WORK=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/crier-bench.XXXXXX")
@@ -149,37 +155,41 @@ idle_cpu() {
         'BEGIN { printf "%.3f", 100 * (d / t) / (w / 1000) }')
 }
 
-# Inserts $BURST deliveries due at one whole second ~5 s ahead into the
+# Inserts $2 deliveries due at one whole second $3 s ahead into the
 # running daemon's store, wakes it, waits for all to be sent, and sets
-# LATENESS (p50 p90 p99 max first last, in ms) from the store's own times.
+# LATENESS (p50 p90 p99 max min, in ms) from the store's own times, and
+# RATE: deliveries sent per second, from the due time to the last sent_at.
 burst() {
-    local prefix=$1 due due_ms
-    due_ms=$((($(now_ms) / 1000 + 6) * 1000))
+    local prefix=$1 count=$2 lead=$3 due due_ms out
+    due_ms=$((($(now_ms) / 1000 + lead) * 1000))
     due=$(date -u -d "@$((due_ms / 1000))" +%Y-%m-%dT%H:%M:%SZ)
-    "$FILL" "$DB" "$BURST" --due-at "$due" --prefix "$prefix" >/dev/null
+    "$FILL" "$DB" "$count" --due-at "$due" --prefix "$prefix" >/dev/null
     curl -fsS -X POST "$URL/wake" >/dev/null
     if (($(now_ms) >= due_ms)); then
         echo "the burst was inserted after it fell due; lateness would be wrong" >&2
         exit 1
     fi
-    LATENESS=$(python3 - "$DB" "$prefix" "$BURST" <<'EOF'
+    out=$(python3 - "$DB" "$prefix" "$count" <<'EOF'
 import sqlite3, sys, time
 db, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
 q = "SELECT due_at, sent_at FROM deliveries WHERE item LIKE ? || '-%' AND state = 'sent'"
-deadline = time.time() + 300
+deadline = time.time() + 600
 while True:
     rows = con.execute(q, (prefix,)).fetchall()
     if len(rows) == n:
         break
     if time.time() > deadline:
-        sys.exit(f"only {len(rows)} of {n} burst deliveries sent after 300 s")
+        sys.exit(f"only {len(rows)} of {n} burst deliveries sent after 600 s")
     time.sleep(0.2)
 late = sorted(s - d for d, s in rows)
 pct = lambda p: late[min(len(late) - 1, max(0, -(-p * len(late) // 100) - 1))]  # nearest rank
-print(pct(50), pct(90), pct(99), late[-1], late[0])
+rate = round(n / max(late[-1], 1) * 1000)
+print(pct(50), pct(90), pct(99), late[-1], late[0], rate)
 EOF
 )
+    LATENESS=${out% *}
+    RATE=${out##* }
 }
 
 # One store, measured: starts, memory, idle CPU. $1 label; $2 a template
@@ -234,8 +244,12 @@ measure_running() {
     R[$label.idle_cpu_pct]=$IDLE_CPU_PCT
     R[$label.rss_idle]=$(kib "$PID" VmRSS)
     echo "   burst of $BURST due in the same second" >&2
-    burst "burst"
+    burst "burst" "$BURST" 6
     R[$label.lateness]=$LATENESS
+    echo "   sustained: $SUSTAINED due in the same second" >&2
+    burst "sustained" "$SUSTAINED" 12
+    R[$label.sustained]=$RATE
+    R[$label.sustained_late]=$LATENESS
     R[$label.rss_burst]=$(kib "$PID" VmRSS)
     R[$label.hwm_run]=$(kib "$PID" VmHWM)
     stop_daemon
@@ -243,7 +257,7 @@ measure_running() {
 
 echo "== workspace $WORK, port $PORT, $ROWS rows, idle window $IDLE s" >&2
 echo "== (a) empty store" >&2
-measure_starts empty ""
+((RUNNING_ONLY)) || measure_starts empty ""
 ((STARTS_ONLY)) || measure_running empty 0
 
 echo "== (b) $ROWS planned rows" >&2
@@ -252,7 +266,7 @@ FILL_OUT=$("$FILL" "$WORK/template/crier.db" "$ROWS" --prefix bench)
 echo "   $FILL_OUT" >&2
 FILL_S=$(sed -n 's/.* in \([0-9.]*\) s .*/\1/p' <<<"$FILL_OUT")
 DB_MB=$(du -m "$WORK/template/crier.db" | cut -f1)
-measure_starts full "$WORK/template/crier.db"
+((RUNNING_ONLY)) || measure_starts full "$WORK/template/crier.db"
 ((STARTS_ONLY)) || measure_running full "$ROWS"
 
 # ---- the table -----------------------------------------------------------
@@ -262,7 +276,8 @@ DIRTY=$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -qv '^??' && echo "
 cat <<EOF
 
 crier daemon benchmark ($MODE)  $(date -u +%Y-%m-%dT%H:%MZ)
-commit     $COMMIT$DIRTY
+commit     $COMMIT$DIRTY; binary ${BENCH_BIN:-built from it}
+load       $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min, at the end)
 machine    $(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr)
 store      $(df -T "$WORK" | awk 'NR == 2 { print $2 }') at $WORK; SQLite WAL, synchronous=FULL
 rows       $ROWS planned on channel bench-null (discard), due over the next year; filled in ${FILL_S} s; db ${DB_MB} MB
@@ -270,6 +285,8 @@ burst      $BURST deliveries due at one whole second; concurrency ${BENCH_CONCUR
 
 | figure                                   | empty store (baseline) | $ROWS planned | ratio / target |
 |------------------------------------------|-----------------------:|--------------:|---------------:|
+EOF
+((RUNNING_ONLY)) || cat <<EOF
 | time to start, mean of $STARTS (ms)               | ${R[empty.start_ms]} | ${R[full.start_ms]} | $(ratio "${R[full.start_ms]}" "${R[empty.start_ms]}") |
 |   … of which plan sync done at (ms, last start)  | ${R[empty.sync_ms.$STARTS]} | ${R[full.sync_ms.$STARTS]} | |
 |   planned rows the start cancelled               | ${R[empty.cancelled]} | ${R[full.cancelled]} | |
@@ -287,9 +304,15 @@ cat <<EOF
 | idle CPU (% of one core)                 | ${R[empty.idle_cpu_pct]} | ${R[full.idle_cpu_pct]} | target ≈ 0 |
 | lateness p50 (ms)                        | $e50 | $f50 | |
 | lateness p90 (ms)                        | $e90 | $f90 | |
-| lateness p99 (ms)                        | $e99 | $f99 | $(ratio "$f99" 100) of 100 ms ($(ratio "$e99" 100) empty) |
+| lateness p99 (ms)                        | $e99 | $f99 | $(ratio "$f99" 50) of 50 ms ($(ratio "$e99" 50) empty) |
 | lateness max (ms)                        | $emax | $fmax | |
 | lateness min (ms)                        | $emin | $fmin | |
 | VmRSS after the burst (MiB)              | $(mib "${R[empty.rss_burst]}") | $(mib "${R[full.rss_burst]}") | $(ratio "${R[full.rss_burst]}" "${R[empty.rss_burst]}") |
 | VmHWM of the running daemon (MiB)        | $(mib "${R[empty.hwm_run]}") | $(mib "${R[full.hwm_run]}") | $(ratio "${R[full.hwm_run]}" "${R[empty.hwm_run]}") |
+EOF
+read -r _ _ s99 smax _ <<<"${R[full.sustained_late]}"
+read -r _ _ es99 esmax _ <<<"${R[empty.sustained_late]}"
+cat <<EOF
+| sustained: $SUSTAINED due at once (deliveries/s) | ${R[empty.sustained]} | ${R[full.sustained]} | $(ratio "${R[full.sustained]}" 5000) of 5,000/s |
+|   … its lateness p99 / max (ms)          | $es99 / $esmax | $s99 / $smax | |
 EOF

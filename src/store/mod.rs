@@ -247,6 +247,21 @@ pub trait Store: Reviews + Calendar + Send + Sync {
         now: DateTime<Utc>,
         limit: usize,
         lease: Duration,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.lease_due_by(now, now, limit, lease).await
+    }
+
+    /// [`Store::lease_due`], also taking what falls due by `due_by` (a
+    /// moment after `now`): the dispatcher leases a burst before it is due,
+    /// in one statement with its audit rows, and sends each at its time.
+    /// The lease, its log and its expiry are at `now`; a `due_by` before
+    /// `now` counts as `now`.
+    async fn lease_due_by(
+        &self,
+        now: DateTime<Utc>,
+        due_by: DateTime<Utc>,
+        limit: usize,
+        lease: Duration,
     ) -> Result<Vec<Delivery>, StoreError>;
 
     /// Records, before the request is made, that it may reach the network.
@@ -254,6 +269,16 @@ pub trait Store: Reviews + Calendar + Send + Sync {
     /// `now` (else [`StoreError::WrongState`]): a worker presumed dead must
     /// not send. Logged as an in_flight → in_flight transition.
     async fn mark_request_started(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// [`Store::mark_request_started`] for a burst, in one commit: marks
+    /// each delivery of `ids` that is in flight with a lease live at `now`
+    /// and returns those ids, in the order given; the others are left
+    /// unchanged and must not be sent. Each mark is logged.
+    async fn mark_requests_started(
+        &self,
+        ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError>;
 
     /// In flight → sent, keeping the receipt; `last_error` is cleared (the
     /// errors of earlier attempts stay in the history). Also accepted from

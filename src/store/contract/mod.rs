@@ -7,6 +7,7 @@
 
 mod audit;
 mod bounces;
+mod bursts;
 mod calendar;
 mod digests;
 mod human_changes;
@@ -22,6 +23,7 @@ mod time_guard;
 
 pub use audit::*;
 pub use bounces::*;
+pub use bursts::*;
 pub use calendar::*;
 pub use digests::*;
 pub use human_changes::*;
@@ -58,6 +60,8 @@ macro_rules! contract_tests {
             lease_retry_due_by_next_attempt_at,
             expired_leases_lists_lapsed,
             mark_request_started_needs_live_lease,
+            lease_due_by_takes_what_falls_due_soon,
+            mark_requests_started_marks_the_live_leases_at_once,
             record_sent_keeps_receipt,
             record_sent_after_uncertain_hold,
             record_retry_and_failed,

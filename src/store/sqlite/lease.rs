@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::ops::{apply_finish, Outcome};
+use super::ops::{apply_finish, wrong_state, Outcome};
 use super::{
     corrupt, db_error, delivery_from_row, log, parse_state, read_delivery, stamp, SqliteStore,
     UnreadableVariant,
@@ -29,7 +29,7 @@ pub(super) const WAKEUP_SQL: &str = "SELECT MIN(t) FROM (
 /// row. `leased_from = state` keeps the old state (SET reads the row as it
 /// was) for the audit log, which RETURNING alone cannot give. Each arm is
 /// limited first so the sort never sees more than twice the limit.
-/// $1 now, $2 lease expiry, $3 limit.
+/// $1 now, $2 lease expiry, $3 limit, $4 due by (at or after now).
 pub(super) const LEASE_SQL: &str = concat!(
     "UPDATE deliveries
      SET leased_from = state, state = 'in_flight', hold_reason = NULL,
@@ -39,12 +39,12 @@ pub(super) const LEASE_SQL: &str = concat!(
          SELECT id FROM (
              SELECT id, t FROM (
                  SELECT id, due_at AS t FROM deliveries
-                 WHERE state = 'planned' AND due_at <= $1
+                 WHERE state = 'planned' AND due_at <= $4
                  ORDER BY due_at, id LIMIT $3) AS p
              UNION ALL
              SELECT id, t FROM (
                  SELECT id, next_attempt_at AS t FROM deliveries
-                 WHERE state = 'retrying' AND next_attempt_at <= $1
+                 WHERE state = 'retrying' AND next_attempt_at <= $4
                  ORDER BY next_attempt_at, id LIMIT $3) AS r
          ) AS due
          ORDER BY t, id LIMIT $3)
@@ -70,6 +70,7 @@ impl SqliteStore {
     pub(super) async fn lease(
         &self,
         now: DateTime<Utc>,
+        due_by: DateTime<Utc>,
         limit: usize,
         lease: Duration,
     ) -> Result<Vec<Delivery>, StoreError> {
@@ -77,6 +78,7 @@ impl SqliteStore {
             return Ok(Vec::new());
         }
         let at = stamp(now)?;
+        let by = stamp(due_by)?.max(at);
         let until = at.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut tx = self.write().await?;
@@ -84,6 +86,7 @@ impl SqliteStore {
             .bind(at)
             .bind(until)
             .bind(limit)
+            .bind(by)
             .fetch_all(&mut *tx)
             .await
             .map_err(db_error)?;
@@ -111,24 +114,36 @@ impl SqliteStore {
         }
         // RETURNING gives no order; callers get the earliest first.
         leased.sort_by_key(|(due, _, d)| (*due, d.id));
-        for (_, from, d) in &leased {
-            let reason = format!("leased (attempt {})", d.attempts);
-            log(
-                &mut tx,
-                d.id,
-                now,
-                Some(*from),
-                State::InFlight,
-                &Actor::Daemon,
-                &reason,
-            )
-            .await?;
-        }
+        log_leases(&mut tx, &leased, at).await?;
         for (from, u) in unreadable {
             fail_unreadable(&mut tx, from, &u, now).await?;
         }
         tx.commit().await.map_err(db_error)?;
         Ok(leased.into_iter().map(|(_, _, d)| d).collect())
+    }
+
+    /// The body of `renew_lease`: only a live lease is extended.
+    pub(super) async fn renew(
+        &self,
+        id: i64,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET lease_expires_at = $2
+             WHERE id = $1 AND state = 'in_flight' AND lease_expires_at > $3",
+        )
+        .bind(id)
+        .bind(stamp(until)?)
+        .bind(stamp(now)?)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        let live = "not in flight with a live lease";
+        Err(wrong_state(id, live, &[State::InFlight]))
     }
 
     pub(super) async fn expired(&self, now: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
@@ -146,6 +161,35 @@ impl SqliteStore {
         .map(delivery_from_row)
         .collect()
     }
+}
+
+/// One audit row per lease, written by one statement for the whole batch
+/// (a statement costs far more than a row).
+async fn log_leases(
+    tx: &mut sqlx::SqliteConnection,
+    leased: &[(DateTime<Utc>, State, Delivery)],
+    at: i64,
+) -> Result<(), StoreError> {
+    if leased.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = leased
+        .iter()
+        .map(|(_, from, d)| serde_json::json!([d.id, from.as_str(), d.attempts]))
+        .collect();
+    sqlx::query(
+        "INSERT INTO transitions (delivery_id, at, from_state, to_state, actor, reason)
+         SELECT value ->> 0, $1, value ->> 1, 'in_flight', $2,
+                'leased (attempt ' || (value ->> 2) || ')'
+         FROM json_each($3)",
+    )
+    .bind(at)
+    .bind(Actor::Daemon.to_stored())
+    .bind(serde_json::Value::Array(rows).to_string())
+    .execute(tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
 }
 
 /// A leased delivery whose variant cannot be read can never be sent: it is

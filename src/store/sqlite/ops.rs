@@ -46,7 +46,7 @@ async fn current(conn: &mut SqliteConnection, id: i64) -> Result<Current, StoreE
     })
 }
 
-fn wrong_state(id: i64, actual: impl Into<String>, expected: &[State]) -> StoreError {
+pub(super) fn wrong_state(id: i64, actual: impl Into<String>, expected: &[State]) -> StoreError {
     let expected: Vec<&str> = expected.iter().map(|s| s.as_str()).collect();
     StoreError::WrongState {
         id,
@@ -102,8 +102,8 @@ impl SqliteStore {
         outcome: Outcome,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.grouped(super::group::Write::Finish { id, outcome, now })
-            .await
+        let write = super::group::Write::Finish { id, outcome, now };
+        self.grouped(write).await.map(drop)
     }
 }
 
@@ -221,18 +221,31 @@ impl Store for SqliteStore {
         self.wakeup().await
     }
 
-    async fn lease_due(
+    async fn lease_due_by(
         &self,
         now: DateTime<Utc>,
+        due_by: DateTime<Utc>,
         limit: usize,
         lease: Duration,
     ) -> Result<Vec<Delivery>, StoreError> {
-        self.lease(now, limit, lease).await
+        self.lease(now, due_by, limit, lease).await
     }
 
     async fn mark_request_started(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.grouped(super::group::Write::RequestStarted { id, now })
-            .await
+        let write = super::group::Write::RequestStarted { id, now };
+        self.grouped(write).await.map(drop)
+    }
+
+    async fn mark_requests_started(
+        &self,
+        ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let write = super::group::Write::Started {
+            ids: ids.to_vec(),
+            now,
+        };
+        self.grouped(write).await
     }
 
     async fn record_sent(
@@ -478,25 +491,7 @@ impl Store for SqliteStore {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE deliveries SET lease_expires_at = $2
-             WHERE id = $1 AND state = 'in_flight' AND lease_expires_at > $3",
-        )
-        .bind(id)
-        .bind(stamp(until)?)
-        .bind(stamp(now)?)
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(wrong_state(
-                id,
-                "not in flight with a live lease",
-                &[State::InFlight],
-            ))
-        }
+        self.renew(id, until, now).await
     }
 
     async fn release_reconciled(

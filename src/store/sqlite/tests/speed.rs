@@ -29,6 +29,7 @@ async fn hot_queries_use_indexes() {
             .bind(1_i64)
             .bind(2_i64)
             .bind(3_i64)
+            .bind(4_i64)
             .fetch_all(&store.pool)
             .await
             .unwrap()
