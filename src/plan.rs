@@ -7,12 +7,11 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 
 use crate::content::Item;
 use crate::delivery::Planned;
 use crate::diagnostics::Report;
-use crate::variant::Variant;
+use crate::variants::fingerprint;
 use crate::workspace::{Variants, Workspace};
 
 /// The occasion name of an item's main publish time.
@@ -31,18 +30,18 @@ pub fn from_variants(ws: &Workspace, variants: &Variants) -> Vec<Planned> {
     let mut out = Vec::new();
     for o in occasions(ws, rendered) {
         let (item, name) = (o.item, o.channel);
-        let (Some(variant), Some(spec)) = (variants.get(&item.id, name), ws.config.spec(name))
+        let (Some(render), Some(spec)) = (variants.render(&item.id, name), ws.config.spec(name))
         else {
             continue;
         };
         let requires_approval = item.require_approval || spec.require_approval;
         out.push(Planned {
-            fingerprint: fingerprint(variant, &item.origin.version, o.due_at, requires_approval),
+            fingerprint: render.fingerprint(&item.origin.version, o.due_at, requires_approval),
             item: item.id.clone(),
             channel: name.to_string(),
             occasion: o.name,
             due_at: o.due_at,
-            variant: variant.clone(),
+            variant: render.variant.clone(),
             requires_approval,
         });
     }
@@ -124,15 +123,4 @@ fn own_deliveries(ws: &Workspace, planned: &[Planned]) -> Vec<Planned> {
         }
     }
     out
-}
-
-/// Changes with the variant, the time, the approval rule, and any edit of
-/// the item's entry (so an approval never outlives what was approved).
-fn fingerprint(variant: &Variant, version: &str, due_at: DateTime<Utc>, approval: bool) -> String {
-    let mut h = Sha256::new();
-    h.update(variant.canonical_json());
-    h.update(version.as_bytes());
-    h.update(due_at.timestamp_millis().to_le_bytes());
-    h.update([u8::from(approval)]);
-    hex::encode(&h.finalize()[..16])
 }

@@ -2,6 +2,7 @@
 //! configuration, templates and content; a change that fails `check` is
 //! refused with the reasons logged, and the last good state stays.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -13,15 +14,39 @@ use tracing::{error, info, warn};
 use crate::diagnostics::Report;
 use crate::store::{Store, SyncSummary};
 pub use crate::workspace::Checked;
-use crate::workspace::Workspace;
+use crate::workspace::{Variants, Workspace};
 
-/// Loads and checks everything; `Err` carries the diagnostics that make it unusable.
+/// Loads and checks everything, rendering every variant; `Err` carries
+/// the diagnostics that make it unusable.
 pub fn load_checked(config: &Path) -> Result<Checked, Vec<String>> {
+    load_checked_reusing(config, &Variants::default())
+}
+
+/// `load_checked`, reusing the variants of `previous` whose sources did
+/// not change: only what changed is rendered.
+pub fn load_checked_reusing(config: &Path, previous: &Variants) -> Result<Checked, Vec<String>> {
+    let (workspace, report) = load(config)?;
+    check(workspace, report, previous)
+}
+
+/// Loads everything without rendering; `Err` when even the configuration
+/// cannot be read.
+pub fn load(config: &Path) -> Result<(Workspace, Report), Vec<String>> {
     let mut report = Report::default();
-    let Some(workspace) = Workspace::load(config, &mut report) else {
-        return Err(report.diagnostics.iter().map(ToString::to_string).collect());
-    };
-    let variants = workspace.check(&mut report);
+    match Workspace::load(config, &mut report) {
+        Some(workspace) => Ok((workspace, report)),
+        None => Err(report.diagnostics.iter().map(ToString::to_string).collect()),
+    }
+}
+
+/// Checks a loaded workspace (`report`: what loading found), reusing what
+/// `previous` rendered from the same sources.
+pub fn check(
+    workspace: Workspace,
+    mut report: Report,
+    previous: &Variants,
+) -> Result<Checked, Vec<String>> {
+    let variants = workspace.check_reusing(previous, &mut report);
     if report.error_count() > 0 {
         return Err(report
             .diagnostics
@@ -32,18 +57,70 @@ pub fn load_checked(config: &Path) -> Result<Checked, Vec<String>> {
     }
     Ok(Checked {
         workspace,
-        variants,
+        variants: Arc::new(variants),
     })
 }
 
-/// Plans deliveries from a checked workspace and makes the store match.
+/// Pairs read back from the store a page at a time.
+const STORED_PAGE: usize = 10_000;
+
+/// The variants the store keeps with what they were rendered from
+/// (`Store::stored_renders`): at start, what need not be rendered again.
+pub async fn stored_variants(store: &dyn Store) -> Result<Variants, crate::store::StoreError> {
+    let mut variants = Variants::default();
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let key = after.as_ref().map(|(i, c)| (i.as_str(), c.as_str()));
+        let page = store.stored_renders(key, STORED_PAGE).await?;
+        let Some(last) = page.last() else {
+            return Ok(variants);
+        };
+        after = Some((last.item.clone(), last.channel.clone()));
+        variants.add_stored(page);
+    }
+}
+
+/// Plans deliveries from a checked workspace and makes the store match;
+/// then records what the freshly rendered variants came from, so the next
+/// start need not render them.
 pub async fn sync(
     checked: &Checked,
     store: &dyn Store,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<SyncSummary, crate::store::StoreError> {
     let planned = crate::plan::from_variants(&checked.workspace, &checked.variants);
-    store.sync_plan(&planned, now).await
+    let summary = store.sync_plan(&planned, now).await?;
+    if checked.variants.rendered() > 0 {
+        let main: HashMap<(&str, &str), &str> = planned
+            .iter()
+            .filter(|p| p.occasion == crate::plan::MAIN)
+            .map(|p| {
+                (
+                    (p.item.as_str(), p.channel.as_str()),
+                    p.fingerprint.as_str(),
+                )
+            })
+            .collect();
+        let records = checked
+            .variants
+            .records(|item, channel| main.get(&(item, channel)).map(|f| f.to_string()));
+        drop(main);
+        drop(planned);
+        store.record_renders(&records).await?;
+    }
+    Ok(summary)
+}
+
+/// Gives freed heap back to the system. A check allocates hundreds of MB
+/// (every workspace and variant) from whichever threads ran it; glibc
+/// keeps what they freed in per-thread arenas, so without this the
+/// daemon's resident size only ever grows with each reload and save.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 pub struct Reloader {
@@ -59,7 +136,14 @@ impl Reloader {
     /// refuses and keeps the old one.
     pub async fn reload(&self, why: &str) {
         let config = self.config.clone();
-        let loaded = tokio::task::spawn_blocking(move || load_checked(&config)).await;
+        let previous = self
+            .workspace
+            .read()
+            .expect("workspace lock")
+            .rendered
+            .clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || load_checked_reusing(&config, &previous)).await;
         let checked = match loaded {
             Ok(Ok(checked)) => checked,
             Ok(Err(problems)) => {
@@ -71,17 +155,21 @@ impl Reloader {
                 return;
             }
         };
+        let rendered = checked.variants.rendered();
         match sync(&checked, self.store.as_ref(), self.clock.now()).await {
             Ok(s) => {
                 info!(
                     reason = why,
+                    rendered,
                     added = s.added,
                     updated = s.updated,
                     cancelled = s.cancelled,
                     "content reloaded"
                 );
-                *self.workspace.write().expect("workspace lock") = Arc::new(checked.workspace);
+                *self.workspace.write().expect("workspace lock") =
+                    Arc::new(checked.into_workspace());
                 self.wake.notify_one();
+                release_freed_memory();
             }
             Err(e) => {
                 error!(error = %e, "content reloaded but the queue could not be updated; will retry on the next change")

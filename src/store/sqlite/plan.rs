@@ -12,6 +12,7 @@
 //! delivery leased or settled since the difference was taken is left alone.
 //! Content that did not change writes nothing to the database.
 
+mod renders;
 #[cfg(test)]
 mod tests;
 mod update;

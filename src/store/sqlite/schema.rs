@@ -288,6 +288,20 @@ const MIGRATIONS: &[&[&str]] = &[&[
     "CREATE INDEX deliveries_channel_due ON deliveries (channel, due_at)",
     "CREATE INDEX deliveries_awaiting ON deliveries (requires_approval, approved, due_at)
         WHERE state IN ('planned', 'retrying', 'held')",
+], &[
+    // 13: taken by the hot path's branch (issue #12 item 1); empty here
+    // until the two meet.
+], &[
+    // 14: what each (item, channel) variant was rendered from, so a start
+    // with unchanged content renders nothing (`store::renders`). The
+    // variant itself is its `at` delivery's; `fingerprint` says which one.
+    "CREATE TABLE rendered (
+        item        TEXT NOT NULL,
+        channel     TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        PRIMARY KEY (item, channel)
+    ) WITHOUT ROWID",
 ]];
 
 /// The schema version this build writes.
