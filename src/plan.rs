@@ -11,8 +11,9 @@ use chrono::{DateTime, Utc};
 use crate::content::Item;
 use crate::delivery::Planned;
 use crate::diagnostics::Report;
+use crate::store::{Store, StoreError, SyncSummary};
 use crate::variants::fingerprint;
-use crate::workspace::{Variants, Workspace};
+use crate::workspace::{Checked, Variants, Workspace};
 
 /// The occasion name of an item's main publish time.
 pub const MAIN: &str = "at";
@@ -47,6 +48,37 @@ pub fn from_variants(ws: &Workspace, variants: &Variants) -> Vec<Planned> {
     }
     out.extend(own_deliveries(ws, &out));
     out
+}
+
+/// Plans deliveries from a checked workspace and makes the store match;
+/// then records what the freshly rendered variants came from, so the next
+/// start need not render them.
+pub async fn sync(
+    checked: &Checked,
+    store: &dyn Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<SyncSummary, StoreError> {
+    let planned = from_variants(&checked.workspace, &checked.variants);
+    let summary = store.sync_plan(&planned, now).await?;
+    if checked.variants.rendered() > 0 {
+        let main: HashMap<(&str, &str), &str> = planned
+            .iter()
+            .filter(|p| p.occasion == MAIN)
+            .map(|p| {
+                (
+                    (p.item.as_str(), p.channel.as_str()),
+                    p.fingerprint.as_str(),
+                )
+            })
+            .collect();
+        let records = checked
+            .variants
+            .records(|item, channel| main.get(&(item, channel)).map(|f| f.to_string()));
+        drop(main);
+        drop(planned);
+        store.record_renders(&records).await?;
+    }
+    Ok(summary)
 }
 
 /// One (item, channel, occasion) and when it is due.

@@ -41,14 +41,14 @@ impl Render {
         }
     }
 
-    /// A variant read back from the store, its canonical JSON as stored.
-    /// No findings: only checked content is planned and recorded.
-    fn stored(json: &str) -> Result<Render, serde_json::Error> {
-        Ok(Render {
-            variant: serde_json::from_str(json)?,
+    /// A variant read back from the store, hashed as stored. No findings:
+    /// only checked content is planned and recorded.
+    fn stored(variant: Variant, json: &str) -> Render {
+        Render {
+            variant,
             json: Sha256::new_with_prefix(json),
             findings: Vec::new(),
-        })
+        }
     }
 
     /// The fingerprint of a delivery of this variant (see `plan`): it
@@ -144,14 +144,13 @@ impl Variants {
         self.fresh.iter().filter_map(record).collect()
     }
 
-    /// Adds the variants the store kept (`Store::stored_renders`); one that
-    /// no longer parses is left out (rendered again).
+    /// Adds the variants the store kept (`Store::stored_renders`).
     pub fn add_stored(&mut self, stored: Vec<StoredRender>) {
         for s in stored {
-            let (Ok(render), Some(source)) = (Render::stored(&s.variant), parse_source(&s.source))
-            else {
+            let Some(source) = parse_source(&s.source) else {
                 continue;
             };
+            let render = Render::stored(s.variant, &s.json);
             self.insert((s.item, s.channel), source, Arc::new(render));
         }
     }

@@ -376,11 +376,11 @@ fn save(state: &ApiState, file: &File, text: Option<String>, id: &str) -> Result
 /// its deliveries next (the file watcher's reload that follows finds
 /// nothing left to change).
 async fn adopt(state: &ApiState, checked: Checked) -> Result<std::sync::Arc<Workspace>, Problem> {
-    crate::daemon::reload::sync(&checked, state.store.as_ref(), chrono::Utc::now()).await?;
+    crate::plan::sync(&checked, state.store.as_ref(), chrono::Utc::now()).await?;
     let ws = std::sync::Arc::new(checked.into_workspace());
     *state.workspace.write().expect("workspace lock") = ws.clone();
     state.wake.notify_one();
-    crate::daemon::reload::release_freed_memory();
+    crate::workspace::release_freed_memory();
     Ok(ws)
 }
 

@@ -42,7 +42,9 @@ pub fn git_commit_problem(config: &crate::config::Config) -> Option<String> {
 
 pub async fn serve(config: &Path) -> anyhow::Result<()> {
     crate::channels::http::install_crypto_provider();
-    let (workspace, loaded) = reload::load(config).map_err(refused)?;
+    let mut loaded = crate::diagnostics::Report::default();
+    let workspace = Workspace::load(config, &mut loaded)
+        .ok_or_else(|| refused(loaded.diagnostics.iter().map(ToString::to_string).collect()))?;
     if let Some(why) = git_commit_problem(&workspace.config) {
         warn!("{why}");
     }
@@ -52,9 +54,10 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
     // What the store says was rendered from unchanged sources is not
     // rendered again: unchanged content starts without rendering.
     let stored = reload::stored_variants(opened.queue.as_ref()).await?;
-    let checked = tokio::task::spawn_blocking(move || reload::check(workspace, loaded, &stored))
-        .await?
-        .map_err(refused)?;
+    let checked =
+        tokio::task::spawn_blocking(move || reload::Checked::check(workspace, loaded, &stored))
+            .await?
+            .map_err(refused)?;
     info!(
         rendered = checked.variants.rendered(),
         variants = checked.variants.len(),
@@ -133,7 +136,7 @@ async fn ready_queue(
             .await
             .map_err(|e| anyhow::anyhow!("channel `{}`: {e}", channel.name()))?;
     }
-    let summary = reload::sync(checked, store, services.clock.now()).await?;
+    let summary = crate::plan::sync(checked, store, services.clock.now()).await?;
     info!(
         added = summary.added,
         updated = summary.updated,

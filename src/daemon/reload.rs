@@ -2,7 +2,6 @@
 //! configuration, templates and content; a change that fails `check` is
 //! refused with the reasons logged, and the last good state stays.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -11,54 +10,22 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{mpsc, Notify};
 use tracing::{error, info, warn};
 
-use crate::diagnostics::Report;
-use crate::store::{Store, SyncSummary};
+use crate::plan::sync;
+use crate::store::Store;
+use crate::workspace::release_freed_memory;
 pub use crate::workspace::Checked;
 use crate::workspace::{Variants, Workspace};
 
 /// Loads and checks everything, rendering every variant; `Err` carries
 /// the diagnostics that make it unusable.
 pub fn load_checked(config: &Path) -> Result<Checked, Vec<String>> {
-    load_checked_reusing(config, &Variants::default())
+    Checked::load(config, &Variants::default())
 }
 
 /// `load_checked`, reusing the variants of `previous` whose sources did
 /// not change: only what changed is rendered.
 pub fn load_checked_reusing(config: &Path, previous: &Variants) -> Result<Checked, Vec<String>> {
-    let (workspace, report) = load(config)?;
-    check(workspace, report, previous)
-}
-
-/// Loads everything without rendering; `Err` when even the configuration
-/// cannot be read.
-pub fn load(config: &Path) -> Result<(Workspace, Report), Vec<String>> {
-    let mut report = Report::default();
-    match Workspace::load(config, &mut report) {
-        Some(workspace) => Ok((workspace, report)),
-        None => Err(report.diagnostics.iter().map(ToString::to_string).collect()),
-    }
-}
-
-/// Checks a loaded workspace (`report`: what loading found), reusing what
-/// `previous` rendered from the same sources.
-pub fn check(
-    workspace: Workspace,
-    mut report: Report,
-    previous: &Variants,
-) -> Result<Checked, Vec<String>> {
-    let variants = workspace.check_reusing(previous, &mut report);
-    if report.error_count() > 0 {
-        return Err(report
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == crate::diagnostics::Severity::Error)
-            .map(ToString::to_string)
-            .collect());
-    }
-    Ok(Checked {
-        workspace,
-        variants: Arc::new(variants),
-    })
+    Checked::load(config, previous)
 }
 
 /// Pairs read back from the store a page at a time.
@@ -77,49 +44,6 @@ pub async fn stored_variants(store: &dyn Store) -> Result<Variants, crate::store
         };
         after = Some((last.item.clone(), last.channel.clone()));
         variants.add_stored(page);
-    }
-}
-
-/// Plans deliveries from a checked workspace and makes the store match;
-/// then records what the freshly rendered variants came from, so the next
-/// start need not render them.
-pub async fn sync(
-    checked: &Checked,
-    store: &dyn Store,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<SyncSummary, crate::store::StoreError> {
-    let planned = crate::plan::from_variants(&checked.workspace, &checked.variants);
-    let summary = store.sync_plan(&planned, now).await?;
-    if checked.variants.rendered() > 0 {
-        let main: HashMap<(&str, &str), &str> = planned
-            .iter()
-            .filter(|p| p.occasion == crate::plan::MAIN)
-            .map(|p| {
-                (
-                    (p.item.as_str(), p.channel.as_str()),
-                    p.fingerprint.as_str(),
-                )
-            })
-            .collect();
-        let records = checked
-            .variants
-            .records(|item, channel| main.get(&(item, channel)).map(|f| f.to_string()));
-        drop(main);
-        drop(planned);
-        store.record_renders(&records).await?;
-    }
-    Ok(summary)
-}
-
-/// Gives freed heap back to the system. A check allocates hundreds of MB
-/// (every workspace and variant) from whichever threads ran it; glibc
-/// keeps what they freed in per-thread arenas, so without this the
-/// daemon's resident size only ever grows with each reload and save.
-pub fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
@@ -248,38 +172,4 @@ fn canonical(path: &Path) -> PathBuf {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::path::Path;
-    use std::sync::atomic::Ordering;
-    use std::sync::{Arc, RwLock};
-
-    use tokio::sync::Notify;
-
-    use super::{load_checked, Reloader};
-    use crate::store::sqlite::SqliteStore;
-    use crate::store::Store;
-
-    /// What `check` rendered is what is planned: a reload renders each
-    /// (item, channel) once, not once to check and again to plan.
-    #[tokio::test]
-    async fn a_reload_renders_each_variant_once() {
-        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("channels.toml");
-        let first = load_checked(&config).expect("the shipped example checks");
-        let first = first.workspace;
-        let store = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-        let reloader = Reloader {
-            config,
-            workspace: Arc::new(RwLock::new(Arc::new(first))),
-            store: store.clone(),
-            clock: Arc::new(crier_schedule::SystemClock),
-            wake: Arc::new(Notify::new()),
-        };
-        reloader.reload("test").await;
-        let ws = reloader.workspace.read().unwrap().clone();
-        let pairs: usize = ws.items.iter().map(|i| i.channels.len()).sum();
-        assert!(pairs > 10, "the example has variants to render");
-        assert_eq!(ws.renders.load(Ordering::Relaxed), pairs);
-        let planned = store.list(&Default::default()).await.unwrap();
-        assert!(planned.len() >= pairs, "the reload planned every variant");
-    }
-}
+mod tests;

@@ -11,6 +11,7 @@
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::variant::Variant;
 
 /// One (item, channel) as a check rendered it and the plan planned it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,13 +25,15 @@ pub struct RenderRecord {
 }
 
 /// A recorded pair whose `at` delivery still holds the variant it recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredRender {
     pub item: String,
     pub channel: String,
     pub source: String,
-    /// The delivery's variant, its canonical JSON as stored.
-    pub variant: String,
+    pub variant: Variant,
+    /// The variant as stored (its canonical JSON when it was planned):
+    /// what plan fingerprints hashed.
+    pub json: String,
 }
 
 #[async_trait]
@@ -40,8 +43,9 @@ pub trait Renders: Send + Sync {
 
     /// Up to `limit` pairs after `after` (item, channel order) whose `at`
     /// delivery, in any state, still has the recorded fingerprint, with
-    /// that delivery's variant. Read page by page, so no queue-sized
-    /// result is held at once.
+    /// that delivery's variant; one this version cannot read is left out
+    /// (rendered again). Read page by page, so no queue-sized result is
+    /// held at once.
     async fn stored_renders(
         &self,
         after: Option<(&str, &str)>,

@@ -7,6 +7,7 @@ use sqlx::{AssertSqlSafe, Row};
 use super::super::{db_error, SqliteStore};
 use super::placeholders;
 use crate::store::{RenderRecord, Renders, StoreError, StoredRender};
+use crate::variant::Variant;
 
 /// Records written per transaction (and 100 to a statement): the writer is
 /// free between them, as between the plan sync's chunks.
@@ -65,16 +66,20 @@ impl Renders for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredRender {
-                    item: row.try_get(0)?,
-                    channel: row.try_get(1)?,
-                    source: row.try_get(2)?,
-                    variant: row.try_get(3)?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_error)
+        let mut stored = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let json: String = row.try_get(3).map_err(db_error)?;
+            let Ok(variant) = serde_json::from_str::<Variant>(&json) else {
+                continue;
+            };
+            stored.push(StoredRender {
+                item: row.try_get(0).map_err(db_error)?,
+                channel: row.try_get(1).map_err(db_error)?,
+                source: row.try_get(2).map_err(db_error)?,
+                variant,
+                json,
+            });
+        }
+        Ok(stored)
     }
 }
