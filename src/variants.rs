@@ -7,7 +7,7 @@
 //! `Store::record_renders`).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -25,20 +25,31 @@ pub struct Render {
     pub variant: Variant,
     /// SHA-256 after the variant's canonical JSON: the plan's fingerprints
     /// continue from here, so the JSON is made once per variant, not once
-    /// per delivery and check.
-    json: Sha256,
+    /// per delivery and check. Made when first needed (`crier check`
+    /// plans nothing), or up front by [`Render::for_plan`].
+    json: OnceLock<Sha256>,
     /// Shape findings and variant lint, reported again whenever it is reused.
     pub findings: Vec<Diagnostic>,
 }
 
 impl Render {
     pub fn new(variant: Variant, findings: Vec<Diagnostic>) -> Render {
-        let json = Sha256::new_with_prefix(variant.canonical_json());
         Render {
             variant,
-            json,
+            json: OnceLock::new(),
             findings,
         }
+    }
+
+    /// Hashes the canonical JSON now (on the thread that rendered it, not
+    /// later in the single-threaded plan).
+    pub fn for_plan(self) -> Render {
+        self.json_state();
+        self
+    }
+
+    fn json_state(&self) -> &Sha256 {
+        (self.json).get_or_init(|| Sha256::new_with_prefix(self.variant.canonical_json()))
     }
 
     /// A variant read back from the store, hashed as stored. No findings:
@@ -46,7 +57,7 @@ impl Render {
     fn stored(variant: Variant, json: &str) -> Render {
         Render {
             variant,
-            json: Sha256::new_with_prefix(json),
+            json: OnceLock::from(Sha256::new_with_prefix(json)),
             findings: Vec::new(),
         }
     }
@@ -55,7 +66,7 @@ impl Render {
     /// changes with the variant, the time, the approval rule, and any edit
     /// of the item's entry (so an approval never outlives what was approved).
     pub fn fingerprint(&self, version: &str, due_at: DateTime<Utc>, approval: bool) -> String {
-        finish(self.json.clone(), version, due_at, approval)
+        finish(self.json_state().clone(), version, due_at, approval)
     }
 }
 

@@ -123,14 +123,21 @@ impl Workspace {
     /// of `crier check`, and the variants [`crate::plan`] schedules, so a
     /// reload renders each once. Uses every core.
     pub fn check(&self, report: &mut Report) -> Variants {
-        self.check_reusing(&Variants::default(), report)
+        self.check_with(&Variants::default(), report, false)
     }
 
     /// `check`, reusing each variant of `previous` whose source (item,
     /// channel settings, templates) is unchanged, with what rendering it
     /// found: only what changed is rendered.
     pub fn check_reusing(&self, previous: &Variants, report: &mut Report) -> Variants {
-        let checks = in_parallel(&self.items, |item| self.check_item(item, previous));
+        self.check_with(previous, report, true)
+    }
+
+    /// With `for_plan`, each new variant's JSON is hashed in parallel too.
+    fn check_with(&self, previous: &Variants, report: &mut Report, for_plan: bool) -> Variants {
+        let checks = in_parallel(&self.items, |item| {
+            self.check_item(item, previous, for_plan)
+        });
         let mut variants = Variants::default();
         for (item, check) in self.items.iter().zip(checks) {
             report.diagnostics.extend(check.found.diagnostics);
@@ -146,7 +153,7 @@ impl Workspace {
     }
 
     /// One item's lint and variants, reused or rendered.
-    fn check_item(&self, item: &Item, previous: &Variants) -> ItemCheck {
+    fn check_item(&self, item: &Item, previous: &Variants, for_plan: bool) -> ItemCheck {
         let mut found = Report::default();
         lint::item(item, &mut found);
         let digest = json_digest(item);
@@ -162,7 +169,10 @@ impl Workspace {
             let variant = self.render(item, channel, &mut own);
             found.diagnostics.extend(own.diagnostics.iter().cloned());
             if let Some(variant) = variant {
-                let render = Render::new(variant, own.diagnostics);
+                let mut render = Render::new(variant, own.diagnostics);
+                if for_plan {
+                    render = render.for_plan();
+                }
                 renders.push((channel.name().to_string(), source, Err(render)));
             }
         }

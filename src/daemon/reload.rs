@@ -59,6 +59,7 @@ impl Reloader {
     /// Reloads once: swaps in the new workspace and syncs the queue, or
     /// refuses and keeps the old one.
     pub async fn reload(&self, why: &str) {
+        let started = std::time::Instant::now();
         let config = self.config.clone();
         let previous = self
             .workspace
@@ -80,11 +81,14 @@ impl Reloader {
             }
         };
         let rendered = checked.variants.rendered();
+        let checked_ms = started.elapsed().as_millis();
         match sync(&checked, self.store.as_ref(), self.clock.now()).await {
             Ok(s) => {
                 info!(
                     reason = why,
                     rendered,
+                    checked_ms,
+                    synced_ms = started.elapsed().as_millis() - checked_ms,
                     added = s.added,
                     updated = s.updated,
                     cancelled = s.cancelled,

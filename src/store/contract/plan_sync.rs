@@ -350,3 +350,45 @@ pub async fn render_records_read_back_through_their_delivery(store: &dyn Store) 
     let replaced = store.stored_renders(None, 100).await.unwrap();
     assert_eq!(sources(&replaced), [pair("a", "s1"), pair("b", "s5")]);
 }
+
+/// A delivery held `uncertain` had its request started: it may have gone
+/// out with the variant it holds. A content edit leaves it as it is, like
+/// one in flight, so confirming it went out records what may really have
+/// been sent, never the edit; the human's two actions decide the rest.
+pub async fn sync_leaves_a_delivery_that_may_have_gone_out(store: &dyn Store) {
+    let plan = [
+        planned("u", "news", "at", 0, "sent?"),
+        planned("p", "news", "at", 50, "v1"),
+    ];
+    store.sync_plan(&plan, at(0)).await.unwrap();
+    let u = lease_one(store, find(store, "u", "news").await.id, at(1)).await;
+    store.mark_request_started(u.id, at(1)).await.unwrap();
+    store
+        .hold(
+            u.id,
+            HoldReason::Uncertain,
+            "lease expired after request",
+            Actor::Daemon,
+            at(7),
+        )
+        .await
+        .unwrap();
+    let before = store.get(u.id).await.unwrap().unwrap();
+    let history = store.history(u.id).await.unwrap();
+
+    let edited = [
+        planned("u", "news", "at", 0, "edited"),
+        planned("p", "news", "at", 50, "v2"),
+    ];
+    assert_eq!(
+        store.sync_plan(&edited, at(8)).await.unwrap(),
+        summary(0, 1, 0, 1)
+    );
+    assert_eq!(store.get(u.id).await.unwrap().unwrap(), before);
+    assert_eq!(store.history(u.id).await.unwrap(), history);
+    assert_eq!(
+        find(store, "p", "news").await.variant.text,
+        "v2",
+        "the measure can fail"
+    );
+}
