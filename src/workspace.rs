@@ -156,7 +156,7 @@ impl Workspace {
     fn check_item(&self, item: &Item, previous: &Variants, for_plan: bool) -> ItemCheck {
         let mut found = Report::default();
         lint::item(item, &mut found);
-        let digest = json_digest(item);
+        let digest = self.item_digest(item);
         let mut renders = Vec::new();
         for channel in item.channels.iter().filter_map(|name| self.channel(name)) {
             let source = self.source(&digest, item, channel);
@@ -177,6 +177,18 @@ impl Workspace {
             }
         }
         ItemCheck { found, renders }
+    }
+
+    /// The item as loaded, and the size of each image file it names:
+    /// linting a variant reads that size from disk.
+    fn item_digest(&self, item: &Item) -> [u8; 32] {
+        let mut h = Sha256::new_with_prefix(json_digest(item));
+        for image in &item.images {
+            let path = self.config.campaigns_dir().join(&image.src);
+            let size = std::fs::metadata(path).map_or(u64::MAX, |m| m.len());
+            h.update(size.to_le_bytes());
+        }
+        h.finalize().into()
     }
 
     /// What the (item, channel) variant is rendered from: the item as

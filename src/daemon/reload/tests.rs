@@ -232,3 +232,26 @@ fn a_reused_variant_reports_its_findings_again() {
     );
     assert_eq!(second.diagnostics, first.diagnostics);
 }
+
+/// Linting a variant reads the size of its images from disk: a replaced
+/// image re-renders (and re-lints) the items that show it.
+#[tokio::test]
+async fn a_replaced_image_renders_the_items_that_show_it() {
+    let (dir, config) = example();
+    let (reloader, _store) = running(&config).await;
+    let ws = reloader.workspace.read().unwrap().clone();
+    let shows =
+        |i: &&crate::content::Item| i.images.iter().any(|m| m.src == "images/amnesty-bin.png");
+    let expected: usize = ws
+        .items
+        .iter()
+        .filter(shows)
+        .map(|i| i.channels.len())
+        .sum();
+    assert!(expected > 0);
+    let image = dir.path().join("campaigns/images/amnesty-bin.png");
+    let mut bytes = std::fs::read(&image).unwrap();
+    bytes.extend_from_slice(&[0; 16]);
+    std::fs::write(&image, bytes).unwrap();
+    assert_eq!(reload_renders(&reloader).await, expected);
+}
