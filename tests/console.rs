@@ -118,12 +118,13 @@ async fn console_pages_pass_axe_and_work_by_keyboard() {
     .await;
     assert!(browser.text().await.contains("Pause all publishing"));
     browser.screenshot(&picture("calendar.png"), 1280).await;
-    for (view, title) in [
-        ("week", "Week of 30 November 2026"),
-        ("list", "December 2026"),
+    for (view, date, title) in [
+        ("week", "2026-12-01", "Week of 30 November 2026"),
+        ("list", "2026-12-01", "December 2026"),
+        ("day", "2026-12-03", "Thursday 3 December 2026"),
     ] {
         browser
-            .goto(&ws.url(&format!("/console/?date=2026-12-01&view={view}")))
+            .goto(&ws.url(&format!("/console/?date={date}&view={view}")))
             .await;
         browser.wait_title(title).await;
     }

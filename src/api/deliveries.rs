@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::calendar::items_matching;
 use super::ops::{self, Overdue};
 use super::problem::{Problem, ProblemDetails};
 use super::ApiState;
@@ -52,7 +53,7 @@ pub(super) fn row(d: &Delivery, now: DateTime<Utc>) -> DeliveryRow {
     listed(d.summary(), now)
 }
 
-fn listed(d: DeliverySummary, now: DateTime<Utc>) -> DeliveryRow {
+pub(super) fn listed(d: DeliverySummary, now: DateTime<Utc>) -> DeliveryRow {
     DeliveryRow {
         state: d.display_state(now),
         id: d.id,
@@ -84,6 +85,12 @@ pub struct DeliveryQuery {
     pub hold_reason: Option<String>,
     pub channel: Option<String>,
     pub item: Option<String>,
+    /// Only items of this kind: news, briefing, event, notice or post.
+    pub kind: Option<String>,
+    /// Only items of this campaign.
+    pub campaign: Option<String>,
+    /// Only items with this topic.
+    pub topic: Option<String>,
     /// Due at or after this time (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Due before this time (RFC 3339).
@@ -104,6 +111,8 @@ async fn list(
     Query(q): Query<DeliveryQuery>,
 ) -> Result<Json<DeliveryPage>, Problem> {
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let (kind, campaign, topic) = (q.kind.as_deref(), q.campaign.as_deref(), q.topic.as_deref());
+    let items = items_matching(&state.workspace(), kind, campaign, topic)?;
     let filter = QueueFilter {
         state: parse(q.state.as_deref(), "state", DeliveryState::parse)?,
         hold_reason: parse(q.hold_reason.as_deref(), "hold_reason", HoldReason::parse)?,
@@ -114,6 +123,7 @@ async fn list(
         due_from: q.from,
         due_before: q.before,
         awaiting_approval: q.awaiting_approval.unwrap_or(false),
+        items,
     };
     let mut rows = state.store.list_summaries(&filter).await?;
     let more = rows.len() > limit;
@@ -123,7 +133,7 @@ async fn list(
         next: rows
             .last()
             .filter(|_| more)
-            .map(|d| format!("{}.{}", d.due_at.timestamp_millis(), d.id)),
+            .map(|d| cursor_of(d.due_at, d.id)),
         deliveries: rows.into_iter().map(|d| listed(d, now)).collect(),
     }))
 }
@@ -131,6 +141,11 @@ async fn list(
 fn parse<T>(v: Option<&str>, field: &str, f: fn(&str) -> Option<T>) -> Result<Option<T>, Problem> {
     v.map(|s| f(s).ok_or_else(|| Problem::bad_request(field, format!("unknown value `{s}`"))))
         .transpose()
+}
+
+/// A listing's `next`: where the page after the row (`due_at`, `id`) starts.
+pub(super) fn cursor_of(due_at: DateTime<Utc>, id: i64) -> String {
+    format!("{}.{id}", due_at.timestamp_millis())
 }
 
 fn cursor(s: &str) -> Result<(DateTime<Utc>, i64), Problem> {

@@ -8,6 +8,7 @@
 //! refused. Handlers get the caller as an `Extension<Principal>`.
 
 mod approvals;
+pub mod calendar;
 pub mod campaigns;
 pub mod deliveries;
 mod doc;
@@ -74,6 +75,7 @@ fn documented() -> OpenApiRouter<ApiState> {
         .merge(tools::routes())
         .merge(campaigns::routes())
         .merge(deliveries::routes())
+        .merge(calendar::routes())
         .merge(approvals::routes())
         .merge(subscribers::routes())
         .merge(send_test::routes())

@@ -23,6 +23,21 @@ use crate::delivery::Transition;
 pub struct Shown {
     done: Option<String>,
     item: Option<String>,
+    /// Which page of items (from 1).
+    page: Option<usize>,
+}
+
+/// Items shown in full on one page: each with every channel's variant, so
+/// a page stays readable and costs a bounded number of reads however much
+/// is waiting.
+const PER_PAGE: usize = 10;
+
+/// Which items a page shows.
+enum Window<'a> {
+    /// The n-th page (from 0).
+    Page(usize),
+    /// The page holding this item (a refused decision, shown again).
+    Holding(&'a str),
 }
 
 /// One item awaiting approval: the item as it is now (absent when its
@@ -39,67 +54,129 @@ pub async fn show(
     Query(shown): Query<Shown>,
 ) -> Response {
     let banner = done_banner(&shown);
-    render(&c, &visit, StatusCode::OK, &banner, &[]).await
+    let page = Window::Page(shown.page.unwrap_or(1).max(1) - 1);
+    render(&c, &visit, page, StatusCode::OK, &banner, &[]).await
 }
 
 async fn render(
     c: &Console,
     visit: &Visit,
+    window: Window<'_>,
     status: StatusCode,
     banner: &str,
     errors: &[FieldError],
 ) -> Response {
-    let waiting = match load(c, visit).await {
+    let (page, waiting, more) = match load(c, visit, window).await {
         Ok(w) => w,
         Err(f) => return visit.failed(&f),
     };
     let f = &visit.frame;
     let mut body = banner.to_string();
-    if waiting.is_empty() {
-        body.push_str("<p class=\"govuk-body\">Nothing is waiting for approval.</p>");
-    } else {
-        body.push_str(&format!(
-            "<p class=\"govuk-body\">{} waiting for approval. Each shows exactly what every channel will send.</p>",
-            if waiting.len() == 1 { "1 item is".to_string() } else { format!("{} items are", waiting.len()) }
-        ));
-    }
+    let first = page * PER_PAGE + 1;
+    body.push_str(&match waiting.len() {
+        0 if page == 0 => "<p class=\"govuk-body\">Nothing is waiting for approval.</p>".to_string(),
+        0 => "<p class=\"govuk-body\">No more items are waiting.</p>".to_string(),
+        1 if page == 0 && !more => "<p class=\"govuk-body\">1 item is waiting for approval. It shows exactly what every channel will send.</p>".to_string(),
+        n if page == 0 && !more => format!("<p class=\"govuk-body\">{n} items are waiting for approval. Each shows exactly what every channel will send.</p>"),
+        n => format!("<p class=\"govuk-body\">Items {first} to {} of those waiting for approval, soonest first. Each shows exactly what every channel will send.</p>", first + n - 1),
+    });
     for w in &waiting {
         body.push_str(&item_section(f, w, errors));
     }
+    body.push_str(&pages(page, more));
     layout::page_with(f, status, "Approvals", errors, &body)
 }
 
-/// The deliveries awaiting approval, grouped by item in due order, each
-/// read in full (variant and history) through the API; the items as the
-/// daemon holds them (the version an approval is checked against), all
-/// in one request.
-async fn load(c: &Console, visit: &Visit) -> Result<Vec<Waiting>, Failure> {
-    let page: DeliveryPage = c
-        .api
-        .get(
-            &visit.who,
-            "/api/v1/deliveries?awaiting_approval=true&limit=500",
+/// Previous and next pages of items (GOV.UK pagination).
+fn pages(page: usize, more: bool) -> String {
+    let link = |to: usize, rel: &str, words: &str| {
+        format!(
+            "<div class=\"govuk-pagination__{rel}\"><a class=\"govuk-link govuk-pagination__link\" rel=\"{rel}\" href=\"/console/approvals?page={to}\">\
+             <span class=\"govuk-pagination__link-title\">{words}</span></a></div>"
         )
-        .await?;
-    let mut out: Vec<Waiting> = Vec::new();
-    for row in page.deliveries {
-        let detail: DeliveryDetail = c
-            .api
-            .get(&visit.who, &format!("/api/v1/deliveries/{}", row.id))
-            .await?;
-        match out.iter_mut().find(|w| w.id == row.item) {
-            Some(w) => w.deliveries.push(detail),
-            None => out.push(Waiting {
-                id: row.item.clone(),
-                item: None,
-                deliveries: vec![detail],
-            }),
+    };
+    let prev = if page > 0 {
+        link(page, "prev", "Previous page")
+    } else {
+        String::new()
+    };
+    let next = if more {
+        link(page + 2, "next", "Next page")
+    } else {
+        String::new()
+    };
+    if prev.is_empty() && next.is_empty() {
+        return String::new();
+    }
+    format!("<nav class=\"govuk-pagination govuk-pagination--block\" aria-label=\"Pages\">{prev}{next}</nav>")
+}
+
+/// One page of the items awaiting approval, in due order: the page's
+/// number (from 0), its items with each delivery read in full (variant
+/// and history) through the API, and whether more items follow. Only the
+/// listing (no variants) is read past the page, and only until the next
+/// page is known to exist, then each shown item's own deliveries; the
+/// items as the daemon holds them (the
+/// version an approval is checked against) come in one request.
+async fn load(
+    c: &Console,
+    visit: &Visit,
+    window: Window<'_>,
+) -> Result<(usize, Vec<Waiting>, bool), Failure> {
+    let mut order: Vec<String> = Vec::new();
+    let mut after = String::new();
+    let enough = |order: &[String]| match window {
+        Window::Page(n) => order.len() > (n + 1) * PER_PAGE,
+        Window::Holding(id) => order
+            .iter()
+            .position(|i| i == id)
+            .is_some_and(|at| order.len() > (at / PER_PAGE + 1) * PER_PAGE),
+    };
+    loop {
+        let uri = format!("/api/v1/deliveries?awaiting_approval=true&limit=500{after}");
+        let listed: DeliveryPage = c.api.get(&visit.who, &uri).await?;
+        for row in listed.deliveries {
+            if !order.contains(&row.item) {
+                order.push(row.item);
+            }
+        }
+        match listed.next {
+            Some(next) if !enough(&order) => after = format!("&after={}", enc(&next)),
+            _ => break,
         }
     }
-    // At most 500 deliveries, so at most 500 items: one page.
-    let ids: Vec<&str> = out.iter().map(|w| w.id.as_str()).collect();
-    if !ids.is_empty() {
-        let uri = format!("/api/v1/items?limit=500&ids={}", enc(&ids.join(",")));
+    let page = match window {
+        Window::Page(n) => n,
+        Window::Holding(id) => order.iter().position(|i| i == id).unwrap_or(0) / PER_PAGE,
+    };
+    let shown: Vec<String> = order
+        .iter()
+        .skip(page * PER_PAGE)
+        .take(PER_PAGE)
+        .cloned()
+        .collect();
+    let more = order.len() > (page + 1) * PER_PAGE;
+    let mut out = Vec::new();
+    for id in &shown {
+        // All of the item's, not only those the scan above reached.
+        let uri = format!(
+            "/api/v1/deliveries?awaiting_approval=true&limit=500&item={}",
+            enc(id)
+        );
+        let listed: DeliveryPage = c.api.get(&visit.who, &uri).await?;
+        let mut deliveries = Vec::new();
+        for row in listed.deliveries {
+            let uri = format!("/api/v1/deliveries/{}", row.id);
+            deliveries.push(c.api.get::<DeliveryDetail>(&visit.who, &uri).await?);
+        }
+        out.push(Waiting {
+            id: id.clone(),
+            item: None,
+            deliveries,
+        });
+    }
+    if !shown.is_empty() {
+        let uri = format!("/api/v1/items?limit=500&ids={}", enc(&shown.join(",")));
         let mut items: ItemList = c.api.get(&visit.who, &uri).await?;
         for w in &mut out {
             if let Some(i) = items.items.iter().position(|i| i.id == w.id) {
@@ -107,7 +184,7 @@ async fn load(c: &Console, visit: &Visit) -> Result<Vec<Waiting>, Failure> {
             }
         }
     }
-    Ok(out)
+    Ok((page, out, more))
 }
 
 fn item_section(f: &Frame, w: &Waiting, errors: &[FieldError]) -> String {
@@ -306,7 +383,8 @@ pub async fn decide(
                 format!("reason-{item}"),
                 "Enter a reason for rejecting, so the author knows what to change".to_string(),
             );
-            return render(&c, &visit, StatusCode::BAD_REQUEST, "", &[error]).await;
+            let window = Window::Holding(&item);
+            return render(&c, &visit, window, StatusCode::BAD_REQUEST, "", &[error]).await;
         }
         "reject" => serde_json::json!({ "reason": reason }),
         _ => return see_other("/console/approvals"),

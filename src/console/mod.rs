@@ -9,6 +9,7 @@
 
 mod approvals;
 mod calendar;
+mod calendar_view;
 mod channels;
 mod client;
 // Composer (issue #11 item 2).
@@ -322,6 +323,8 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_calendar;
 #[cfg(test)]
 mod tests_compose;
 #[cfg(test)]

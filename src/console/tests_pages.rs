@@ -355,3 +355,47 @@ async fn an_admin_finds_one_person_sees_their_consent_exports_and_erases_them() 
     let (_, _, page) = p.visit(Some("admin"), "GET", &location, "").await;
     assert!(page.contains("The person was erased: 1 subscription removed."));
 }
+
+#[tokio::test]
+async fn approvals_show_ten_items_a_page_each_with_all_its_deliveries() {
+    let p = Pages::new().await;
+    let mut text = String::new();
+    for i in 0..12 {
+        text.push_str(&format!(
+            "[[item]]\nid = \"many-{i:02}\"\nkind = \"notice\"\ntitle = \"Many {i}\"\n\
+             at = \"2030-02-{:02} 10:00\"\nchannels = [\"signed-off\", \"log\"]\nbody = \"Notice {i}.\"\n\n",
+            i + 1
+        ));
+    }
+    std::fs::write(p.fx.file("campaigns/many.toml"), text).unwrap();
+    p.fx.reload().await;
+    // Course A (January) and many-00 … many-08 on the first page.
+    let (status, _, first) = p
+        .visit(Some("approver"), "GET", "/console/approvals", "")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(first.matches("class=\"crier-approval\"").count(), 10);
+    assert!(first.contains("Course A") && first.contains("Many 8") && !first.contains("Many 9"));
+    assert!(
+        first.contains("rel=\"next\" href=\"/console/approvals?page=2\""),
+        "{first}"
+    );
+    let (_, _, second) = p
+        .visit(Some("approver"), "GET", "/console/approvals?page=2", "")
+        .await;
+    assert_eq!(second.matches("class=\"crier-approval\"").count(), 3);
+    assert!(second.contains("Items 11 to 13") && second.contains("Many 11"));
+    assert!(second.contains("rel=\"prev\"") && !second.contains("rel=\"next\""));
+    // A refused rejection shows the page holding that item again.
+    let v = version(&p, "many-10");
+    let (status, _, again) = p
+        .visit(
+            Some("approver"),
+            "POST",
+            "/console/approvals/many-10/reject",
+            &format!("version={v}&reason="),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(again.contains("id=\"reason-many-10\"") && again.contains("Items 11 to 13"));
+}

@@ -6,6 +6,7 @@
 //! behind it) and [`people::People`] (accounts, sessions, API tokens), so a PostgreSQL backend drops in beside [`sqlite`] without
 //! touching them.
 
+pub mod calendar;
 pub mod channel;
 #[cfg(test)]
 pub(crate) mod contract;
@@ -22,6 +23,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use calendar::{Calendar, Clash, Tally};
 pub use channel::ChannelStore;
 pub use renders::{RenderRecord, Renders, StoredRender};
 pub use reviews::Reviews;
@@ -79,6 +81,10 @@ pub struct QueueFilter {
     /// Only deliveries still waiting for someone to approve them (needing
     /// approval, not approved, and planned, retrying or held for approval).
     pub awaiting_approval: bool,
+    /// Only deliveries of these items (the API's kind, campaign and topic
+    /// filters, resolved against the content): applied in the query, so a
+    /// limit counts only what matches.
+    pub items: Option<Vec<String>>,
 }
 
 /// A change to content made through the API: who created, edited or
@@ -197,7 +203,7 @@ pub struct Change {
 /// The review links of items ([`Reviews`]) and the render records
 /// ([`Renders`]) come through this door too.
 #[async_trait]
-pub trait Store: Reviews + Renders + Send + Sync {
+pub trait Store: Reviews + Calendar + Renders + Send + Sync {
     /// Makes pending deliveries match the plan: adds new ones, updates
     /// pending ones whose fingerprint changed, cancels pending ones no
     /// longer planned (each logged). A backend may apply a large difference

@@ -2,6 +2,7 @@
 //! theirs): a workspace in a temporary folder, a real SQLite store, and an
 //! authenticator that takes the caller from test headers.
 
+mod calendar;
 mod history;
 mod items;
 mod matrix;

@@ -7,6 +7,7 @@
 
 mod audit;
 mod bounces;
+mod calendar;
 mod digests;
 mod human_changes;
 mod leasing;
@@ -21,6 +22,7 @@ mod time_guard;
 
 pub use audit::*;
 pub use bounces::*;
+pub use calendar::*;
 pub use digests::*;
 pub use human_changes::*;
 pub use leasing::*;
@@ -89,6 +91,9 @@ macro_rules! contract_tests {
             subscriber_counts_follow_the_consent_history,
             review_links_open_while_live_and_count_views,
             review_links_are_revoked_once,
+            tally_counts_each_span_by_state,
+            the_items_filter_applies_before_the_limit,
+            clashes_are_two_items_in_one_minute_on_a_channel,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

@@ -36,6 +36,7 @@ macro_rules! delivery_columns {
 
 mod audit;
 mod bench;
+mod calendar;
 mod channel;
 mod group;
 mod lease;

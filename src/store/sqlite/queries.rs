@@ -262,11 +262,11 @@ impl SqliteStore {
     }
 }
 
-/// The statement listing `columns` of the deliveries `filter` matches, by
-/// due time; [`list_query`] binds its values in the same order. Only
-/// column names and numbered placeholders are spliced in.
-pub(super) fn list_sql(filter: &QueueFilter, columns: &str) -> String {
-    let mut sql = format!("SELECT {columns} FROM deliveries");
+/// The `WHERE` clause of what `filter` matches (empty if everything) and
+/// how many numbered placeholders it uses; [`bind_filter`] binds their
+/// values in the same order. Only column names and placeholders are
+/// spliced in. `filter.limit` is not part of it.
+pub(super) fn filter_sql(filter: &QueueFilter) -> (String, usize) {
     let mut conditions = Vec::new();
     let mut n = 0;
     let mut next = || {
@@ -306,13 +306,28 @@ pub(super) fn list_sql(filter: &QueueFilter, columns: &str) -> String {
                 .into(),
         );
     }
-    if !conditions.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&conditions.join(" AND "));
+    if filter.items.is_some() {
+        conditions.push(format!(
+            "item IN (SELECT value FROM json_each(${}))",
+            next()
+        ));
     }
+    let clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    (clause, n)
+}
+
+/// The statement listing `columns` of the deliveries `filter` matches, by
+/// due time; [`list_query`] binds its values.
+pub(super) fn list_sql(filter: &QueueFilter, columns: &str) -> String {
+    let (clause, n) = filter_sql(filter);
+    let mut sql = format!("SELECT {columns} FROM deliveries{clause}");
     sql.push_str(" ORDER BY due_at, id");
     if filter.limit.is_some() {
-        sql.push_str(&format!(" LIMIT ${}", next()));
+        sql.push_str(&format!(" LIMIT ${}", n + 1));
     }
     sql
 }
@@ -322,7 +337,18 @@ pub(super) fn list_query<'q>(
     sql: &str,
     filter: &QueueFilter,
 ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
-    let mut query = sqlx::query(AssertSqlSafe(sql.to_string()));
+    let query = bind_filter(sqlx::query(AssertSqlSafe(sql.to_string())), filter);
+    match filter.limit {
+        Some(limit) => query.bind(i64::try_from(limit).unwrap_or(i64::MAX)),
+        None => query,
+    }
+}
+
+/// `query` with the values of [`filter_sql`]'s clause bound, in its order.
+pub(super) fn bind_filter<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    filter: &QueueFilter,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
     if let Some(state) = filter.state {
         query = query.bind(state.as_str());
     }
@@ -341,8 +367,8 @@ pub(super) fn list_query<'q>(
     for t in [filter.due_from, filter.due_before].into_iter().flatten() {
         query = query.bind(t.timestamp_millis());
     }
-    if let Some(limit) = filter.limit {
-        query = query.bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    if let Some(items) = &filter.items {
+        query = query.bind(serde_json::to_string(items).unwrap_or_else(|_| "[]".into()));
     }
     query
 }
