@@ -8,6 +8,9 @@
 //! cargo run --release --example bench_console -- fill channels.toml --total 1000000
 //! ```
 //!
+//! `named` writes news items only, each on ten channels, all ahead (for
+//! `bench/incremental.sh`: content that names every row).
+//!
 //! `content` writes items of every kind (news, briefings, notices, events
 //! with reminders, campaign posts) on the shipped example's channels, one
 //! in 20 needing approval, plus `bench-busy-event`: an event with 49
@@ -53,6 +56,13 @@ enum Command {
         #[arg(long, default_value_t = 365)]
         days: i64,
     },
+    /// Write news items on ten channels, all ahead (1 to 365 days): the
+    /// content that names every row of `bench/incremental.sh`.
+    Named {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 100_000)]
+        items: usize,
+    },
     /// Record the content's past as sent, and older history up to --total.
     Fill {
         config: PathBuf,
@@ -86,6 +96,7 @@ const SUBJECTS: [&str; 8] = [
 async fn main() -> anyhow::Result<()> {
     match Args::parse().command {
         Command::Content { dir, items, days } => content(&dir, items, days),
+        Command::Named { dir, items } => named(&dir, items),
         Command::Fill {
             config,
             total,
@@ -132,6 +143,26 @@ fn content(dir: &Path, n: usize, days: i64) -> anyhow::Result<()> {
     }
     std::fs::write(dir.join("bench-busy.toml"), busy_event(today))?;
     println!("wrote {} items into {}", written + 1, dir.display());
+    Ok(())
+}
+
+/// `n` news items (each on the ten channels of [`NEWS`]), 100 to a file,
+/// between 2 and 365 days ahead, so nothing falls due while measuring.
+fn named(dir: &Path, n: usize) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let today = Utc::now().date_naive();
+    for (file, first) in (0..n).step_by(ITEMS_PER_FILE).enumerate() {
+        let mut text = String::new();
+        for i in first..(first + ITEMS_PER_FILE).min(n) {
+            let day = today + Duration::days(2 + (i * 363 / n.max(1)) as i64);
+            let slot = (i % 32) * 15;
+            let at = format!("{day} {:02}:{:02}", 9 + slot / 60, slot % 60);
+            // Every fourth generated item is news (`item`'s kinds by i % 4).
+            text.push_str(&item(4 * i, &at));
+        }
+        std::fs::write(dir.join(format!("named-{file:04}.toml")), text)?;
+    }
+    println!("wrote {n} news items into {}", dir.display());
     Ok(())
 }
 

@@ -21,4 +21,5 @@ pub mod render;
 pub mod secret;
 pub mod store;
 pub mod variant;
+pub mod variants;
 pub mod workspace;

@@ -7,13 +7,13 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 
 use crate::content::Item;
 use crate::delivery::Planned;
 use crate::diagnostics::Report;
-use crate::variant::Variant;
-use crate::workspace::{Variants, Workspace};
+use crate::store::{Store, StoreError, SyncSummary};
+use crate::variants::fingerprint;
+use crate::workspace::{Checked, Variants, Workspace};
 
 /// The occasion name of an item's main publish time.
 pub const MAIN: &str = "at";
@@ -31,23 +31,54 @@ pub fn from_variants(ws: &Workspace, variants: &Variants) -> Vec<Planned> {
     let mut out = Vec::new();
     for o in occasions(ws, rendered) {
         let (item, name) = (o.item, o.channel);
-        let (Some(variant), Some(spec)) = (variants.get(&item.id, name), ws.config.spec(name))
+        let (Some(render), Some(spec)) = (variants.render(&item.id, name), ws.config.spec(name))
         else {
             continue;
         };
         let requires_approval = item.require_approval || spec.require_approval;
         out.push(Planned {
-            fingerprint: fingerprint(variant, &item.origin.version, o.due_at, requires_approval),
+            fingerprint: render.fingerprint(&item.origin.version, o.due_at, requires_approval),
             item: item.id.clone(),
             channel: name.to_string(),
             occasion: o.name,
             due_at: o.due_at,
-            variant: variant.clone(),
+            variant: render.variant.clone(),
             requires_approval,
         });
     }
     out.extend(own_deliveries(ws, &out));
     out
+}
+
+/// Plans deliveries from a checked workspace and makes the store match;
+/// then records what the freshly rendered variants came from, so the next
+/// start need not render them.
+pub async fn sync(
+    checked: &Checked,
+    store: &dyn Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<SyncSummary, StoreError> {
+    let planned = from_variants(&checked.workspace, &checked.variants);
+    let summary = store.sync_plan(&planned, now).await?;
+    if checked.variants.rendered() > 0 {
+        let main: HashMap<(&str, &str), &str> = planned
+            .iter()
+            .filter(|p| p.occasion == MAIN)
+            .map(|p| {
+                (
+                    (p.item.as_str(), p.channel.as_str()),
+                    p.fingerprint.as_str(),
+                )
+            })
+            .collect();
+        let records = checked
+            .variants
+            .records(|item, channel| main.get(&(item, channel)).map(|f| f.to_string()));
+        drop(main);
+        drop(planned);
+        store.record_renders(&records).await?;
+    }
+    Ok(summary)
 }
 
 /// One (item, channel, occasion) and when it is due.
@@ -124,15 +155,4 @@ fn own_deliveries(ws: &Workspace, planned: &[Planned]) -> Vec<Planned> {
         }
     }
     out
-}
-
-/// Changes with the variant, the time, the approval rule, and any edit of
-/// the item's entry (so an approval never outlives what was approved).
-fn fingerprint(variant: &Variant, version: &str, due_at: DateTime<Utc>, approval: bool) -> String {
-    let mut h = Sha256::new();
-    h.update(variant.canonical_json());
-    h.update(version.as_bytes());
-    h.update(due_at.timestamp_millis().to_le_bytes());
-    h.update([u8::from(approval)]);
-    hex::encode(&h.finalize()[..16])
 }

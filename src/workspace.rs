@@ -4,15 +4,24 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
 
 use crate::channels::{learned, registry, Configured, Findings};
-use crate::config::Config;
+use crate::config::{ChannelSpec, Config};
 use crate::content::load::Overlay;
 use crate::content::{self, Item, ItemKind};
 use crate::diagnostics::{Location, Report, Severity};
 use crate::lint;
 use crate::render::{template_data, Output, Rendered, Templates};
 use crate::variant::Variant;
+pub use crate::variants::Variants;
+use crate::variants::{json_digest, Render, Source};
+
+/// Items a render thread takes at a time.
+const ITEMS_PER_TASK: usize = 32;
 
 pub struct Workspace {
     pub config: Config,
@@ -23,6 +32,11 @@ pub struct Workspace {
     /// Where each item is in `items`, by id (a listing by ids looks up
     /// hundreds among thousands).
     by_id: HashMap<String, usize>,
+    /// Each channel's settings, hashed: part of its variants' sources.
+    channel_sources: HashMap<String, [u8; 32]>,
+    /// What the check this workspace passed rendered (empty until it is
+    /// adopted, `Checked::into_workspace`): the next check reuses it.
+    pub rendered: Arc<Variants>,
     /// How many times an (item, channel) was rendered: a reload renders each once.
     #[cfg(test)]
     pub(crate) renders: std::sync::atomic::AtomicUsize,
@@ -43,6 +57,7 @@ impl Workspace {
     ) -> Option<Workspace> {
         let config = Config::load(config_path, report)?;
         let mut channels = Vec::new();
+        let mut channel_sources = HashMap::new();
         for spec in &config.channels {
             match registry::find(&spec.kind) {
                 None => report.error(
@@ -56,7 +71,9 @@ impl Workspace {
                 ),
                 Some(kind) => match Configured::build(kind, spec, &config.organisation) {
                     Ok(mut c) => {
-                        adopt_learned(&mut c, &config.data_dir(), report);
+                        let learned = adopt_learned(&mut c, &config.data_dir(), report);
+                        let source = channel_source(&config, spec, learned.as_ref());
+                        channel_sources.insert(spec.name.clone(), source);
                         channels.push(c);
                     }
                     Err(msg) => report.error(spec.location.clone(), msg),
@@ -87,6 +104,8 @@ impl Workspace {
             templates,
             items,
             by_id,
+            channel_sources,
+            rendered: Arc::default(),
             #[cfg(test)]
             renders: Default::default(),
         })
@@ -102,15 +121,95 @@ impl Workspace {
 
     /// Renders every (item, channel) once, with item-level lint: the work
     /// of `crier check`, and the variants [`crate::plan`] schedules, so a
-    /// reload renders each once.
+    /// reload renders each once. Uses every core.
     pub fn check(&self, report: &mut Report) -> Variants {
+        self.check_with(&Variants::default(), report, false)
+    }
+
+    /// `check`, reusing each variant of `previous` whose source (item,
+    /// channel settings, templates) is unchanged, with what rendering it
+    /// found: only what changed is rendered.
+    pub fn check_reusing(&self, previous: &Variants, report: &mut Report) -> Variants {
+        self.check_with(previous, report, true)
+    }
+
+    /// With `for_plan`, each new variant's JSON is hashed in parallel too.
+    fn check_with(&self, previous: &Variants, report: &mut Report, for_plan: bool) -> Variants {
+        let checks = in_parallel(&self.items, |item| {
+            self.check_item(item, previous, for_plan)
+        });
         let mut variants = Variants::default();
-        for item in &self.items {
-            for variant in self.variants(item, report) {
-                variants.push(variant);
+        for (item, check) in self.items.iter().zip(checks) {
+            report.diagnostics.extend(check.found.diagnostics);
+            for (channel, source, render) in check.renders {
+                let key = (item.id.clone(), channel);
+                match render {
+                    Ok(reused) => variants.insert(key, source, reused),
+                    Err(fresh) => variants.insert_fresh(key, source, fresh),
+                }
             }
         }
         variants
+    }
+
+    /// One item's lint and variants, reused or rendered.
+    fn check_item(&self, item: &Item, previous: &Variants, for_plan: bool) -> ItemCheck {
+        let mut found = Report::default();
+        lint::item(item, &mut found);
+        let digest = self.item_digest(item);
+        let mut renders = Vec::new();
+        for channel in item.channels.iter().filter_map(|name| self.channel(name)) {
+            let source = self.source(&digest, item, channel);
+            if let Some(render) = previous.reusable(&item.id, channel.name(), &source) {
+                found.diagnostics.extend(render.findings.iter().cloned());
+                renders.push((channel.name().to_string(), source, Ok(render.clone())));
+                continue;
+            }
+            let mut own = Report::default();
+            let variant = self.render(item, channel, &mut own);
+            found.diagnostics.extend(own.diagnostics.iter().cloned());
+            if let Some(variant) = variant {
+                let mut render = Render::new(variant, own.diagnostics);
+                if for_plan {
+                    render = render.for_plan();
+                }
+                renders.push((channel.name().to_string(), source, Err(render)));
+            }
+        }
+        ItemCheck { found, renders }
+    }
+
+    /// The item as loaded, and the size of each image file it names:
+    /// linting a variant reads that size from disk.
+    fn item_digest(&self, item: &Item) -> [u8; 32] {
+        let mut h = Sha256::new_with_prefix(json_digest(item));
+        for image in &item.images {
+            let path = self.config.campaigns_dir().join(&image.src);
+            let size = std::fs::metadata(path).map_or(u64::MAX, |m| m.len());
+            h.update(size.to_le_bytes());
+        }
+        h.finalize().into()
+    }
+
+    /// What the (item, channel) variant is rendered from: the item as
+    /// loaded (`digest`), the channel's settings, and the templates it uses.
+    fn source(&self, digest: &[u8; 32], item: &Item, channel: &Configured) -> Source {
+        let mut h = Sha256::new_with_prefix(digest);
+        h.update(channel.name().as_bytes());
+        h.update(
+            self.channel_sources
+                .get(channel.name())
+                .copied()
+                .unwrap_or_default(),
+        );
+        for &output in channel.outputs() {
+            let candidates = template_candidates(channel, item.kind, output);
+            match self.templates.find(&candidates) {
+                Some(name) => self.templates.digest(name, &mut h),
+                None => h.update(b"no template"),
+            }
+        }
+        h.finalize()[..16].try_into().expect("16 bytes")
     }
 
     /// Every variant of one item, with item-level lint.
@@ -193,36 +292,60 @@ impl Workspace {
 /// renders each (item, channel) once.
 pub struct Checked {
     pub workspace: Workspace,
-    pub variants: Variants,
+    pub variants: Arc<Variants>,
 }
 
-/// The variants of a checked workspace, in render order, found by (item,
-/// channel).
-#[derive(Debug, Default)]
-pub struct Variants {
-    all: Vec<Variant>,
-    by_key: HashMap<(String, String), usize>,
+impl Checked {
+    /// Loads and checks everything, reusing what `previous` rendered from
+    /// the same sources; `Err` carries the diagnostics that make it unusable.
+    pub fn load(config: &Path, previous: &Variants) -> Result<Checked, Vec<String>> {
+        let mut report = Report::default();
+        match Workspace::load(config, &mut report) {
+            Some(workspace) => Checked::check(workspace, report, previous),
+            None => Err(report.diagnostics.iter().map(ToString::to_string).collect()),
+        }
+    }
+
+    /// Checks a loaded workspace (`report`: what loading found), reusing
+    /// what `previous` rendered from the same sources.
+    pub fn check(
+        workspace: Workspace,
+        mut report: Report,
+        previous: &Variants,
+    ) -> Result<Checked, Vec<String>> {
+        let variants = workspace.check_reusing(previous, &mut report);
+        if report.error_count() > 0 {
+            return Err(report
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .map(ToString::to_string)
+                .collect());
+        }
+        Ok(Checked {
+            workspace,
+            variants: Arc::new(variants),
+        })
+    }
+
+    /// The workspace to run on, keeping its variants for the next check
+    /// to reuse (`Workspace::check_reusing`).
+    pub fn into_workspace(self) -> Workspace {
+        let mut ws = self.workspace;
+        ws.rendered = self.variants;
+        ws
+    }
 }
 
-impl Variants {
-    fn push(&mut self, variant: Variant) {
-        let key = (variant.item.clone(), variant.channel.clone());
-        self.by_key.entry(key).or_insert(self.all.len());
-        self.all.push(variant);
-    }
-
-    /// The variant of `item` for the channel named `channel`, if it rendered.
-    pub fn get(&self, item: &str, channel: &str) -> Option<&Variant> {
-        let i = self.by_key.get(&(item.to_string(), channel.to_string()))?;
-        Some(&self.all[*i])
-    }
-
-    pub fn len(&self) -> usize {
-        self.all.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.all.is_empty()
+/// Gives freed heap back to the system. A check allocates hundreds of MB
+/// (every workspace and variant) from whichever threads ran it; glibc
+/// keeps what they freed in per-thread arenas, so without this the
+/// daemon's resident size only ever grows with each reload and save.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -236,23 +359,90 @@ fn item_location(item: &Item, channel: &Configured) -> Location {
 /// Gives a channel what its network told us earlier (see
 /// `channels::learned`). Problems are notes: the channel then counts with
 /// its configured limits, as it does on a machine that never asked.
-fn adopt_learned(channel: &mut Configured, data_dir: &Path, report: &mut Report) {
+fn adopt_learned(
+    channel: &mut Configured,
+    data_dir: &Path,
+    report: &mut Report,
+) -> Option<learned::Learned> {
     let location = Location::Channel {
         channel: channel.name().to_string(),
     };
     let problem = match learned::load(data_dir, channel.name()) {
-        Ok(None) => return,
+        Ok(None) => return None,
         Ok(Some(l)) if l.kind != channel.kind() => format!(
             "the saved facts were learned by a `{}` channel; ignoring them",
             l.kind
         ),
         Ok(Some(l)) => match channel.adopt(&l) {
-            Ok(()) => return,
+            Ok(()) => return Some(l),
             Err(why) => why,
         },
         Err(why) => why,
     };
     report.push(Severity::Note, location, problem);
+    None
+}
+
+/// Everything of the configuration a channel's variants may depend on:
+/// its own table and learned limits, and the organisation, daemon and
+/// lint settings every channel sees.
+fn channel_source(
+    config: &Config,
+    spec: &ChannelSpec,
+    learned: Option<&learned::Learned>,
+) -> [u8; 32] {
+    let shared = format!(
+        "{:?}{:?}{:?}",
+        config.organisation, config.daemon, config.lint
+    );
+    let own = format!(
+        "{}{}{}{:?}{:?}",
+        spec.name, spec.kind, spec.require_approval, spec.max_per_minute, spec.slots
+    );
+    let mut h = Sha256::new_with_prefix(shared);
+    h.update(own);
+    h.update(json_digest(&spec.options));
+    h.update(json_digest(&learned));
+    h.finalize().into()
+}
+
+/// One item's check: its findings, and per channel the variant reused
+/// (`Ok`) or rendered (`Err`), with its source.
+struct ItemCheck {
+    found: Report,
+    renders: Vec<(String, Source, Result<Arc<Render>, Render>)>,
+}
+
+/// `f` of every element, in order, on every core: threads take a few
+/// elements at a time, so an uneven mix (most reused, some rendered)
+/// still shares out.
+fn in_parallel<T: Sync, R: Send>(all: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.min(all.len().div_ceil(ITEMS_PER_TASK));
+    if threads <= 1 {
+        return all.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let start = next.fetch_add(ITEMS_PER_TASK, Ordering::Relaxed);
+            if start >= all.len() {
+                return done;
+            }
+            let end = (start + ITEMS_PER_TASK).min(all.len());
+            done.push((start, all[start..end].iter().map(&f).collect::<Vec<R>>()));
+        }
+    };
+    let mut parts: Vec<(usize, Vec<R>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a render thread panicked"))
+            .collect()
+    });
+    parts.sort_by_key(|(start, _)| *start);
+    parts.into_iter().flat_map(|(_, part)| part).collect()
 }
 
 /// Where a channel's template for one content kind may be, most specific first.
@@ -267,4 +457,16 @@ pub fn template_candidates(channel: &Configured, kind: ItemKind, output: Output)
     ];
     v.dedup();
     v
+}
+
+#[cfg(test)]
+mod tests {
+    /// Threads take work as they free up, yet the results come back in
+    /// the input's order (diagnostics and variants stay in file order).
+    #[test]
+    fn in_parallel_keeps_the_order() {
+        let input: Vec<usize> = (0..10 * super::ITEMS_PER_TASK + 3).collect();
+        let out = super::in_parallel(&input, |n| n * 2);
+        assert_eq!(out, input.iter().map(|n| n * 2).collect::<Vec<_>>());
+    }
 }

@@ -376,11 +376,11 @@ fn save(state: &ApiState, file: &File, text: Option<String>, id: &str) -> Result
 /// its deliveries next (the file watcher's reload that follows finds
 /// nothing left to change).
 async fn adopt(state: &ApiState, checked: Checked) -> Result<std::sync::Arc<Workspace>, Problem> {
-    let planned = crate::plan::from_variants(&checked.workspace, &checked.variants);
-    state.store.sync_plan(&planned, chrono::Utc::now()).await?;
-    let ws = std::sync::Arc::new(checked.workspace);
+    crate::plan::sync(&checked, state.store.as_ref(), chrono::Utc::now()).await?;
+    let ws = std::sync::Arc::new(checked.into_workspace());
     *state.workspace.write().expect("workspace lock") = ws.clone();
     state.wake.notify_one();
+    crate::workspace::release_freed_memory();
     Ok(ws)
 }
 
@@ -389,8 +389,10 @@ async fn adopt(state: &ApiState, checked: Checked) -> Result<std::sync::Arc<Work
 pub fn checked(state: &ApiState, overlay: &Overlay) -> Result<Checked, Problem> {
     let mut report = Report::default();
     let ws = Workspace::load_with(&state.config_path, overlay, &mut report);
+    // Only what the edit changed is rendered: the rest is the daemon's.
+    let previous = state.workspace().rendered.clone();
     let variants = match &ws {
-        Some(ws) if report.error_count() == 0 => ws.check(&mut report),
+        Some(ws) if report.error_count() == 0 => ws.check_reusing(&previous, &mut report),
         _ => Default::default(),
     };
     let root = state
@@ -406,7 +408,7 @@ pub fn checked(state: &ApiState, overlay: &Overlay) -> Result<Checked, Problem> 
     match ws {
         Some(workspace) if errors.is_empty() => Ok(Checked {
             workspace,
-            variants,
+            variants: std::sync::Arc::new(variants),
         }),
         _ => Err(
             Problem::new(422, "The item does not pass check; nothing was saved")

@@ -1,7 +1,8 @@
 //! `crier serve`: the background service.
 //!
-//! Start-up order matters: check content, take the data folder's lock (one
-//! daemon per queue), open the store, bind the port, let channels set up
+//! Start-up order matters: load content, take the data folder's lock (one
+//! daemon per queue), open the store, check content (reusing the variants
+//! the store says were rendered from unchanged sources), bind the port, let channels set up
 //! (feeds' files), sync the plan, recover what a previous process left in
 //! flight, then serve and dispatch; only then tell systemd it is ready.
 
@@ -41,18 +42,27 @@ pub fn git_commit_problem(config: &crate::config::Config) -> Option<String> {
 
 pub async fn serve(config: &Path) -> anyhow::Result<()> {
     crate::channels::http::install_crypto_provider();
-    let checked = reload::load_checked(config).map_err(|problems| {
-        anyhow::anyhow!(
-            "the content fails `crier check`; fix it and start again:\n  {}",
-            problems.join("\n  ")
-        )
-    })?;
-    if let Some(why) = git_commit_problem(&checked.workspace.config) {
+    let mut loaded = crate::diagnostics::Report::default();
+    let workspace = Workspace::load(config, &mut loaded)
+        .ok_or_else(|| refused(loaded.diagnostics.iter().map(ToString::to_string).collect()))?;
+    if let Some(why) = git_commit_problem(&workspace.config) {
         warn!("{why}");
     }
-    let data_dir = checked.workspace.config.data_dir();
+    let data_dir = workspace.config.data_dir();
     let _lock = lock_data_dir(&data_dir)?;
-    let opened = crate::store::open(&checked.workspace.config).await?;
+    let opened = crate::store::open(&workspace.config).await?;
+    // What the store says was rendered from unchanged sources is not
+    // rendered again: unchanged content starts without rendering.
+    let stored = reload::stored_variants(opened.queue.as_ref()).await?;
+    let checked =
+        tokio::task::spawn_blocking(move || reload::Checked::check(workspace, loaded, &stored))
+            .await?
+            .map_err(refused)?;
+    info!(
+        rendered = checked.variants.rendered(),
+        variants = checked.variants.len(),
+        "content checked"
+    );
     let auth = Arc::new(crate::auth::Authenticator::new(
         opened.people.clone(),
         &checked.workspace.config,
@@ -70,7 +80,7 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         checked.workspace.config.campaigns_dir(),
         checked.workspace.config.templates_dir(),
     ];
-    let dispatcher = dispatcher(checked.workspace, opened.queue.clone(), services);
+    let dispatcher = dispatcher(checked.into_workspace(), opened.queue.clone(), services);
     recover_at_start(&dispatcher).await?;
     let reloader = Arc::new(reload::Reloader {
         config: config.to_path_buf(),
@@ -101,6 +111,13 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn refused(problems: Vec<String>) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the content fails `crier check`; fix it and start again:\n  {}",
+        problems.join("\n  ")
+    )
+}
+
 /// What publishers may use, built once for the daemon's life.
 fn services(ws: &Workspace, opened: &Opened, stopping: Stopping) -> Services {
     Services::new(&ws.config, opened.channels.clone(), stopping)
@@ -119,7 +136,7 @@ async fn ready_queue(
             .await
             .map_err(|e| anyhow::anyhow!("channel `{}`: {e}", channel.name()))?;
     }
-    let summary = reload::sync(checked, store, services.clock.now()).await?;
+    let summary = crate::plan::sync(checked, store, services.clock.now()).await?;
     info!(
         added = summary.added,
         updated = summary.updated,

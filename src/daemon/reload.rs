@@ -10,40 +10,41 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{mpsc, Notify};
 use tracing::{error, info, warn};
 
-use crate::diagnostics::Report;
-use crate::store::{Store, SyncSummary};
+use crate::plan::sync;
+use crate::store::Store;
+use crate::workspace::release_freed_memory;
 pub use crate::workspace::Checked;
-use crate::workspace::Workspace;
+use crate::workspace::{Variants, Workspace};
 
-/// Loads and checks everything; `Err` carries the diagnostics that make it unusable.
+/// Loads and checks everything, rendering every variant; `Err` carries
+/// the diagnostics that make it unusable.
 pub fn load_checked(config: &Path) -> Result<Checked, Vec<String>> {
-    let mut report = Report::default();
-    let Some(workspace) = Workspace::load(config, &mut report) else {
-        return Err(report.diagnostics.iter().map(ToString::to_string).collect());
-    };
-    let variants = workspace.check(&mut report);
-    if report.error_count() > 0 {
-        return Err(report
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == crate::diagnostics::Severity::Error)
-            .map(ToString::to_string)
-            .collect());
-    }
-    Ok(Checked {
-        workspace,
-        variants,
-    })
+    Checked::load(config, &Variants::default())
 }
 
-/// Plans deliveries from a checked workspace and makes the store match.
-pub async fn sync(
-    checked: &Checked,
-    store: &dyn Store,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<SyncSummary, crate::store::StoreError> {
-    let planned = crate::plan::from_variants(&checked.workspace, &checked.variants);
-    store.sync_plan(&planned, now).await
+/// `load_checked`, reusing the variants of `previous` whose sources did
+/// not change: only what changed is rendered.
+pub fn load_checked_reusing(config: &Path, previous: &Variants) -> Result<Checked, Vec<String>> {
+    Checked::load(config, previous)
+}
+
+/// Pairs read back from the store a page at a time.
+const STORED_PAGE: usize = 10_000;
+
+/// The variants the store keeps with what they were rendered from
+/// (`Store::stored_renders`): at start, what need not be rendered again.
+pub async fn stored_variants(store: &dyn Store) -> Result<Variants, crate::store::StoreError> {
+    let mut variants = Variants::default();
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let key = after.as_ref().map(|(i, c)| (i.as_str(), c.as_str()));
+        let page = store.stored_renders(key, STORED_PAGE).await?;
+        let Some(last) = page.last() else {
+            return Ok(variants);
+        };
+        after = Some((last.item.clone(), last.channel.clone()));
+        variants.add_stored(page);
+    }
 }
 
 pub struct Reloader {
@@ -58,8 +59,16 @@ impl Reloader {
     /// Reloads once: swaps in the new workspace and syncs the queue, or
     /// refuses and keeps the old one.
     pub async fn reload(&self, why: &str) {
+        let started = std::time::Instant::now();
         let config = self.config.clone();
-        let loaded = tokio::task::spawn_blocking(move || load_checked(&config)).await;
+        let previous = self
+            .workspace
+            .read()
+            .expect("workspace lock")
+            .rendered
+            .clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || load_checked_reusing(&config, &previous)).await;
         let checked = match loaded {
             Ok(Ok(checked)) => checked,
             Ok(Err(problems)) => {
@@ -71,17 +80,24 @@ impl Reloader {
                 return;
             }
         };
+        let rendered = checked.variants.rendered();
+        let checked_ms = started.elapsed().as_millis();
         match sync(&checked, self.store.as_ref(), self.clock.now()).await {
             Ok(s) => {
                 info!(
                     reason = why,
+                    rendered,
+                    checked_ms,
+                    synced_ms = started.elapsed().as_millis() - checked_ms,
                     added = s.added,
                     updated = s.updated,
                     cancelled = s.cancelled,
                     "content reloaded"
                 );
-                *self.workspace.write().expect("workspace lock") = Arc::new(checked.workspace);
+                *self.workspace.write().expect("workspace lock") =
+                    Arc::new(checked.into_workspace());
                 self.wake.notify_one();
+                release_freed_memory();
             }
             Err(e) => {
                 error!(error = %e, "content reloaded but the queue could not be updated; will retry on the next change")
@@ -160,38 +176,4 @@ fn canonical(path: &Path) -> PathBuf {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::path::Path;
-    use std::sync::atomic::Ordering;
-    use std::sync::{Arc, RwLock};
-
-    use tokio::sync::Notify;
-
-    use super::{load_checked, Reloader};
-    use crate::store::sqlite::SqliteStore;
-    use crate::store::Store;
-
-    /// What `check` rendered is what is planned: a reload renders each
-    /// (item, channel) once, not once to check and again to plan.
-    #[tokio::test]
-    async fn a_reload_renders_each_variant_once() {
-        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("channels.toml");
-        let first = load_checked(&config).expect("the shipped example checks");
-        let first = first.workspace;
-        let store = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-        let reloader = Reloader {
-            config,
-            workspace: Arc::new(RwLock::new(Arc::new(first))),
-            store: store.clone(),
-            clock: Arc::new(crier_schedule::SystemClock),
-            wake: Arc::new(Notify::new()),
-        };
-        reloader.reload("test").await;
-        let ws = reloader.workspace.read().unwrap().clone();
-        let pairs: usize = ws.items.iter().map(|i| i.channels.len()).sum();
-        assert!(pairs > 10, "the example has variants to render");
-        assert_eq!(ws.renders.load(Ordering::Relaxed), pairs);
-        let planned = store.list(&Default::default()).await.unwrap();
-        assert!(planned.len() >= pairs, "the reload planned every variant");
-    }
-}
+mod tests;

@@ -6,9 +6,11 @@
 //! in strict mode, so a template that names a missing field is an error at
 //! `crier check` time, never an empty string at send time.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use handlebars::Handlebars;
+use sha2::{Digest, Sha256};
 
 use crate::diagnostics::{Location, Report};
 
@@ -34,6 +36,12 @@ pub struct Templates {
     dir: PathBuf,
     html: Handlebars<'static>,
     text: Handlebars<'static>,
+    /// Each template's source, hashed: what a variant was rendered from
+    /// (`Templates::digest`), so a change re-renders only its users.
+    digests: HashMap<String, [u8; 32]>,
+    /// Every partial's source, hashed together: any template may include any.
+    partial_sources: Sha256,
+    partials: [u8; 32],
 }
 
 /// A failed render, located in the template.
@@ -51,6 +59,9 @@ impl Templates {
             dir: dir.to_path_buf(),
             html: registry(true),
             text: registry(false),
+            digests: HashMap::new(),
+            partial_sources: Sha256::new(),
+            partials: [0; 32],
         };
         let mut files = Vec::new();
         if let Err(e) = walk(dir, &mut files) {
@@ -65,6 +76,7 @@ impl Templates {
         for path in files {
             t.add(&path, report);
         }
+        t.partials = t.partial_sources.clone().finalize().into();
         t
     }
 
@@ -84,6 +96,12 @@ impl Templates {
                 return;
             }
         };
+        let digest: [u8; 32] = Sha256::digest(source.as_bytes()).into();
+        if name.starts_with("partials/") {
+            self.partial_sources.update(name.as_bytes());
+            self.partial_sources.update(digest);
+        }
+        self.digests.insert(name.clone(), digest);
         let result = if let Some(partial) = name.strip_prefix("partials/") {
             self.html
                 .register_partial(partial, source.as_str())
@@ -112,6 +130,15 @@ impl Templates {
             .iter()
             .find(|c| self.registry_for(c).has_template(c))
             .map(String::as_str)
+    }
+
+    /// What rendering template `name` depends on: its source and every
+    /// partial's (files load in sorted order, so the same folder gives the
+    /// same digest).
+    pub fn digest(&self, name: &str, into: &mut Sha256) {
+        into.update(name.as_bytes());
+        into.update(self.digests.get(name).copied().unwrap_or_default());
+        into.update(self.partials);
     }
 
     pub fn render(&self, name: &str, data: &serde_json::Value) -> Result<String, RenderFailure> {

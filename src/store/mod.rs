@@ -12,6 +12,7 @@ pub mod channel;
 pub(crate) mod contract;
 pub mod lists;
 pub mod people;
+pub mod renders;
 pub mod reviews;
 pub mod sqlite;
 
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub use calendar::{Calendar, Clash, Tally};
 pub use channel::ChannelStore;
+pub use renders::{RenderRecord, Renders, StoredRender};
 pub use reviews::Reviews;
 
 use crate::delivery::{
@@ -198,9 +200,10 @@ pub struct Change {
 /// times) is a clock reading: one more than ten years ahead of the wall
 /// clock is refused with [`StoreError::BadTime`] before anything is written. Reads may take any
 /// time (`expired_leases(DateTime::MAX_UTC)` lists every lease).
-/// The review links of items ([`Reviews`]) come through this door too.
+/// The review links of items ([`Reviews`]) and the render records
+/// ([`Renders`]) come through this door too.
 #[async_trait]
-pub trait Store: Reviews + Calendar + Send + Sync {
+pub trait Store: Reviews + Calendar + Renders + Send + Sync {
     /// Makes pending deliveries match the plan: adds new ones, updates
     /// pending ones whose fingerprint changed, cancels pending ones no
     /// longer planned (each logged). A backend may apply a large difference

@@ -22,9 +22,7 @@ use tower::ServiceExt;
 use super::{router, ApiState};
 use crate::access::{Authenticate, Principal, Refusal, Role, TokenKind};
 use crate::delivery::Actor;
-use crate::diagnostics::Report;
 use crate::store::Store;
-use crate::workspace::Workspace;
 
 /// `x-test-role: approver` (and `x-test-token: test|live`) make the caller.
 pub struct HeaderAuth;
@@ -119,21 +117,21 @@ impl Fixture {
         );
         write("templates/document/default.txt.hbs", "{{item.title}}\n");
         let config_path = dir.path().join("channels.toml");
-        let mut report = Report::default();
-        let ws = Workspace::load(&config_path, &mut report).unwrap();
-        let plan = crate::plan::plan(&ws, &mut report);
-        assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
-        let opened = crate::store::open(&ws.config).await.unwrap();
+        // As the daemon starts: checked, synced, adopted with its variants.
+        let checked = crate::workspace::Checked::load(&config_path, &Default::default()).unwrap();
+        let opened = crate::store::open(&checked.workspace.config).await.unwrap();
         let store: Arc<dyn Store> = opened.queue;
         let services = crate::channels::Services::new(
-            &ws.config,
+            &checked.workspace.config,
             opened.channels,
             crate::channels::stopping::Stopping::never(),
         );
-        store.sync_plan(&plan, chrono::Utc::now()).await.unwrap();
+        crate::plan::sync(&checked, store.as_ref(), chrono::Utc::now())
+            .await
+            .unwrap();
         let state = ApiState {
             store,
-            workspace: Arc::new(RwLock::new(Arc::new(ws))),
+            workspace: Arc::new(RwLock::new(Arc::new(checked.into_workspace()))),
             config_path,
             wake: Default::default(),
             auth: Arc::new(HeaderAuth),
@@ -151,16 +149,14 @@ impl Fixture {
     /// Reloads the workspace from disk and syncs the plan, as the
     /// daemon's watcher does after a save.
     pub async fn reload(&self) {
-        let mut report = Report::default();
-        let ws = Workspace::load(&self.state.config_path, &mut report).unwrap();
-        let plan = crate::plan::plan(&ws, &mut report);
-        assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
-        self.state
-            .store
-            .sync_plan(&plan, chrono::Utc::now())
+        let previous = self.state.workspace().rendered.clone();
+        let path = &self.state.config_path;
+        let checked = crate::workspace::Checked::load(path, &previous).unwrap();
+        let store = self.state.store.as_ref();
+        crate::plan::sync(&checked, store, chrono::Utc::now())
             .await
             .unwrap();
-        *self.state.workspace.write().unwrap() = Arc::new(ws);
+        *self.state.workspace.write().unwrap() = Arc::new(checked.into_workspace());
     }
 
     pub async fn call(

@@ -55,6 +55,8 @@ macro_rules! contract_tests {
             sync_updates_retrying_and_held,
             sync_rejects_duplicate_keys,
             sync_of_unchanged_content_touches_nothing,
+            render_records_read_back_through_their_delivery,
+            sync_leaves_a_delivery_that_may_have_gone_out,
             next_wakeup_is_earliest,
             lease_earliest_first_with_limit,
             lease_retry_due_by_next_attempt_at,

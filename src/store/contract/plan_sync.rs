@@ -3,7 +3,7 @@
 
 use super::{at, change, find, lease_one, planned, state_of, summary, LEASE};
 use crate::delivery::{Actor, Delivery, HoldReason, Planned, Receipt, State};
-use crate::store::{AuditFilter, QueueFilter, Store, StoreError};
+use crate::store::{AuditFilter, QueueFilter, RenderRecord, Store, StoreError, StoredRender};
 
 pub async fn sync_adds_updates_cancels(store: &dyn Store) {
     let v1 = vec![
@@ -280,4 +280,115 @@ pub async fn sync_of_unchanged_content_touches_nothing(store: &dyn Store) {
     );
     assert_eq!(store.list(&QueueFilter::default()).await.unwrap(), queue);
     assert_eq!(store.audit(&everything).await.unwrap(), audit);
+}
+
+/// What a check rendered is kept as a fingerprint per (item, channel) and
+/// read back through its `at` delivery's variant: while that delivery has
+/// the recorded fingerprint, in any state (sent too), never once content
+/// planned it again differently; page by page in (item, channel) order.
+pub async fn render_records_read_back_through_their_delivery(store: &dyn Store) {
+    let plan = vec![
+        planned("a", "news", "at", 10, "A"),
+        planned("a", "news", "1 day before", 5, "A"),
+        planned("b", "news", "at", 20, "B"),
+        planned("c", "news", "at", 30, "C"),
+    ];
+    store.sync_plan(&plan, at(0)).await.unwrap();
+    let record = |item: &str, fingerprint: &str, source: &str| RenderRecord {
+        item: item.into(),
+        channel: "news".into(),
+        source: source.into(),
+        fingerprint: fingerprint.into(),
+    };
+    let records = [
+        record("a", "A@10", "s1"),
+        record("b", "B@20", "s2"),
+        record("c", "not its delivery's", "s3"),
+        record("gone", "G@1", "s4"),
+    ];
+    store.record_renders(&records).await.unwrap();
+    let sources = |rs: &[StoredRender]| -> Vec<(String, String)> {
+        rs.iter()
+            .map(|r| (r.item.clone(), r.source.clone()))
+            .collect()
+    };
+    let pair = |i: &str, s: &str| (i.to_string(), s.to_string());
+    let all = store.stored_renders(None, 100).await.unwrap();
+    assert_eq!(sources(&all), [pair("a", "s1"), pair("b", "s2")]);
+    assert_eq!(all[0].variant, plan[0].variant);
+    assert_eq!(all[0].json, plan[0].variant.canonical_json());
+
+    let first = store.stored_renders(None, 1).await.unwrap();
+    let second = store.stored_renders(Some(("a", "news")), 1).await.unwrap();
+    let end = store.stored_renders(Some(("b", "news")), 1).await.unwrap();
+    assert_eq!(
+        (sources(&first), sources(&second)),
+        (vec![pair("a", "s1")], vec![pair("b", "s2")])
+    );
+    assert!(end.is_empty());
+
+    let leased = store.lease_due(at(10), 2, LEASE).await.unwrap();
+    let main = leased.iter().find(|d| d.occasion == "at").unwrap();
+    store
+        .record_sent(main.id, &Receipt::default(), at(10), "posted")
+        .await
+        .unwrap();
+    let mut edited = plan.clone();
+    edited[2] = planned("b", "news", "at", 20, "B2");
+    store.sync_plan(&edited, at(11)).await.unwrap();
+    let after = store.stored_renders(None, 100).await.unwrap();
+    assert_eq!(
+        sources(&after),
+        [pair("a", "s1")],
+        "sent stays, edited goes"
+    );
+
+    store
+        .record_renders(&[record("b", "B2@20", "s5")])
+        .await
+        .unwrap();
+    let replaced = store.stored_renders(None, 100).await.unwrap();
+    assert_eq!(sources(&replaced), [pair("a", "s1"), pair("b", "s5")]);
+}
+
+/// A delivery held `uncertain` had its request started: it may have gone
+/// out with the variant it holds. A content edit leaves it as it is, like
+/// one in flight, so confirming it went out records what may really have
+/// been sent, never the edit; the human's two actions decide the rest.
+pub async fn sync_leaves_a_delivery_that_may_have_gone_out(store: &dyn Store) {
+    let plan = [
+        planned("u", "news", "at", 0, "sent?"),
+        planned("p", "news", "at", 50, "v1"),
+    ];
+    store.sync_plan(&plan, at(0)).await.unwrap();
+    let u = lease_one(store, find(store, "u", "news").await.id, at(1)).await;
+    store.mark_request_started(u.id, at(1)).await.unwrap();
+    store
+        .hold(
+            u.id,
+            HoldReason::Uncertain,
+            "lease expired after request",
+            Actor::Daemon,
+            at(7),
+        )
+        .await
+        .unwrap();
+    let before = store.get(u.id).await.unwrap().unwrap();
+    let history = store.history(u.id).await.unwrap();
+
+    let edited = [
+        planned("u", "news", "at", 0, "edited"),
+        planned("p", "news", "at", 50, "v2"),
+    ];
+    assert_eq!(
+        store.sync_plan(&edited, at(8)).await.unwrap(),
+        summary(0, 1, 0, 1)
+    );
+    assert_eq!(store.get(u.id).await.unwrap().unwrap(), before);
+    assert_eq!(store.history(u.id).await.unwrap(), history);
+    assert_eq!(
+        find(store, "p", "news").await.variant.text,
+        "v2",
+        "the measure can fail"
+    );
 }

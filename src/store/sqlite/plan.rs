@@ -12,6 +12,7 @@
 //! delivery leased or settled since the difference was taken is left alone.
 //! Content that did not change writes nothing to the database.
 
+mod renders;
 #[cfg(test)]
 mod tests;
 mod update;
@@ -68,13 +69,14 @@ const DUPLICATE_SQL: &str = "SELECT item, channel, occasion FROM temp.sync_plan
 
 /// Plan entries whose key is new (no `id`), or whose pending delivery
 /// differs. A key already sent, failed, cancelled or in flight is neither:
-/// it stays as it is.
+/// it stays as it is; so does one held `uncertain`, whose request started:
+/// it may have gone out with the variant it holds.
 pub(super) const TODO_SQL: &str = "INSERT INTO temp.sync_todo (idx, id)
      SELECT p.idx, d.id FROM temp.sync_plan p
      LEFT JOIN main.deliveries d
          ON d.item = p.item AND d.channel = p.channel AND d.occasion = p.occasion
      WHERE d.id IS NULL
-        OR (d.state IN ('planned', 'retrying', 'held')
+        OR (d.state IN ('planned', 'retrying', 'held') AND d.hold_reason IS NOT 'uncertain'
             AND (d.fingerprint <> p.fingerprint OR d.requires_approval <> p.requires_approval))";
 
 /// Pending deliveries the plan no longer names: an item deleted from content
@@ -123,7 +125,7 @@ pub(super) const CHANGED_SQL: &str = "SELECT t.idx, d.id, d.state, d.fingerprint
      CROSS JOIN main.deliveries d
      CROSS JOIN temp.sync_plan p
      WHERE d.id = t.id AND p.idx = t.idx AND t.idx > $1 AND t.idx <= $2
-       AND d.state IN ('planned', 'retrying', 'held')
+       AND d.state IN ('planned', 'retrying', 'held') AND d.hold_reason IS NOT 'uncertain'
        AND (d.fingerprint <> p.fingerprint OR d.requires_approval <> p.requires_approval)
      ORDER BY t.idx";
 

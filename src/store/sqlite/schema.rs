@@ -296,6 +296,17 @@ const MIGRATIONS: &[&[&str]] = &[&[
     // a listing's order is (due_at, id), which it gives without a sort.
     "CREATE INDEX deliveries_calendar ON deliveries
         (due_at, channel, item, state, hold_reason, requires_approval, approved)",
+], &[
+    // 14: what each (item, channel) variant was rendered from, so a start
+    // with unchanged content renders nothing (`store::renders`). The
+    // variant itself is its `at` delivery's; `fingerprint` says which one.
+    "CREATE TABLE rendered (
+        item        TEXT NOT NULL,
+        channel     TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        PRIMARY KEY (item, channel)
+    ) WITHOUT ROWID",
 ]];
 
 /// The schema version this build writes.

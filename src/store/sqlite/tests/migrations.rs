@@ -92,6 +92,7 @@ async fn migration_4_records_imported_consent_as_given_when_stated() {
         "DROP TABLE links",
         "DROP TABLE signin_attempts",
         "DROP TABLE content_changes",
+        "DROP TABLE rendered",
         "DROP INDEX transitions_at",
         "DELETE FROM schema_version WHERE version >= 4",
     ] {
