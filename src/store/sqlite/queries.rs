@@ -307,8 +307,11 @@ pub(super) fn filter_sql(filter: &QueueFilter) -> (String, usize) {
         );
     }
     if filter.items.is_some() {
+        // `+item`: a check on the rows the other terms find, never a lookup
+        // per listed item (a kind can name thousands, each with deliveries
+        // across years: a month took 3.4 s at 1M rows).
         conditions.push(format!(
-            "item IN (SELECT value FROM json_each(${}))",
+            "+item IN (SELECT value FROM json_each(${}))",
             next()
         ));
     }
