@@ -1,6 +1,7 @@
 //! The `crier` command line. Each subcommand lives in its own file and
 //! returns the process exit status.
 
+mod backup;
 mod channels;
 mod check;
 mod control;
@@ -148,6 +149,9 @@ enum Command {
         json: bool,
         text: String,
     },
+    /// Copy the store, consistent as of one moment, to a new FILE; works
+    /// while the daemon runs.
+    Backup { file: PathBuf },
     /// List the next times a schedule fires, in local time and UTC.
     When {
         /// e.g. "0 10 * * MON from 2026-12-07 until 2027-02-01" or "2026-12-03 10:00"
@@ -288,6 +292,7 @@ pub fn main() -> ExitCode {
         Command::Users { command } => users::run(config, command),
         Command::Tokens { command } => tokens::run(config, command),
         Command::Init(args) => init::run(args),
+        Command::Backup { file } => backup::run(config, file),
         Command::Check { strict, format } => check::run(&cli.config, strict, format),
         Command::Preview {
             item,

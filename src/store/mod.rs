@@ -15,6 +15,7 @@ pub mod people;
 pub mod renders;
 pub mod reviews;
 pub mod sqlite;
+pub mod upkeep;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,7 @@ pub use calendar::{Calendar, Clash, Tally};
 pub use channel::ChannelStore;
 pub use renders::{RenderRecord, Renders, StoredRender};
 pub use reviews::Reviews;
+pub use upkeep::Upkeep;
 
 use crate::delivery::{
     Actor, Delivery, DeliverySummary, HoldReason, Planned, Receipt, State, Transition,
@@ -203,7 +205,7 @@ pub struct Change {
 /// The review links of items ([`Reviews`]) and the render records
 /// ([`Renders`]) come through this door too.
 #[async_trait]
-pub trait Store: Reviews + Calendar + Renders + Send + Sync {
+pub trait Store: Reviews + Calendar + Renders + Upkeep + Send + Sync {
     /// Makes pending deliveries match the plan: adds new ones, updates
     /// pending ones whose fingerprint changed, cancels pending ones no
     /// longer planned (each logged). A backend may apply a large difference

@@ -50,6 +50,7 @@ mod reviews;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod upkeep;
 
 /// Rows sqlx's SQLite thread may read ahead of the task taking them.
 const ROW_BUFFER: usize = 1024;

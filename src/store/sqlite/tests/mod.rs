@@ -10,6 +10,7 @@ use super::SqliteStore;
 use crate::store::contract;
 use crate::store::Store;
 
+mod backup;
 mod calendar_plans;
 mod damage;
 mod group_commit;
