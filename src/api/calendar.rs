@@ -17,7 +17,7 @@ use super::deliveries::{cursor_of, listed, DeliveryRow};
 use super::problem::{Problem, ProblemDetails};
 use super::ApiState;
 use crate::content::ItemKind;
-use crate::store::{QueueFilter, Tally};
+use crate::store::{QueueFilter, Store, Tally};
 use crate::workspace::Workspace;
 
 /// The longest range one request counts (a month view with the days of
@@ -112,20 +112,36 @@ async fn days(
     };
     let tallies = state.store.tally(&filter, &bounds).await?;
     let per_day = q.per_day.unwrap_or(10).min(100);
+    // Each day's first few at once: the store's connections read side by
+    // side, so a month costs its slowest day, not the sum of 31.
+    let mut reads = tokio::task::JoinSet::new();
     let mut days = Vec::new();
     for (span, counts) in by_span(&tallies) {
         let (from, before) = (bounds[span], bounds[span + 1]);
+        let (store, filter) = (state.store.clone(), filter.clone());
+        reads.spawn(async move {
+            let listed = first_of_day(store.as_ref(), &filter, from, before, per_day).await;
+            (span, listed)
+        });
         let total = counts.values().sum();
-        let (deliveries, next) = first_of_day(&state, &filter, from, before, per_day).await?;
         days.push(CalendarDay {
             date: dates[span],
             from,
             before,
             total,
             counts,
-            deliveries,
-            next,
+            deliveries: Vec::new(),
+            next: None,
         });
+    }
+    while let Some(read) = reads.join_next().await {
+        let (span, listed) =
+            read.map_err(|e| Problem::new(500, format!("a day's read stopped: {e}")))?;
+        let day = days
+            .iter_mut()
+            .find(|d| d.date == dates[span])
+            .expect("a listed day");
+        (day.deliveries, day.next) = listed?;
     }
     let mut clashes = state.store.clashes(&filter, MOST_CLASHES + 1).await?;
     let more_clashes = clashes.len() > MOST_CLASHES;
@@ -164,7 +180,7 @@ fn by_span(tallies: &[Tally]) -> BTreeMap<usize, BTreeMap<String, u64>> {
 }
 
 async fn first_of_day(
-    state: &ApiState,
+    store: &dyn Store,
     filter: &QueueFilter,
     from: DateTime<Utc>,
     before: DateTime<Utc>,
@@ -179,7 +195,7 @@ async fn first_of_day(
         limit: Some(n + 1),
         ..filter.clone()
     };
-    let mut rows = state.store.list_summaries(&day).await?;
+    let mut rows = store.list_summaries(&day).await?;
     let more = rows.len() > n;
     rows.truncate(n);
     let next = rows
