@@ -54,11 +54,12 @@ impl View {
         }
     }
 
-    /// How many of a day's deliveries the view lists before "See all".
+    /// How many of a day's deliveries the view reads (a month cell shows
+    /// fewer items: [`view::MONTH_ENTRIES`]). Enough that an item
+    /// on every channel is read whole on a usual day.
     fn per_day(self) -> usize {
         match self {
-            View::Month => 6,
-            View::Week | View::List => 40,
+            View::Month | View::Week | View::List => 40,
             View::Day => 0,
         }
     }

@@ -15,6 +15,10 @@ use crate::api::calendar::{CalendarDay, CalendarDays};
 use crate::api::deliveries::DeliveryRow;
 use crate::api::items::ItemSummary;
 
+/// The items a month cell shows; a busier day says how many deliveries it
+/// holds and links to all of them.
+pub const MONTH_ENTRIES: usize = 4;
+
 /// Each counted day by its date.
 pub type Counted<'a> = BTreeMap<NaiveDate, &'a CalendarDay>;
 
@@ -94,10 +98,10 @@ fn counts_html(day: &CalendarDay) -> String {
     format!("<ul class=\"govuk-list crier-channels\">{each}</ul>")
 }
 
-/// For a day that lists only its first deliveries: how many it holds, by
-/// state, and a link to all of them.
-fn more(l: &Listing, date: NaiveDate) -> String {
-    let Some(day) = l.counted.get(&date).filter(|d| d.next.is_some()) else {
+/// For a day that shows only its first deliveries (`cut`: the view left
+/// out some it read): how many it holds, by state, and a link to all.
+fn more(l: &Listing, date: NaiveDate, cut: bool) -> String {
+    let Some(day) = l.counted.get(&date).filter(|d| cut || d.next.is_some()) else {
         return String::new();
     };
     let total = thousands(day.total);
@@ -159,18 +163,18 @@ pub fn month(l: &Listing, first: NaiveDate, end: NaiveDate, today: NaiveDate) ->
             } else {
                 ""
             };
-            let entries: String = l
-                .days
-                .get(&d)
-                .into_iter()
-                .flatten()
+            let all = l.days.get(&d).map_or(&[][..], Vec::as_slice);
+            let entries: String = all
+                .iter()
+                .take(MONTH_ENTRIES)
                 .map(|e| entry_html(l.frame, e, true))
                 .collect();
+            let cut = all.len() > MONTH_ENTRIES;
             rows.push_str(&format!(
                 "<td class=\"govuk-table__cell crier-day{outside}\"{is_today}><p class=\"crier-day__number\"><time datetime=\"{d}\">{}<span class=\"govuk-visually-hidden\"> {}</span></time></p>{entries}{}</td>",
                 d.day(),
                 d.format("%B %A"),
-                more(l, d),
+                more(l, d, cut),
             ));
             d += Duration::days(1);
         }
@@ -215,7 +219,7 @@ pub fn list(l: &Listing, first: NaiveDate, end: NaiveDate, every_day: bool) -> S
             out.push_str(&format!(
                 "<section class=\"crier-list-day\"><h2 class=\"govuk-heading-s\">{}</h2>{inner}{}</section>\n",
                 d.format("%A %-d %B"),
-                more(l, d)
+                more(l, d, false)
             ));
         }
         d += Duration::days(1);

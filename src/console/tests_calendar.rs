@@ -99,3 +99,35 @@ async fn a_day_lists_all_its_deliveries_a_page_at_a_time() {
     // Items busy-0, busy-28, … fall on the 1st: 93 of them.
     assert_eq!(seen.len(), 93, "{} items seen", seen.len());
 }
+
+#[tokio::test]
+async fn an_item_on_ten_channels_is_shown_whole_in_its_month_cell() {
+    let extra: String = (1..=8)
+        .map(|i| format!("[channels.c{i}]\nkind = \"discard\"\n\n"))
+        .collect();
+    let p = Pages::with_channels(&extra).await;
+    let channels: Vec<String> = (1..=8).map(|i| format!("\"c{i}\"")).collect();
+    std::fs::write(
+        p.fx.file("campaigns/wide.toml"),
+        format!(
+            "[[item]]\nid = \"wide\"\nkind = \"notice\"\ntitle = \"Wide\"\nat = \"2030-01-20 10:00\"\n\
+             channels = [\"log\", \"signed-off\", {}]\nbody = \"Everywhere.\"\n",
+            channels.join(", ")
+        ),
+    )
+    .unwrap();
+    p.fx.reload().await;
+    let (_, _, page) = p
+        .visit(Some("author"), "GET", "/console/?date=2030-01-01", "")
+        .await;
+    // All ten in the entry: nine planned, one awaiting approval.
+    assert!(page.contains("href=\"/console/items/wide\""));
+    assert!(
+        page.contains("9 channels"),
+        "the entry counts all its channels"
+    );
+    assert!(
+        !page.contains("date=2030-01-20\">See all"),
+        "nothing of the 20th is left out"
+    );
+}
