@@ -84,6 +84,11 @@ pub struct Daemon {
     /// Sends in progress at once, across channels.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// Forget the history (audit rows, per-recipient records) of deliveries
+    /// sent or cancelled more than this many months ago; absent: keep
+    /// everything. The deliveries themselves stay.
+    #[serde(default, deserialize_with = "de_months")]
+    pub keep_history_months: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -166,6 +171,7 @@ impl Default for Daemon {
             retry_max_seconds: default_retry_max(),
             max_attempts: default_max_attempts(),
             concurrency: default_concurrency(),
+            keep_history_months: None,
         }
     }
 }
@@ -450,6 +456,15 @@ fn default_retry_max() -> u64 {
 fn default_max_attempts() -> u32 {
     8
 }
+fn de_months<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    match u32::deserialize(d)? {
+        0 => Err(serde::de::Error::custom(
+            "keep_history_months must be at least 1 (leave it out to keep everything)",
+        )),
+        n => Ok(Some(n)),
+    }
+}
+
 fn default_concurrency() -> usize {
     8
 }
@@ -487,6 +502,22 @@ mod tests {
         assert!(c.channels[0].options.contains_key("instance"));
         assert!(!c.channels[0].options.contains_key("kind"));
         assert_eq!(c.channels[0].kind_location.to_string(), "channels.toml:9:8");
+    }
+
+    #[test]
+    fn history_is_kept_unless_a_number_of_months_is_given() {
+        let (c, r) = parse(HEAD);
+        assert_eq!(r.error_count(), 0, "{r:?}");
+        assert_eq!(c.unwrap().daemon.keep_history_months, None);
+        let (c, _) = parse(&HEAD.replace("[daemon]\n", "[daemon]\nkeep_history_months = 24\n"));
+        assert_eq!(c.unwrap().daemon.keep_history_months, Some(24));
+        let (c, r) = parse(&HEAD.replace("[daemon]\n", "[daemon]\nkeep_history_months = 0\n"));
+        assert!(c.is_none());
+        let msg = r.diagnostics[0].to_string();
+        assert!(
+            msg.contains("channels.toml:6:") && msg.contains("at least 1"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -98,6 +98,16 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
     let sighup = on_sighup(reloader.clone())?;
     let server = tokio::spawn(serve_http(listener, app, stop_rx));
     tokio::spawn(learn_limits(dispatcher.clone(), data_dir, reloader));
+    let keep = dispatcher
+        .workspace
+        .read()
+        .expect("workspace lock")
+        .config
+        .daemon
+        .keep_history_months;
+    if let Some(months) = keep {
+        tokio::spawn(forget_old_history(dispatcher.clone(), months));
+    }
     tokio::spawn(sighup);
     let store = dispatcher.store.clone();
     let dispatch = tokio::spawn(dispatcher.run());
@@ -290,6 +300,29 @@ const LEARN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 /// If anything changed, content is reloaded so pending variants are shaped
 /// against the new limits (a reload that now fails `check` is refused and
 /// logged, as for any content change).
+/// `[daemon] keep_history_months`: at start and then daily, forgets the
+/// history of deliveries settled longer ago (see `Upkeep::forget_history`).
+async fn forget_old_history(dispatcher: Arc<Dispatcher>, months: u32) {
+    let mut daily = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
+    loop {
+        daily.tick().await;
+        let now = dispatcher.services.clock.now();
+        let Some(before) = now.checked_sub_months(chrono::Months::new(months)) else {
+            continue;
+        };
+        match dispatcher.store.forget_history(before).await {
+            Ok(gone) => info!(
+                %before,
+                deliveries = gone.deliveries,
+                transitions = gone.transitions,
+                recipients = gone.recipients,
+                "forgot old history"
+            ),
+            Err(e) => warn!(error = %e, "could not forget old history; will try again tomorrow"),
+        }
+    }
+}
+
 async fn learn_limits(
     dispatcher: Arc<Dispatcher>,
     data_dir: PathBuf,

@@ -20,6 +20,7 @@ mod reading;
 mod reviews;
 mod thread_parts;
 mod time_guard;
+mod upkeep;
 
 pub use audit::*;
 pub use bounces::*;
@@ -36,6 +37,7 @@ pub use reading::*;
 pub use reviews::*;
 pub use thread_parts::*;
 pub use time_guard::*;
+pub use upkeep::*;
 
 use std::time::Duration;
 
@@ -98,6 +100,7 @@ macro_rules! contract_tests {
             tally_counts_each_span_by_state,
             the_items_filter_applies_before_the_limit,
             clashes_are_two_items_in_one_minute_on_a_channel,
+            forgetting_history_keeps_deliveries_and_what_may_still_be_sent,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
