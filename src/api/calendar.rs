@@ -119,9 +119,10 @@ async fn days(
     for (span, counts) in by_span(&tallies) {
         let (from, before) = (bounds[span], bounds[span + 1]);
         let (store, filter) = (state.store.clone(), filter.clone());
+        let at = days.len();
         reads.spawn(async move {
             let listed = first_of_day(store.as_ref(), &filter, from, before, per_day).await;
-            (span, listed)
+            (at, listed)
         });
         let total = counts.values().sum();
         days.push(CalendarDay {
@@ -135,13 +136,9 @@ async fn days(
         });
     }
     while let Some(read) = reads.join_next().await {
-        let (span, listed) =
+        let (at, listed) =
             read.map_err(|e| Problem::new(500, format!("a day's read stopped: {e}")))?;
-        let day = days
-            .iter_mut()
-            .find(|d| d.date == dates[span])
-            .expect("a listed day");
-        (day.deliveries, day.next) = listed?;
+        (days[at].deliveries, days[at].next) = listed?;
     }
     let mut clashes = state.store.clashes(&filter, MOST_CLASHES + 1).await?;
     let more_clashes = clashes.len() > MOST_CLASHES;
@@ -165,12 +162,8 @@ async fn days(
 fn by_span(tallies: &[Tally]) -> BTreeMap<usize, BTreeMap<String, u64>> {
     let mut out: BTreeMap<usize, BTreeMap<String, u64>> = BTreeMap::new();
     for t in tallies {
-        let settled = matches!(
-            t.state.as_str(),
-            "sent" | "failed" | "cancelled" | "in_flight"
-        );
         let name = match (t.state.as_str(), t.hold_reason) {
-            _ if t.awaiting_approval && !settled => "held:approval".to_string(),
+            _ if t.awaiting_approval => "held:approval".to_string(),
             ("held", Some(r)) => format!("held:{}", r.as_str()),
             (s, _) => s.to_string(),
         };

@@ -19,7 +19,8 @@ pub struct Tally {
     pub span: usize,
     pub state: State,
     pub hold_reason: Option<HoldReason>,
-    /// Needs approval and has none yet (and is not settled).
+    /// Still waiting for someone to approve it (as
+    /// [`QueueFilter::awaiting_approval`](super::QueueFilter) selects).
     pub awaiting_approval: bool,
     pub count: u64,
 }

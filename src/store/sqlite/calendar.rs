@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, Row};
 
-use super::queries::{bind_filter, filter_sql};
+use super::queries::{bind_filter, filter_sql, AWAITING_APPROVAL};
 use super::{corrupt, db_error, parse_hold, parse_state, stamp, time, SqliteStore};
 use crate::store::{Calendar, Clash, QueueFilter, StoreError, Tally};
 
@@ -32,8 +32,8 @@ pub(super) fn tally_sql(filter: &QueueFilter) -> String {
     // outside: SQLite's planner otherwise put a channel's every delivery
     // outside and the spans inside (1.6 s a month at 1M rows).
     format!(
-        "SELECT s.key AS span, d.state, d.hold_reason,
-                d.requires_approval = 1 AND d.approved = 0 AS awaiting, COUNT(*) AS n
+        "SELECT s.key AS span, d.state, d.hold_reason, ({AWAITING_APPROVAL}) AS awaiting,
+                COUNT(*) AS n
          FROM json_each(${p}) s
          CROSS JOIN deliveries d ON d.due_at >= s.value ->> 0 AND d.due_at < s.value ->> 1{where_}
          GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",

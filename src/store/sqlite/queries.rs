@@ -262,6 +262,13 @@ impl SqliteStore {
     }
 }
 
+/// A delivery still waiting for someone to approve it: needing approval,
+/// not approved, and planned, retrying or held for approval (held for
+/// another reason, it shows that reason). One term for the filter and the
+/// calendar's counts.
+pub(super) const AWAITING_APPROVAL: &str = "requires_approval = 1 AND approved = 0 \
+     AND (state IN ('planned', 'retrying') OR (state = 'held' AND hold_reason = 'approval'))";
+
 /// The `WHERE` clause of what `filter` matches (empty if everything) and
 /// how many numbered placeholders it uses; [`bind_filter`] binds their
 /// values in the same order. Only column names and placeholders are
@@ -298,13 +305,9 @@ pub(super) fn filter_sql(filter: &QueueFilter) -> (String, usize) {
     if filter.awaiting_approval {
         // `state IN (…)` is the partial index's own term
         // (`deliveries_awaiting`), written alike so the planner uses it.
-        conditions.push(
-            "requires_approval = 1 AND approved = 0 \
-             AND state IN ('planned', 'retrying', 'held') \
-             AND (state IN ('planned', 'retrying') \
-             OR (state = 'held' AND hold_reason = 'approval'))"
-                .into(),
-        );
+        conditions.push(format!(
+            "state IN ('planned', 'retrying', 'held') AND {AWAITING_APPROVAL}"
+        ));
     }
     if filter.items.is_some() {
         // `+item`: a check on the rows the other terms find, never a lookup

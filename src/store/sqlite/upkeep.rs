@@ -16,29 +16,26 @@ use crate::store::{StoreError, Upkeep};
 #[async_trait]
 impl Upkeep for SqliteStore {
     async fn backup(&self, to: &Path) -> Result<u64, StoreError> {
-        let failed = |e: std::io::Error| StoreError::Open {
+        let refused = |reason: String| StoreError::Open {
             path: to.display().to_string(),
-            reason: e.to_string(),
+            reason,
         };
+        let failed = |e: std::io::Error| refused(e.to_string());
         if to.exists() {
-            let reason = "it exists; give a new file name (nothing was written)".to_string();
-            return Err(StoreError::Open {
-                path: to.display().to_string(),
-                reason,
-            });
+            return Err(refused(
+                "it exists; give a new file name (nothing was written)".into(),
+            ));
         }
-        let name = to.file_name().ok_or_else(|| StoreError::Open {
-            path: to.display().to_string(),
-            reason: "not a file name".into(),
-        })?;
+        let name = to
+            .file_name()
+            .ok_or_else(|| refused("not a file name".into()))?;
         let partial = to.with_file_name(format!("{}.partial", name.to_string_lossy()));
         if partial.exists() {
             std::fs::remove_file(&partial).map_err(failed)?;
         }
-        let target = partial.to_str().ok_or_else(|| StoreError::Open {
-            path: to.display().to_string(),
-            reason: "the path is not UTF-8".into(),
-        })?;
+        let target = partial
+            .to_str()
+            .ok_or_else(|| refused("the path is not UTF-8".into()))?;
         sqlx::query("VACUUM INTO $1")
             .bind(target)
             .execute(&self.pool)
