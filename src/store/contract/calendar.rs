@@ -2,6 +2,7 @@
 //! applied in the query, and clashes.
 
 use super::*;
+use crate::delivery::HoldReason;
 use crate::store::{Clash, Tally};
 
 fn tally(span: usize, state: State, awaiting: bool, count: u64) -> Tally {
@@ -132,4 +133,33 @@ pub async fn clashes_are_two_items_in_one_minute_on_a_channel(store: &dyn Store)
         .await
         .unwrap()
         .is_empty());
+}
+
+pub async fn tally_counts_as_awaiting_approval_only_what_the_filter_does(store: &dyn Store) {
+    let mut plan = vec![
+        planned("waits", "news", "at", 5, "t"),
+        planned("paused", "news", "at", 6, "t"),
+    ];
+    plan.iter_mut().for_each(|p| p.requires_approval = true);
+    store.sync_plan(&plan, at(0)).await.unwrap();
+    let paused = find(store, "paused", "news").await.id;
+    store
+        .hold(paused, HoldReason::Paused, "paused", Actor::Daemon, at(1))
+        .await
+        .unwrap();
+    let tallies = store
+        .tally(&QueueFilter::default(), &[at(0), at(60)])
+        .await
+        .unwrap();
+    let awaiting: u64 = tallies
+        .iter()
+        .filter(|t| t.awaiting_approval)
+        .map(|t| t.count)
+        .sum();
+    let listed = QueueFilter {
+        awaiting_approval: true,
+        ..QueueFilter::default()
+    };
+    assert_eq!(awaiting as usize, store.list(&listed).await.unwrap().len());
+    assert_eq!(awaiting, 1, "{tallies:?}");
 }

@@ -98,6 +98,7 @@ macro_rules! contract_tests {
             review_links_open_while_live_and_count_views,
             review_links_are_revoked_once,
             tally_counts_each_span_by_state,
+            tally_counts_as_awaiting_approval_only_what_the_filter_does,
             the_items_filter_applies_before_the_limit,
             clashes_are_two_items_in_one_minute_on_a_channel,
             forgetting_history_keeps_deliveries_and_what_may_still_be_sent,
