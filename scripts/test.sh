@@ -60,6 +60,20 @@ if [[ -z "${CRIER_IMAP_URL:-}" && -z "${CRIER_SKIP_IMAP:-}" ]]; then
   export CRIER_IMAP_URL
 fi
 
+# The PostgreSQL backend's tests (contract suite, migrations, several
+# instances) run against a real server, each test in a schema of its own:
+# the one CRIER_TEST_POSTGRES names, else a running one on 127.0.0.1:5432
+# (database test), else a private one scripts/peers/postgres.sh starts from
+# Debian's packages. CRIER_SKIP_POSTGRES=1 runs without: those tests say
+# skipped.
+if [[ -z "${CRIER_TEST_POSTGRES:-}" && -z "${CRIER_SKIP_POSTGRES:-}" ]]; then
+  if ! scripts/peers/postgres.sh status; then
+    stops+=("scripts/peers/postgres.sh stop")
+  fi
+  CRIER_TEST_POSTGRES="$(scripts/peers/postgres.sh start)"
+  export CRIER_TEST_POSTGRES
+fi
+
 # schemathesis fuzzes the HTTP API from its own OpenAPI document
 # (tests/api.rs): in a venv of its own, pinned.
 CRIER_SCHEMATHESIS="$PWD/.peers/schemathesis/bin/schemathesis"

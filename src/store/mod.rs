@@ -6,14 +6,26 @@
 //! behind it) and [`people::People`] (accounts, sessions, API tokens), so a PostgreSQL backend drops in beside [`sqlite`] without
 //! touching them.
 
+/// The columns a backend's `delivery_from_row` reads, in a literal so statements can
+/// be built with `concat!` and stay `&'static str`.
+macro_rules! delivery_columns {
+    () => {
+        "id, item, channel, occasion, state, hold_reason, due_at, next_attempt_at, attempts, \
+         lease_expires_at, request_started_at, last_error, remote_id, remote_url, sent_at, \
+         requires_approval, approved, variant, fingerprint"
+    };
+}
+
 pub mod calendar;
 pub mod channel;
 #[cfg(test)]
 pub(crate) mod contract;
 pub mod lists;
 pub mod people;
+pub mod postgres;
 pub mod renders;
 pub mod reviews;
+pub(crate) mod rows;
 pub mod sqlite;
 pub mod upkeep;
 

@@ -1,0 +1,223 @@
+//! PostgreSQL backend of [`Store`](crate::store::Store), chosen by
+//! `[store] url = "postgres://…"` (or `CRIER_STORE_URL`): several `crier
+//! serve` processes, on several machines, share one queue in it.
+//!
+//! The tables are SQLite's (times are BIGINT unix milliseconds, states
+//! TEXT; see `schema.rs`), so a queue copies across unchanged and one row
+//! reader ([`crate::store::rows`]) serves both. What differs is how writers
+//! meet: SQLite has one writer at a time, so a read-then-write in a
+//! transaction is safe; here transactions run side by side under READ
+//! COMMITTED, so every checked change states its condition in the `UPDATE`'s
+//! `WHERE` (or locks the row with `FOR UPDATE` first), and leasing takes
+//! rows with `FOR UPDATE SKIP LOCKED`.
+//!
+//! Layout: `schema.rs` (tables, migrations); the rest follows `sqlite/`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
+use sqlx::PgPool;
+
+use crate::delivery::{Actor, Delivery, State};
+pub(super) use crate::store::rows::{corrupt, stamp, UnreadableVariant};
+use crate::store::StoreError;
+
+mod schema;
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;
+
+/// Connections each process keeps to the database.
+const POOL_SIZE: u32 = 10;
+
+/// The PostgreSQL store. Cheap to clone; clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// Plan syncs from this process run one at a time.
+    syncing: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// The database being opened, so open-time errors can name it (its URL
+/// without the password).
+pub(super) struct Opened {
+    path: String,
+}
+
+impl Opened {
+    fn error(&self, e: sqlx::Error) -> StoreError {
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Configuration(_)
+            | sqlx::Error::PoolTimedOut => StoreError::Open {
+                path: self.path.clone(),
+                reason: message(&e),
+            },
+            sqlx::Error::Database(ref d)
+                if d.code()
+                    .is_some_and(|c| c.starts_with("28") || c.starts_with("3D")) =>
+            {
+                // 28: authentication; 3D: no such database.
+                StoreError::Open {
+                    path: self.path.clone(),
+                    reason: message(&e),
+                }
+            }
+            other => db_error(other),
+        }
+    }
+}
+
+/// `url` with any password replaced, to name the database in errors and
+/// logs without the secret.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "the [store] url (not a valid URL)".into(),
+    }
+}
+
+fn message(e: &sqlx::Error) -> String {
+    match e.as_database_error() {
+        Some(d) => d.message().to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// Maps a sqlx error to the store's error vocabulary.
+pub(super) fn db_error(e: sqlx::Error) -> StoreError {
+    let code = e
+        .as_database_error()
+        .and_then(|d| d.code())
+        .map(|c| c.into_owned());
+    match code.as_deref() {
+        // lock_not_available, query_canceled (lock_timeout / statement_timeout)
+        Some("55P03" | "57014") => StoreError::Locked,
+        // data_corrupted, index_corrupted
+        Some("XX001" | "XX002") => StoreError::Corrupt(message(&e)),
+        _ => match e {
+            sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::ColumnNotFound(_) => StoreError::Corrupt(e.to_string()),
+            sqlx::Error::PoolTimedOut => {
+                StoreError::Other("timed out waiting for a database connection".into())
+            }
+            other => StoreError::Other(message(&other)),
+        },
+    }
+}
+
+impl PgStore {
+    /// Connects to the database at `url` and migrates it.
+    pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
+        Self::connect_with(url, None).await
+    }
+
+    /// [`connect`](Self::connect), keeping crier's tables in `schema`
+    /// (created if missing) instead of the user's default one: tests give
+    /// each test a schema of its own.
+    pub async fn connect_with(url: &str, schema: Option<&str>) -> Result<PgStore, StoreError> {
+        let opened = Opened { path: redact(url) };
+        let mut options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Open {
+            path: opened.path.clone(),
+            reason: message(&e),
+        })?;
+        if let Some(schema) = schema {
+            // Named in SQL below: only a plain identifier will do.
+            if schema.is_empty()
+                || !schema
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                return Err(StoreError::Open {
+                    path: opened.path,
+                    reason: format!("{schema:?} is not a schema name crier uses (a-z, 0-9, _)"),
+                });
+            }
+            options = options.options([("search_path", schema)]);
+        }
+        // One connection first: an unreachable server or a refused login
+        // fails at once, where the pool would retry until its timeout.
+        use sqlx::Connection;
+        PgConnection::connect_with(&options)
+            .await
+            .map_err(|e| opened.error(e))?
+            .close()
+            .await
+            .map_err(|e| opened.error(e))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(|e| opened.error(e))?;
+        if let Some(schema) = schema {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+            )))
+            .execute(&pool)
+            .await
+            .map_err(|e| opened.error(e))?;
+        }
+        if let Err(e) = schema::migrate(&pool, &opened).await {
+            pool.close().await;
+            return Err(e);
+        }
+        Ok(PgStore {
+            pool,
+            syncing: Default::default(),
+        })
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Appends one row to the audit log.
+async fn log(
+    conn: &mut PgConnection,
+    id: i64,
+    at: DateTime<Utc>,
+    from: Option<State>,
+    to: State,
+    actor: &Actor,
+    reason: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO transitions (delivery_id, at, from_state, to_state, actor, reason)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(stamp(at)?)
+    .bind(from.map(State::as_str))
+    .bind(to.as_str())
+    .bind(actor.to_stored())
+    .bind(reason)
+    .execute(conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Reads a row selected with [`delivery_columns!`]; bad data is `Corrupt`,
+/// an unreadable variant included, never a panic.
+fn delivery_from_row(row: &PgRow) -> Result<Delivery, StoreError> {
+    read_delivery(row)?.map_err(|u| corrupt(format!("delivery {}: {}", u.id, u.reason())))
+}
+
+/// Like [`delivery_from_row`], but tells a variant this version cannot read
+/// apart, for the caller to deal with that one delivery (leasing fails it).
+fn read_delivery(row: &PgRow) -> Result<Result<Delivery, UnreadableVariant>, StoreError> {
+    crate::store::rows::read_delivery(row, db_error)
+}
