@@ -11,6 +11,7 @@ mod preview;
 mod queue;
 mod send_test;
 mod serve;
+mod store;
 mod tokens;
 mod users;
 mod when;
@@ -104,6 +105,11 @@ enum Command {
     Users {
         #[command(subcommand)]
         command: users::Command,
+    },
+    /// The store: copy the SQLite queue into PostgreSQL.
+    Store {
+        #[command(subcommand)]
+        command: store::Command,
     },
     /// API tokens for systems: create (shown once), list, revoke.
     Tokens {
@@ -291,6 +297,7 @@ pub fn main() -> ExitCode {
         Command::Resume { channel, all } => control::resume(config, channel, all),
         Command::Users { command } => users::run(config, command),
         Command::Tokens { command } => tokens::run(config, command),
+        Command::Store { command } => store::run(config, command),
         Command::Init(args) => init::run(args),
         Command::Backup { file } => backup::run(config, file),
         Command::Check { strict, format } => check::run(&cli.config, strict, format),

@@ -5,8 +5,10 @@
 //! a new network never needs a change in this file.
 
 mod auth;
+mod store;
 
 pub use auth::{Auth, Oidc, RoleRule};
+pub use store::{StoreOptions, STORE_URL_ENV};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -32,6 +34,8 @@ pub struct Config {
     pub auth: Auth,
     /// `[console]`: how saves through the API and console are recorded.
     pub console: ConsoleOptions,
+    /// `[store]`: SQLite in `data_dir`, or PostgreSQL.
+    pub store: StoreOptions,
     pub channels: Vec<ChannelSpec>,
 }
 
@@ -193,6 +197,8 @@ struct RawConfig {
     #[serde(default)]
     console: ConsoleOptions,
     #[serde(default)]
+    store: StoreOptions,
+    #[serde(default)]
     channels: BTreeMap<String, toml::Table>,
 }
 
@@ -248,6 +254,7 @@ impl Config {
             lint: raw.lint,
             auth: raw.auth,
             console: raw.console,
+            store: raw.store,
             channels,
         })
     }

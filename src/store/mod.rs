@@ -20,6 +20,7 @@ pub mod calendar;
 pub mod channel;
 #[cfg(test)]
 pub(crate) mod contract;
+pub mod copy;
 pub mod lists;
 pub mod people;
 pub mod postgres;

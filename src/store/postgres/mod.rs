@@ -178,6 +178,11 @@ impl PgStore {
         })
     }
 
+    /// The pool, for `store::copy`, which writes every table as it is.
+    pub(in crate::store) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -196,6 +196,11 @@ impl SqliteStore {
         })
     }
 
+    /// The pool, for `store::copy`, which reads every table as it is.
+    pub(in crate::store) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Closes every connection, checkpointing the WAL.
     pub async fn close(&self) {
         self.pool.close().await;
