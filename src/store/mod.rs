@@ -20,6 +20,7 @@ pub mod calendar;
 pub mod channel;
 #[cfg(test)]
 pub(crate) mod contract;
+pub mod coordination;
 pub mod copy;
 pub mod lists;
 pub mod people;
@@ -39,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 pub use calendar::{Calendar, Clash, Tally};
 pub use channel::ChannelStore;
+pub use coordination::Coordination;
 pub use renders::{RenderRecord, Renders, StoredRender};
 pub use reviews::Reviews;
 pub use upkeep::Upkeep;
@@ -215,10 +217,11 @@ pub struct Change {
 /// times) is a clock reading: one more than ten years ahead of the wall
 /// clock is refused with [`StoreError::BadTime`] before anything is written. Reads may take any
 /// time (`expired_leases(DateTime::MAX_UTC)` lists every lease).
-/// The review links of items ([`Reviews`]) and the render records
-/// ([`Renders`]) come through this door too.
+/// The review links of items ([`Reviews`]), the render records
+/// ([`Renders`]) and what processes sharing the store agree on
+/// ([`Coordination`]) come through this door too.
 #[async_trait]
-pub trait Store: Reviews + Calendar + Renders + Upkeep + Send + Sync {
+pub trait Store: Reviews + Calendar + Renders + Upkeep + Coordination + Send + Sync {
     /// Makes pending deliveries match the plan: adds new ones, updates
     /// pending ones whose fingerprint changed, cancels pending ones no
     /// longer planned (each logged). A backend may apply a large difference

@@ -24,6 +24,7 @@ use crate::delivery::{Actor, Delivery, State};
 pub(super) use crate::store::rows::{corrupt, stamp, UnreadableVariant};
 use crate::store::StoreError;
 
+mod coordination;
 mod schema;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -30,6 +30,7 @@ mod audit;
 mod bench;
 mod calendar;
 mod channel;
+mod coordination;
 mod group;
 mod lease;
 mod lists;
