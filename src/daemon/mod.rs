@@ -7,6 +7,7 @@
 //! flight, then serve and dispatch; only then tell systemd it is ready.
 
 mod http;
+pub mod leader;
 mod notify;
 pub mod reload;
 
@@ -74,21 +75,37 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
     // Set on SIGTERM/SIGINT: the dispatcher, every publisher and the HTTP
     // server see it.
     let (stop_tx, stop_rx) = watch::channel(false);
-    let services = services(&checked.workspace, &opened, Stopping::new(stop_rx.clone()));
-    ready_queue(&checked, &services, opened.queue.as_ref()).await?;
+    let mut services = services(&checked.workspace, &opened, Stopping::new(stop_rx.clone()));
+    let shared = opened.queue.shared();
+    let store_clock = match shared {
+        true => Some(Arc::new(leader::StoreClock::default())),
+        false => None,
+    };
+    if let Some(clock) = &store_clock {
+        clock.measure(opened.queue.as_ref()).await;
+        services.clock = clock.clone();
+    }
+    let owner = leader::owner();
+    let leading = leader::claim(opened.queue.as_ref(), &owner).await;
+    ready_queue(&checked, &services, opened.queue.as_ref(), leading.get()).await?;
     let watch_dirs = vec![
         checked.workspace.config.campaigns_dir(),
         checked.workspace.config.templates_dir(),
     ];
     let dispatcher = dispatcher(checked.into_workspace(), opened.queue.clone(), services);
-    recover_at_start(&dispatcher).await?;
+    if shared {
+        opened.queue.watch_changes(dispatcher.wake.clone());
+    }
+    recover_at_start(&dispatcher, shared).await?;
     let reloader = Arc::new(reload::Reloader {
         config: config.to_path_buf(),
         workspace: dispatcher.workspace.clone(),
         store: opened.queue.clone(),
         clock: dispatcher.services.clock.clone(),
         wake: dispatcher.wake.clone(),
+        leading: leading.clone(),
     });
+    let opened_queue = opened.queue.clone();
     let app = app(&dispatcher, opened, auth.clone(), config);
     // Watching before serving: once /healthz answers, an edit is seen.
     reloader.clone().watch(watch_dirs);
@@ -97,6 +114,14 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let sighup = on_sighup(reloader.clone())?;
     let server = tokio::spawn(serve_http(listener, app, stop_rx));
+    tokio::spawn(leader::keep(
+        opened_queue,
+        owner,
+        leading.clone(),
+        store_clock,
+        reloader.clone(),
+        dispatcher.services.stopping.clone(),
+    ));
     tokio::spawn(learn_limits(dispatcher.clone(), data_dir, reloader));
     let keep = dispatcher
         .workspace
@@ -106,7 +131,7 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         .daemon
         .keep_history_months;
     if let Some(months) = keep {
-        tokio::spawn(forget_old_history(dispatcher.clone(), months));
+        tokio::spawn(forget_old_history(dispatcher.clone(), months, leading));
     }
     tokio::spawn(sighup);
     let store = dispatcher.store.clone();
@@ -139,12 +164,16 @@ async fn ready_queue(
     checked: &reload::Checked,
     services: &Services,
     store: &dyn Store,
+    leading: bool,
 ) -> anyhow::Result<()> {
     for channel in &checked.workspace.channels {
         channel
             .start(services)
             .await
             .map_err(|e| anyhow::anyhow!("channel `{}`: {e}", channel.name()))?;
+    }
+    if !leading {
+        return Ok(());
     }
     let summary = crate::plan::sync(checked, store, services.clock.now()).await?;
     info!(
@@ -156,10 +185,18 @@ async fn ready_queue(
     Ok(())
 }
 
+/// How often a process on a shared store looks at the queue when it has
+/// heard nothing: a notification lost behind a pooler is found this late.
+const SHARED_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn dispatcher(ws: Workspace, store: Arc<dyn Store>, services: Services) -> Arc<Dispatcher> {
+    let mut settings = Settings::from_config(&ws.config.daemon);
+    if store.shared() {
+        settings.max_idle = settings.max_idle.min(SHARED_POLL);
+    }
     Arc::new(Dispatcher {
         store,
-        settings: Settings::from_config(&ws.config.daemon),
+        settings,
         workspace: Arc::new(RwLock::new(Arc::new(ws))),
         services,
         metrics: Arc::new(Metrics::default()),
@@ -169,11 +206,15 @@ fn dispatcher(ws: Workspace, store: Arc<dyn Store>, services: Services) -> Arc<D
     })
 }
 
-/// Everything in flight belongs to a dead process (we hold the lock): take
-/// every lease, however far ahead it runs; what is recorded about them
-/// carries the clock's time.
-async fn recover_at_start(dispatcher: &Dispatcher) -> anyhow::Result<()> {
-    let everything = chrono::DateTime::<chrono::Utc>::MAX_UTC;
+/// On a store of its own, everything in flight belongs to a dead process
+/// (we hold the lock): take every lease, however far ahead it runs; what is
+/// recorded about them carries the clock's time. On a shared store a lease
+/// may be a live process's: only those that ran out are taken.
+async fn recover_at_start(dispatcher: &Dispatcher, shared: bool) -> anyhow::Result<()> {
+    let everything = match shared {
+        true => dispatcher.services.clock.now(),
+        false => chrono::DateTime::<chrono::Utc>::MAX_UTC,
+    };
     let recovered = crate::dispatch::recover::expired(dispatcher, everything).await?;
     if recovered > 0 {
         info!(
@@ -294,18 +335,16 @@ const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(45);
 /// How long one network may take to say what its limits are.
 const LEARN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// Asks every publishing channel what its network says about itself (an
-/// instance's limits) and saves it for `check`, `preview` and planning. In
-/// the background: a slow or unreachable network must not delay sending.
-/// If anything changed, content is reloaded so pending variants are shaped
-/// against the new limits (a reload that now fails `check` is refused and
-/// logged, as for any content change).
 /// `[daemon] keep_history_months`: at start and then daily, forgets the
-/// history of deliveries settled longer ago (see `Upkeep::forget_history`).
-async fn forget_old_history(dispatcher: Arc<Dispatcher>, months: u32) {
+/// history of deliveries settled longer ago (see `Upkeep::forget_history`);
+/// only the leader does, when several processes share the store.
+async fn forget_old_history(dispatcher: Arc<Dispatcher>, months: u32, leading: leader::Leading) {
     let mut daily = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
     loop {
         daily.tick().await;
+        if !leading.get() {
+            continue;
+        }
         let now = dispatcher.services.clock.now();
         let Some(before) = now.checked_sub_months(chrono::Months::new(months)) else {
             continue;
@@ -323,6 +362,12 @@ async fn forget_old_history(dispatcher: Arc<Dispatcher>, months: u32) {
     }
 }
 
+/// Asks every publishing channel what its network says about itself (an
+/// instance's limits) and saves it for `check`, `preview` and planning. In
+/// the background: a slow or unreachable network must not delay sending.
+/// If anything changed, content is reloaded so pending variants are shaped
+/// against the new limits (a reload that now fails `check` is refused and
+/// logged, as for any content change).
 async fn learn_limits(
     dispatcher: Arc<Dispatcher>,
     data_dir: PathBuf,

@@ -53,6 +53,9 @@ pub struct Reloader {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn crier_schedule::Clock>,
     pub wake: Arc<Notify>,
+    /// Whether this process plans (see `leader.rs`); the others load and
+    /// check content but leave the queue to the leader.
+    pub leading: super::leader::Leading,
 }
 
 impl Reloader {
@@ -82,6 +85,15 @@ impl Reloader {
         };
         let rendered = checked.variants.rendered();
         let checked_ms = started.elapsed().as_millis();
+        if !self.leading.get() {
+            info!(
+                reason = why,
+                rendered, checked_ms, "content reloaded; the leader plans"
+            );
+            *self.workspace.write().expect("workspace lock") = Arc::new(checked.into_workspace());
+            release_freed_memory();
+            return;
+        }
         match sync(&checked, self.store.as_ref(), self.clock.now()).await {
             Ok(s) => {
                 info!(

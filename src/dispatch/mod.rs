@@ -41,7 +41,8 @@ pub struct Settings {
     pub retry_max: Duration,
     pub max_attempts: u32,
     pub concurrency: usize,
-    /// Longest sleep with nothing due; a safety net, not a poll.
+    /// Longest sleep with nothing due: a safety net on a store of its own;
+    /// on a shared one, the poll behind notifications that can be lost.
     pub max_idle: Duration,
 }
 

@@ -52,6 +52,7 @@ async fn running(config: &Path) -> (Reloader, Arc<SqliteStore>) {
         .await
         .unwrap();
     let reloader = Reloader {
+        leading: crate::daemon::leader::Leading::new(true),
         config: config.to_path_buf(),
         workspace: Arc::new(RwLock::new(Arc::new(checked.into_workspace()))),
         store: store.clone(),
@@ -94,6 +95,7 @@ async fn a_first_reload_renders_each_variant_once() {
     let first = load_checked(&config).expect("the shipped example checks");
     let store = Arc::new(SqliteStore::open_in_memory().await.unwrap());
     let reloader = Reloader {
+        leading: crate::daemon::leader::Leading::new(true),
         config,
         workspace: Arc::new(RwLock::new(Arc::new(first.workspace))),
         store: store.clone(),
