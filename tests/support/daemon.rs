@@ -161,25 +161,64 @@ impl Workspace {
         self.answering(spawn(command, env))
     }
 
-    /// Waits until the daemon answers `/healthz` (or fails the test, showing
-    /// its log, if it exits or the wait runs out).
-    fn answering(&self, mut daemon: Daemon) -> Daemon {
-        let deadline = std::time::Instant::now() + WAIT_LIMIT;
-        while !answers(self.port, "/healthz") {
-            let exited = daemon.child.try_wait().unwrap();
-            assert!(
-                exited.is_none() && std::time::Instant::now() < deadline,
-                "the daemon did not answer /healthz ({exited:?}); log:\n{}",
-                daemon.log()
+    /// Another daemon on this workspace's content (the same `campaigns/`
+    /// and `templates/`, as instances sharing a folder): a configuration
+    /// file of its own, `NAME.toml`, with its own port and data folder.
+    pub fn instance(&self, name: &str) -> Instance {
+        let port = free_port();
+        let config = std::fs::read_to_string(self.config())
+            .unwrap()
+            .replace(
+                &format!("127.0.0.1:{}", self.port),
+                &format!("127.0.0.1:{port}"),
+            )
+            .replace(
+                "data_dir = \"data\"",
+                &format!("data_dir = \"data-{name}\""),
             );
-            std::thread::sleep(Duration::from_millis(50));
+        self.write(&format!("{name}.toml"), &config);
+        Instance {
+            config: self.path().join(format!("{name}.toml")),
+            port,
         }
-        daemon
+    }
+
+    /// Starts an [`instance`](Self::instance) and returns once it answers.
+    pub fn start_instance(&self, instance: &Instance, env: &[(&str, &str)]) -> Daemon {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_crier"));
+        command.arg("--config").arg(&instance.config);
+        answering(instance.port, spawn(command, env))
+    }
+
+    fn answering(&self, daemon: Daemon) -> Daemon {
+        answering(self.port, daemon)
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
+}
+
+/// A second daemon's configuration, from [`Workspace::instance`].
+pub struct Instance {
+    pub config: PathBuf,
+    pub port: u16,
+}
+
+/// Waits until the daemon on `port` answers `/healthz` (or fails the test,
+/// showing its log, if it exits or the wait runs out).
+fn answering(port: u16, mut daemon: Daemon) -> Daemon {
+    let deadline = std::time::Instant::now() + WAIT_LIMIT;
+    while !answers(port, "/healthz") {
+        let exited = daemon.child.try_wait().unwrap();
+        assert!(
+            exited.is_none() && std::time::Instant::now() < deadline,
+            "the daemon did not answer /healthz ({exited:?}); log:\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    daemon
 }
 
 /// Whether an HTTP server on `port` answers a GET of `path` (any status).

@@ -8,6 +8,7 @@ pub mod browser;
 pub mod daemon;
 pub mod imap;
 pub mod peer;
+pub mod postgres;
 pub mod receiver;
 pub mod smtp;
 pub mod store;

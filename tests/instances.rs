@@ -1,0 +1,119 @@
+//! Several `crier serve` processes sharing one PostgreSQL queue: they
+//! split the work, and when one is killed mid-burst the others finish it,
+//! every delivery reaching the receiver exactly once or held `uncertain`
+//! (only what the killed process had in flight).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use support::daemon::{in_secs, Workspace};
+use support::postgres::Schema;
+use support::receiver::Receiver;
+
+const SECRET: (&str, &str) = ("TEST_HOOK_SECRET", "hook-signing-secret-value");
+const DELIVERIES: usize = 2000;
+const CONCURRENCY: usize = 8;
+
+fn config(schema: &Schema, hook_url: &str) -> String {
+    format!(
+        "[store]\nurl = \"{}\"\n\n\
+         [channels.hook]\nkind = \"webhook\"\nurl = \"{hook_url}\"\n\
+         signing_secret_env = \"TEST_HOOK_SECRET\"\ntimeout_seconds = 5\n",
+        schema.url()
+    )
+}
+
+fn items(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            // Due across three seconds, a few seconds from now.
+            let at = in_secs(6 + (i % 3) as i64);
+            format!(
+                "[[item]]\nid = \"n{i:04}\"\nkind = \"notice\"\ntitle = \"Notice {i}\"\n\
+                 body = \"Body {i}.\"\nat = \"{at}\"\nchannels = [\"hook\"]\n\n"
+            )
+        })
+        .collect()
+}
+
+/// Deliveries by state, read from the database itself.
+fn states(schema: &Schema) -> BTreeMap<String, usize> {
+    let mut by = BTreeMap::new();
+    for s in schema.query(
+        "SELECT CASE WHEN hold_reason IS NULL THEN state ELSE state || ':' || hold_reason END
+         FROM deliveries",
+    ) {
+        *by.entry(s).or_default() += 1;
+    }
+    by
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "waited {limit:?} for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_instances_one_killed_mid_burst_each_delivery_arrives_once_or_is_held() {
+    let Some(schema) = Schema::new() else { return };
+    let rx = Receiver::start([]).await;
+    let ws = Workspace::new(
+        &config(&schema, &rx.url("/hook")),
+        &format!("concurrency = {CONCURRENCY}\nlease_seconds = 20"),
+    );
+    ws.write("campaigns/burst.toml", "");
+    let _a = ws.start(&[SECRET]);
+    let b = ws.start_instance(&ws.instance("b"), &[SECRET]);
+    let _c = ws.start_instance(&ws.instance("c"), &[SECRET]);
+
+    // The leader (a, the first) plans the burst when the file changes.
+    ws.write("campaigns/burst.toml", &items(DELIVERIES));
+    wait_until("the burst to be planned", Duration::from_secs(60), || {
+        states(&schema).values().sum::<usize>() == DELIVERIES
+    });
+    wait_until("the burst to be under way", Duration::from_secs(60), || {
+        rx.requests().len() >= DELIVERIES / 4
+    });
+    b.kill();
+
+    // Survivors take over b's lapsed leases (20 s) and finish the burst.
+    wait_until(
+        "every delivery to be settled",
+        Duration::from_secs(180),
+        || {
+            let s = states(&schema);
+            s.get("sent").copied().unwrap_or(0) + s.get("held:uncertain").copied().unwrap_or(0)
+                == DELIVERIES
+        },
+    );
+    let uncertain: Vec<String> = schema
+        .query("SELECT item FROM deliveries WHERE state = 'held' AND hold_reason = 'uncertain'");
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for r in rx.requests() {
+        *seen
+            .entry(r.json()["id"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "received more than once: {twice:?}");
+    for item in schema.query("SELECT item FROM deliveries WHERE state = 'sent'") {
+        assert_eq!(
+            seen.get(&item),
+            Some(&1),
+            "{item} is sent but was not received"
+        );
+    }
+    assert!(
+        uncertain.len() <= CONCURRENCY,
+        "only what the killed process had in flight may be uncertain: {uncertain:?}"
+    );
+    assert_eq!(
+        seen.len() + uncertain.iter().filter(|i| !seen.contains_key(*i)).count(),
+        DELIVERIES
+    );
+}
