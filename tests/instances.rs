@@ -117,3 +117,94 @@ async fn three_instances_one_killed_mid_burst_each_delivery_arrives_once_or_is_h
         DELIVERIES
     );
 }
+
+fn email_config(schema: &Schema, smtp_port: u16) -> String {
+    format!(
+        "[store]\nurl = \"{}\"\n\n\
+         [channels.news]\nkind = \"email\"\nfrom = \"Test Partnership <news@example.org>\"\n\
+         list_id = \"news.example.org\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {smtp_port}\n\
+         tls = \"none\"\nconcurrency = 4\ntimeout_seconds = 5\n\n\
+         [[channels.news.topics]]\nid = \"news\"\nname = \"News updates\"\n",
+        schema.url()
+    )
+}
+
+/// The process holding a delivery's lease, by the pid in its owner name.
+fn leaseholder(schema: &Schema, item: &str) -> Option<u32> {
+    let owner = schema.query(&format!(
+        "SELECT leased_from FROM deliveries WHERE item = '{item}' AND state = 'in_flight'"
+    ));
+    owner.first()?.split(':').nth(1)?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_email_send_whose_instance_dies_is_finished_by_another_repeating_at_most_its_concurrency(
+) {
+    use support::smtp::Sink;
+    const N: usize = 2500;
+    let Some(schema) = Schema::new() else { return };
+    let sink = Sink::start(&[]);
+    let ws = Workspace::new(&email_config(&schema, sink.port), "lease_seconds = 5");
+    ws.write("templates/email/default.subject.hbs", "{{item.title}}");
+    ws.write(
+        "templates/email/default.txt.hbs",
+        "{{item.title}}\n\n{{item.body_text}}\n",
+    );
+    ws.write("campaigns/a.toml", "");
+    let mut csv = String::from("email,name,consent_at\n");
+    for i in 0..N {
+        csv += &format!("person{i}@example.org,Person {i},2026-01-01T09:00:00Z\n");
+    }
+    ws.write("people.csv", &csv);
+    let people = ws.path().join("people.csv");
+    let out = ws.crier(&[
+        "subscribers",
+        "import",
+        people.to_str().unwrap(),
+        "--topics",
+        "news",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = ws.start(&[]);
+    let b = ws.start_instance(&ws.instance("b"), &[]);
+
+    ws.write(
+        "campaigns/a.toml",
+        &format!(
+            "[[item]]\nid = \"big\"\nkind = \"notice\"\ntitle = \"Big news\"\nbody = \"Body.\"\n\
+             at = \"{}\"\nchannels = [\"news\"]\ntopics = [\"news\"]\n",
+            in_secs(3)
+        ),
+    );
+    sink.wait_for(1000, Duration::from_secs(60));
+    let holder = leaseholder(&schema, "big").expect("the send is in flight");
+    let (dead, _survivor) = match holder {
+        p if p == a.pid() => (a, b),
+        p if p == b.pid() => (b, a),
+        p => panic!("the lease is held by {p}, neither instance"),
+    };
+    dead.kill();
+    let at_crash = sink.accepted();
+    assert!(at_crash < N as u64, "the send finished before the crash");
+
+    wait_until(
+        "the survivor to finish the send",
+        Duration::from_secs(180),
+        || schema.query("SELECT state FROM deliveries WHERE item = 'big'") == ["sent"],
+    );
+    let mut per: BTreeMap<String, usize> = BTreeMap::new();
+    for m in sink.messages() {
+        *per.entry(m["rcpt"][0].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(per.len(), N, "every subscriber at least once");
+    let duplicates: usize = per.values().map(|n| n - 1).sum();
+    assert!(
+        duplicates <= 4,
+        "{duplicates} repeats, more than the channel's concurrency"
+    );
+}

@@ -298,6 +298,11 @@ impl Daemon {
         self.log.0.lock().unwrap().join("\n")
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no chance to clean up, as in a crash or power loss.
     pub fn kill(mut self) {
         self.child.kill().unwrap();
