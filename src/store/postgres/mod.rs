@@ -11,7 +11,11 @@
 //! `WHERE` (or locks the row with `FOR UPDATE` first), and leasing takes
 //! rows with `FOR UPDATE SKIP LOCKED`.
 //!
-//! Layout: `schema.rs` (tables, migrations); the rest follows `sqlite/`.
+//! Layout: `schema.rs` (tables, migrations); the rest follows `sqlite/`:
+//! `ops.rs` (the trait impl and checked state changes), `lease.rs`
+//! (wakeups and leases), `plan.rs` (`sync_plan`, with `plan/update.rs` and
+//! `plan/renders.rs`), `queries.rs` (reads and switches), `audit.rs`,
+//! `parts.rs`, `calendar.rs`, `upkeep.rs`.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -24,11 +28,20 @@ use crate::delivery::{Actor, Delivery, State};
 pub(super) use crate::store::rows::{corrupt, stamp, UnreadableVariant};
 use crate::store::StoreError;
 
+mod audit;
+mod calendar;
+mod lease;
+mod ops;
+mod outcome;
+mod parts;
+mod plan;
+mod queries;
 mod schema;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
+mod upkeep;
 
 /// Connections each process keeps to the database.
 const POOL_SIZE: u32 = 10;
@@ -39,6 +52,9 @@ pub struct PgStore {
     pool: PgPool,
     /// Plan syncs from this process run one at a time.
     syncing: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// This process's random id, kept in `leased_from` on each lease it
+    /// takes, so a later step can fence completions by owner.
+    owner: String,
 }
 
 /// The database being opened, so open-time errors can name it (its URL
@@ -175,12 +191,19 @@ impl PgStore {
         Ok(PgStore {
             pool,
             syncing: Default::default(),
+            owner: format!("{:016x}", rand::random::<u64>()),
         })
     }
 
     /// Closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Starts a transaction (READ COMMITTED): a checked change in it locks
+    /// its row or states its condition in its `WHERE`.
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        self.pool.begin().await.map_err(db_error)
     }
 }
 

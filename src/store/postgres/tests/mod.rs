@@ -1,6 +1,8 @@
 //! What only PostgreSQL has: its migrations and schema refusals. The
 //! contract suite runs here too, once every door is implemented.
 
+mod queue;
+
 use super::testing;
 use super::PgStore;
 use crate::store::StoreError;
