@@ -12,10 +12,11 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
 
-use super::ops::{settle, wrong_state};
+use super::ops::wrong_state;
 use super::outcome::{apply_finish, Outcome};
 use super::{
-    corrupt, db_error, delivery_from_row, log, read_delivery, stamp, PgStore, UnreadableVariant,
+    corrupt, db_error, delivery_from_row, log, read_delivery, settle, stamp, PgStore,
+    UnreadableVariant,
 };
 use crate::delivery::{Actor, Delivery, State};
 use crate::store::rows::parse_state;

@@ -207,6 +207,29 @@ impl PgStore {
     }
 }
 
+/// Commits `tx` if `done` is a success; otherwise rolls it back before
+/// giving the error. A transaction only dropped is rolled back by a task
+/// sqlx spawns once its connection is back in the pool, and until that
+/// runs the rows it locked stay locked: another process's lease would
+/// pass over them.
+pub(super) async fn settle<T>(
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    done: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match done {
+        Ok(value) => {
+            tx.commit().await.map_err(db_error)?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The error says what went wrong; a failed rollback closes
+            // the connection, which ends the transaction too.
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
 /// Appends one row to the audit log.
 async fn log(
     conn: &mut PgConnection,

@@ -11,10 +11,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgConnection;
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::Row;
 
 use super::outcome::{apply_request_started, Outcome};
-use super::{db_error, delivery_from_row, log, stamp, PgStore};
+use super::{db_error, delivery_from_row, log, settle, stamp, PgStore};
 use crate::delivery::DeliverySummary as Summary;
 use crate::delivery::{Actor, Delivery, HoldReason, Planned, Receipt, State, Transition};
 use crate::store::rows::{parse_hold, parse_state};
@@ -70,29 +70,6 @@ pub(super) fn require(id: i64, cur: &Current, allowed: &[State]) -> Result<(), S
         Ok(())
     } else {
         Err(wrong_state(id, cur.state.as_str(), allowed))
-    }
-}
-
-/// Commits `tx` if `done` is a success; otherwise rolls it back before
-/// giving the error. A transaction only dropped is rolled back by a task
-/// sqlx spawns once its connection is back in the pool, and until that
-/// runs the rows it locked stay locked: another process's lease would
-/// pass over them.
-pub(super) async fn settle<T>(
-    tx: Transaction<'static, Postgres>,
-    done: Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    match done {
-        Ok(value) => {
-            tx.commit().await.map_err(db_error)?;
-            Ok(value)
-        }
-        Err(e) => {
-            // The error says what went wrong; a failed rollback closes
-            // the connection, which ends the transaction too.
-            let _ = tx.rollback().await;
-            Err(e)
-        }
     }
 }
 

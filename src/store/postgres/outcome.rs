@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgConnection;
 
-use super::ops::{locked, require, settle, wrong_state};
-use super::{db_error, log, stamp, PgStore};
+use super::ops::{locked, require, wrong_state};
+use super::{db_error, log, settle, stamp, PgStore};
 use crate::delivery::{Actor, HoldReason, Receipt, State};
 use crate::store::StoreError;
 

@@ -23,8 +23,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
 
-use super::ops::settle;
-use super::{db_error, stamp, PgStore};
+use super::{db_error, settle, stamp, PgStore};
 use crate::delivery::{Actor, Planned};
 use crate::store::rows::{parse_hold, parse_state};
 use crate::store::{StoreError, SyncSummary};

@@ -8,8 +8,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::ops::settle;
-use super::{db_error, stamp, PgStore};
+use super::{db_error, settle, stamp, PgStore};
 use crate::store::upkeep::Forgotten;
 use crate::store::{StoreError, Upkeep};
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::store::contract;
 use crate::store::postgres::PgStore;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Upkeep};
 
 crate::store::contract::contract_tests!(@each optional crate::store::postgres::testing::fresh;
     sync_adds_updates_cancels,
@@ -94,4 +94,55 @@ async fn a_refused_change_leaves_no_row_locked() {
         })
     });
     assert_eq!(other_process.join().unwrap(), [id]);
+}
+
+/// Each process records itself on the leases it takes, so a later step
+/// can fence completions by owner.
+#[tokio::test]
+async fn each_lease_names_the_process_that_took_it() {
+    let Some((a, schema)) = crate::store::postgres::testing::fresh().await else {
+        return;
+    };
+    let b = PgStore::connect_with(&schema.url, Some(&schema.name))
+        .await
+        .unwrap();
+    let plan = [
+        contract::planned("x", "news", "at", 0, "t"),
+        contract::planned("y", "news", "at", 1, "t"),
+    ];
+    a.sync_plan(&plan, contract::at(0)).await.unwrap();
+    let by_a = a
+        .lease_due(contract::at(5), 1, contract::LEASE)
+        .await
+        .unwrap();
+    let by_b = b
+        .lease_due(contract::at(5), 1, contract::LEASE)
+        .await
+        .unwrap();
+    let owner = |id: i64| {
+        sqlx::query_scalar::<_, Option<String>>("SELECT leased_from FROM deliveries WHERE id = $1")
+            .bind(id)
+            .fetch_one(&a.pool)
+    };
+    let (of_a, of_b) = (
+        owner(by_a[0].id).await.unwrap(),
+        owner(by_b[0].id).await.unwrap(),
+    );
+    assert_eq!(of_a.as_deref(), Some(a.owner.as_str()));
+    assert_eq!(of_b.as_deref(), Some(b.owner.as_str()));
+    assert_ne!(a.owner, b.owner);
+}
+
+/// A PostgreSQL store is backed up with the server's tools: `crier backup`
+/// says so and writes nothing.
+#[tokio::test]
+async fn backup_refuses_and_names_pg_dump() {
+    let Some((store, _schema)) = crate::store::postgres::testing::fresh().await else {
+        return;
+    };
+    let dir = tempfile::TempDir::new().unwrap();
+    let to = dir.path().join("copy.db");
+    let e = store.backup(&to).await.unwrap_err().to_string();
+    assert!(e.contains("pg_dump"), "{e}");
+    assert!(!to.exists());
 }
