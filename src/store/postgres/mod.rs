@@ -12,7 +12,8 @@
 //! rows with `FOR UPDATE SKIP LOCKED`.
 //!
 //! Layout: `schema.rs` (tables, migrations); the rest follows `sqlite/`:
-//! `ops.rs` (the trait impl and checked state changes), `lease.rs`
+//! `ops.rs` (the trait impl and checked state changes), `outcome.rs` (an
+//! attempt's outcomes and "request started" marks), `lease.rs`
 //! (wakeups and leases), `plan.rs` (`sync_plan`, with `plan/update.rs` and
 //! `plan/renders.rs`), `queries.rs` (reads and switches), `audit.rs`,
 //! `parts.rs`, `calendar.rs`, `upkeep.rs`.

@@ -146,3 +146,62 @@ async fn backup_refuses_and_names_pg_dump() {
     assert!(e.contains("pg_dump"), "{e}");
     assert!(!to.exists());
 }
+
+/// Another process changes deliveries while a sync is working out its
+/// difference: the sync's chunks wait for that process's locks, then
+/// recheck what they found, and leave a delivery that is no longer pending
+/// as it now is (neither cancelled nor edited).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_leaves_what_another_process_leased_meanwhile() {
+    let Some((store, _schema)) = crate::store::postgres::testing::fresh().await else {
+        return;
+    };
+    let plan = [
+        contract::planned("kept", "news", "at", 0, "t"),
+        contract::planned("dropped", "news", "at", 0, "t"),
+    ];
+    store.sync_plan(&plan, contract::at(0)).await.unwrap();
+    // The other process takes both, and has not committed yet.
+    let mut other = store.pool.begin().await.unwrap();
+    let other_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *other)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE deliveries SET state = 'in_flight', lease_expires_at = $1")
+        .bind(contract::at(60).timestamp_millis())
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let edited = [contract::planned("kept", "news", "at", 0, "edited")];
+    let sync = {
+        let store = store.clone();
+        tokio::spawn(async move { store.sync_plan(&edited, contract::at(1)).await })
+    };
+    // Wait until the sync waits on the other process's row locks.
+    let blocked = async {
+        loop {
+            let waiting: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                                WHERE $1 = ANY(pg_blocking_pids(pid)))",
+            )
+            .bind(other_pid)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+            if waiting {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), blocked)
+        .await
+        .expect("the sync never waited on the other process's locks");
+    other.commit().await.unwrap();
+    let summary = sync.await.unwrap().unwrap();
+    assert_eq!((summary.updated, summary.cancelled), (0, 0), "{summary:?}");
+    for d in store.list(&Default::default()).await.unwrap() {
+        assert_eq!(d.state, crate::delivery::State::InFlight, "{d:?}");
+        assert_eq!(d.fingerprint, "t@0", "{d:?}");
+    }
+}
