@@ -2,6 +2,7 @@
 //! contract suite runs here too, once every door is implemented.
 
 mod coordination;
+mod queue;
 
 use super::testing;
 use super::PgStore;
