@@ -24,6 +24,9 @@ use crate::delivery::{Actor, Delivery, State};
 pub(super) use crate::store::rows::{corrupt, stamp, UnreadableVariant};
 use crate::store::StoreError;
 
+mod lists;
+mod people;
+mod reviews;
 mod schema;
 #[cfg(test)]
 pub(crate) mod testing;
