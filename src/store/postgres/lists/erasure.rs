@@ -24,10 +24,7 @@ pub(super) async fn suppressed(
     Ok(row.is_some())
 }
 
-pub(super) async fn export(
-    store: &PgStore,
-    email: &str,
-) -> Result<serde_json::Value, StoreError> {
+pub(super) async fn export(store: &PgStore, email: &str) -> Result<serde_json::Value, StoreError> {
     let mut conn = store.pool.acquire().await.map_err(db_error)?;
     let sql = format!("SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE email = $1");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -106,6 +106,10 @@ pub(super) async fn record_recipients(
             }
         }
     }
+    let ids: Vec<i64> = batch.iter().map(|o| o.subscriber_id).collect();
+    let emails: Vec<&str> = batch.iter().map(|o| o.email.as_str()).collect();
+    let states: Vec<&str> = batch.iter().map(|o| o.state.as_str()).collect();
+    let details: Vec<Option<&str>> = batch.iter().map(|o| o.detail.as_deref()).collect();
     let insert = sqlx::query(
         "INSERT INTO recipients (delivery_id, subscriber_id, channel, email, state, detail, at)
          SELECT $1, o.subscriber_id, $2, o.email, o.state, o.detail, $3
@@ -118,10 +122,10 @@ pub(super) async fn record_recipients(
     .bind(delivery_id)
     .bind(channel)
     .bind(at)
-    .bind(batch.iter().map(|o| o.subscriber_id).collect::<Vec<i64>>())
-    .bind(batch.iter().map(|o| o.email.clone()).collect::<Vec<String>>())
-    .bind(batch.iter().map(|o| o.state.as_str()).collect::<Vec<&str>>())
-    .bind(batch.iter().map(|o| o.detail.clone()).collect::<Vec<Option<String>>>());
+    .bind(&ids)
+    .bind(&emails)
+    .bind(&states)
+    .bind(&details);
     let bounced: Vec<&RecipientOutcome> = outcomes
         .iter()
         .filter(|o| o.state == RecipientState::Bounced)
@@ -139,10 +143,7 @@ pub(super) async fn record_recipients(
     tx.commit().await.map_err(db_error)
 }
 
-pub(super) async fn progress(
-    store: &PgStore,
-    delivery_id: i64,
-) -> Result<Progress, StoreError> {
+pub(super) async fn progress(store: &PgStore, delivery_id: i64) -> Result<Progress, StoreError> {
     let mut p = Progress::default();
     let rows =
         sqlx::query("SELECT state, COUNT(*) FROM recipients WHERE delivery_id = $1 GROUP BY state")

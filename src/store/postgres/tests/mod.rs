@@ -5,6 +5,9 @@ use super::testing;
 use super::PgStore;
 use crate::store::StoreError;
 
+mod lists;
+mod races;
+
 #[tokio::test]
 async fn reconnecting_keeps_the_schema_and_does_not_migrate_twice() {
     let Some((_store, schema)) = testing::fresh().await else {
