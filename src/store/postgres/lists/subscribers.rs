@@ -361,6 +361,13 @@ pub(super) async fn unsubscribe(
 ) -> Result<(), StoreError> {
     let mut tx = store.pool.begin().await.map_err(db_error)?;
     let at = stamp(now)?;
+    // The subscriber first: its row lock waits for a topic choice in
+    // progress, whose new consents are then withdrawn too.
+    sqlx::query("UPDATE subscribers SET status = 'unsubscribed' WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
     sqlx::query(
         "UPDATE consents SET withdrawn_at = $2 WHERE subscriber_id = $1 AND withdrawn_at IS NULL",
     )
@@ -369,11 +376,6 @@ pub(super) async fn unsubscribe(
     .execute(&mut *tx)
     .await
     .map_err(db_error)?;
-    sqlx::query("UPDATE subscribers SET status = 'unsubscribed' WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
     tx.commit().await.map_err(db_error)
 }
 

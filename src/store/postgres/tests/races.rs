@@ -237,3 +237,39 @@ async fn signin_attempts_at_once_are_each_counted() {
         assert_eq!(both, [1, 2], "round {round}: the second sees the first");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leaving_while_choosing_topics_leaves_no_topic_in_force() {
+    let Some((a, schema)) = testing::fresh().await else {
+        return;
+    };
+    let b = other_process(&schema).await;
+    let mut ids = Vec::new();
+    for round in 0..ROUNDS {
+        let new = subscriber(&format!("s{round}@example.org"), true);
+        match a.add_subscriber(&new, at(0)).await.unwrap() {
+            Added::Confirmed(s) => ids.push(s.id),
+            other => panic!("{other:?}"),
+        }
+    }
+    let topics = vec!["news".to_string(), "training".into(), "events".into()];
+    both_at_once(&a, &b, |store, round, which| {
+        let (id, topics) = (ids[round], topics.clone());
+        async move {
+            match which {
+                0 => store.set_topics(id, &topics, "w", None, at(1)).await,
+                _ => store.unsubscribe(id, at(1)).await,
+            }
+            .unwrap()
+        }
+    })
+    .await;
+    // Either order is fine; a mix of the two (gone, with a topic) is not.
+    for id in ids {
+        let sub = a.subscriber_by_id(id).await.unwrap().unwrap();
+        match sub.status {
+            Status::Unsubscribed => assert!(sub.topics.is_empty(), "{sub:?}"),
+            _ => assert_eq!(sub.topics, ["events", "news", "training"], "{sub:?}"),
+        }
+    }
+}
