@@ -126,10 +126,13 @@ pub(super) async fn record_recipients(
     .bind(&emails)
     .bind(&states)
     .bind(&details);
-    let bounced: Vec<&RecipientOutcome> = outcomes
+    let mut bounced: Vec<&RecipientOutcome> = outcomes
         .iter()
         .filter(|o| o.state == RecipientState::Bounced)
         .collect();
+    // Subscribers' rows locked in one order by every sender: two batches
+    // bouncing the same people never wait on each other in a circle.
+    bounced.sort_by_key(|o| o.subscriber_id);
     if bounced.is_empty() {
         // The usual batch: one statement is its own transaction.
         insert.execute(&store.pool).await.map_err(db_error)?;
