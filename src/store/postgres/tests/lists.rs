@@ -143,3 +143,32 @@ async fn recipients_are_recorded_a_batch_at_once_and_read_back() {
     assert_eq!(messages[0]["item"], "issue-1", "{export}");
     assert_eq!(messages[0]["state"], "sent", "{export}");
 }
+
+/// The team's listing, by channel and topic (either left out: all).
+#[tokio::test]
+async fn subscribers_are_listed_by_channel_and_topic() {
+    let Some((store, _schema)) = testing::fresh().await else {
+        return;
+    };
+    let ann = confirmed(&store, "ann@example.org").await;
+    confirmed(&store, "bob@example.org").await;
+    let topics = ["training".to_string()];
+    store
+        .set_topics(ann, &topics, "w", Some("192.0.2.1"), at(1))
+        .await
+        .unwrap();
+    let emails = |subs: Vec<crate::store::lists::Subscriber>| -> Vec<String> {
+        subs.into_iter().map(|s| s.email).collect()
+    };
+    let all = store.subscribers(None, None).await.unwrap();
+    assert_eq!(emails(all), ["ann@example.org", "bob@example.org"]);
+    let news = store.subscribers(Some("news"), Some("news")).await.unwrap();
+    assert_eq!(emails(news), ["bob@example.org"]);
+    let training = store.subscribers(None, Some("training")).await.unwrap();
+    assert_eq!(emails(training), ["ann@example.org"]);
+    assert!(store
+        .subscribers(Some("other"), None)
+        .await
+        .unwrap()
+        .is_empty());
+}
