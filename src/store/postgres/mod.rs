@@ -11,7 +11,12 @@
 //! `WHERE` (or locks the row with `FOR UPDATE` first), and leasing takes
 //! rows with `FOR UPDATE SKIP LOCKED`.
 //!
-//! Layout: `schema.rs` (tables, migrations); the rest follows `sqlite/`.
+//! Layout: `schema.rs` (tables, migrations); the rest follows `sqlite/`:
+//! `ops.rs` (the trait impl and checked state changes), `outcome.rs` (an
+//! attempt's outcomes and "request started" marks), `lease.rs`
+//! (wakeups and leases), `plan.rs` (`sync_plan`, with `plan/update.rs` and
+//! `plan/renders.rs`), `queries.rs` (reads and switches), `audit.rs`,
+//! `parts.rs`, `calendar.rs`, `upkeep.rs`.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -24,14 +29,24 @@ use crate::delivery::{Actor, Delivery, State};
 pub(super) use crate::store::rows::{corrupt, stamp, UnreadableVariant};
 use crate::store::StoreError;
 
+mod audit;
+mod calendar;
+mod channel;
+mod lease;
 mod lists;
+mod ops;
+mod outcome;
+mod parts;
 mod people;
+mod plan;
+mod queries;
 mod reviews;
 mod schema;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
+mod upkeep;
 
 /// Connections each process keeps to the database.
 const POOL_SIZE: u32 = 10;
@@ -42,6 +57,9 @@ pub struct PgStore {
     pool: PgPool,
     /// Plan syncs from this process run one at a time.
     syncing: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// This process's random id, kept in `leased_from` on each lease it
+    /// takes, so a later step can fence completions by owner.
+    owner: String,
 }
 
 /// The database being opened, so open-time errors can name it (its URL
@@ -178,12 +196,42 @@ impl PgStore {
         Ok(PgStore {
             pool,
             syncing: Default::default(),
+            owner: format!("{:016x}", rand::random::<u64>()),
         })
     }
 
     /// Closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Starts a transaction (READ COMMITTED): a checked change in it locks
+    /// its row or states its condition in its `WHERE`.
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        self.pool.begin().await.map_err(db_error)
+    }
+}
+
+/// Commits `tx` if `done` is a success; otherwise rolls it back before
+/// giving the error. A transaction only dropped is rolled back by a task
+/// sqlx spawns once its connection is back in the pool, and until that
+/// runs the rows it locked stay locked: another process's lease would
+/// pass over them.
+pub(super) async fn settle<T>(
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    done: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match done {
+        Ok(value) => {
+            tx.commit().await.map_err(db_error)?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The error says what went wrong; a failed rollback closes
+            // the connection, which ends the transaction too.
+            let _ = tx.rollback().await;
+            Err(e)
+        }
     }
 }
 

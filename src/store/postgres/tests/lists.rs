@@ -1,10 +1,26 @@
-//! Mailing lists, people and reviews on PostgreSQL: the recipients'
-//! records of a send, which no contract behaviour covers.
+//! The contract suite's behaviours of mailing lists, people, reviews and
+//! the channel's view on PostgreSQL, and the recipients' records of a
+//! send, which no contract behaviour covers.
 
 use super::testing;
 use super::PgStore;
 use crate::store::contract::at;
 use crate::store::lists::{Added, Lists, NewSubscriber, RecipientOutcome, RecipientState, Status};
+
+crate::store::contract::contract_tests!(@each optional crate::store::postgres::testing::fresh;
+    confirmation_resends_are_limited,
+    accounts_are_unique_by_folded_email,
+    sessions_expire_idle_and_absolute,
+    tokens_by_hash_until_revoked_or_expired,
+    links_are_single_use_and_expire,
+    signin_attempts_count_within_a_window,
+    bounces_apply_once_and_suppress_by_kind,
+    digest_choices_split_the_audience_by_cadence,
+    unsettled_counts_items_of_the_period_still_to_send,
+    subscriber_counts_follow_the_consent_history,
+    review_links_open_while_live_and_count_views,
+    review_links_are_revoked_once,
+);
 
 /// A delivery row for recipients to refer to (their foreign key).
 async fn delivery(store: &PgStore) -> i64 {

@@ -6,6 +6,7 @@ use super::PgStore;
 use crate::store::StoreError;
 
 mod lists;
+mod queue;
 mod races;
 
 #[tokio::test]
