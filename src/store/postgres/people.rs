@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
-use super::{corrupt, db_error, stamp, PgStore};
+use super::{corrupt, db_error, settle, stamp, PgStore};
 use crate::access::{Role, TokenKind};
 use crate::store::people::{
     fold_email, Account, ApiToken, Link, LinkPurpose, NewLink, NewSession, NewToken, People,
@@ -192,21 +192,24 @@ impl People for PgStore {
 
     async fn remove_account(&self, email: &str) -> Result<bool, StoreError> {
         let email = fold_email(email);
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        sqlx::query("DELETE FROM links WHERE email = $1")
-            .bind(&email)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        // Sessions go with the account (ON DELETE CASCADE).
-        let removed = sqlx::query("DELETE FROM accounts WHERE email = $1")
-            .bind(&email)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
-        tx.commit().await.map_err(db_error)?;
-        Ok(removed > 0)
+        let mut tx = self.write().await?;
+        let done: Result<_, StoreError> = async {
+            sqlx::query("DELETE FROM links WHERE email = $1")
+                .bind(&email)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            // Sessions go with the account (ON DELETE CASCADE).
+            let removed = sqlx::query("DELETE FROM accounts WHERE email = $1")
+                .bind(&email)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+            Ok(removed > 0)
+        }
+        .await;
+        settle(tx, done).await
     }
 
     async fn create_session(
@@ -442,36 +445,40 @@ impl People for PgStore {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<u32, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        // Attempts on one key count one at a time, across processes: two at
-        // once would each miss the other's uncommitted row and count low.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('crier signin ' || $1))")
-            .bind(key)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        // Old failures are forgotten as new ones come, so the table stays small.
-        sqlx::query("DELETE FROM signin_attempts WHERE key = $1 AND at <= $2")
-            .bind(key)
-            .bind(since.timestamp_millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        sqlx::query("INSERT INTO signin_attempts (key, at) VALUES ($1, $2)")
-            .bind(key)
-            .bind(stamp(now)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM signin_attempts WHERE key = $1 AND at > $2")
-            .bind(key)
-            .bind(since.timestamp_millis())
-            .fetch_one(&mut *tx)
-            .await
-            .and_then(|r| r.try_get(0))
-            .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(n as u32)
+        let mut tx = self.write().await?;
+        let done: Result<_, StoreError> = async {
+            // Attempts on one key count one at a time, across processes: two at
+            // once would each miss the other's uncommitted row and count low.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('crier signin ' || $1))")
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            // Old failures are forgotten as new ones come, so the table stays small.
+            sqlx::query("DELETE FROM signin_attempts WHERE key = $1 AND at <= $2")
+                .bind(key)
+                .bind(since.timestamp_millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            sqlx::query("INSERT INTO signin_attempts (key, at) VALUES ($1, $2)")
+                .bind(key)
+                .bind(stamp(now)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            let n: i64 =
+                sqlx::query("SELECT COUNT(*) FROM signin_attempts WHERE key = $1 AND at > $2")
+                    .bind(key)
+                    .bind(since.timestamp_millis())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .and_then(|r| r.try_get(0))
+                    .map_err(db_error)?;
+            Ok(n as u32)
+        }
+        .await;
+        settle(tx, done).await
     }
 
     async fn attempts(&self, key: &str, since: DateTime<Utc>) -> Result<u32, StoreError> {

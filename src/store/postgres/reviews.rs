@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
-use super::{corrupt, db_error, stamp, PgStore};
+use super::{corrupt, db_error, settle, stamp, PgStore};
 use crate::delivery::Actor;
 use crate::store::reviews::{NewReviewLink, ReviewLink, Reviews, CLIENT_CHARS};
 use crate::store::StoreError;
@@ -67,29 +67,32 @@ impl Reviews for PgStore {
         link: &NewReviewLink,
         now: DateTime<Utc>,
     ) -> Result<ReviewLink, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let id: i64 = sqlx::query(
-            "INSERT INTO review_links (item, token_hash, label, created_by, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .bind(&link.item)
-        .bind(&link.token_hash)
-        .bind(&link.label)
-        .bind(link.created_by.to_stored())
-        .bind(stamp(now)?)
-        .bind(stamp(link.expires_at)?)
-        .fetch_one(&mut *tx)
-        .await
-        .and_then(|r| r.try_get(0))
-        .map_err(|e| match e.as_database_error() {
-            Some(d) if d.is_unique_violation() => {
-                StoreError::Exists("that review link secret is already in use".into())
-            }
-            _ => db_error(e),
-        })?;
-        let made = by_id(&mut tx, id).await?;
-        tx.commit().await.map_err(db_error)?;
-        made.ok_or_else(|| corrupt(format!("review link {id} vanished as it was made")))
+        let mut tx = self.write().await?;
+        let done: Result<_, StoreError> = async {
+            let id: i64 = sqlx::query(
+                "INSERT INTO review_links (item, token_hash, label, created_by, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(&link.item)
+            .bind(&link.token_hash)
+            .bind(&link.label)
+            .bind(link.created_by.to_stored())
+            .bind(stamp(now)?)
+            .bind(stamp(link.expires_at)?)
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| match e.as_database_error() {
+                Some(d) if d.is_unique_violation() => {
+                    StoreError::Exists("that review link secret is already in use".into())
+                }
+                _ => db_error(e),
+            })?;
+            let made = by_id(&mut tx, id).await?;
+            made.ok_or_else(|| corrupt(format!("review link {id} vanished as it was made")))
+        }
+        .await;
+        settle(tx, done).await
     }
 
     async fn review_links(&self, item: &str) -> Result<Vec<ReviewLink>, StoreError> {
@@ -117,20 +120,23 @@ impl Reviews for PgStore {
         by: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Option<ReviewLink>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        sqlx::query(
-            "UPDATE review_links SET revoked_at = $2, revoked_by = $3
-             WHERE id = $1 AND revoked_at IS NULL",
-        )
-        .bind(id)
-        .bind(stamp(now)?)
-        .bind(by.to_stored())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let link = by_id(&mut tx, id).await?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(link)
+        let mut tx = self.write().await?;
+        let done: Result<_, StoreError> = async {
+            sqlx::query(
+                "UPDATE review_links SET revoked_at = $2, revoked_by = $3
+                 WHERE id = $1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(stamp(now)?)
+            .bind(by.to_stored())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            let link = by_id(&mut tx, id).await?;
+            Ok(link)
+        }
+        .await;
+        settle(tx, done).await
     }
 
     async fn view_review_link(
@@ -140,35 +146,38 @@ impl Reviews for PgStore {
         now: DateTime<Utc>,
     ) -> Result<Option<ReviewLink>, StoreError> {
         let at = stamp(now)?;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        // FOR SHARE: a revocation waits until this view is counted, so no
-        // view lands after the link was revoked.
-        let live: Option<i64> = sqlx::query(
-            "SELECT id FROM review_links
-             WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2
-             FOR SHARE",
-        )
-        .bind(token_hash)
-        .bind(at)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?
-        .map(|r| r.try_get(0))
-        .transpose()
-        .map_err(db_error)?;
-        let Some(id) = live else {
-            return Ok(None);
-        };
-        let client: String = client.chars().take(CLIENT_CHARS).collect();
-        sqlx::query("INSERT INTO review_views (link_id, at, client) VALUES ($1, $2, $3)")
-            .bind(id)
+        let mut tx = self.write().await?;
+        let done: Result<_, StoreError> = async {
+            // FOR SHARE: a revocation waits until this view is counted, so no
+            // view lands after the link was revoked.
+            let live: Option<i64> = sqlx::query(
+                "SELECT id FROM review_links
+                 WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2
+                 FOR SHARE",
+            )
+            .bind(token_hash)
             .bind(at)
-            .bind(client)
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await
+            .map_err(db_error)?
+            .map(|r| r.try_get(0))
+            .transpose()
             .map_err(db_error)?;
-        let link = by_id(&mut tx, id).await?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(link)
+            let Some(id) = live else {
+                return Ok(None);
+            };
+            let client: String = client.chars().take(CLIENT_CHARS).collect();
+            sqlx::query("INSERT INTO review_views (link_id, at, client) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(at)
+                .bind(client)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            let link = by_id(&mut tx, id).await?;
+            Ok(link)
+        }
+        .await;
+        settle(tx, done).await
     }
 }

@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use super::ms_time;
 use crate::store::lists::{address_hash, BounceApplied, BounceEvent, BounceKind, SoftBounces};
-use crate::store::postgres::{db_error, stamp, PgStore};
+use crate::store::postgres::{db_error, settle, stamp, PgStore};
 use crate::store::StoreError;
 
 pub(super) async fn record_bounce(
@@ -19,64 +19,67 @@ pub(super) async fn record_bounce(
     now: DateTime<Utc>,
 ) -> Result<BounceApplied, StoreError> {
     let at = stamp(now)?;
-    let mut tx = store.pool.begin().await.map_err(db_error)?;
-    let inserted = sqlx::query(
-        "INSERT INTO bounce_events (channel, event_key, delivery_id, subscriber_id, kind, source,
-                                    status, detail, at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (channel, event_key) DO NOTHING",
-    )
-    .bind(&e.channel)
-    .bind(&e.key)
-    .bind(e.delivery_id)
-    .bind(e.subscriber_id)
-    .bind(e.kind.as_str())
-    .bind(&e.source)
-    .bind(&e.status)
-    .bind(&e.detail)
-    .bind(at)
-    .execute(&mut *tx)
-    .await
-    .map_err(db_error)?
-    .rows_affected();
-    if inserted == 0 {
-        // The same event from another process waited for that one's
-        // commit and found its row: applied there, once.
-        return Ok(BounceApplied::Duplicate);
-    }
-    // Events for one subscriber apply one at a time across processes:
-    // two soft bounces at once would each count without the other's row.
-    sqlx::query("SELECT 1 FROM subscribers WHERE id = $1 FOR UPDATE")
+    let mut tx = store.write().await?;
+    let done: Result<_, StoreError> = async {
+        let inserted = sqlx::query(
+            "INSERT INTO bounce_events (channel, event_key, delivery_id, subscriber_id, kind, source,
+                                        status, detail, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (channel, event_key) DO NOTHING",
+        )
+        .bind(&e.channel)
+        .bind(&e.key)
+        .bind(e.delivery_id)
         .bind(e.subscriber_id)
+        .bind(e.kind.as_str())
+        .bind(&e.source)
+        .bind(&e.status)
+        .bind(&e.detail)
+        .bind(at)
         .execute(&mut *tx)
         .await
-        .map_err(db_error)?;
-    let suppress = match e.kind {
-        BounceKind::Hard => Some("bounced"),
-        BounceKind::Complaint => Some("complaint"),
-        BounceKind::Soft => {
-            let since = stamp(now - soft.window)?;
-            let n: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM bounce_events
-                 WHERE subscriber_id = $1 AND kind = 'soft' AND at >= $2",
-            )
+        .map_err(db_error)?
+        .rows_affected();
+        if inserted == 0 {
+            // The same event from another process waited for that one's
+            // commit and found its row: applied there, once.
+            return Ok(BounceApplied::Duplicate);
+        }
+        // Events for one subscriber apply one at a time across processes:
+        // two soft bounces at once would each count without the other's row.
+        sqlx::query("SELECT 1 FROM subscribers WHERE id = $1 FOR UPDATE")
             .bind(e.subscriber_id)
-            .bind(since)
-            .fetch_one(&mut *tx)
+            .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-            (n >= i64::from(soft.limit.max(1))).then_some("soft bounces")
-        }
-    };
-    let applied = match suppress {
-        Some(reason) => {
-            stop_sending(&mut tx, e, reason, at).await?;
-            BounceApplied::Suppressed
-        }
-        None => BounceApplied::Counted,
-    };
-    tx.commit().await.map_err(db_error)?;
-    Ok(applied)
+        let suppress = match e.kind {
+            BounceKind::Hard => Some("bounced"),
+            BounceKind::Complaint => Some("complaint"),
+            BounceKind::Soft => {
+                let since = stamp(now - soft.window)?;
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM bounce_events
+                     WHERE subscriber_id = $1 AND kind = 'soft' AND at >= $2",
+                )
+                .bind(e.subscriber_id)
+                .bind(since)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                (n >= i64::from(soft.limit.max(1))).then_some("soft bounces")
+            }
+        };
+        let applied = match suppress {
+            Some(reason) => {
+                stop_sending(&mut tx, e, reason, at).await?;
+                BounceApplied::Suppressed
+            }
+            None => BounceApplied::Counted,
+        };
+        Ok(applied)
+    }
+    .await;
+    settle(tx, done).await
 }
 
 /// The address receives nothing more on this channel: unsubscribed and

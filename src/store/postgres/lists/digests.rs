@@ -6,7 +6,7 @@ use sqlx::postgres::PgConnection;
 use sqlx::Row;
 
 use crate::store::lists::EVERY_ITEM;
-use crate::store::postgres::{db_error, stamp, PgStore};
+use crate::store::postgres::{db_error, settle, stamp, PgStore};
 use crate::store::StoreError;
 
 pub(super) async fn set_cadences(
@@ -15,28 +15,32 @@ pub(super) async fn set_cadences(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let at = stamp(now)?;
-    let mut tx = store.pool.begin().await.map_err(db_error)?;
-    for (id, topic, cadence) in choices {
-        let query = if cadence == EVERY_ITEM {
-            sqlx::query("DELETE FROM digest_choices WHERE subscriber_id = $1 AND topic = $2")
+    let mut tx = store.write().await?;
+    let done: Result<_, StoreError> = async {
+        for (id, topic, cadence) in choices {
+            let query = if cadence == EVERY_ITEM {
+                sqlx::query("DELETE FROM digest_choices WHERE subscriber_id = $1 AND topic = $2")
+                    .bind(*id)
+                    .bind(topic)
+            } else {
+                sqlx::query(
+                    "INSERT INTO digest_choices (subscriber_id, topic, cadence, chosen_at)
+                     SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM subscribers WHERE id = $1)
+                     ON CONFLICT (subscriber_id, topic) DO UPDATE
+                     SET cadence = excluded.cadence, chosen_at = excluded.chosen_at
+                     WHERE digest_choices.cadence <> excluded.cadence",
+                )
                 .bind(*id)
                 .bind(topic)
-        } else {
-            sqlx::query(
-                "INSERT INTO digest_choices (subscriber_id, topic, cadence, chosen_at)
-                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM subscribers WHERE id = $1)
-                 ON CONFLICT (subscriber_id, topic) DO UPDATE
-                 SET cadence = excluded.cadence, chosen_at = excluded.chosen_at
-                 WHERE digest_choices.cadence <> excluded.cadence",
-            )
-            .bind(*id)
-            .bind(topic)
-            .bind(cadence)
-            .bind(at)
-        };
-        query.execute(&mut *tx).await.map_err(db_error)?;
+                .bind(cadence)
+                .bind(at)
+            };
+            query.execute(&mut *tx).await.map_err(db_error)?;
+        }
+        Ok(())
     }
-    tx.commit().await.map_err(db_error)
+    .await;
+    settle(tx, done).await
 }
 
 pub(super) async fn of_subscriber(

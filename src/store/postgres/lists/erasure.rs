@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::{load, ms_time, opt_ms, SUBSCRIBER_COLUMNS};
 use crate::store::lists::{address_hash, Consent};
-use crate::store::postgres::{db_error, stamp, PgStore};
+use crate::store::postgres::{db_error, settle, stamp, PgStore};
 use crate::store::StoreError;
 
 pub(super) async fn suppressed(
@@ -75,49 +75,52 @@ pub(super) async fn erase(
     channels: &[String],
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
-    let mut tx = store.pool.begin().await.map_err(db_error)?;
-    // Locked: a confirmation or bounce at the same time waits, then finds
-    // no row, rather than writing beside the erasure.
-    let rows = sqlx::query("SELECT id, channel FROM subscribers WHERE email = $1 FOR UPDATE")
-        .bind(email)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    let mut on: Vec<String> = channels.to_vec();
-    for row in &rows {
-        let id: i64 = row.try_get(0).map_err(db_error)?;
-        let channel: String = row.try_get(1).map_err(db_error)?;
-        for sql in [
-            "DELETE FROM consents WHERE subscriber_id = $1",
-            "DELETE FROM recipients WHERE subscriber_id = $1",
-            "DELETE FROM bounce_events WHERE subscriber_id = $1",
-            "DELETE FROM digest_choices WHERE subscriber_id = $1",
-            "DELETE FROM subscribers WHERE id = $1",
-        ] {
-            sqlx::query(sql)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
+    let mut tx = store.write().await?;
+    let done: Result<_, StoreError> = async {
+        // Locked: a confirmation or bounce at the same time waits, then finds
+        // no row, rather than writing beside the erasure.
+        let rows = sqlx::query("SELECT id, channel FROM subscribers WHERE email = $1 FOR UPDATE")
+            .bind(email)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let mut on: Vec<String> = channels.to_vec();
+        for row in &rows {
+            let id: i64 = row.try_get(0).map_err(db_error)?;
+            let channel: String = row.try_get(1).map_err(db_error)?;
+            for sql in [
+                "DELETE FROM consents WHERE subscriber_id = $1",
+                "DELETE FROM recipients WHERE subscriber_id = $1",
+                "DELETE FROM bounce_events WHERE subscriber_id = $1",
+                "DELETE FROM digest_choices WHERE subscriber_id = $1",
+                "DELETE FROM subscribers WHERE id = $1",
+            ] {
+                sqlx::query(sql)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            }
+            if !on.contains(&channel) {
+                on.push(channel);
+            }
         }
-        if !on.contains(&channel) {
-            on.push(channel);
+        for channel in &on {
+            sqlx::query(
+                "INSERT INTO suppressions (channel, email_hash, reason, at) VALUES ($1, $2, 'erased', $3)
+                 ON CONFLICT (channel, email_hash) DO UPDATE SET reason = 'erased', at = excluded.at",
+            )
+            .bind(channel)
+            .bind(address_hash(email))
+            .bind(stamp(now)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
         }
+        Ok(rows.len())
     }
-    for channel in &on {
-        sqlx::query(
-            "INSERT INTO suppressions (channel, email_hash, reason, at) VALUES ($1, $2, 'erased', $3)
-             ON CONFLICT (channel, email_hash) DO UPDATE SET reason = 'erased', at = excluded.at",
-        )
-        .bind(channel)
-        .bind(address_hash(email))
-        .bind(stamp(now)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    }
-    tx.commit().await.map_err(db_error)?;
-    Ok(rows.len())
+    .await;
+    settle(tx, done).await
 }
 
 pub(super) async fn is_suppressed(

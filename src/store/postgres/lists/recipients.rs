@@ -10,7 +10,7 @@ use sqlx::Row;
 
 use super::opt_ms;
 use crate::store::lists::{address_hash, Progress, Recipient, RecipientOutcome, RecipientState};
-use crate::store::postgres::{db_error, stamp, PgStore};
+use crate::store::postgres::{db_error, settle, stamp, PgStore};
 use crate::store::StoreError;
 
 /// Who is owed delivery $2 on channel $1 for topics $3 (a text array)
@@ -138,12 +138,16 @@ pub(super) async fn record_recipients(
         insert.execute(&store.pool).await.map_err(db_error)?;
         return Ok(());
     }
-    let mut tx = store.pool.begin().await.map_err(db_error)?;
-    insert.execute(&mut *tx).await.map_err(db_error)?;
-    for o in bounced {
-        bounce(&mut tx, o, channel, bounce_limit, at).await?;
+    let mut tx = store.write().await?;
+    let done: Result<_, StoreError> = async {
+        insert.execute(&mut *tx).await.map_err(db_error)?;
+        for o in bounced {
+            bounce(&mut tx, o, channel, bounce_limit, at).await?;
+        }
+        Ok(())
     }
-    tx.commit().await.map_err(db_error)
+    .await;
+    settle(tx, done).await
 }
 
 pub(super) async fn progress(store: &PgStore, delivery_id: i64) -> Result<Progress, StoreError> {

@@ -8,7 +8,7 @@ use sqlx::Row;
 use super::erasure::suppressed;
 use super::{by_id, load, SUBSCRIBER_COLUMNS};
 use crate::store::lists::{address_hash, Added, NewSubscriber, Status, Subscriber};
-use crate::store::postgres::{db_error, stamp, PgStore};
+use crate::store::postgres::{db_error, settle, stamp, PgStore};
 use crate::store::StoreError;
 
 /// The times of a consent row, unix milliseconds.
@@ -200,13 +200,16 @@ pub(super) async fn add_subscribers(
     now: DateTime<Utc>,
 ) -> Result<Vec<Added>, StoreError> {
     // One transaction for a whole import: one fsync, not one per row.
-    let mut tx = store.pool.begin().await.map_err(db_error)?;
-    let mut out = Vec::with_capacity(new.len());
-    for n in new {
-        out.push(add_one(&mut tx, n, now).await?);
+    let mut tx = store.write().await?;
+    let done: Result<_, StoreError> = async {
+        let mut out = Vec::with_capacity(new.len());
+        for n in new {
+            out.push(add_one(&mut tx, n, now).await?);
+        }
+        Ok(out)
     }
-    tx.commit().await.map_err(db_error)?;
-    Ok(out)
+    .await;
+    settle(tx, done).await
 }
 
 pub(super) async fn confirm(
@@ -214,41 +217,44 @@ pub(super) async fn confirm(
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<Subscriber>, StoreError> {
-    let mut tx = store.pool.begin().await.map_err(db_error)?;
-    let at = stamp(now)?;
-    // The condition in the UPDATE: of two clicks at once, the second waits
-    // for the first's row lock, then finds them no longer pending.
-    let confirmed = sqlx::query(
-        "UPDATE subscribers SET status = 'confirmed', confirmed_at = $2
-         WHERE id = $1 AND status = 'pending' RETURNING channel, email",
-    )
-    .bind(id)
-    .bind(at)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db_error)?;
-    if let Some(row) = confirmed {
-        let channel: String = row.try_get(0).map_err(db_error)?;
-        let email: String = row.try_get(1).map_err(db_error)?;
-        sqlx::query(
-            "UPDATE consents SET confirmed_at = $2
-             WHERE subscriber_id = $1 AND confirmed_at IS NULL AND withdrawn_at IS NULL",
+    let mut tx = store.write().await?;
+    let done: Result<_, StoreError> = async {
+        let at = stamp(now)?;
+        // The condition in the UPDATE: of two clicks at once, the second waits
+        // for the first's row lock, then finds them no longer pending.
+        let confirmed = sqlx::query(
+            "UPDATE subscribers SET status = 'confirmed', confirmed_at = $2
+             WHERE id = $1 AND status = 'pending' RETURNING channel, email",
         )
         .bind(id)
         .bind(at)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
-        sqlx::query("DELETE FROM suppressions WHERE channel = $1 AND email_hash = $2")
-            .bind(&channel)
-            .bind(address_hash(&email))
+        if let Some(row) = confirmed {
+            let channel: String = row.try_get(0).map_err(db_error)?;
+            let email: String = row.try_get(1).map_err(db_error)?;
+            sqlx::query(
+                "UPDATE consents SET confirmed_at = $2
+                 WHERE subscriber_id = $1 AND confirmed_at IS NULL AND withdrawn_at IS NULL",
+            )
+            .bind(id)
+            .bind(at)
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
+            sqlx::query("DELETE FROM suppressions WHERE channel = $1 AND email_hash = $2")
+                .bind(&channel)
+                .bind(address_hash(&email))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        let sub = by_id(&mut tx, id).await?;
+        Ok(sub)
     }
-    let sub = by_id(&mut tx, id).await?;
-    tx.commit().await.map_err(db_error)?;
-    Ok(sub)
+    .await;
+    settle(tx, done).await
 }
 
 pub(super) async fn claim_resend(
@@ -307,51 +313,55 @@ pub(super) async fn set_topics(
     client_addr: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let mut tx = store.pool.begin().await.map_err(db_error)?;
-    // Locked first: two choices at once would each add the topics the
-    // other also adds.
-    sqlx::query("SELECT 1 FROM subscribers WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    let Some(sub) = by_id(&mut tx, id).await? else {
-        return Err(StoreError::Other("no such subscriber".into()));
-    };
-    let at = stamp(now)?;
-    for old in sub.topics.iter().filter(|t| !topics.contains(t)) {
+    let mut tx = store.write().await?;
+    let done: Result<_, StoreError> = async {
+        // Locked first: two choices at once would each add the topics the
+        // other also adds.
+        sqlx::query("SELECT 1 FROM subscribers WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let Some(sub) = by_id(&mut tx, id).await? else {
+            return Err(StoreError::Other("no such subscriber".into()));
+        };
+        let at = stamp(now)?;
+        for old in sub.topics.iter().filter(|t| !topics.contains(t)) {
+            sqlx::query(
+                "UPDATE consents SET withdrawn_at = $3
+                 WHERE subscriber_id = $1 AND topic = $2 AND withdrawn_at IS NULL",
+            )
+            .bind(id)
+            .bind(old)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        for new in topics.iter().filter(|t| !sub.topics.contains(t)) {
+            let times = Times::now(at, Some(at));
+            add_consent(&mut tx, id, new, "form", wording, client_addr, times).await?;
+        }
+        // Choosing topics on the preferences page (reached through a signed
+        // link) is itself confirmation; choosing none is leaving.
+        let status = if topics.is_empty() {
+            "unsubscribed"
+        } else {
+            "confirmed"
+        };
         sqlx::query(
-            "UPDATE consents SET withdrawn_at = $3
-             WHERE subscriber_id = $1 AND topic = $2 AND withdrawn_at IS NULL",
+            "UPDATE subscribers SET status = $2, confirmed_at = COALESCE(confirmed_at, $3) WHERE id = $1",
         )
         .bind(id)
-        .bind(old)
+        .bind(status)
         .bind(at)
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
+        Ok(())
     }
-    for new in topics.iter().filter(|t| !sub.topics.contains(t)) {
-        let times = Times::now(at, Some(at));
-        add_consent(&mut tx, id, new, "form", wording, client_addr, times).await?;
-    }
-    // Choosing topics on the preferences page (reached through a signed
-    // link) is itself confirmation; choosing none is leaving.
-    let status = if topics.is_empty() {
-        "unsubscribed"
-    } else {
-        "confirmed"
-    };
-    sqlx::query(
-        "UPDATE subscribers SET status = $2, confirmed_at = COALESCE(confirmed_at, $3) WHERE id = $1",
-    )
-    .bind(id)
-    .bind(status)
-    .bind(at)
-    .execute(&mut *tx)
-    .await
-    .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)
+    .await;
+    settle(tx, done).await
 }
 
 pub(super) async fn unsubscribe(
@@ -359,24 +369,28 @@ pub(super) async fn unsubscribe(
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let mut tx = store.pool.begin().await.map_err(db_error)?;
-    let at = stamp(now)?;
-    // The subscriber first: its row lock waits for a topic choice in
-    // progress, whose new consents are then withdrawn too.
-    sqlx::query("UPDATE subscribers SET status = 'unsubscribed' WHERE id = $1")
+    let mut tx = store.write().await?;
+    let done: Result<_, StoreError> = async {
+        let at = stamp(now)?;
+        // The subscriber first: its row lock waits for a topic choice in
+        // progress, whose new consents are then withdrawn too.
+        sqlx::query("UPDATE subscribers SET status = 'unsubscribed' WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        sqlx::query(
+            "UPDATE consents SET withdrawn_at = $2 WHERE subscriber_id = $1 AND withdrawn_at IS NULL",
+        )
         .bind(id)
+        .bind(at)
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-    sqlx::query(
-        "UPDATE consents SET withdrawn_at = $2 WHERE subscriber_id = $1 AND withdrawn_at IS NULL",
-    )
-    .bind(id)
-    .bind(at)
-    .execute(&mut *tx)
-    .await
-    .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)
+        Ok(())
+    }
+    .await;
+    settle(tx, done).await
 }
 
 pub(super) async fn subscribers(
