@@ -273,3 +273,31 @@ async fn leaving_while_choosing_topics_leaves_no_topic_in_force() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_confirmation_resend_claimed_by_two_processes_at_once_goes_once() {
+    let Some((a, schema)) = testing::fresh().await else {
+        return;
+    };
+    let b = other_process(&schema).await;
+    let mut ids = Vec::new();
+    for round in 0..ROUNDS {
+        let new = subscriber(&format!("s{round}@example.org"), false);
+        match a.add_subscriber(&new, at(0)).await.unwrap() {
+            Added::Pending(s) => ids.push(s.id),
+            other => panic!("{other:?}"),
+        }
+    }
+    let claims = both_at_once(&a, &b, |store, round, _| {
+        let id = ids[round];
+        async move { store.claim_resend(id, at(0), at(5)).await.unwrap() }
+    })
+    .await;
+    for (round, (x, y)) in claims.into_iter().enumerate() {
+        assert!(
+            x != y,
+            "round {round}: claimed by {} processes",
+            x as u8 + y as u8
+        );
+    }
+}
