@@ -23,9 +23,11 @@ pub(super) async fn set_cadences(
                     .bind(*id)
                     .bind(topic)
             } else {
+                // The subscriber's row locked (FOR KEY SHARE): an erasure in
+                // progress is waited for, then there is no row to choose for.
                 sqlx::query(
                     "INSERT INTO digest_choices (subscriber_id, topic, cadence, chosen_at)
-                     SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM subscribers WHERE id = $1)
+                     SELECT $1, $2, $3, $4 FROM subscribers WHERE id = $1 FOR KEY SHARE
                      ON CONFLICT (subscriber_id, topic) DO UPDATE
                      SET cadence = excluded.cadence, chosen_at = excluded.chosen_at
                      WHERE digest_choices.cadence <> excluded.cadence",

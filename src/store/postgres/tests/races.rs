@@ -301,3 +301,40 @@ async fn a_confirmation_resend_claimed_by_two_processes_at_once_goes_once() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_digest_choice_while_the_person_is_erased_is_dropped_with_them() {
+    let Some((a, schema)) = testing::fresh().await else {
+        return;
+    };
+    let b = other_process(&schema).await;
+    let mut ids = Vec::new();
+    for round in 0..ROUNDS {
+        let new = subscriber(&format!("s{round}@example.org"), true);
+        match a.add_subscriber(&new, at(0)).await.unwrap() {
+            Added::Confirmed(s) => ids.push(s.id),
+            other => panic!("{other:?}"),
+        }
+    }
+    both_at_once(&a, &b, |store, round, which| {
+        let id = ids[round];
+        async move {
+            match which {
+                0 => store
+                    .erase(&format!("s{round}@example.org"), &[], at(1))
+                    .await
+                    .map(drop),
+                _ => {
+                    let choice = (id, "news".to_string(), "weekly".to_string());
+                    store.set_cadences(&[choice], at(1)).await
+                }
+            }
+            .unwrap()
+        }
+    })
+    .await;
+    for id in ids {
+        assert!(a.subscriber_by_id(id).await.unwrap().is_none());
+        assert!(a.cadences(id).await.unwrap().is_empty(), "{id}");
+    }
+}
