@@ -1,5 +1,6 @@
 //! What only PostgreSQL has: its migrations and schema refusals. The
-//! contract suite runs here too, once every door is implemented.
+//! contract suite runs in `queue.rs` and `lists.rs`; `races.rs` has two
+//! processes change the same list and people rows at once.
 
 use super::testing;
 use super::PgStore;
