@@ -199,14 +199,19 @@ pub(super) async fn add_subscribers(
     new: &[NewSubscriber],
     now: DateTime<Utc>,
 ) -> Result<Vec<Added>, StoreError> {
+    // Taken in one order by every import, whatever order they came in:
+    // two imports of the same people lock their rows in the same sequence
+    // and cannot deadlock. The answers keep the given order.
+    let mut order: Vec<usize> = (0..new.len()).collect();
+    order.sort_by_key(|&i| (&new[i].channel, &new[i].email));
     // One transaction for a whole import: one fsync, not one per row.
     let mut tx = store.write().await?;
     let done: Result<_, StoreError> = async {
-        let mut out = Vec::with_capacity(new.len());
-        for n in new {
-            out.push(add_one(&mut tx, n, now).await?);
+        let mut out: Vec<Option<Added>> = vec![None; new.len()];
+        for i in order {
+            out[i] = Some(add_one(&mut tx, &new[i], now).await?);
         }
-        Ok(out)
+        Ok(out.into_iter().flatten().collect())
     }
     .await;
     settle(tx, done).await

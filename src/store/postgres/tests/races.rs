@@ -338,3 +338,36 @@ async fn a_digest_choice_while_the_person_is_erased_is_dropped_with_them() {
         assert!(a.cadences(id).await.unwrap().is_empty(), "{id}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_imports_of_the_same_people_in_opposite_orders_both_finish() {
+    let Some((a, schema)) = testing::fresh().await else {
+        return;
+    };
+    let b = other_process(&schema).await;
+    let people: Vec<NewSubscriber> = (0..ROUNDS)
+        .map(|i| subscriber(&format!("s{i}@example.org"), true))
+        .collect();
+    let reversed: Vec<NewSubscriber> = people.iter().rev().cloned().collect();
+    let (x, y) = tokio::join!(
+        a.add_subscribers(&people, at(0)),
+        b.add_subscribers(&reversed, at(0))
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    // Each address is new to one import and known to the other, and each
+    // import's answers are in its own order.
+    for (i, added) in x.iter().enumerate() {
+        let theirs = &y[ROUNDS - 1 - i];
+        let email = |a: &Added| match a {
+            Added::Confirmed(s) | Added::Known(s) => s.email.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(email(added), format!("s{i}@example.org"));
+        assert_eq!(email(theirs), format!("s{i}@example.org"));
+        let new = [added, theirs]
+            .iter()
+            .filter(|a| matches!(a, Added::Confirmed(_)))
+            .count();
+        assert_eq!(new, 1, "s{i}: {added:?} {theirs:?}");
+    }
+}
