@@ -75,16 +75,15 @@ async fn add_consent(
     Ok(())
 }
 
-/// The subscriber on `channel` with `email`, its row locked until the
-/// transaction ends, so two processes adding or re-adding them take turns.
-async fn locked(
+/// The subscriber on `channel` with `email`, if any. Not locked: an
+/// import of people already on the list holds no rows for its length.
+async fn look(
     tx: &mut PgConnection,
     channel: &str,
     email: &str,
 ) -> Result<Option<Subscriber>, StoreError> {
-    let sql = format!(
-        "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE channel = $1 AND email = $2 FOR UPDATE"
-    );
+    let sql =
+        format!("SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE channel = $1 AND email = $2");
     match sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(channel)
         .bind(email)
@@ -102,7 +101,7 @@ async fn add_one(
     new: &NewSubscriber,
     now: DateTime<Utc>,
 ) -> Result<Added, StoreError> {
-    if let Some(known) = locked(tx, &new.channel, &new.email).await? {
+    if let Some(known) = look(tx, &new.channel, &new.email).await? {
         return add_known(tx, known, new, now).await;
     }
     if !new.override_suppression && suppressed(tx, &new.channel, &new.email).await? {
@@ -134,7 +133,7 @@ async fn add_one(
     .map_err(db_error)?;
     let Some(id) = id else {
         // Another process added them since the look above: theirs stands.
-        let known = locked(tx, &new.channel, &new.email)
+        let known = look(tx, &new.channel, &new.email)
             .await?
             .ok_or_else(|| StoreError::Other(format!("subscriber {} vanished", new.email)))?;
         return add_known(tx, known, new, now).await;
@@ -151,8 +150,7 @@ async fn add_one(
     })
 }
 
-/// Adding someone already on the list (their row locked): known, unless
-/// they left.
+/// Adding someone already on the list: known, unless they left.
 async fn add_known(
     tx: &mut PgConnection,
     known: Subscriber,
@@ -162,13 +160,24 @@ async fn add_known(
     if known.status != Status::Unsubscribed {
         return Ok(Added::Known(known));
     }
-    // Someone who left may come back, through a fresh double opt-in.
+    // Someone who left may come back, through a fresh double opt-in. The
+    // condition in the UPDATE: of two processes re-adding them at once,
+    // the second waits for the first's row lock, then finds them pending.
     let at = stamp(now)?;
-    sqlx::query("UPDATE subscribers SET status = 'pending', confirmed_at = NULL WHERE id = $1")
-        .bind(known.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+    let back: Option<i64> = sqlx::query_scalar(
+        "UPDATE subscribers SET status = 'pending', confirmed_at = NULL
+         WHERE id = $1 AND status = 'unsubscribed' RETURNING id",
+    )
+    .bind(known.id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    if back.is_none() {
+        let now_known = by_id(tx, known.id)
+            .await?
+            .ok_or(StoreError::NotFound(known.id))?;
+        return Ok(Added::Known(now_known));
+    }
     for topic in &new.topics {
         let client = new.client_addr.as_deref();
         // A fresh double opt-in: no evidence counts until the click.

@@ -371,3 +371,33 @@ async fn two_imports_of_the_same_people_in_opposite_orders_both_finish() {
         assert_eq!(new, 1, "s{i}: {added:?} {theirs:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn someone_who_left_added_back_by_two_processes_at_once_comes_back_once() {
+    let Some((a, schema)) = testing::fresh().await else {
+        return;
+    };
+    let b = other_process(&schema).await;
+    for round in 0..ROUNDS {
+        let new = subscriber(&format!("s{round}@example.org"), true);
+        let Added::Confirmed(s) = a.add_subscriber(&new, at(0)).await.unwrap() else {
+            panic!("s{round}");
+        };
+        a.unsubscribe(s.id, at(1)).await.unwrap();
+    }
+    let adds = both_at_once(&a, &b, |store, round, _| async move {
+        let new = subscriber(&format!("s{round}@example.org"), false);
+        store.add_subscriber(&new, at(2)).await.unwrap()
+    })
+    .await;
+    for (round, (x, y)) in adds.into_iter().enumerate() {
+        match (&x, &y) {
+            (Added::Pending(_), Added::Known(_)) | (Added::Known(_), Added::Pending(_)) => {}
+            other => panic!("round {round}: {other:?}"),
+        }
+        let export = a.export(&format!("s{round}@example.org")).await.unwrap();
+        let consents = export["subscriptions"][0]["consents"].as_array().unwrap();
+        let open = consents.iter().filter(|c| c["withdrawn_at"].is_null());
+        assert_eq!(open.count(), 2, "round {round}: {export}");
+    }
+}
