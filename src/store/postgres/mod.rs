@@ -16,7 +16,9 @@
 //! attempt's outcomes and "request started" marks), `lease.rs`
 //! (wakeups and leases), `plan.rs` (`sync_plan`, with `plan/update.rs` and
 //! `plan/renders.rs`), `queries.rs` (reads and switches), `audit.rs`,
-//! `parts.rs`, `calendar.rs`, `upkeep.rs`.
+//! `parts.rs`, `calendar.rs`, `upkeep.rs`; beside the queue, `lists/`
+//! (mailing lists), `people.rs`, `reviews.rs` and `channel.rs` (the
+//! channel's view).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -31,13 +33,17 @@ use crate::store::StoreError;
 
 mod audit;
 mod calendar;
+mod channel;
 mod coordination;
 mod lease;
+mod lists;
 mod ops;
 mod outcome;
 mod parts;
+mod people;
 mod plan;
 mod queries;
+mod reviews;
 mod schema;
 #[cfg(test)]
 pub(crate) mod testing;

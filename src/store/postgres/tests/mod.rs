@@ -1,12 +1,17 @@
 //! What only PostgreSQL has: its migrations and schema refusals. The
-//! contract suite runs here too, once every door is implemented.
+//! contract suite runs in `queue.rs` and `lists.rs`; `races.rs` has two
+//! processes change the same list and people rows at once;
+//! `coordination.rs` the leader row, the clock and the wake-ups.
 
 mod coordination;
-mod queue;
 
 use super::testing;
 use super::PgStore;
 use crate::store::StoreError;
+
+mod lists;
+mod queue;
+mod races;
 
 #[tokio::test]
 async fn reconnecting_keeps_the_schema_and_does_not_migrate_twice() {

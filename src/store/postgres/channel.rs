@@ -1,0 +1,69 @@
+//! [`ChannelStore`] for PostgreSQL: the channel's view, on the same pool.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::PgStore;
+use crate::delivery::{Delivery, Receipt, State};
+use crate::store::channel::ChannelStore;
+use crate::store::lists::Lists;
+use crate::store::{QueueFilter, Store, StoreError};
+
+#[async_trait]
+impl ChannelStore for PgStore {
+    async fn record_part(
+        &self,
+        delivery_id: i64,
+        part: usize,
+        receipt: &Receipt,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Store::record_part(self, delivery_id, part, receipt, now).await
+    }
+
+    async fn posted_parts(&self, delivery_id: i64) -> Result<Vec<Receipt>, StoreError> {
+        Store::posted_parts(self, delivery_id).await
+    }
+
+    async fn renew_lease(
+        &self,
+        id: i64,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Store::renew_lease(self, id, until, now).await
+    }
+
+    async fn sent(&self, channel: &str) -> Result<Vec<Delivery>, StoreError> {
+        let filter = QueueFilter {
+            state: Some(State::Sent),
+            channel: Some(channel.to_string()),
+            ..QueueFilter::default()
+        };
+        Store::list(self, &filter).await
+    }
+
+    async fn unsettled(
+        &self,
+        channel: &str,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deliveries
+             WHERE channel = $1 AND occasion = 'at' AND due_at >= $2 AND due_at < $3
+               AND state IN ('planned', 'in_flight', 'retrying')",
+        )
+        .bind(channel)
+        .bind(from.timestamp_millis())
+        .bind(until.timestamp_millis())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(super::db_error)?;
+        Ok(n as u64)
+    }
+
+    fn lists(&self) -> &dyn Lists {
+        self
+    }
+}

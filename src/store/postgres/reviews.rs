@@ -1,0 +1,183 @@
+//! [`Reviews`] for PostgreSQL: review links and their views.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+
+use super::{corrupt, db_error, settle, stamp, PgStore};
+use crate::delivery::Actor;
+use crate::store::reviews::{NewReviewLink, ReviewLink, Reviews, CLIENT_CHARS};
+use crate::store::StoreError;
+
+/// A link with its view count and latest view, in a literal so statements
+/// built with `concat!` stay `&'static str`; callers add the WHERE.
+macro_rules! select_links {
+    () => {
+        "SELECT l.id, l.item, l.label, l.created_by, l.created_at, l.expires_at, \
+         l.revoked_at, l.revoked_by, COUNT(v.link_id) AS views, MAX(v.at) AS last_viewed_at \
+         FROM review_links l LEFT JOIN review_views v ON v.link_id = l.id "
+    };
+}
+
+fn link_from_row(row: &PgRow) -> Result<ReviewLink, StoreError> {
+    let id: i64 = row.try_get("id").map_err(db_error)?;
+    let what = |column: &str| format!("review link {id}: {column}");
+    let time = |column: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+        row.try_get::<Option<i64>, _>(column)
+            .map_err(db_error)?
+            .map(|ms| DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt(what(column))))
+            .transpose()
+    };
+    let actor = |column: &str| -> Result<Option<Actor>, StoreError> {
+        row.try_get::<Option<String>, _>(column)
+            .map_err(db_error)?
+            .map(|s| Actor::parse(&s).ok_or_else(|| corrupt(what(column))))
+            .transpose()
+    };
+    let required = |t: Option<DateTime<Utc>>, column: &str| t.ok_or_else(|| corrupt(what(column)));
+    Ok(ReviewLink {
+        id,
+        item: row.try_get("item").map_err(db_error)?,
+        label: row.try_get("label").map_err(db_error)?,
+        created_by: actor("created_by")?.ok_or_else(|| corrupt(what("created_by")))?,
+        created_at: required(time("created_at")?, "created_at")?,
+        expires_at: required(time("expires_at")?, "expires_at")?,
+        revoked_at: time("revoked_at")?,
+        revoked_by: actor("revoked_by")?,
+        views: row.try_get::<i64, _>("views").map_err(db_error)? as u64,
+        last_viewed_at: time("last_viewed_at")?,
+    })
+}
+
+async fn by_id(conn: &mut PgConnection, id: i64) -> Result<Option<ReviewLink>, StoreError> {
+    sqlx::query(concat!(select_links!(), "WHERE l.id = $1 GROUP BY l.id"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(db_error)?
+        .map(|r| link_from_row(&r))
+        .transpose()
+}
+
+#[async_trait]
+impl Reviews for PgStore {
+    async fn create_review_link(
+        &self,
+        link: &NewReviewLink,
+        now: DateTime<Utc>,
+    ) -> Result<ReviewLink, StoreError> {
+        let mut tx = self.write().await?;
+        let done: Result<_, StoreError> = async {
+            let id: i64 = sqlx::query(
+                "INSERT INTO review_links (item, token_hash, label, created_by, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(&link.item)
+            .bind(&link.token_hash)
+            .bind(&link.label)
+            .bind(link.created_by.to_stored())
+            .bind(stamp(now)?)
+            .bind(stamp(link.expires_at)?)
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| match e.as_database_error() {
+                Some(d) if d.is_unique_violation() => {
+                    StoreError::Exists("that review link secret is already in use".into())
+                }
+                _ => db_error(e),
+            })?;
+            let made = by_id(&mut tx, id).await?;
+            made.ok_or_else(|| corrupt(format!("review link {id} vanished as it was made")))
+        }
+        .await;
+        settle(tx, done).await
+    }
+
+    async fn review_links(&self, item: &str) -> Result<Vec<ReviewLink>, StoreError> {
+        sqlx::query(concat!(
+            select_links!(),
+            "WHERE l.item = $1 GROUP BY l.id ORDER BY l.id DESC"
+        ))
+        .bind(item)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(link_from_row)
+        .collect()
+    }
+
+    async fn review_link(&self, id: i64) -> Result<Option<ReviewLink>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        by_id(&mut conn, id).await
+    }
+
+    async fn revoke_review_link(
+        &self,
+        id: i64,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ReviewLink>, StoreError> {
+        let mut tx = self.write().await?;
+        let done: Result<_, StoreError> = async {
+            sqlx::query(
+                "UPDATE review_links SET revoked_at = $2, revoked_by = $3
+                 WHERE id = $1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(stamp(now)?)
+            .bind(by.to_stored())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            let link = by_id(&mut tx, id).await?;
+            Ok(link)
+        }
+        .await;
+        settle(tx, done).await
+    }
+
+    async fn view_review_link(
+        &self,
+        token_hash: &str,
+        client: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ReviewLink>, StoreError> {
+        let at = stamp(now)?;
+        let mut tx = self.write().await?;
+        let done: Result<_, StoreError> = async {
+            // FOR SHARE: a revocation waits until this view is counted, so no
+            // view lands after the link was revoked.
+            let live: Option<i64> = sqlx::query(
+                "SELECT id FROM review_links
+                 WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2
+                 FOR SHARE",
+            )
+            .bind(token_hash)
+            .bind(at)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(db_error)?;
+            let Some(id) = live else {
+                return Ok(None);
+            };
+            let client: String = client.chars().take(CLIENT_CHARS).collect();
+            sqlx::query("INSERT INTO review_views (link_id, at, client) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(at)
+                .bind(client)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            let link = by_id(&mut tx, id).await?;
+            Ok(link)
+        }
+        .await;
+        settle(tx, done).await
+    }
+}

@@ -1,0 +1,190 @@
+//! The contract suite's behaviours of mailing lists, people, reviews and
+//! the channel's view on PostgreSQL, and the recipients' records of a
+//! send, which no contract behaviour covers.
+
+use super::testing;
+use super::PgStore;
+use crate::store::contract::at;
+use crate::store::lists::{Added, Lists, NewSubscriber, RecipientOutcome, RecipientState, Status};
+
+crate::store::contract::contract_tests!(@each optional crate::store::postgres::testing::fresh;
+    confirmation_resends_are_limited,
+    accounts_are_unique_by_folded_email,
+    sessions_expire_idle_and_absolute,
+    tokens_by_hash_until_revoked_or_expired,
+    links_are_single_use_and_expire,
+    signin_attempts_count_within_a_window,
+    bounces_apply_once_and_suppress_by_kind,
+    digest_choices_split_the_audience_by_cadence,
+    unsettled_counts_items_of_the_period_still_to_send,
+    subscriber_counts_follow_the_consent_history,
+    review_links_open_while_live_and_count_views,
+    review_links_are_revoked_once,
+);
+
+/// A delivery row for recipients to refer to (their foreign key).
+async fn delivery(store: &PgStore) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO deliveries (item, channel, occasion, state, due_at, variant, fingerprint,
+                                 created_at, updated_at)
+         VALUES ('issue-1', 'news', 'at', 'in_flight', 0, '{}', 'f', 0, 0) RETURNING id",
+    )
+    .fetch_one(&store.pool)
+    .await
+    .unwrap()
+}
+
+async fn confirmed(store: &PgStore, email: &str) -> i64 {
+    let new = NewSubscriber {
+        channel: "news".into(),
+        email: email.into(),
+        name: None,
+        organisation: None,
+        topics: vec!["news".into()],
+        method: "import".into(),
+        wording: "w".into(),
+        client_addr: None,
+        confirmed_at: Some(at(0)),
+        override_suppression: false,
+    };
+    match store.add_subscriber(&new, at(0)).await.unwrap() {
+        Added::Confirmed(s) => s.id,
+        other => panic!("{email}: {other:?}"),
+    }
+}
+
+fn outcome(id: i64, email: &str, state: RecipientState, detail: Option<&str>) -> RecipientOutcome {
+    RecipientOutcome {
+        subscriber_id: id,
+        email: email.into(),
+        state,
+        detail: detail.map(Into::into),
+    }
+}
+
+/// One batch records each recipient's outcome; a hard bounce at the limit
+/// suppresses; the owed are those without a final outcome; a second try
+/// counts as an attempt; the progress and counts read them back.
+#[tokio::test]
+async fn recipients_are_recorded_a_batch_at_once_and_read_back() {
+    let Some((store, _schema)) = testing::fresh().await else {
+        return;
+    };
+    let d = delivery(&store).await;
+    let ann = confirmed(&store, "ann@example.org").await;
+    let bob = confirmed(&store, "bob@example.org").await;
+    let cat = confirmed(&store, "cat@example.org").await;
+    let topics = vec!["news".to_string()];
+    let owed = store.pending_recipients(d, "news", &topics, "item").await;
+    assert_eq!(owed.unwrap().len(), 3);
+
+    let first = [
+        outcome(ann, "ann@example.org", RecipientState::Sent, None),
+        outcome(
+            bob,
+            "bob@example.org",
+            RecipientState::Bounced,
+            Some("550 no"),
+        ),
+        outcome(
+            cat,
+            "cat@example.org",
+            RecipientState::Deferred,
+            Some("421 later"),
+        ),
+    ];
+    store
+        .record_recipients(d, "news", &first, 1, at(1))
+        .await
+        .unwrap();
+    let p = store.progress(d).await.unwrap();
+    assert_eq!((p.sent, p.bounced, p.deferred), (1, 1, 1));
+    assert_eq!(
+        p.problems,
+        [
+            ("bob@example.org".to_string(), "550 no".to_string()),
+            ("cat@example.org".to_string(), "421 later".to_string())
+        ]
+    );
+    let bobs = store.subscriber_by_id(bob).await.unwrap().unwrap();
+    assert_eq!((bobs.status, bobs.bounces), (Status::Unsubscribed, 1));
+    assert!(store
+        .is_suppressed("news", "bob@example.org")
+        .await
+        .unwrap());
+    let owed = store.pending_recipients(d, "news", &topics, "item").await;
+    let owed: Vec<i64> = owed.unwrap().iter().map(|r| r.subscriber_id).collect();
+    assert_eq!(owed, [cat]);
+    let all = [ann, bob, cat];
+    let still = store.still_owed(d, "news", &topics, "item", &all).await;
+    assert_eq!(still.unwrap(), [cat]);
+
+    // Cat twice in one batch: the last outcome stands, as one attempt more.
+    let second = [
+        outcome(
+            cat,
+            "cat@example.org",
+            RecipientState::Deferred,
+            Some("421"),
+        ),
+        outcome(cat, "cat@example.org", RecipientState::Sent, None),
+    ];
+    store
+        .record_recipients(d, "news", &second, 1, at(2))
+        .await
+        .unwrap();
+    let attempts: i64 =
+        sqlx::query_scalar("SELECT attempts FROM recipients WHERE subscriber_id = $1")
+            .bind(cat)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+    assert_eq!(attempts, 2);
+    let p = store.progress(d).await.unwrap();
+    assert_eq!((p.sent, p.bounced, p.deferred), (2, 1, 0));
+    assert_eq!(
+        store.sent_since("news", at(0)).await.unwrap(),
+        (2, Some(at(1)))
+    );
+    assert_eq!(store.sent_since("news", at(3)).await.unwrap(), (0, None));
+    assert_eq!(
+        store.recipient_counts().await.unwrap(),
+        [
+            ("news".to_string(), "bounced".to_string(), 1),
+            ("news".to_string(), "sent".to_string(), 2)
+        ]
+    );
+    let export = store.export("ann@example.org").await.unwrap();
+    let messages = &export["subscriptions"][0]["messages"];
+    assert_eq!(messages[0]["item"], "issue-1", "{export}");
+    assert_eq!(messages[0]["state"], "sent", "{export}");
+}
+
+/// The team's listing, by channel and topic (either left out: all).
+#[tokio::test]
+async fn subscribers_are_listed_by_channel_and_topic() {
+    let Some((store, _schema)) = testing::fresh().await else {
+        return;
+    };
+    let ann = confirmed(&store, "ann@example.org").await;
+    confirmed(&store, "bob@example.org").await;
+    let topics = ["training".to_string()];
+    store
+        .set_topics(ann, &topics, "w", Some("192.0.2.1"), at(1))
+        .await
+        .unwrap();
+    let emails = |subs: Vec<crate::store::lists::Subscriber>| -> Vec<String> {
+        subs.into_iter().map(|s| s.email).collect()
+    };
+    let all = store.subscribers(None, None).await.unwrap();
+    assert_eq!(emails(all), ["ann@example.org", "bob@example.org"]);
+    let news = store.subscribers(Some("news"), Some("news")).await.unwrap();
+    assert_eq!(emails(news), ["bob@example.org"]);
+    let training = store.subscribers(None, Some("training")).await.unwrap();
+    assert_eq!(emails(training), ["ann@example.org"]);
+    assert!(store
+        .subscribers(Some("other"), None)
+        .await
+        .unwrap()
+        .is_empty());
+}
