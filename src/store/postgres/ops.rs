@@ -304,12 +304,12 @@ impl Store for PgStore {
             };
             sqlx::query(
                 "UPDATE deliveries SET state = $2, hold_reason = $3,
-                 due_at = COALESCE($4, due_at), next_attempt_at = $5,
-                 approved = approved OR $6,
-                 lease_expires_at = NULL,
-                 sent_at = CASE WHEN $2 = 'sent' THEN COALESCE(sent_at, $7) ELSE sent_at END,
-                 updated_at = $7
-             WHERE id = $1",
+                     due_at = COALESCE($4, due_at), next_attempt_at = $5,
+                     approved = approved OR $6,
+                     lease_expires_at = NULL,
+                     sent_at = CASE WHEN $2 = 'sent' THEN COALESCE(sent_at, $7) ELSE sent_at END,
+                     updated_at = $7
+                 WHERE id = $1",
             )
             .bind(id)
             .bind(change.to.as_str())

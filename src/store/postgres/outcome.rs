@@ -147,8 +147,8 @@ impl PgStore {
         let done: Result<_, StoreError> = async {
             let marked: Vec<i64> = sqlx::query_scalar(
                 "UPDATE deliveries SET request_started_at = $2, updated_at = $2
-             WHERE id = ANY($1) AND state = 'in_flight' AND lease_expires_at > $2
-             RETURNING id",
+                 WHERE id = ANY($1) AND state = 'in_flight' AND lease_expires_at > $2
+                 RETURNING id",
             )
             .bind(ids)
             .bind(at)
@@ -163,8 +163,8 @@ impl PgStore {
                 .collect();
             sqlx::query(
                 "INSERT INTO transitions (delivery_id, at, from_state, to_state, actor, reason)
-             SELECT m.id, $2, 'in_flight', 'in_flight', $3, 'request started'
-             FROM unnest($1::bigint[]) WITH ORDINALITY AS m (id, n) ORDER BY m.n",
+                 SELECT m.id, $2, 'in_flight', 'in_flight', $3, 'request started'
+                 FROM unnest($1::bigint[]) WITH ORDINALITY AS m (id, n) ORDER BY m.n",
             )
             .bind(&in_order)
             .bind(at)
@@ -195,10 +195,10 @@ impl PgStore {
             let at = stamp(now)?;
             sqlx::query(
                 "UPDATE deliveries SET state = 'retrying', lease_expires_at = NULL,
-                 next_attempt_at = $2,
-                 attempts = CASE WHEN $4 THEN GREATEST(attempts - 1, 0) ELSE attempts END,
-                 last_error = COALESCE($3, last_error), updated_at = $2
-             WHERE id = $1",
+                     next_attempt_at = $2,
+                     attempts = CASE WHEN $4 THEN GREATEST(attempts - 1, 0) ELSE attempts END,
+                     last_error = COALESCE($3, last_error), updated_at = $2
+                 WHERE id = $1",
             )
             .bind(id)
             .bind(at)

@@ -43,7 +43,7 @@ impl PgStore {
                 // one planned again) is either still settled here or skipped.
                 let ids: Vec<i64> = sqlx::query_scalar(
                     "SELECT id FROM deliveries WHERE id > $1 AND state IN ('sent', 'cancelled')
-                 AND updated_at < $2 ORDER BY id LIMIT $3 FOR UPDATE",
+                         AND updated_at < $2 ORDER BY id LIMIT $3 FOR UPDATE",
                 )
                 .bind(after)
                 .bind(before)

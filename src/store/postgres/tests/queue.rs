@@ -107,8 +107,8 @@ async fn each_lease_names_the_process_that_took_it() {
         .await
         .unwrap();
     let plan = [
-        contract::planned("x", "news", "at", 0, "t"),
-        contract::planned("y", "news", "at", 1, "t"),
+        contract::planned("first", "news", "at", 0, "t"),
+        contract::planned("second", "news", "at", 1, "t"),
     ];
     a.sync_plan(&plan, contract::at(0)).await.unwrap();
     let by_a = a
