@@ -74,6 +74,51 @@ async fn a_burst_is_leased_at_once_and_marked_a_slot_at_a_time() {
     );
 }
 
+/// Two processes on one store list the same lapsed lease; the one that
+/// acts second finds it already given back and carries on instead of
+/// stopping its dispatcher on the error (seen failing: `WrongState`).
+#[tokio::test]
+async fn a_lapsed_lease_recovered_by_another_process_first_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("channels.toml"),
+        "[organisation]\nname = \"t\"\nwebsite = \"https://example.org\"\n\n\
+         [daemon]\ndata_dir = \"data\"\n\n[channels.news]\nkind = \"discard\"\n",
+    )
+    .unwrap();
+    let mut report = Report::default();
+    let ws = Workspace::load(&dir.path().join("channels.toml"), &mut report).unwrap();
+    let opened = crate::store::open(&ws.config).await.unwrap();
+    let plan = [planned("i", "news", "at", 0, "t")];
+    opened.queue.sync_plan(&plan, at(-1)).await.unwrap();
+    opened
+        .queue
+        .lease_due(at(0), 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    let mut services = Services::new(&ws.config, opened.channels, Stopping::new(stopped));
+    services.clock = Arc::new(crier_schedule::ManualClock::new(at(5)));
+    let dispatcher = Dispatcher {
+        store: opened.queue.clone(),
+        settings: Settings::from_config(&ws.config.daemon),
+        workspace: Arc::new(RwLock::new(Arc::new(ws))),
+        services,
+        metrics: Default::default(),
+        wake: Default::default(),
+        gates: RateGates::default(),
+        in_process: Default::default(),
+    };
+    let listed = opened.queue.expired_leases(at(5)).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let first = super::recover::recover_all(&dispatcher, listed.clone()).await;
+    assert_eq!(first.unwrap(), 1);
+    let second = super::recover::recover_all(&dispatcher, listed).await;
+    assert_eq!(second.unwrap(), 0);
+    let d = opened.queue.list(&Default::default()).await.unwrap();
+    assert_eq!(d[0].state, State::Planned);
+}
+
 async fn wait_until_all_sent(store: &dyn crate::store::Store, n: usize) {
     for _ in 0..2000 {
         let counts = store.counts().await.unwrap();

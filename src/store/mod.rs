@@ -477,8 +477,21 @@ pub struct Opened {
     pub people: Arc<dyn people::People>,
 }
 
-/// Opens the store the configuration names (SQLite in `data_dir` by default).
+/// Opens the store the configuration names: PostgreSQL when `[store] url`
+/// or `CRIER_STORE_URL` gives one, else SQLite in `data_dir`.
 pub async fn open(config: &crate::config::Config) -> Result<Opened, StoreError> {
+    let url = config.store.url().map_err(|reason| StoreError::Open {
+        path: crate::config::STORE_URL_ENV.into(),
+        reason,
+    })?;
+    if let Some(url) = url {
+        let store = Arc::new(postgres::PgStore::connect(url.expose()).await?);
+        return Ok(Opened {
+            queue: store.clone(),
+            channels: store.clone(),
+            people: store,
+        });
+    }
     let path = config.data_dir().join("crier.db");
     let store = Arc::new(sqlite::SqliteStore::open(&path).await?);
     Ok(Opened {

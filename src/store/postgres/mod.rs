@@ -199,7 +199,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             syncing: Default::default(),
-            owner: format!("{:016x}", rand::random::<u64>()),
+            owner: owner_name(),
         })
     }
 
@@ -241,6 +241,20 @@ pub(super) async fn settle<T>(
             Err(e)
         }
     }
+}
+
+/// This store's name in `leased_from`: the machine, the process id (so a
+/// person, or a test, can tell which process holds a lease) and a random
+/// part, different for each store a process opens.
+fn owner_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!(
+        "{host}:{}:{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
 }
 
 /// Appends one row to the audit log.
