@@ -170,6 +170,10 @@ async fn an_email_send_whose_instance_dies_is_finished_by_another_repeating_at_m
         "templates/email/default.txt.hbs",
         "{{item.title}}\n\n{{item.body_text}}\n",
     );
+    ws.write(
+        "templates/email/default.html.hbs",
+        "<h1>{{item.title}}</h1>\n{{{item.body_html}}}\n",
+    );
     ws.write("campaigns/a.toml", "");
     let mut csv = String::from("email,name,consent_at\n");
     for i in 0..N {
