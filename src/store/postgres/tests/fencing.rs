@@ -6,7 +6,7 @@
 use super::testing::{self, Schema};
 use super::PgStore;
 use crate::delivery::{Actor, HoldReason, Receipt, State};
-use crate::store::contract::{at, planned, LEASE};
+use crate::store::contract::{self, at, planned, LEASE};
 use crate::store::{Store, StoreError};
 
 /// Two processes on one schema, and the delivery A leased at minute 1
@@ -140,4 +140,17 @@ async fn a_lease_that_lapsed_again_is_recovered_by_the_other_process() {
         .await
         .unwrap();
     assert_eq!(a.get(id).await.unwrap().unwrap().state, State::Sent);
+}
+
+/// What every backend does (the contract): a process started after
+/// another's leases lapsed recovers them.
+#[tokio::test]
+async fn a_later_process_recovers_lapsed_leases() {
+    let Some((first, schema)) = testing::fresh().await else {
+        return;
+    };
+    let later = PgStore::connect_with(&schema.url, Some(&schema.name))
+        .await
+        .unwrap();
+    contract::a_later_process_recovers_lapsed_leases(&first, &later).await;
 }
