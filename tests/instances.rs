@@ -226,9 +226,23 @@ async fn an_email_send_whose_instance_dies_is_finished_by_another_repeating_at_m
             .or_default() += 1;
     }
     assert_eq!(per.len(), N, "every subscriber at least once");
+    // Each time a send is interrupted and resumed, at most the messages in
+    // flight (the channel's concurrency, 4) can go twice. The kill is one;
+    // on a loaded machine a renewal can also come late, and the other
+    // process resumes a lapsed lease while its holder is still alive (the
+    // holder stops at its next batch): each resumption is in the history.
+    let resumed = schema
+        .query(
+            "SELECT t.reason FROM transitions t JOIN deliveries d ON d.id = t.delivery_id
+             WHERE d.item = 'big' AND t.reason LIKE 'interrupted mid-send%'",
+        )
+        .len();
+    assert!(resumed >= 1, "the survivor never resumed the send");
     let duplicates: usize = per.values().map(|n| n - 1).sum();
+    eprintln!("{duplicates} repeats over {resumed} resumptions");
     assert!(
-        duplicates <= 4,
-        "{duplicates} repeats, more than the channel's concurrency"
+        duplicates <= 4 * resumed,
+        "{duplicates} repeats over {resumed} resumptions: more than 4 (the channel's \
+         concurrency) each"
     );
 }
