@@ -124,3 +124,59 @@ fn the_daemon_forgets_history_older_than_it_keeps() {
     let row = &ws.queue()[0];
     assert_eq!(row["state"], "sent", "the delivery itself stays");
 }
+
+/// `crier store copy --to URL` (README): a queue on SQLite, copied into a
+/// new PostgreSQL database, is the same queue there, with its history; a
+/// second copy into it is refused; and a daemon on PostgreSQL carries on
+/// with it, sending nothing again.
+#[test]
+fn a_sqlite_queue_copied_to_postgres_carries_on_there() {
+    let Some(schema) = support::postgres::Schema::new() else {
+        return;
+    };
+    let ws = Workspace::new("[channels.log]\nkind = \"discard\"\n", "");
+    ws.write("campaigns/now.toml", &items(3, &in_secs(1)));
+    let later = items(5, &in_secs(3600)).replace("id = \"n", "id = \"later-n");
+    ws.write("campaigns/later.toml", &later);
+    let daemon = ws.start(&[]);
+    ws.wait_queue("3 sent, 5 planned", |rows| {
+        let n = |s: &str| rows.iter().filter(|r| r["state"] == s).count();
+        n("sent") == 3 && n("planned") == 5
+    });
+    daemon.terminate();
+    let before = rows(&ws);
+    let history = |ws: &Workspace| {
+        let out = ws.crier(&["queue", "show", "1", "--format", "json"]);
+        let row: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        row["history"].as_array().unwrap().len()
+    };
+    let sqlite_history = history(&ws);
+
+    let out = ws.crier(&["store", "copy", "--to", &schema.url()]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.lines()
+            .any(|l| l.starts_with("deliveries") && l.contains(" 8 ")),
+        "{said}"
+    );
+    let again = ws.crier(&["store", "copy", "--to", &schema.url()]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds crier data"));
+
+    // Pointed at PostgreSQL: the same queue and history, and a daemon that
+    // carries on with it.
+    let config = std::fs::read_to_string(ws.config()).unwrap();
+    ws.write(
+        "channels.toml",
+        &format!("{config}\n[store]\nurl = \"{}\"\n", schema.url()),
+    );
+    assert_eq!(rows(&ws), before);
+    assert_eq!(history(&ws), sqlite_history);
+    let _daemon = ws.start(&[]);
+    assert_eq!(rows(&ws), before, "nothing sent again, nothing lost");
+}
