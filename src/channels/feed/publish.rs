@@ -1,17 +1,18 @@
 //! Publishing: every file of a feed rewritten from what has been sent.
 //!
 //! A feed is a document, not a stream of posts: each publish rebuilds the
-//! whole feed from the channel's `sent` deliveries plus the one being
-//! published, so an item appears at its publish time and never before, a
-//! repeat publish replaces its entry (one entry per id), and a crash at any
-//! point leaves the previous complete files in place (temp file, fsync,
-//! rename).
+//! whole feed from the channel's newest `sent` deliveries plus the one
+//! being published, so an item appears at its publish time and never
+//! before, a repeat publish replaces its entry (one entry per id), a file
+//! carries the newest `max_entries` entries (a calendar its newest
+//! `max_entries` events), and a crash at any point leaves the previous
+//! complete files in place (temp file, fsync, rename).
 //!
 //! An item none of whose topics the feed carries is "published" without
 //! touching the files: the receipt has neither id nor URL, which is how the
 //! queue shows it was not included.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -129,14 +130,7 @@ impl Feed {
         current: Option<(i64, &Variant)>,
     ) -> Result<(), PublishError> {
         let mut recent = self.publish.recent.lock().await;
-        let sent = services.store.sent(&self.name).await.map_err(|e| {
-            PublishError::retry(format!("cannot read the sent deliveries: {e}"), None)
-        })?;
-        // Once stored as sent, the store is the record.
-        for d in &sent {
-            recent.remove(&d.id);
-        }
-        let entries = self.entries(&sent, &recent, current);
+        let entries = self.newest(services, &mut recent, current).await?;
         let documents = self.render_all(services, &entries);
         tokio::task::spawn_blocking(move || {
             for (path, text) in documents {
@@ -147,10 +141,76 @@ impl Feed {
         .await
         .map_err(|e| PublishError::retry(format!("writing the feed files stopped: {e}"), None))?
         .map_err(|e| PublishError::retry(format!("cannot write the feed files: {e}"), None))?;
+        // An unrecorded entry the files no longer carry has `max_entries`
+        // newer ones and will not come back: forgetting it keeps this map
+        // as small as the feed when the store is written by other
+        // processes too.
+        let written: BTreeSet<&str> = entries.iter().map(|e| e.data.id.as_str()).collect();
+        recent.retain(|_, v| Entry::from_variant(v).is_some_and(|e| written.contains(&*e.data.id)));
         if let Some((id, variant)) = current {
             recent.insert(id, variant.clone());
         }
         Ok(())
+    }
+
+    /// The entries the files carry, newest first: the entries of the
+    /// channel's newest `max_entries` sends, read again twice as far back
+    /// while they make fewer entries than a file carries (repeat sends,
+    /// items of other topics, or a calendar's events being few) and the
+    /// channel has older sends. A feed of one item per send reads each row
+    /// once; at worst, every send, as before there was a bound.
+    async fn newest(
+        &self,
+        services: &Services,
+        recent: &mut BTreeMap<i64, Variant>,
+        current: Option<(i64, &Variant)>,
+    ) -> Result<Vec<Entry>, PublishError> {
+        let mut limit = self.options.max_entries;
+        loop {
+            let sent = services
+                .store
+                .sent_latest(&self.name, limit)
+                .await
+                .map_err(|e| {
+                    PublishError::retry(format!("cannot read the sent deliveries: {e}"), None)
+                })?;
+            // Once stored as sent, the store is the record.
+            for d in &sent {
+                recent.remove(&d.id);
+            }
+            let entries = self.entries(&sent, recent, current);
+            if sent.len() < limit || self.enough(&entries) {
+                return Ok(self.bounded(entries));
+            }
+            limit = limit.saturating_mul(2);
+        }
+    }
+
+    /// Whether every file has its `max_entries`: entries, and events for
+    /// a calendar (which lists events only).
+    fn enough(&self, entries: &[Entry]) -> bool {
+        let max = self.options.max_entries;
+        let events = || entries.iter().filter(|e| e.data.event.is_some()).count();
+        entries.len() >= max && (!self.options.formats.contains(&Format::Ical) || events() >= max)
+    }
+
+    /// The newest `max_entries` entries, plus, for a calendar, the events
+    /// among the rest up to its `max_entries` newest events: the other
+    /// formats take the first `max_entries` ([`Feed::render_all`]).
+    fn bounded(&self, entries: Vec<Entry>) -> Vec<Entry> {
+        let max = self.options.max_entries;
+        let calendar = self.options.formats.contains(&Format::Ical);
+        let mut events = 0;
+        entries
+            .into_iter()
+            .enumerate()
+            .filter(|(i, e)| {
+                let event = calendar && e.data.event.is_some() && events < max;
+                events += usize::from(event);
+                *i < max || event
+            })
+            .map(|(_, e)| e)
+            .collect()
     }
 
     /// One entry per id, newest first. For an id sent more than once (an
@@ -179,7 +239,10 @@ impl Feed {
         out
     }
 
+    /// Every file from `entries` ([`Feed::bounded`]): the first
+    /// `max_entries`, and a calendar the events among them all.
     fn render_all(&self, services: &Services, entries: &[Entry]) -> Vec<(PathBuf, String)> {
+        let newest = &entries[..entries.len().min(self.options.max_entries)];
         self.files(services)
             .into_iter()
             .map(|(format, path)| {
@@ -197,9 +260,9 @@ impl Feed {
                     ),
                 };
                 let text = match format {
-                    Format::Rss => rss::render(&meta, entries),
-                    Format::Atom => atom::render(&meta, entries),
-                    Format::Json => json::render(&meta, entries),
+                    Format::Rss => rss::render(&meta, newest),
+                    Format::Atom => atom::render(&meta, newest),
+                    Format::Json => json::render(&meta, newest),
                     Format::Ical => ical::render(&meta, entries, self.site.timezone),
                 };
                 (path, text)
@@ -252,9 +315,12 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
+    use crate::delivery::Planned;
     use crate::delivery::State as DeliveryState;
     use crate::diagnostics::{Report, SourceFile};
+    use crate::store::contract::{at, LEASE};
     use crate::store::sqlite::SqliteStore;
+    use crate::store::Store;
 
     const CONFIG: &str = r#"
 [organisation]
@@ -272,22 +338,29 @@ formats = ["rss", "atom", "json", "ical"]
 "#;
 
     async fn setup(dir: &Path) -> (Config, Services) {
+        let (config, services, _) = setup_with(dir, CONFIG).await;
+        (config, services)
+    }
+
+    /// `config`'s channels on a fresh in-memory store, and that store.
+    async fn setup_with(dir: &Path, config: &str) -> (Config, Services, Arc<SqliteStore>) {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut report = Report::default();
-        let config = Config::parse(SourceFile::new("channels.toml", CONFIG.into()), &mut report)
+        let config = Config::parse(SourceFile::new("channels.toml", config.into()), &mut report)
             .expect("config parses");
         assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
+        let store = Arc::new(SqliteStore::open_in_memory().await.unwrap());
         let services = Services {
             http: reqwest::Client::new(),
             publish_dir: dir.to_path_buf(),
             public_url: config.daemon.public_url.clone(),
-            store: Arc::new(SqliteStore::open_in_memory().await.unwrap()),
+            store: store.clone(),
             clock: Arc::new(crier_schedule::SystemClock),
             credentials: crate::credentials::Credentials::new(std::path::Path::new("/nonexistent")),
             campaigns_dir: dir.to_path_buf(),
             stopping: crate::channels::stopping::Stopping::never(),
         };
-        (config, services)
+        (config, services, store)
     }
 
     /// The daemon's start-up hook for the (one) feed of `config`; the
@@ -314,6 +387,84 @@ formats = ["rss", "atom", "json", "ical"]
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// A course's feed variant, as shaping writes it, published at `published`.
+    fn course(item: &str, published: &str) -> Variant {
+        let mut variant = Variant::document(item, "courses", "feed", "Summary".into());
+        variant.subject = Some(format!("Course {item}"));
+        variant.html = Some("<p>Course</p>".into());
+        variant.payload = Some(serde_json::json!({ "entry": {
+            "id": format!("tag:www.example.org,2026:{item}"),
+            "link": null,
+            "published": published,
+            "language": "en-GB",
+            "topics": ["training"],
+            "hashtags": [],
+            "event": {
+                "start": "2027-03-27T09:30:00Z",
+                "end": "2027-03-29T15:00:00Z",
+                "venue": "Hall, Room 1",
+                "booking_url": null,
+                "booking_email": null,
+                "booking_deadline": null
+            }
+        }}));
+        variant
+    }
+
+    /// Five courses published one after another, each recorded sent as
+    /// the dispatcher would; every file then carries only the newest three.
+    #[tokio::test]
+    async fn a_feed_carries_its_newest_max_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!("{CONFIG}max_entries = 3\n");
+        let (config, services, store) = setup_with(dir.path(), &config).await;
+        let feed = Feed::new(&config.channels[0], Some(&config.organisation)).unwrap();
+        let plan: Vec<Planned> = (0..5)
+            .map(|i| Planned {
+                item: format!("c{i}"),
+                channel: "courses".into(),
+                occasion: "at".into(),
+                due_at: at(i),
+                variant: course(&format!("c{i}"), &at(i).to_rfc3339()),
+                fingerprint: format!("c{i}"),
+                requires_approval: false,
+            })
+            .collect();
+        store.sync_plan(&plan, at(0)).await.unwrap();
+        for i in 0..5 {
+            let leased = store.lease_due(at(i), 1, LEASE).await.unwrap();
+            let delivery = &leased[0];
+            let job = Job {
+                delivery,
+                variant: &delivery.variant,
+            };
+            let receipt = feed.publish(&job, &services).await.unwrap();
+            store
+                .record_sent(delivery.id, &receipt, at(i), "published")
+                .await
+                .unwrap();
+        }
+        let files = rebuild(&config, &services).await.unwrap();
+        let parsed = check(&files);
+        let newest = ["c4", "c3", "c2"].map(|i| format!("tag:www.example.org,2026:{i}"));
+        for file in &files[..3] {
+            let ids: Vec<&str> = parsed[file.to_str().unwrap()]["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_str().unwrap())
+                .collect();
+            assert_eq!(ids, newest, "{}", file.display());
+        }
+        let uids: Vec<&str> = parsed[files[3].to_str().unwrap()]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["uid"].as_str().unwrap())
+            .collect();
+        assert_eq!(uids, newest, "the calendar carries the same newest three");
     }
 
     #[tokio::test]
@@ -355,25 +506,7 @@ formats = ["rss", "atom", "json", "ical"]
         let dir = tempfile::tempdir().unwrap();
         let (config, services) = setup(dir.path()).await;
         let feed = Feed::new(&config.channels[0], Some(&config.organisation)).unwrap();
-        let mut variant = Variant::document("c1", "courses", "feed", "Summary".into());
-        variant.subject = Some("Course".into());
-        variant.html = Some("<p>Course</p>".into());
-        variant.payload = Some(serde_json::json!({ "entry": {
-            "id": "tag:www.example.org,2026:c1",
-            "link": null,
-            "published": "2027-01-10T09:00:00Z",
-            "language": "en-GB",
-            "topics": ["training"],
-            "hashtags": [],
-            "event": {
-                "start": "2027-03-27T09:30:00Z",
-                "end": "2027-03-29T15:00:00Z",
-                "venue": "Hall, Room 1",
-                "booking_url": null,
-                "booking_email": null,
-                "booking_deadline": null
-            }
-        }}));
+        let variant = course("c1", "2027-01-10T09:00:00Z");
         let now = Utc::now();
         let delivery = Delivery {
             id: 7,
