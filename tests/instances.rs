@@ -79,7 +79,21 @@ async fn three_instances_one_killed_mid_burst_each_delivery_arrives_once_or_is_h
     wait_until("the burst to be under way", Duration::from_secs(60), || {
         rx.requests().len() >= DELIVERIES / 4
     });
+    // Killed while it holds leases, so the others must take them over.
+    let b_pid = b.pid();
+    let held_by_b = || {
+        schema.query(&format!(
+            "SELECT id::text FROM deliveries
+             WHERE state = 'in_flight' AND leased_from LIKE '%:{b_pid}:%'"
+        ))
+    };
+    wait_until("b to hold leases", Duration::from_secs(60), || {
+        !held_by_b().is_empty()
+    });
     b.kill();
+    let at_kill = rx.requests().len();
+    assert!(at_kill < DELIVERIES, "the burst finished before the kill");
+    let orphaned = held_by_b().len();
 
     // Survivors take over b's lapsed leases (20 s) and finish the burst.
     wait_until(
@@ -108,6 +122,12 @@ async fn three_instances_one_killed_mid_burst_each_delivery_arrives_once_or_is_h
             "{item} is sent but was not received"
         );
     }
+    eprintln!(
+        "received {at_kill} before the kill; the killed instance held {orphaned} leases; \
+         {} uncertain; {} received in all",
+        uncertain.len(),
+        seen.len()
+    );
     assert!(
         uncertain.len() <= CONCURRENCY,
         "only what the killed process had in flight may be uncertain: {uncertain:?}"
@@ -149,6 +169,10 @@ async fn an_email_send_whose_instance_dies_is_finished_by_another_repeating_at_m
     ws.write(
         "templates/email/default.txt.hbs",
         "{{item.title}}\n\n{{item.body_text}}\n",
+    );
+    ws.write(
+        "templates/email/default.html.hbs",
+        "<h1>{{item.title}}</h1>\n{{{item.body_html}}}\n",
     );
     ws.write("campaigns/a.toml", "");
     let mut csv = String::from("email,name,consent_at\n");

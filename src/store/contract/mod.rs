@@ -11,6 +11,7 @@ mod bursts;
 mod calendar;
 mod digests;
 mod feeds;
+mod fencing;
 mod human_changes;
 mod leasing;
 mod mailing_lists;
@@ -29,6 +30,7 @@ pub use bursts::*;
 pub use calendar::*;
 pub use digests::*;
 pub use feeds::*;
+pub use fencing::*;
 pub use human_changes::*;
 pub use leasing::*;
 pub use mailing_lists::*;
@@ -72,6 +74,7 @@ macro_rules! contract_tests {
             lease_retry_due_by_next_attempt_at,
             expired_leases_lists_lapsed,
             mark_request_started_needs_live_lease,
+            renew_extends_only_a_live_lease,
             lease_due_by_takes_what_falls_due_soon,
             mark_requests_started_marks_the_live_leases_at_once,
             record_sent_keeps_receipt,

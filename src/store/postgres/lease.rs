@@ -125,7 +125,7 @@ impl PgStore {
             leased.sort_by_key(|(due, _, d)| (*due, d.id));
             log_leases(&mut tx, &leased, at).await?;
             for (from, u) in unreadable {
-                fail_unreadable(&mut tx, &from, &u, now).await?;
+                fail_unreadable(&mut tx, &from, &u, &self.owner, now).await?;
             }
             Ok(leased.into_iter().map(|(_, _, d)| d).collect())
         }
@@ -133,7 +133,8 @@ impl PgStore {
         settle(tx, done).await
     }
 
-    /// The body of `renew_lease`: only a live lease is extended.
+    /// The body of `renew_lease`: only a live lease of this process is
+    /// extended, never one another process took over once it lapsed.
     pub(super) async fn renew(
         &self,
         id: i64,
@@ -142,18 +143,20 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET lease_expires_at = $2
-             WHERE id = $1 AND state = 'in_flight' AND lease_expires_at > $3",
+             WHERE id = $1 AND state = 'in_flight' AND lease_expires_at > $3
+                 AND leased_from = $4",
         )
         .bind(id)
         .bind(stamp(until)?)
         .bind(stamp(now)?)
+        .bind(&self.owner)
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
         if done.rows_affected() == 1 {
             return Ok(());
         }
-        let live = "not in flight with a live lease";
+        let live = "not in flight with a live lease of this process";
         Err(wrong_state(id, live, &[State::InFlight]))
     }
 
@@ -215,6 +218,7 @@ async fn fail_unreadable(
     tx: &mut PgConnection,
     from: &str,
     u: &UnreadableVariant,
+    owner: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let from = parse_state(from, u.id)?;
@@ -228,5 +232,5 @@ async fn fail_unreadable(
         receipt: None,
         reason: u.reason(),
     };
-    apply_finish(tx, u.id, &outcome, now).await
+    apply_finish(tx, u.id, &outcome, owner, now).await
 }

@@ -29,12 +29,13 @@ pub(super) struct Current {
     pub hold_reason: Option<HoldReason>,
     pub request_started: bool,
     pub lease_expires_at: Option<i64>,
+    pub leased_from: Option<String>,
 }
 
 /// Reads and locks a delivery's row until the transaction ends.
 pub(super) async fn locked(conn: &mut PgConnection, id: i64) -> Result<Current, StoreError> {
     let row = sqlx::query(
-        "SELECT state, hold_reason, request_started_at, lease_expires_at
+        "SELECT state, hold_reason, request_started_at, lease_expires_at, leased_from
          FROM deliveries WHERE id = $1 FOR UPDATE",
     )
     .bind(id)
@@ -49,7 +50,25 @@ pub(super) async fn locked(conn: &mut PgConnection, id: i64) -> Result<Current, 
         hold_reason: parse_hold(row.try_get("hold_reason").map_err(db_error)?, id)?,
         request_started: started.is_some(),
         lease_expires_at: row.try_get("lease_expires_at").map_err(db_error)?,
+        leased_from: row.try_get("leased_from").map_err(db_error)?,
     })
+}
+
+/// Refuses to change an in-flight delivery whose lease is live at `at` and
+/// held by another process than `owner`: that process is at work on it.
+/// A lease of this process, or one that lapsed (its holder presumed dead,
+/// which recovery acts on), may be changed.
+pub(super) fn fence(id: i64, cur: &Current, owner: &str, at: i64) -> Result<(), StoreError> {
+    let live = cur.lease_expires_at.is_some_and(|until| until > at);
+    if cur.state != State::InFlight || !live || cur.leased_from.as_deref() == Some(owner) {
+        return Ok(());
+    }
+    let holder = cur.leased_from.as_deref().unwrap_or("no recorded process");
+    Err(wrong_state(
+        id,
+        format!("in_flight under a live lease of another process ({holder})"),
+        &[State::InFlight],
+    ))
 }
 
 pub(super) fn wrong_state(id: i64, actual: impl Into<String>, expected: &[State]) -> StoreError {
@@ -117,7 +136,7 @@ impl Store for PgStore {
 
     async fn mark_request_started(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        let done = apply_request_started(&mut tx, id, now).await;
+        let done = apply_request_started(&mut tx, id, &self.owner, now).await;
         settle(tx, done).await
     }
 
@@ -202,6 +221,8 @@ impl Store for PgStore {
         let done: Result<_, StoreError> = async {
             let cur = locked(&mut tx, id).await?;
             require(id, &cur, &FROM)?;
+            // A recovery that listed the lease as lapsed may find it taken again.
+            fence(id, &cur, &self.owner, stamp(now)?)?;
             sqlx::query(
                 "UPDATE deliveries SET state = 'held', hold_reason = $2, lease_expires_at = NULL,
                      updated_at = $3, last_error = $4
@@ -228,6 +249,7 @@ impl Store for PgStore {
         let done: Result<_, StoreError> = async {
             let cur = locked(&mut tx, id).await?;
             require(id, &cur, &[State::InFlight])?;
+            fence(id, &cur, &self.owner, stamp(now)?)?;
             // Once the request may have left, planning it again could post twice.
             if cur.request_started {
                 return Err(wrong_state(

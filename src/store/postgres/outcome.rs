@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgConnection;
 
-use super::ops::{locked, require, wrong_state};
+use super::ops::{fence, locked, require, wrong_state};
 use super::{db_error, log, settle, stamp, PgStore};
 use crate::delivery::{Actor, HoldReason, Receipt, State};
 use crate::store::StoreError;
@@ -32,15 +32,17 @@ impl PgStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        let done = apply_finish(&mut tx, id, &outcome, now).await;
+        let done = apply_finish(&mut tx, id, &outcome, &self.owner, now).await;
         settle(tx, done).await
     }
 }
 
-/// The body of `mark_request_started`, inside the caller's transaction.
+/// The body of `mark_request_started`, inside the caller's transaction:
+/// only `owner`'s live lease may start a request.
 pub(super) async fn apply_request_started(
     tx: &mut PgConnection,
     id: i64,
+    owner: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let cur = locked(&mut *tx, id).await?;
@@ -55,6 +57,8 @@ pub(super) async fn apply_request_started(
             &[State::InFlight],
         ));
     }
+    // Nor may one whose delivery another process has leased since.
+    fence(id, &cur, owner, at)?;
     sqlx::query("UPDATE deliveries SET request_started_at = $2, updated_at = $2 WHERE id = $1")
         .bind(id)
         .bind(at)
@@ -73,11 +77,14 @@ pub(super) async fn apply_request_started(
     .await
 }
 
-/// The body of [`PgStore::finish`], inside the caller's transaction.
+/// The body of [`PgStore::finish`], inside the caller's transaction, for
+/// `owner`: its own lease, or one that lapsed (recovery), never another
+/// process's live lease.
 pub(super) async fn apply_finish(
     tx: &mut PgConnection,
     id: i64,
     outcome: &Outcome,
+    owner: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let cur = locked(&mut *tx, id).await?;
@@ -93,6 +100,7 @@ pub(super) async fn apply_finish(
         ));
     }
     let at = stamp(now)?;
+    fence(id, &cur, owner, at)?;
     let sent = outcome.to == State::Sent;
     let receipt = outcome.receipt.as_ref();
     sqlx::query(
@@ -131,8 +139,9 @@ pub(super) async fn apply_finish(
 
 impl PgStore {
     /// The body of `mark_requests_started`: one statement marks every
-    /// delivery of `ids` in flight with a live lease (the condition in its
-    /// `WHERE`, so a lease taken over meanwhile is left out), one more logs
+    /// delivery of `ids` in flight with a live lease of this process (the
+    /// condition in its `WHERE`, so a lease that lapsed, or was taken over
+    /// by another process meanwhile, is left out), one more logs
     /// them; the marked ids come back in the order given.
     pub(super) async fn mark_started(
         &self,
@@ -148,10 +157,12 @@ impl PgStore {
             let marked: Vec<i64> = sqlx::query_scalar(
                 "UPDATE deliveries SET request_started_at = $2, updated_at = $2
                  WHERE id = ANY($1) AND state = 'in_flight' AND lease_expires_at > $2
+                     AND leased_from = $3
                  RETURNING id",
             )
             .bind(ids)
             .bind(at)
+            .bind(&self.owner)
             .fetch_all(&mut *tx)
             .await
             .map_err(db_error)?;
@@ -180,6 +191,7 @@ impl PgStore {
 
     /// A checked move out of flight back to retrying, due `now`: `note`,
     /// if given, kept as `last_error`; `uncount` gives the attempt back.
+    /// Fenced as [`apply_finish`] is.
     pub(super) async fn back_to_retrying(
         &self,
         id: i64,
@@ -193,6 +205,7 @@ impl PgStore {
             let cur = locked(&mut tx, id).await?;
             require(id, &cur, &[State::InFlight])?;
             let at = stamp(now)?;
+            fence(id, &cur, &self.owner, at)?;
             sqlx::query(
                 "UPDATE deliveries SET state = 'retrying', lease_expires_at = NULL,
                      next_attempt_at = $2,

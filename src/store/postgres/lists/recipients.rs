@@ -115,6 +115,12 @@ pub(super) async fn record_recipients(
          SELECT $1, o.subscriber_id, $2, o.email, o.state, o.detail, $3
          FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[])
               AS o (subscriber_id, email, state, detail)
+         -- Fenced: only the process holding the send's lease records its
+         -- recipients. One whose lease lapsed and was taken over learns it
+         -- here, at its next batch, and stops, instead of sending on beside
+         -- the process that resumed the list.
+         WHERE EXISTS (SELECT 1 FROM deliveries
+                       WHERE id = $1 AND state = 'in_flight' AND leased_from = $8)
          ON CONFLICT (delivery_id, subscriber_id) DO UPDATE
          SET state = excluded.state, detail = excluded.detail, at = excluded.at,
              attempts = recipients.attempts + 1",
@@ -125,7 +131,13 @@ pub(super) async fn record_recipients(
     .bind(&ids)
     .bind(&emails)
     .bind(&states)
-    .bind(&details);
+    .bind(&details)
+    .bind(&store.owner);
+    let lost = || StoreError::WrongState {
+        id: delivery_id,
+        actual: "no longer leased by this process".into(),
+        expected: "in flight, leased by this process".into(),
+    };
     let mut bounced: Vec<&RecipientOutcome> = outcomes
         .iter()
         .filter(|o| o.state == RecipientState::Bounced)
@@ -135,12 +147,23 @@ pub(super) async fn record_recipients(
     bounced.sort_by_key(|o| o.subscriber_id);
     if bounced.is_empty() {
         // The usual batch: one statement is its own transaction.
-        insert.execute(&store.pool).await.map_err(db_error)?;
-        return Ok(());
+        let written = insert.execute(&store.pool).await.map_err(db_error)?;
+        return match written.rows_affected() {
+            0 => Err(lost()),
+            _ => Ok(()),
+        };
     }
     let mut tx = store.write().await?;
     let done: Result<_, StoreError> = async {
-        insert.execute(&mut *tx).await.map_err(db_error)?;
+        if insert
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected()
+            == 0
+        {
+            return Err(lost());
+        }
         for o in bounced {
             bounce(&mut tx, o, channel, bounce_limit, at).await?;
         }

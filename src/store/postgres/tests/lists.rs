@@ -6,6 +6,7 @@ use super::testing;
 use super::PgStore;
 use crate::store::contract::at;
 use crate::store::lists::{Added, Lists, NewSubscriber, RecipientOutcome, RecipientState, Status};
+use crate::store::StoreError;
 
 crate::store::contract::contract_tests!(@each optional crate::store::postgres::testing::fresh;
     confirmation_resends_are_limited,
@@ -62,12 +63,14 @@ async fn sent_latest_scans_the_sent_index_backwards() {
 }
 
 /// A delivery row for recipients to refer to (their foreign key).
+/// A list send in flight, leased by `store`'s process.
 async fn delivery(store: &PgStore) -> i64 {
     sqlx::query_scalar(
         "INSERT INTO deliveries (item, channel, occasion, state, due_at, variant, fingerprint,
-                                 created_at, updated_at)
-         VALUES ('issue-1', 'news', 'at', 'in_flight', 0, '{}', 'f', 0, 0) RETURNING id",
+                                 created_at, updated_at, leased_from)
+         VALUES ('issue-1', 'news', 'at', 'in_flight', 0, '{}', 'f', 0, 0, $1) RETURNING id",
     )
+    .bind(&store.owner)
     .fetch_one(&store.pool)
     .await
     .unwrap()
@@ -226,4 +229,36 @@ async fn subscribers_are_listed_by_channel_and_topic() {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// A process whose list send was taken over by another cannot record
+/// recipients for it any more: its next batch is refused, so it stops
+/// instead of sending on beside the other (seen failing: both recorded).
+#[tokio::test]
+async fn recipients_of_a_send_another_process_took_over_are_refused() {
+    let Some((a, schema)) = testing::fresh().await else {
+        return;
+    };
+    let b = PgStore::connect_with(&schema.url, Some(&schema.name))
+        .await
+        .unwrap();
+    let d = delivery(&a).await;
+    let ann = confirmed(&a, "ann@example.org").await;
+    let sent = [outcome(ann, "ann@example.org", RecipientState::Sent, None)];
+    a.record_recipients(d, "news", &sent, 1, at(1))
+        .await
+        .unwrap();
+    // b resumes the send (its lease, as after a takeover).
+    sqlx::query("UPDATE deliveries SET leased_from = $1 WHERE id = $2")
+        .bind(&b.owner)
+        .bind(d)
+        .execute(&a.pool)
+        .await
+        .unwrap();
+    let e = a.record_recipients(d, "news", &sent, 1, at(2)).await;
+    assert!(matches!(e, Err(StoreError::WrongState { .. })), "{e:?}");
+    b.record_recipients(d, "news", &sent, 1, at(3))
+        .await
+        .unwrap();
+    assert_eq!(a.progress(d).await.unwrap().sent, 1);
 }

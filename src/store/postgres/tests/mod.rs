@@ -1,7 +1,8 @@
 //! What only PostgreSQL has: its migrations and schema refusals. The
 //! contract suite runs in `queue.rs` and `lists.rs`; `races.rs` has two
 //! processes change the same list and people rows at once;
-//! `coordination.rs` the leader row, the clock and the wake-ups.
+//! `coordination.rs` the leader row, the clock and the wake-ups;
+//! `fencing.rs` two processes completing one delivery's attempts.
 
 mod coordination;
 
@@ -9,6 +10,7 @@ use super::testing;
 use super::PgStore;
 use crate::store::StoreError;
 
+mod fencing;
 mod lists;
 mod queue;
 mod races;

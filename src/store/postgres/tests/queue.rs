@@ -21,6 +21,7 @@ crate::store::contract::contract_tests!(@each optional crate::store::postgres::t
     lease_retry_due_by_next_attempt_at,
     expired_leases_lists_lapsed,
     mark_request_started_needs_live_lease,
+    renew_extends_only_a_live_lease,
     lease_due_by_takes_what_falls_due_soon,
     mark_requests_started_marks_the_live_leases_at_once,
     record_sent_keeps_receipt,

@@ -49,6 +49,22 @@ async fn leases_disjoint_across_two_stores_on_one_file() {
     contract::lease_disjoint_concurrent(Arc::new(a), Arc::new(b)).await;
 }
 
+/// A restart: the later store opens the file the first left leases in.
+#[tokio::test]
+async fn a_later_process_recovers_lapsed_leases_on_one_file() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("crier.db");
+    let first = SqliteStore::open(&path).await.unwrap();
+    let later = SqliteStore::open(&path).await.unwrap();
+    contract::a_later_process_recovers_lapsed_leases(&first, &later).await;
+}
+
+#[tokio::test]
+async fn a_process_recovers_its_own_lapsed_leases_in_memory() {
+    let store = SqliteStore::open_in_memory().await.unwrap();
+    contract::a_later_process_recovers_lapsed_leases(&store, &store).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn leases_disjoint_across_two_tasks_in_memory() {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
