@@ -189,6 +189,38 @@ async fn max_entries_of_zero_is_refused_by_name() {
     );
 }
 
+/// What this process published but the store has not recorded is kept
+/// only while the files carry it, so it cannot grow without bound.
+#[tokio::test]
+async fn unrecorded_entries_the_files_dropped_are_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("{CONFIG}max_entries = 1\n");
+    let (config, services, store) = setup_with(dir.path(), &config).await;
+    let feed = Feed::new(&config.channels[0], Some(&config.organisation)).unwrap();
+    let plan: Vec<Planned> = (0..2)
+        .map(|i| Planned {
+            item: format!("c{i}"),
+            channel: "courses".into(),
+            occasion: "at".into(),
+            due_at: at(i),
+            variant: item(&format!("c{i}"), i, true, true),
+            fingerprint: format!("c{i}"),
+            requires_approval: false,
+        })
+        .collect();
+    store.sync_plan(&plan, at(0)).await.unwrap();
+    let leased = store.lease_due(at(1), 2, LEASE).await.unwrap();
+    for delivery in &leased {
+        let job = Job {
+            delivery,
+            variant: &delivery.variant,
+        };
+        feed.publish(&job, &services).await.unwrap();
+    }
+    let recent = feed.publish.recent.lock().await;
+    assert_eq!(recent.keys().collect::<Vec<_>>(), [&leased[1].id]);
+}
+
 /// Five courses published one after another: every file then carries
 /// only the newest three.
 #[tokio::test]
