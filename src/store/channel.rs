@@ -35,9 +35,11 @@ pub trait ChannelStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// Every `sent` delivery of `channel`, by due time: what a document
-    /// channel (a feed) is rebuilt from.
-    async fn sent(&self, channel: &str) -> Result<Vec<Delivery>, StoreError>;
+    /// The newest `limit` `sent` deliveries of `channel`, newest `sent_at`
+    /// first (ties: the higher id first): what a document channel (a feed)
+    /// is rebuilt from. A partial index on (channel, sent_at, id) of sent
+    /// rows answers it without reading the channel's older history.
+    async fn sent_latest(&self, channel: &str, limit: usize) -> Result<Vec<Delivery>, StoreError>;
 
     /// How many deliveries of `channel` at an item's main occasion (`at`),
     /// due in `[from, until)`, are still to be sent (planned, in flight or

@@ -36,8 +36,8 @@ impl ChannelStore for UnusedStore {
     ) -> Result<(), StoreError> {
         unused("renew_lease")
     }
-    async fn sent(&self, _: &str) -> Result<Vec<Delivery>, StoreError> {
-        unused("sent")
+    async fn sent_latest(&self, _: &str, _: usize) -> Result<Vec<Delivery>, StoreError> {
+        unused("sent_latest")
     }
     async fn unsettled(
         &self,

@@ -14,8 +14,9 @@
 //! Shaping puts everything an entry needs beyond the variant's subject
 //! (title), text (summary) and html (content) into `payload.entry`, so the
 //! publisher rebuilds a feed from stored variants alone (see [`entry`]).
-//! Publishing ([`publish`]) rewrites every file of the feed from the sent
-//! deliveries plus the one being published.
+//! Publishing ([`publish`]) rewrites every file of the feed from the newest
+//! sent deliveries plus the one being published; a file carries at most
+//! `max_entries` entries.
 
 mod atom;
 mod entry;
@@ -59,6 +60,7 @@ title = "News"
 description = "News, briefings, training and campaigns."
 path = "{name}"
 formats = ["rss", "atom", "json"]
+max_entries = 50 # the newest entries each file carries
 "#
     )
 }
@@ -142,10 +144,18 @@ struct Options {
     author: Option<String>,
     /// The feed's language; the organisation's by default.
     language: Option<String>,
+    /// How many entries a file carries, newest first: a reader wants
+    /// what is recent, and the store reads only that many sends.
+    #[serde(default = "default_max_entries")]
+    max_entries: usize,
 }
 
 fn default_formats() -> Vec<Format> {
     vec![Format::Rss, Format::Atom, Format::Json]
+}
+
+fn default_max_entries() -> usize {
+    50
 }
 
 /// Who publishes the feed: fixed at build time, shared by every entry.
@@ -205,6 +215,9 @@ impl Feed {
             return Err(format!(
                 "channels.{n}.formats must name at least one format"
             ));
+        }
+        if options.max_entries == 0 {
+            return Err(format!("channels.{n}.max_entries must be at least 1"));
         }
         let home_page = options
             .home_page

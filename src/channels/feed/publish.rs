@@ -1,17 +1,18 @@
 //! Publishing: every file of a feed rewritten from what has been sent.
 //!
 //! A feed is a document, not a stream of posts: each publish rebuilds the
-//! whole feed from the channel's `sent` deliveries plus the one being
-//! published, so an item appears at its publish time and never before, a
-//! repeat publish replaces its entry (one entry per id), and a crash at any
-//! point leaves the previous complete files in place (temp file, fsync,
-//! rename).
+//! whole feed from the channel's newest `sent` deliveries plus the one
+//! being published, so an item appears at its publish time and never
+//! before, a repeat publish replaces its entry (one entry per id), a file
+//! carries the newest `max_entries` entries (a calendar its newest
+//! `max_entries` events), and a crash at any point leaves the previous
+//! complete files in place (temp file, fsync, rename).
 //!
 //! An item none of whose topics the feed carries is "published" without
 //! touching the files: the receipt has neither id nor URL, which is how the
 //! queue shows it was not included.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -129,14 +130,7 @@ impl Feed {
         current: Option<(i64, &Variant)>,
     ) -> Result<(), PublishError> {
         let mut recent = self.publish.recent.lock().await;
-        let sent = services.store.sent(&self.name).await.map_err(|e| {
-            PublishError::retry(format!("cannot read the sent deliveries: {e}"), None)
-        })?;
-        // Once stored as sent, the store is the record.
-        for d in &sent {
-            recent.remove(&d.id);
-        }
-        let entries = self.entries(&sent, &recent, current);
+        let entries = self.newest(services, &mut recent, current).await?;
         let documents = self.render_all(services, &entries);
         tokio::task::spawn_blocking(move || {
             for (path, text) in documents {
@@ -147,10 +141,76 @@ impl Feed {
         .await
         .map_err(|e| PublishError::retry(format!("writing the feed files stopped: {e}"), None))?
         .map_err(|e| PublishError::retry(format!("cannot write the feed files: {e}"), None))?;
+        // An unrecorded entry the files no longer carry has `max_entries`
+        // newer ones and will not come back: forgetting it keeps this map
+        // as small as the feed when the store is written by other
+        // processes too.
+        let written: BTreeSet<&str> = entries.iter().map(|e| e.data.id.as_str()).collect();
+        recent.retain(|_, v| Entry::from_variant(v).is_some_and(|e| written.contains(&*e.data.id)));
         if let Some((id, variant)) = current {
             recent.insert(id, variant.clone());
         }
         Ok(())
+    }
+
+    /// The entries the files carry, newest first: the entries of the
+    /// channel's newest `max_entries` sends, read again twice as far back
+    /// while they make fewer entries than a file carries (repeat sends,
+    /// items of other topics, or a calendar's events being few) and the
+    /// channel has older sends. A feed of one item per send reads each row
+    /// once; at worst, every send, as before there was a bound.
+    async fn newest(
+        &self,
+        services: &Services,
+        recent: &mut BTreeMap<i64, Variant>,
+        current: Option<(i64, &Variant)>,
+    ) -> Result<Vec<Entry>, PublishError> {
+        let mut limit = self.options.max_entries;
+        loop {
+            let sent = services
+                .store
+                .sent_latest(&self.name, limit)
+                .await
+                .map_err(|e| {
+                    PublishError::retry(format!("cannot read the sent deliveries: {e}"), None)
+                })?;
+            // Once stored as sent, the store is the record.
+            for d in &sent {
+                recent.remove(&d.id);
+            }
+            let entries = self.entries(&sent, recent, current);
+            if sent.len() < limit || self.enough(&entries) {
+                return Ok(self.bounded(entries));
+            }
+            limit = limit.saturating_mul(2);
+        }
+    }
+
+    /// Whether every file has its `max_entries`: entries, and events for
+    /// a calendar (which lists events only).
+    fn enough(&self, entries: &[Entry]) -> bool {
+        let max = self.options.max_entries;
+        let events = || entries.iter().filter(|e| e.data.event.is_some()).count();
+        entries.len() >= max && (!self.options.formats.contains(&Format::Ical) || events() >= max)
+    }
+
+    /// The newest `max_entries` entries, plus, for a calendar, the events
+    /// among the rest up to its `max_entries` newest events: the other
+    /// formats take the first `max_entries` ([`Feed::render_all`]).
+    fn bounded(&self, entries: Vec<Entry>) -> Vec<Entry> {
+        let max = self.options.max_entries;
+        let calendar = self.options.formats.contains(&Format::Ical);
+        let mut events = 0;
+        entries
+            .into_iter()
+            .enumerate()
+            .filter(|(i, e)| {
+                let event = calendar && e.data.event.is_some() && events < max;
+                events += usize::from(event);
+                *i < max || event
+            })
+            .map(|(_, e)| e)
+            .collect()
     }
 
     /// One entry per id, newest first. For an id sent more than once (an
@@ -179,7 +239,10 @@ impl Feed {
         out
     }
 
+    /// Every file from `entries` ([`Feed::bounded`]): the first
+    /// `max_entries`, and a calendar the events among them all.
     fn render_all(&self, services: &Services, entries: &[Entry]) -> Vec<(PathBuf, String)> {
+        let newest = &entries[..entries.len().min(self.options.max_entries)];
         self.files(services)
             .into_iter()
             .map(|(format, path)| {
@@ -197,9 +260,9 @@ impl Feed {
                     ),
                 };
                 let text = match format {
-                    Format::Rss => rss::render(&meta, entries),
-                    Format::Atom => atom::render(&meta, entries),
-                    Format::Json => json::render(&meta, entries),
+                    Format::Rss => rss::render(&meta, newest),
+                    Format::Atom => atom::render(&meta, newest),
+                    Format::Json => json::render(&meta, newest),
                     Format::Ical => ical::render(&meta, entries, self.site.timezone),
                 };
                 (path, text)
@@ -247,184 +310,4 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::config::Config;
-    use crate::delivery::State as DeliveryState;
-    use crate::diagnostics::{Report, SourceFile};
-    use crate::store::sqlite::SqliteStore;
-
-    const CONFIG: &str = r#"
-[organisation]
-name = "Org & Co"
-website = "https://www.example.org"
-
-[daemon]
-public_url = "https://feeds.example.org/"
-
-[channels.courses]
-kind = "feed"
-title = "Courses"
-path = "courses"
-formats = ["rss", "atom", "json", "ical"]
-"#;
-
-    async fn setup(dir: &Path) -> (Config, Services) {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut report = Report::default();
-        let config = Config::parse(SourceFile::new("channels.toml", CONFIG.into()), &mut report)
-            .expect("config parses");
-        assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
-        let services = Services {
-            http: reqwest::Client::new(),
-            publish_dir: dir.to_path_buf(),
-            public_url: config.daemon.public_url.clone(),
-            store: Arc::new(SqliteStore::open_in_memory().await.unwrap()),
-            clock: Arc::new(crier_schedule::SystemClock),
-            credentials: crate::credentials::Credentials::new(std::path::Path::new("/nonexistent")),
-            campaigns_dir: dir.to_path_buf(),
-            stopping: crate::channels::stopping::Stopping::never(),
-        };
-        (config, services)
-    }
-
-    /// The daemon's start-up hook for the (one) feed of `config`; the
-    /// files written.
-    async fn rebuild(config: &Config, services: &Services) -> Result<Vec<PathBuf>, PublishError> {
-        let feed = Feed::new(&config.channels[0], Some(&config.organisation))
-            .map_err(PublishError::permanent)?;
-        feed.rebuild(services).await?;
-        Ok(feed.files(services).into_iter().map(|(_, p)| p).collect())
-    }
-
-    /// Runs scripts/check_feeds.py (feedparser, icalendar) on `files`.
-    fn check(files: &[PathBuf]) -> serde_json::Value {
-        let python = std::env::var("CRIER_PYTHON").unwrap_or_else(|_| "python3".into());
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check_feeds.py");
-        let out = std::process::Command::new(&python)
-            .arg(script)
-            .args(files)
-            .output()
-            .expect("python runs (scripts/test.sh sets CRIER_PYTHON)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    #[tokio::test]
-    async fn rebuild_writes_empty_but_valid_feeds() {
-        let dir = tempfile::tempdir().unwrap();
-        let (config, services) = setup(dir.path()).await;
-        let files = rebuild(&config, &services).await.unwrap();
-        let names: Vec<_> = files
-            .iter()
-            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(
-            names,
-            [
-                "courses.rss.xml",
-                "courses.atom.xml",
-                "courses.json",
-                "courses.ics"
-            ]
-        );
-        let parsed = check(&files);
-        let rss = &parsed[files[0].to_str().unwrap()];
-        assert_eq!(rss["entries"], serde_json::json!([]));
-        assert_eq!(
-            rss["self"],
-            "https://feeds.example.org/feeds/courses.rss.xml"
-        );
-        assert_eq!(rss["updated"], "1970-01-01T00:00:00Z");
-        let json = std::fs::read_to_string(&files[2]).unwrap();
-        assert!(json.contains("\"name\": \"Org & Co\""), "{json}");
-        // The same inputs give the same bytes.
-        let before = std::fs::read(&files[1]).unwrap();
-        rebuild(&config, &services).await.unwrap();
-        assert_eq!(std::fs::read(&files[1]).unwrap(), before);
-    }
-
-    #[tokio::test]
-    async fn reconcile_finds_a_published_entry_in_the_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let (config, services) = setup(dir.path()).await;
-        let feed = Feed::new(&config.channels[0], Some(&config.organisation)).unwrap();
-        let mut variant = Variant::document("c1", "courses", "feed", "Summary".into());
-        variant.subject = Some("Course".into());
-        variant.html = Some("<p>Course</p>".into());
-        variant.payload = Some(serde_json::json!({ "entry": {
-            "id": "tag:www.example.org,2026:c1",
-            "link": null,
-            "published": "2027-01-10T09:00:00Z",
-            "language": "en-GB",
-            "topics": ["training"],
-            "hashtags": [],
-            "event": {
-                "start": "2027-03-27T09:30:00Z",
-                "end": "2027-03-29T15:00:00Z",
-                "venue": "Hall, Room 1",
-                "booking_url": null,
-                "booking_email": null,
-                "booking_deadline": null
-            }
-        }}));
-        let now = Utc::now();
-        let delivery = Delivery {
-            id: 7,
-            item: "c1".into(),
-            channel: "courses".into(),
-            occasion: "at".into(),
-            state: DeliveryState::InFlight,
-            hold_reason: None,
-            due_at: now,
-            next_attempt_at: None,
-            attempts: 1,
-            lease_expires_at: None,
-            request_started_at: Some(now),
-            last_error: None,
-            remote_id: None,
-            remote_url: None,
-            sent_at: None,
-            requires_approval: false,
-            approved: false,
-            variant: variant.clone(),
-            fingerprint: String::new(),
-        };
-        let job = Job {
-            delivery: &delivery,
-            variant: &variant,
-        };
-        rebuild(&config, &services).await.unwrap();
-        assert_eq!(feed.reconcile(&job, &services).await, Reconciled::NotSent);
-        let receipt = feed.publish(&job, &services).await.unwrap();
-        assert_eq!(
-            receipt.remote_url.as_deref(),
-            Some("https://feeds.example.org/feeds/courses.rss.xml")
-        );
-        assert_eq!(
-            feed.reconcile(&job, &services).await,
-            Reconciled::Sent(receipt)
-        );
-    }
-
-    #[test]
-    fn atomic_write_replaces_and_leaves_no_temp_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("feeds/news.json");
-        write_atomic(&path, b"one").unwrap();
-        write_atomic(&path, b"two, longer").unwrap();
-        write_atomic(&path, b"two, longer").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"two, longer");
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("feeds"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, vec!["news.json"]);
-    }
-}
+mod tests;

@@ -10,6 +10,7 @@ mod bounces;
 mod bursts;
 mod calendar;
 mod digests;
+mod feeds;
 mod fencing;
 mod human_changes;
 mod leasing;
@@ -28,6 +29,7 @@ pub use bounces::*;
 pub use bursts::*;
 pub use calendar::*;
 pub use digests::*;
+pub use feeds::*;
 pub use fencing::*;
 pub use human_changes::*;
 pub use leasing::*;
@@ -103,6 +105,7 @@ macro_rules! contract_tests {
             bounces_apply_once_and_suppress_by_kind,
             digest_choices_split_the_audience_by_cadence,
             unsettled_counts_items_of_the_period_still_to_send,
+            sent_latest_is_the_channels_newest_sends,
             subscriber_counts_follow_the_consent_history,
             review_links_open_while_live_and_count_views,
             review_links_are_revoked_once,

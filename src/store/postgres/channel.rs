@@ -4,10 +4,21 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::PgStore;
-use crate::delivery::{Delivery, Receipt, State};
+use crate::delivery::{Delivery, Receipt};
 use crate::store::channel::ChannelStore;
 use crate::store::lists::Lists;
-use crate::store::{QueueFilter, Store, StoreError};
+use crate::store::{Store, StoreError};
+
+/// Repeats `state = 'sent'` literally, as the partial index
+/// `deliveries_sent_latest` (channel, sent_at, id) requires: the planner
+/// then walks that channel's end of the index backwards and stops after
+/// `limit` rows, with no sort.
+pub(super) const SENT_LATEST: &str = concat!(
+    "SELECT ",
+    delivery_columns!(),
+    " FROM deliveries WHERE channel = $1 AND state = 'sent'
+     ORDER BY sent_at DESC, id DESC LIMIT $2"
+);
 
 #[async_trait]
 impl ChannelStore for PgStore {
@@ -34,13 +45,16 @@ impl ChannelStore for PgStore {
         Store::renew_lease(self, id, until, now).await
     }
 
-    async fn sent(&self, channel: &str) -> Result<Vec<Delivery>, StoreError> {
-        let filter = QueueFilter {
-            state: Some(State::Sent),
-            channel: Some(channel.to_string()),
-            ..QueueFilter::default()
-        };
-        Store::list(self, &filter).await
+    async fn sent_latest(&self, channel: &str, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        sqlx::query(SENT_LATEST)
+            .bind(channel)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(super::db_error)?
+            .iter()
+            .map(super::delivery_from_row)
+            .collect()
     }
 
     async fn unsettled(

@@ -53,6 +53,9 @@ const MIGRATIONS: &[&[&str]] = &[
         WHERE state IN ('planned', 'retrying', 'held')",
         "CREATE INDEX deliveries_due ON deliveries (due_at, id)",
         "CREATE INDEX deliveries_channel_due ON deliveries (channel, due_at)",
+        // A feed's newest sends (`ChannelStore::sent_latest`), read backwards.
+        "CREATE INDEX deliveries_sent_latest ON deliveries (channel, sent_at, id)
+        WHERE state = 'sent'",
         "CREATE INDEX deliveries_awaiting ON deliveries (requires_approval, approved, due_at)
         WHERE state IN ('planned', 'retrying', 'held')",
         "CREATE INDEX deliveries_calendar ON deliveries

@@ -307,6 +307,13 @@ const MIGRATIONS: &[&[&str]] = &[&[
         fingerprint TEXT NOT NULL,
         PRIMARY KEY (item, channel)
     ) WITHOUT ROWID",
+], &[
+    // 15: a feed is rebuilt from its channel's newest sends
+    // (`ChannelStore::sent_latest`): by (channel, due_at) that read and
+    // sorted every row the channel ever had (2.8 s at 120,948 sent). Only
+    // sent rows, walked backwards from the channel's newest.
+    "CREATE INDEX deliveries_sent_latest ON deliveries (channel, sent_at, id)
+        WHERE state = 'sent'",
 ]];
 
 /// The schema version this build writes.

@@ -81,10 +81,14 @@ pub async fn build(
             None,
         ));
     }
-    let entries: Vec<Value> = store
-        .sent(&email.name)
+    // Every send of the channel, as before `sent_latest` bounded feeds: a
+    // period's sends can be older than any fixed number of newest ones.
+    let mut sent = store
+        .sent_latest(&email.name, usize::MAX)
         .await
-        .map_err(read)?
+        .map_err(read)?;
+    sent.sort_by_key(|d| (d.due_at, d.id));
+    let entries: Vec<Value> = sent
         .into_iter()
         .filter(|d| d.occasion == "at" && d.due_at >= digest.from && d.due_at < digest.until)
         .filter(|d| Digest::of(&d.variant).is_none())

@@ -18,10 +18,49 @@ crate::store::contract::contract_tests!(@each optional crate::store::postgres::t
     bounces_apply_once_and_suppress_by_kind,
     digest_choices_split_the_audience_by_cadence,
     unsettled_counts_items_of_the_period_still_to_send,
+    sent_latest_is_the_channels_newest_sends,
     subscriber_counts_follow_the_consent_history,
     review_links_open_while_live_and_count_views,
     review_links_are_revoked_once,
 );
+
+/// A feed's read of its channel's newest sends walks the partial index of
+/// sent rows backwards and stops at the limit: no scan of the channel's
+/// history, no sort.
+#[tokio::test]
+async fn sent_latest_scans_the_sent_index_backwards() {
+    let Some((store, _schema)) = testing::fresh().await else {
+        return;
+    };
+    // 20,000 rows on two channels, a tenth still planned.
+    sqlx::query(
+        "INSERT INTO deliveries (item, channel, occasion, state, due_at, sent_at, variant,
+                                 fingerprint, created_at, updated_at)
+         SELECT 'i' || g, CASE WHEN g % 2 = 0 THEN 'news' ELSE 'social' END, 'at',
+                CASE WHEN g % 10 = 0 THEN 'planned' ELSE 'sent' END, g,
+                CASE WHEN g % 10 = 0 THEN NULL ELSE g END, '{}', 'f', 0, 0
+         FROM generate_series(1, 20000) AS g",
+    )
+    .execute(&store.pool)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE deliveries")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let explain = format!("EXPLAIN {}", super::super::channel::SENT_LATEST);
+    let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(explain))
+        .bind("news")
+        .bind(50_i64)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("Index Scan Backward using deliveries_sent_latest") && !plan.contains("Sort"),
+        "{plan}"
+    );
+}
 
 /// A delivery row for recipients to refer to (their foreign key).
 /// A list send in flight, leased by `store`'s process.

@@ -76,9 +76,11 @@ async fn migration_4_records_imported_consent_as_given_when_stated() {
         // Back to schema 3, as a database in the field is.
         "ALTER TABLE consents DROP COLUMN imported_at",
         "ALTER TABLE subscribers DROP COLUMN confirm_resent_at",
-        // Migration 13 (the calendar's index), 12 (console indexes), 11
-        // (columns of content_changes, dropped with it), 10 (review links),
-        // 9 (digests), 8 (bounces), 7 (people), then 6 (audit).
+        // Migration 15 (the feeds' index), 13 (the calendar's index), 12
+        // (console indexes), 11 (columns of content_changes, dropped with
+        // it), 10 (review links), 9 (digests), 8 (bounces), 7 (people),
+        // then 6 (audit).
+        "DROP INDEX deliveries_sent_latest",
         "DROP INDEX deliveries_calendar",
         "DROP INDEX deliveries_channel_due",
         "DROP INDEX deliveries_awaiting",

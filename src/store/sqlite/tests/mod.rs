@@ -15,6 +15,7 @@ mod calendar_plans;
 mod damage;
 mod group_commit;
 mod migrations;
+mod sent_plans;
 mod speed;
 
 async fn in_memory() -> (SqliteStore, ()) {
