@@ -246,3 +246,44 @@ async fn an_email_send_whose_instance_dies_is_finished_by_another_repeating_at_m
          concurrency) each"
     );
 }
+
+/// A leader stopped with SIGTERM gives the role up before it exits, so the
+/// next process plans at its next claim, not after the row's time to live
+/// (seen failing: the row still named the stopped process).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_leader_that_stops_hands_over_and_the_next_one_plans() {
+    let Some(schema) = Schema::new() else { return };
+    let ws = Workspace::new(
+        &format!(
+            "[store]\nurl = \"{}\"\n\n[channels.log]\nkind = \"discard\"\n",
+            schema.url()
+        ),
+        "",
+    );
+    ws.write("campaigns/items.toml", "");
+    let a = ws.start(&[]);
+    let b = ws.start_instance(&ws.instance("b"), &[]);
+    let names = |pid: u32| {
+        schema
+            .query("SELECT owner FROM leader")
+            .iter()
+            .any(|o| o.contains(&format!(":{pid}:")))
+    };
+    assert!(names(a.pid()), "the first to start leads");
+    let a_pid = a.pid();
+    assert!(a.terminate().success());
+    assert!(!names(a_pid), "a stopped leader still holds the role");
+    // b takes the role at its next claim (every 10 s) and plans new content.
+    wait_until("b to lead", Duration::from_secs(30), || names(b.pid()));
+    ws.write(
+        "campaigns/items.toml",
+        &format!(
+            "[[item]]\nid = \"later\"\nkind = \"notice\"\ntitle = \"Later\"\nbody = \"B.\"\n\
+             at = \"{}\"\nchannels = [\"log\"]\n",
+            in_secs(3600)
+        ),
+    );
+    wait_until("b to plan the new item", Duration::from_secs(30), || {
+        schema.query("SELECT state FROM deliveries WHERE item = 'later'") == ["planned"]
+    });
+}

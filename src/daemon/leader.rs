@@ -99,7 +99,7 @@ pub async fn claim(store: &dyn Store, owner: &str) -> Leading {
 }
 
 /// Renews or claims the role every third of [`TTL`] until the daemon
-/// stops, then gives it up. On becoming the leader, syncs the plan.
+/// stops ([`resign`] gives it up). On becoming the leader, syncs the plan.
 pub async fn keep(
     store: Arc<dyn Store>,
     owner: String,
@@ -112,6 +112,9 @@ pub async fn keep(
         tokio::select! {
             _ = tokio::time::sleep(TTL / 3) => {}
             _ = stopping.wait() => break,
+        }
+        if stopping.is_set() {
+            break;
         }
         if let Some(clock) = &clock {
             clock.measure(store.as_ref()).await;
@@ -132,8 +135,12 @@ pub async fn keep(
             }
         }
     }
-    if leading.get() {
-        if let Err(e) = store.resign(&owner).await {
+}
+
+/// Gives the role up if this process holds it (the daemon is stopping).
+pub async fn resign(store: &dyn Store, owner: &str, leading: &Leading) {
+    if leading.set(false) {
+        if let Err(e) = store.resign(owner).await {
             warn!(error = %e, "could not give up the leader's role; another process takes it when it lapses");
         }
     }

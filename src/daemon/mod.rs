@@ -115,8 +115,8 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
     let sighup = on_sighup(reloader.clone())?;
     let server = tokio::spawn(serve_http(listener, app, stop_rx));
     tokio::spawn(leader::keep(
-        opened_queue,
-        owner,
+        opened_queue.clone(),
+        owner.clone(),
         leading.clone(),
         store_clock,
         reloader.clone(),
@@ -131,7 +131,7 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         .daemon
         .keep_history_months;
     if let Some(months) = keep {
-        tokio::spawn(forget_old_history(dispatcher.clone(), months, leading));
+        tokio::spawn(forget_old_history(dispatcher.clone(), months, leading.clone()));
     }
     tokio::spawn(sighup);
     let store = dispatcher.store.clone();
@@ -143,6 +143,9 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
     shutdown.await;
     notify::notify("STOPPING=1");
     stop(stop_tx, dispatch, server).await;
+    // Before exiting, not in a task the exit may drop: another process
+    // takes the role at its next claim instead of after the time to live.
+    leader::resign(opened_queue.as_ref(), &owner, &leading).await;
     Ok(())
 }
 
