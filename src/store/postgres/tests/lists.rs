@@ -1,28 +1,12 @@
-//! The contract suite's behaviours of mailing lists, people, reviews and
-//! the channel's view on PostgreSQL, and the recipients' records of a
-//! send, which no contract behaviour covers.
+//! Mailing lists on PostgreSQL beyond the contract suite (`tests/mod.rs`
+//! runs that): the recipients' records of a send, the listing filters,
+//! the index feeds read, and the fence on a send taken over.
 
 use super::testing;
 use super::PgStore;
 use crate::store::contract::at;
 use crate::store::lists::{Added, Lists, NewSubscriber, RecipientOutcome, RecipientState, Status};
 use crate::store::StoreError;
-
-crate::store::contract::contract_tests!(@each optional crate::store::postgres::testing::fresh;
-    confirmation_resends_are_limited,
-    accounts_are_unique_by_folded_email,
-    sessions_expire_idle_and_absolute,
-    tokens_by_hash_until_revoked_or_expired,
-    links_are_single_use_and_expire,
-    signin_attempts_count_within_a_window,
-    bounces_apply_once_and_suppress_by_kind,
-    digest_choices_split_the_audience_by_cadence,
-    unsettled_counts_items_of_the_period_still_to_send,
-    sent_latest_is_the_channels_newest_sends,
-    subscriber_counts_follow_the_consent_history,
-    review_links_open_while_live_and_count_views,
-    review_links_are_revoked_once,
-);
 
 /// A feed's read of its channel's newest sends walks the partial index of
 /// sent rows backwards and stops at the limit: no scan of the channel's

@@ -6,6 +6,12 @@
 
 mod coordination;
 
+/// Every behaviour of the contract suite, as SQLite runs it: a behaviour
+/// added to the suite runs here without a second list to keep.
+mod contract {
+    crate::store::contract::contract_tests!(optional crate::store::postgres::testing::fresh);
+}
+
 use super::testing;
 use super::PgStore;
 use crate::store::StoreError;

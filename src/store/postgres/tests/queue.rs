@@ -1,54 +1,12 @@
-//! The contract suite's queue behaviours on PostgreSQL (those that need
-//! only `Store` and the doors it requires), and two stores leasing from
-//! one schema side by side: two crier processes sharing one database.
+//! The queue on PostgreSQL beyond the contract suite (`tests/mod.rs` runs
+//! that): two stores leasing from one schema side by side, as two crier
+//! processes sharing one database, and what only PostgreSQL does.
 
 use std::sync::Arc;
 
 use crate::store::contract;
 use crate::store::postgres::PgStore;
 use crate::store::{Store, StoreError, Upkeep};
-
-crate::store::contract::contract_tests!(@each optional crate::store::postgres::testing::fresh;
-    sync_adds_updates_cancels,
-    sync_never_touches_settled,
-    sync_updates_retrying_and_held,
-    sync_rejects_duplicate_keys,
-    sync_of_unchanged_content_touches_nothing,
-    render_records_read_back_through_their_delivery,
-    sync_leaves_a_delivery_that_may_have_gone_out,
-    next_wakeup_is_earliest,
-    lease_earliest_first_with_limit,
-    lease_retry_due_by_next_attempt_at,
-    expired_leases_lists_lapsed,
-    mark_request_started_needs_live_lease,
-    renew_extends_only_a_live_lease,
-    lease_due_by_takes_what_falls_due_soon,
-    mark_requests_started_marks_the_live_leases_at_once,
-    record_sent_keeps_receipt,
-    record_sent_after_uncertain_hold,
-    record_retry_and_failed,
-    record_stopped_resumes_now_without_counting,
-    hold_and_release,
-    change_checks_state,
-    pauses,
-    counts_by_channel_and_state,
-    history_in_order_with_actors,
-    list_filters,
-    summaries_are_the_listed_deliveries,
-    channel_statuses,
-    posted_parts_are_the_resume_point,
-    record_sent_clears_last_error,
-    sync_moves_overdue_held_into_the_future_back_to_planned,
-    times_that_cannot_be_clock_readings_are_refused,
-    audit_log_names_people_and_filters,
-    content_changes_keep_the_entry_text,
-    channel_activity_shows_the_latest_send_and_failure,
-    tally_counts_each_span_by_state,
-    tally_counts_as_awaiting_approval_only_what_the_filter_does,
-    the_items_filter_applies_before_the_limit,
-    clashes_are_two_items_in_one_minute_on_a_channel,
-    forgetting_history_keeps_deliveries_and_what_may_still_be_sent,
-);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn leases_disjoint_across_two_stores_on_one_schema() {
