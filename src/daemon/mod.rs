@@ -131,7 +131,11 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         .daemon
         .keep_history_months;
     if let Some(months) = keep {
-        tokio::spawn(forget_old_history(dispatcher.clone(), months, leading.clone()));
+        tokio::spawn(forget_old_history(
+            dispatcher.clone(),
+            months,
+            leading.clone(),
+        ));
     }
     tokio::spawn(sighup);
     let store = dispatcher.store.clone();
