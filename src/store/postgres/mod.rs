@@ -151,10 +151,14 @@ impl PgStore {
     /// each test a schema of its own.
     pub async fn connect_with(url: &str, schema: Option<&str>) -> Result<PgStore, StoreError> {
         let opened = Opened { path: redact(url) };
-        let mut options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Open {
-            path: opened.path.clone(),
-            reason: message(&e),
-        })?;
+        let mut options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Open {
+                path: opened.path.clone(),
+                reason: message(&e),
+            })?
+            // The server's notices ("relation … already exists, skipping"
+            // at each start's migration check) are not news for the log.
+            .options([("client_min_messages", "warning")]);
         if let Some(schema) = schema {
             // Named in SQL below: only a plain identifier will do.
             if schema.is_empty()
