@@ -71,18 +71,6 @@ impl crier_schedule::Clock for StoreClock {
     }
 }
 
-/// A name for this process in the leader row and the logs.
-pub fn owner() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
-    format!(
-        "{host}:{}:{:04x}",
-        std::process::id(),
-        rand::random::<u16>()
-    )
-}
-
 /// Claims the role once, at start, before the first plan sync.
 pub async fn claim(store: &dyn Store, owner: &str) -> Leading {
     let leading = store.lead(owner, TTL).await.unwrap_or_else(|e| {

@@ -85,7 +85,7 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
         clock.measure(opened.queue.as_ref()).await;
         services.clock = clock.clone();
     }
-    let owner = leader::owner();
+    let owner = crate::store::coordination::participant_name();
     let leading = leader::claim(opened.queue.as_ref(), &owner).await;
     ready_queue(&checked, &services, opened.queue.as_ref(), leading.get()).await?;
     let watch_dirs = vec![

@@ -16,6 +16,21 @@ use tokio::sync::Notify;
 
 use super::StoreError;
 
+/// A name for one participant of this process (a store's leases, the
+/// daemon's claim on the leader row): the machine, the process id (so a
+/// person, or a test, can tell which process holds a lease or the role)
+/// and a random part, different for each name asked for.
+pub fn participant_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!(
+        "{host}:{}:{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
 #[async_trait]
 pub trait Coordination: Send + Sync {
     /// Whether other processes may be using the store at the same time.

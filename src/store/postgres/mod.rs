@@ -203,7 +203,8 @@ impl PgStore {
         Ok(PgStore {
             pool,
             syncing: Default::default(),
-            owner: owner_name(),
+            // Its name in `leased_from`, different for each store opened.
+            owner: crate::store::coordination::participant_name(),
         })
     }
 
@@ -245,20 +246,6 @@ pub(super) async fn settle<T>(
             Err(e)
         }
     }
-}
-
-/// This store's name in `leased_from`: the machine, the process id (so a
-/// person, or a test, can tell which process holds a lease) and a random
-/// part, different for each store a process opens.
-fn owner_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
-    format!(
-        "{host}:{}:{:08x}",
-        std::process::id(),
-        rand::random::<u32>()
-    )
 }
 
 /// Appends one row to the audit log.
