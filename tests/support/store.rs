@@ -39,6 +39,14 @@ impl ChannelStore for UnusedStore {
     async fn sent_latest(&self, _: &str, _: usize) -> Result<Vec<Delivery>, StoreError> {
         unused("sent_latest")
     }
+    async fn sent_in_period(
+        &self,
+        _: &str,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        unused("sent_in_period")
+    }
     async fn unsettled(
         &self,
         _: &str,

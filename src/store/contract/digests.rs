@@ -104,3 +104,50 @@ pub async fn unsettled_counts_items_of_the_period_still_to_send<S: Store + Chann
     assert_eq!(n(0, 20).await.unwrap(), 1, "a is sent");
     assert_eq!(n(11, 30).await.unwrap(), 0, "the end is not in the period");
 }
+
+/// `sent_in_period` is what a digest of `[from, until)` is built from: the
+/// channel's sent deliveries at an item's main occasion due in the period,
+/// in due order; nothing before or at its end, nothing unsent, no
+/// reminder, nothing of another channel.
+pub async fn sent_in_period_is_the_periods_item_sends<S: Store + ChannelStore>(store: &S) {
+    let plan = [
+        planned("before", "news", "at", 9, "t"),
+        planned("first", "news", "at", 10, "t"),
+        planned("a", "news", "at", 12, "t"),
+        planned("b", "news", "at", 12, "t"),
+        planned("reminder", "news", "reminder", 13, "t"),
+        planned("other", "other", "at", 14, "t"),
+        planned("in-flight", "news", "at", 15, "t"),
+        planned("end", "news", "at", 20, "t"),
+        planned("planned", "news", "at", 18, "t"), // leased with `end`, never sent
+    ];
+    store.sync_plan(&plan, at(0)).await.unwrap();
+    let leased = store.lease_due(at(15), 20, super::LEASE).await.unwrap();
+    assert_eq!(leased.len(), 7, "everything due by minute 15");
+    let receipt = Default::default();
+    for d in leased.iter().filter(|d| d.item != "in-flight") {
+        let sent = store.record_sent(d.id, &receipt, at(16), "sent");
+        sent.await.unwrap();
+    }
+    let late = store.lease_due(at(20), 20, super::LEASE).await.unwrap();
+    let end = late.iter().find(|d| d.item == "end").unwrap();
+    let sent = store.record_sent(end.id, &receipt, at(21), "sent");
+    sent.await.unwrap();
+
+    let got = ChannelStore::sent_in_period(store, "news", at(10), at(20))
+        .await
+        .unwrap();
+    assert!(got.iter().all(|d| d.variant.item == d.item), "whole rows");
+    let id = |item: &str| leased.iter().find(|d| d.item == item).unwrap().id;
+    let (a, b) = if id("a") < id("b") {
+        ("a", "b")
+    } else {
+        ("b", "a")
+    };
+    let items: Vec<_> = got.iter().map(|d| d.item.as_str()).collect();
+    assert_eq!(items, ["first", a, b], "due order, then id");
+    let other = ChannelStore::sent_in_period(store, "other", at(10), at(20));
+    assert_eq!(other.await.unwrap().len(), 1);
+    let empty = ChannelStore::sent_in_period(store, "news", at(21), at(40));
+    assert!(empty.await.unwrap().is_empty());
+}

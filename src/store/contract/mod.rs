@@ -106,6 +106,7 @@ macro_rules! contract_tests {
             digest_choices_split_the_audience_by_cadence,
             unsettled_counts_items_of_the_period_still_to_send,
             sent_latest_is_the_channels_newest_sends,
+            sent_in_period_is_the_periods_item_sends,
             subscriber_counts_follow_the_consent_history,
             review_links_open_while_live_and_count_views,
             review_links_are_revoked_once,

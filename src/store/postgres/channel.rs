@@ -5,20 +5,9 @@ use chrono::{DateTime, Utc};
 
 use super::PgStore;
 use crate::delivery::{Delivery, Receipt};
-use crate::store::channel::ChannelStore;
+use crate::store::channel::{ChannelStore, SENT_IN_PERIOD, SENT_LATEST};
 use crate::store::lists::Lists;
 use crate::store::{Store, StoreError};
-
-/// Repeats `state = 'sent'` literally, as the partial index
-/// `deliveries_sent_latest` (channel, sent_at, id) requires: the planner
-/// then walks that channel's end of the index backwards and stops after
-/// `limit` rows, with no sort.
-pub(super) const SENT_LATEST: &str = concat!(
-    "SELECT ",
-    delivery_columns!(),
-    " FROM deliveries WHERE channel = $1 AND state = 'sent'
-     ORDER BY sent_at DESC, id DESC LIMIT $2"
-);
 
 #[async_trait]
 impl ChannelStore for PgStore {
@@ -49,6 +38,24 @@ impl ChannelStore for PgStore {
         sqlx::query(SENT_LATEST)
             .bind(channel)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(super::db_error)?
+            .iter()
+            .map(super::delivery_from_row)
+            .collect()
+    }
+
+    async fn sent_in_period(
+        &self,
+        channel: &str,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        sqlx::query(SENT_IN_PERIOD)
+            .bind(channel)
+            .bind(from.timestamp_millis())
+            .bind(until.timestamp_millis())
             .fetch_all(&self.pool)
             .await
             .map_err(super::db_error)?

@@ -81,16 +81,14 @@ pub async fn build(
             None,
         ));
     }
-    // Every send of the channel, as before `sent_latest` bounded feeds: a
-    // period's sends can be older than any fixed number of newest ones.
-    let mut sent = store
-        .sent_latest(&email.name, usize::MAX)
+    // The period's item sends only, in publish order, from the store's
+    // (channel, due_at) range: not the channel's whole history.
+    let sent = store
+        .sent_in_period(&email.name, digest.from, digest.until)
         .await
         .map_err(read)?;
-    sent.sort_by_key(|d| (d.due_at, d.id));
     let entries: Vec<Value> = sent
         .into_iter()
-        .filter(|d| d.occasion == "at" && d.due_at >= digest.from && d.due_at < digest.until)
         .filter(|d| Digest::of(&d.variant).is_none())
         .filter(|d| topics(&d.variant).contains(&digest.topic))
         .filter_map(|d| d.variant.payload.as_ref()?.get("entry").cloned())
