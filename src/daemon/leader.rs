@@ -6,7 +6,8 @@
 //!
 //! The row lives [`TTL`] and is renewed every third of it; a leader that
 //! dies is replaced within one `TTL`, and the new leader syncs the plan at
-//! once, so a content change the old one missed is not lost.
+//! once, so a content change the old one missed is not lost. No loop runs
+//! on a store of its own ([`spawn_keeper`]).
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -86,9 +87,28 @@ pub async fn claim(store: &dyn Store, owner: &str) -> Leading {
     Leading::new(leading)
 }
 
+/// Starts [`keep`] when other processes may share the store. On a store
+/// of its own the process leads for its whole life (the data folder's lock
+/// keeps any other out), so there is no role to renew and nothing wakes
+/// every few seconds for it: `None`.
+pub fn spawn_keeper(
+    store: Arc<dyn Store>,
+    owner: String,
+    leading: Leading,
+    clock: Option<Arc<StoreClock>>,
+    reloader: Arc<Reloader>,
+    stopping: Stopping,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if !store.shared() {
+        return None;
+    }
+    let keeper = keep(store, owner, leading, clock, reloader, stopping);
+    Some(tokio::spawn(keeper))
+}
+
 /// Renews or claims the role every third of [`TTL`] until the daemon
 /// stops ([`resign`] gives it up). On becoming the leader, syncs the plan.
-pub async fn keep(
+async fn keep(
     store: Arc<dyn Store>,
     owner: String,
     leading: Leading,
@@ -131,5 +151,62 @@ pub async fn resign(store: &dyn Store, owner: &str, leading: &Leading) {
         if let Err(e) = store.resign(owner).await {
             warn!(error = %e, "could not give up the leader's role; another process takes it when it lapses");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::RwLock;
+
+    use tokio::sync::{watch, Notify};
+
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    /// A reloader of the shipped example on `store`.
+    fn reloader(store: Arc<dyn Store>, leading: &Leading) -> Arc<Reloader> {
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("channels.toml");
+        let checked = super::super::reload::load_checked(&config).expect("the example checks");
+        Arc::new(Reloader {
+            leading: leading.clone(),
+            config,
+            workspace: Arc::new(RwLock::new(Arc::new(checked.into_workspace()))),
+            store,
+            clock: Arc::new(crier_schedule::SystemClock),
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    /// A process with a store of its own always leads: no loop wakes every
+    /// few seconds to renew a role nobody else can take.
+    #[tokio::test]
+    async fn a_store_of_its_own_has_no_leader_loop() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+        let leading = claim(store.as_ref(), "me").await;
+        assert!(leading.get());
+        let reloader = reloader(store.clone(), &leading);
+        let (_stop, stop) = watch::channel(false);
+        let stopping = Stopping::new(stop);
+        let keeper = spawn_keeper(store, "me".into(), leading, None, reloader, stopping);
+        assert!(keeper.is_none(), "a leader loop was started on SQLite");
+    }
+
+    /// On a shared store the loop runs, and ends when the daemon stops.
+    #[tokio::test]
+    async fn a_shared_store_keeps_the_role_until_the_stop() {
+        let Some((store, _schema)) = crate::store::postgres::testing::fresh().await else {
+            return;
+        };
+        let store: Arc<dyn Store> = Arc::new(store);
+        let leading = claim(store.as_ref(), "me").await;
+        assert!(leading.get(), "the first process on a store leads");
+        let reloader = reloader(store.clone(), &leading);
+        let (stop, rx) = watch::channel(false);
+        let stopping = Stopping::new(rx);
+        let keeper = spawn_keeper(store, "me".into(), leading, None, reloader, stopping);
+        let keeper = keeper.expect("no leader loop on a shared store");
+        stop.send(true).unwrap();
+        keeper.await.unwrap();
     }
 }

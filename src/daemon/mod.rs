@@ -114,14 +114,14 @@ pub async fn serve(config: &Path) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let sighup = on_sighup(reloader.clone())?;
     let server = tokio::spawn(serve_http(listener, app, stop_rx));
-    tokio::spawn(leader::keep(
+    leader::spawn_keeper(
         opened_queue.clone(),
         owner.clone(),
         leading.clone(),
         store_clock,
         reloader.clone(),
         dispatcher.services.stopping.clone(),
-    ));
+    );
     tokio::spawn(learn_limits(dispatcher.clone(), data_dir, reloader));
     let keep = dispatcher
         .workspace
