@@ -13,9 +13,7 @@ mod tables;
 use futures_util::TryStreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::postgres::PgRow;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{ColumnIndex, Decode, Postgres, QueryBuilder, Row, Type};
 
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
@@ -57,16 +55,17 @@ impl Value {
     }
 }
 
-fn sqlite_value(row: &SqliteRow, i: usize, kind: Kind) -> Result<Value, StoreError> {
-    let err = |e: sqlx::Error| StoreError::Corrupt(e.to_string());
-    Ok(match kind {
-        Kind::Int => Value::Int(row.try_get(i).map_err(err)?),
-        Kind::Text => Value::Text(row.try_get(i).map_err(err)?),
-        Kind::Flag => Value::Flag(row.try_get(i).map_err(err)?),
-    })
-}
-
-fn pg_value(row: &PgRow, i: usize, kind: Kind) -> Result<Value, StoreError> {
+/// Column `i` of a row from either side: both store the same kinds
+/// (BIGINT/INTEGER, TEXT, and flags sqlx reads as `bool` from SQLite's 0/1
+/// and PostgreSQL's boolean), so one reader serves the copy and the check.
+fn value<R>(row: &R, i: usize, kind: Kind) -> Result<Value, StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+{
     let err = |e: sqlx::Error| StoreError::Corrupt(e.to_string());
     Ok(match kind {
         Kind::Int => Value::Int(row.try_get(i).map_err(err)?),
@@ -142,7 +141,7 @@ async fn copy_table(
     while let Some(row) = rows.try_next().await.map_err(other)? {
         let mut values = Vec::with_capacity(table.columns.len());
         for (i, (_, kind)) in table.columns.iter().enumerate() {
-            let v = sqlite_value(&row, i, *kind)?;
+            let v = value(&row, i, *kind)?;
             v.hash(&mut hash);
             values.push(v);
         }
@@ -193,7 +192,7 @@ async fn checksum_pg(
     let (mut hash, mut count) = (Sha256::new(), 0u64);
     while let Some(row) = rows.try_next().await.map_err(other)? {
         for (i, (_, kind)) in table.columns.iter().enumerate() {
-            pg_value(&row, i, *kind)?.hash(&mut hash);
+            value(&row, i, *kind)?.hash(&mut hash);
         }
         count += 1;
     }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{db_error, stamp, PgStore};
-use crate::delivery::{Actor, State};
+use crate::store::rows::{audit_entry, content_change};
 use crate::store::{AuditEntry, AuditFilter, ChannelActivity, ContentChange, StoreError};
 
 impl PgStore {
@@ -100,7 +100,7 @@ impl PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_error)?;
-        rows.iter().map(entry).collect()
+        rows.iter().map(audit_entry).collect()
     }
 }
 
@@ -135,46 +135,4 @@ impl PgStore {
             })
             .collect()
     }
-}
-
-fn entry(row: &sqlx::postgres::PgRow) -> Result<AuditEntry, StoreError> {
-    let bad = |what: &str| StoreError::Corrupt(format!("audit log: unreadable {what}"));
-    let at: i64 = row.try_get("at").map_err(db_error)?;
-    let actor: String = row.try_get("actor").map_err(db_error)?;
-    let state = |col: &str| -> Result<Option<State>, StoreError> {
-        let s: Option<String> = row.try_get(col).map_err(db_error)?;
-        s.map(|s| State::parse(&s).ok_or_else(|| bad("state")))
-            .transpose()
-    };
-    Ok(AuditEntry {
-        at: DateTime::<Utc>::from_timestamp_millis(at).ok_or_else(|| bad("time"))?,
-        actor: Actor::parse(&actor).ok_or_else(|| bad("actor"))?,
-        item: row.try_get("item").map_err(db_error)?,
-        channel: row.try_get("channel").map_err(db_error)?,
-        delivery: row.try_get("delivery").map_err(db_error)?,
-        from: state("from_state")?,
-        to: state("to_state")?,
-        what: row.try_get("what").map_err(db_error)?,
-        not_in_git: row.try_get("not_in_git").map_err(db_error)?,
-    })
-}
-
-fn content_change(row: &sqlx::postgres::PgRow) -> Result<ContentChange, StoreError> {
-    let bad = |what: &str| StoreError::Corrupt(format!("content changes: unreadable {what}"));
-    let get =
-        |col: &str| -> Result<Option<String>, StoreError> { row.try_get(col).map_err(db_error) };
-    let at: i64 = row.try_get("at").map_err(db_error)?;
-    let actor: String = row.try_get("actor").map_err(db_error)?;
-    Ok(ContentChange {
-        at: DateTime::<Utc>::from_timestamp_millis(at).ok_or_else(|| bad("time"))?,
-        actor: Actor::parse(&actor).ok_or_else(|| bad("actor"))?,
-        item: row.try_get("item").map_err(db_error)?,
-        action: row.try_get("action").map_err(db_error)?,
-        version: row.try_get("version").map_err(db_error)?,
-        file: row.try_get("file").map_err(db_error)?,
-        before: get("before_text")?,
-        after: get("after_text")?,
-        reason: get("reason")?,
-        not_in_git: get("not_in_git")?,
-    })
 }

@@ -24,11 +24,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::PgPool;
 
-use crate::delivery::{Actor, Delivery, State};
-pub(super) use crate::store::rows::{corrupt, stamp, UnreadableVariant};
+use crate::delivery::{Actor, State};
+pub(super) use crate::store::rows::{
+    corrupt, delivery_from_row, read_delivery, stamp, UnreadableVariant,
+};
 use crate::store::StoreError;
 
 mod audit;
@@ -272,16 +274,4 @@ async fn log(
     .await
     .map_err(db_error)?;
     Ok(())
-}
-
-/// Reads a row selected with [`delivery_columns!`]; bad data is `Corrupt`,
-/// an unreadable variant included, never a panic.
-fn delivery_from_row(row: &PgRow) -> Result<Delivery, StoreError> {
-    read_delivery(row)?.map_err(|u| corrupt(format!("delivery {}: {}", u.id, u.reason())))
-}
-
-/// Like [`delivery_from_row`], but tells a variant this version cannot read
-/// apart, for the caller to deal with that one delivery (leasing fails it).
-fn read_delivery(row: &PgRow) -> Result<Result<Delivery, UnreadableVariant>, StoreError> {
-    crate::store::rows::read_delivery(row, db_error)
 }

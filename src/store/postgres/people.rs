@@ -3,74 +3,16 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgRow;
 use sqlx::Row;
 
-use super::{corrupt, db_error, settle, stamp, PgStore};
-use crate::access::{Role, TokenKind};
+use super::{db_error, settle, stamp, PgStore};
+use crate::access::Role;
 use crate::store::people::{
     fold_email, Account, ApiToken, Link, LinkPurpose, NewLink, NewSession, NewToken, People,
     Session,
 };
+use crate::store::rows::{self, at, ACCOUNT_COLUMNS};
 use crate::store::StoreError;
-
-const ACCOUNT_COLUMNS: &str =
-    "a.id, a.email, a.role, a.password_hash, a.totp_secret, a.created_at, a.updated_at, a.disabled";
-
-fn at(ms: i64, what: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt(format!("{what}: time {ms}")))
-}
-
-fn opt_at(ms: Option<i64>, what: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-    ms.map(|ms| at(ms, what)).transpose()
-}
-
-fn role(text: &str, what: &str) -> Result<Role, StoreError> {
-    Role::parse(text).ok_or_else(|| corrupt(format!("{what} has unknown role {text:?}")))
-}
-
-fn account_from_row(row: &PgRow) -> Result<Account, StoreError> {
-    let get = |c: &str| row.try_get::<i64, _>(c).map_err(db_error);
-    let email: String = row.try_get("email").map_err(db_error)?;
-    let what = format!("account {email}");
-    Ok(Account {
-        id: get("id")?,
-        role: role(&row.try_get::<String, _>("role").map_err(db_error)?, &what)?,
-        password_hash: row.try_get("password_hash").map_err(db_error)?,
-        totp_secret: row.try_get("totp_secret").map_err(db_error)?,
-        created_at: at(get("created_at")?, &what)?,
-        updated_at: at(get("updated_at")?, &what)?,
-        disabled: row.try_get("disabled").map_err(db_error)?,
-        email,
-    })
-}
-
-fn token_from_row(row: &PgRow) -> Result<ApiToken, StoreError> {
-    let name: String = row.try_get("name").map_err(db_error)?;
-    let what = format!("token {name}");
-    let kind: String = row.try_get("kind").map_err(db_error)?;
-    let opt = |c: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
-        opt_at(row.try_get(c).map_err(db_error)?, &what)
-    };
-    Ok(ApiToken {
-        role: role(&row.try_get::<String, _>("role").map_err(db_error)?, &what)?,
-        kind: TokenKind::parse(&kind)
-            .ok_or_else(|| corrupt(format!("{what} has unknown kind {kind:?}")))?,
-        created_at: at(row.try_get("created_at").map_err(db_error)?, &what)?,
-        expires_at: opt("expires_at")?,
-        last_used_at: opt("last_used_at")?,
-        revoked_at: opt("revoked_at")?,
-        name,
-    })
-}
-
-fn link_from_row(row: &PgRow) -> Result<Link, StoreError> {
-    Ok(Link {
-        email: row.try_get("email").map_err(db_error)?,
-        payload: row.try_get("payload").map_err(db_error)?,
-        expires_at: at(row.try_get("expires_at").map_err(db_error)?, "link")?,
-    })
-}
 
 /// A unique constraint failing is [`StoreError::Exists`], worded by `what`.
 fn unique(e: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
@@ -111,7 +53,7 @@ impl People for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db_error)?
-            .map(|r| account_from_row(&r))
+            .map(|r| rows::account(&r))
             .transpose()
     }
 
@@ -122,7 +64,7 @@ impl People for PgStore {
             .await
             .map_err(db_error)?
             .iter()
-            .map(account_from_row)
+            .map(rows::account)
             .collect()
     }
 
@@ -259,7 +201,7 @@ impl People for PgStore {
             at(row.try_get(c).map_err(db_error)?, "session")
         };
         Ok(Some(Session {
-            account: account_from_row(&row)?,
+            account: rows::account(&row)?,
             created_at: t("s_created")?,
             last_seen_at: t("last_seen_at")?,
             idle_expires_at: t("idle_expires_at")?,
@@ -338,7 +280,7 @@ impl People for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?
-        .map(|r| token_from_row(&r))
+        .map(|r| rows::api_token(&r))
         .transpose()
     }
 
@@ -362,7 +304,7 @@ impl People for PgStore {
             .await
             .map_err(db_error)?
             .iter()
-            .map(token_from_row)
+            .map(rows::api_token)
             .collect()
     }
 
@@ -412,7 +354,7 @@ impl People for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?
-        .map(|r| link_from_row(&r))
+        .map(|r| rows::link(&r))
         .transpose()
     }
 
@@ -435,7 +377,7 @@ impl People for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?
-        .map(|r| link_from_row(&r))
+        .map(|r| rows::link(&r))
         .transpose()
     }
 

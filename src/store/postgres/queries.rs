@@ -6,39 +6,10 @@ use sqlx::{AssertSqlSafe, Postgres, Row};
 
 use super::{corrupt, db_error, delivery_from_row, stamp, PgStore};
 use crate::delivery::{Actor, Delivery, DeliverySummary, State, Transition};
-use crate::store::rows::{opt_time, parse_hold, parse_state, time};
+use crate::store::rows::{parse_state, summary, summary_columns, time, SUMMARY_COLUMNS};
 use crate::store::{Paused, QueueFilter, StoreError};
 
-/// What a listing reads of each delivery: not the variant, the bulk of a
-/// row.
-pub(super) const SUMMARY_COLUMNS: &str =
-    "id, item, channel, occasion, state, hold_reason, due_at, \
-     attempts, last_error, remote_url, sent_at, requires_approval, approved";
-
 type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
-
-fn summary(row: &PgRow) -> Result<DeliverySummary, StoreError> {
-    let id: i64 = row.try_get("id").map_err(db_error)?;
-    let get = |col: &str| row.try_get::<Option<String>, _>(col).map_err(db_error);
-    let state: String = row.try_get("state").map_err(db_error)?;
-    let attempts: i64 = row.try_get("attempts").map_err(db_error)?;
-    Ok(DeliverySummary {
-        id,
-        item: row.try_get("item").map_err(db_error)?,
-        channel: row.try_get("channel").map_err(db_error)?,
-        occasion: row.try_get("occasion").map_err(db_error)?,
-        state: parse_state(&state, id)?,
-        hold_reason: parse_hold(get("hold_reason")?, id)?,
-        due_at: time(row.try_get("due_at").map_err(db_error)?, id, "due_at")?,
-        attempts: u32::try_from(attempts)
-            .map_err(|_| corrupt(format!("delivery {id} has {attempts} attempts")))?,
-        last_error: get("last_error")?,
-        remote_url: get("remote_url")?,
-        sent_at: opt_time(row.try_get("sent_at").map_err(db_error)?, id, "sent_at")?,
-        requires_approval: row.try_get("requires_approval").map_err(db_error)?,
-        approved: row.try_get("approved").map_err(db_error)?,
-    })
-}
 
 impl PgStore {
     pub(super) async fn select_list(
@@ -59,7 +30,7 @@ impl PgStore {
         self.select_rows(filter, SUMMARY_COLUMNS)
             .await?
             .iter()
-            .map(summary)
+            .map(|row| summary(summary_columns(row)?))
             .collect()
     }
 

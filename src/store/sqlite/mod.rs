@@ -15,14 +15,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-use crate::delivery::{Actor, Delivery, State};
+use crate::delivery::{Actor, State};
 pub(super) use crate::store::rows::{
-    corrupt, opt_time, parse_hold, parse_state, stamp, time, UnreadableVariant,
+    corrupt, delivery_from_row, parse_hold, parse_state, read_delivery, stamp, time,
+    UnreadableVariant,
 };
 use crate::store::StoreError;
 
@@ -241,16 +241,4 @@ async fn log(
     .await
     .map_err(db_error)?;
     Ok(())
-}
-
-/// Reads a row selected with [`delivery_columns!`]; bad data is `Corrupt`,
-/// an unreadable variant included, never a panic.
-fn delivery_from_row(row: &SqliteRow) -> Result<Delivery, StoreError> {
-    read_delivery(row)?.map_err(|u| corrupt(format!("delivery {}: {}", u.id, u.reason())))
-}
-
-/// Like [`delivery_from_row`], but tells a variant this version cannot read
-/// apart, for the caller to deal with that one delivery (leasing fails it).
-fn read_delivery(row: &SqliteRow) -> Result<Result<Delivery, UnreadableVariant>, StoreError> {
-    crate::store::rows::read_delivery(row, db_error)
 }

@@ -5,55 +5,10 @@ use sqlx::{AssertSqlSafe, Row};
 
 use sqlx::sqlite::SqliteRow;
 
-use super::{
-    corrupt, db_error, delivery_from_row, opt_time, parse_hold, parse_state, stamp, time,
-    SqliteStore,
-};
+use super::{corrupt, db_error, delivery_from_row, parse_state, stamp, time, SqliteStore};
 use crate::delivery::{Actor, Delivery, DeliverySummary, State, Transition};
+use crate::store::rows::{summary, SummaryColumns, SUMMARY_COLUMNS};
 use crate::store::{Paused, QueueFilter, StoreError};
-
-/// What a listing reads of each delivery: not the variant, the bulk of a
-/// row. [`SummaryColumns`] in the same order.
-pub(super) const SUMMARY_COLUMNS: &str =
-    "id, item, channel, occasion, state, hold_reason, due_at, \
-     attempts, last_error, remote_url, sent_at, requires_approval, approved";
-
-/// [`SUMMARY_COLUMNS`] as SQLite's `json_array` writes them.
-type SummaryColumns = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    i64,
-    i64,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    i64,
-    i64,
-);
-
-fn summary(c: SummaryColumns) -> Result<DeliverySummary, StoreError> {
-    let (id, item, channel, occasion, state, hold, due_at, attempts, error, url, sent, req, ok) = c;
-    Ok(DeliverySummary {
-        id,
-        item,
-        channel,
-        occasion,
-        state: parse_state(&state, id)?,
-        hold_reason: parse_hold(hold, id)?,
-        due_at: time(due_at, id, "due_at")?,
-        attempts: u32::try_from(attempts)
-            .map_err(|_| corrupt(format!("delivery {id} has {attempts} attempts")))?,
-        last_error: error,
-        remote_url: url,
-        sent_at: opt_time(sent, id, "sent_at")?,
-        requires_approval: req != 0,
-        approved: ok != 0,
-    })
-}
 
 impl SqliteStore {
     pub(super) async fn select_list(

@@ -2,53 +2,13 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
 use super::{corrupt, db_error, stamp, SqliteStore};
 use crate::delivery::Actor;
 use crate::store::reviews::{NewReviewLink, ReviewLink, Reviews, CLIENT_CHARS};
+use crate::store::rows::{review_link, select_links};
 use crate::store::StoreError;
-
-/// A link with its view count and latest view, in a literal so statements
-/// built with `concat!` stay `&'static str`; callers add the WHERE.
-macro_rules! select_links {
-    () => {
-        "SELECT l.id, l.item, l.label, l.created_by, l.created_at, l.expires_at, \
-         l.revoked_at, l.revoked_by, COUNT(v.link_id) AS views, MAX(v.at) AS last_viewed_at \
-         FROM review_links l LEFT JOIN review_views v ON v.link_id = l.id "
-    };
-}
-
-fn link_from_row(row: &SqliteRow) -> Result<ReviewLink, StoreError> {
-    let id: i64 = row.try_get("id").map_err(db_error)?;
-    let what = |column: &str| format!("review link {id}: {column}");
-    let time = |column: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
-        row.try_get::<Option<i64>, _>(column)
-            .map_err(db_error)?
-            .map(|ms| DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt(what(column))))
-            .transpose()
-    };
-    let actor = |column: &str| -> Result<Option<Actor>, StoreError> {
-        row.try_get::<Option<String>, _>(column)
-            .map_err(db_error)?
-            .map(|s| Actor::parse(&s).ok_or_else(|| corrupt(what(column))))
-            .transpose()
-    };
-    let required = |t: Option<DateTime<Utc>>, column: &str| t.ok_or_else(|| corrupt(what(column)));
-    Ok(ReviewLink {
-        id,
-        item: row.try_get("item").map_err(db_error)?,
-        label: row.try_get("label").map_err(db_error)?,
-        created_by: actor("created_by")?.ok_or_else(|| corrupt(what("created_by")))?,
-        created_at: required(time("created_at")?, "created_at")?,
-        expires_at: required(time("expires_at")?, "expires_at")?,
-        revoked_at: time("revoked_at")?,
-        revoked_by: actor("revoked_by")?,
-        views: row.try_get::<i64, _>("views").map_err(db_error)? as u64,
-        last_viewed_at: time("last_viewed_at")?,
-    })
-}
 
 async fn by_id(conn: &mut SqliteConnection, id: i64) -> Result<Option<ReviewLink>, StoreError> {
     sqlx::query(concat!(select_links!(), "WHERE l.id = $1 GROUP BY l.id"))
@@ -56,7 +16,7 @@ async fn by_id(conn: &mut SqliteConnection, id: i64) -> Result<Option<ReviewLink
         .fetch_optional(conn)
         .await
         .map_err(db_error)?
-        .map(|r| link_from_row(&r))
+        .map(|r| review_link(&r))
         .transpose()
 }
 
@@ -102,7 +62,7 @@ impl Reviews for SqliteStore {
         .await
         .map_err(db_error)?
         .iter()
-        .map(link_from_row)
+        .map(review_link)
         .collect()
     }
 

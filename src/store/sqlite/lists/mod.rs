@@ -16,53 +16,18 @@ mod subscribers;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
-use sqlx::Row;
 
-use super::{corrupt, db_error, SqliteStore};
+use super::{db_error, SqliteStore};
 use crate::store::lists::{
     Added, BounceApplied, BounceEvent, Lists, NewSubscriber, Progress, Recipient, RecipientOutcome,
-    SoftBounces, Status, Subscriber, TopicCounts,
+    SoftBounces, Subscriber, TopicCounts,
 };
+use crate::store::rows::{self, ms_time, opt_ms, SUBSCRIBER_COLUMNS};
 use crate::store::StoreError;
 
-const SUBSCRIBER_COLUMNS: &str =
-    "id, channel, email, name, organisation, status, created_at, confirmed_at, bounces";
-
-fn ms_time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt(format!("time {ms} out of range")))
-}
-
-fn opt_ms(ms: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
-    ms.map(ms_time).transpose()
-}
-
+/// A subscriber row with its topics ([`rows::subscriber`]).
 async fn load(conn: &mut SqliteConnection, row: &SqliteRow) -> Result<Subscriber, StoreError> {
-    let id: i64 = row.try_get("id").map_err(db_error)?;
-    let status: String = row.try_get("status").map_err(db_error)?;
-    let topics = sqlx::query(
-        "SELECT DISTINCT topic FROM consents
-         WHERE subscriber_id = $1 AND withdrawn_at IS NULL ORDER BY topic",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_error)?
-    .iter()
-    .map(|r| r.try_get::<String, _>(0).map_err(db_error))
-    .collect::<Result<_, _>>()?;
-    Ok(Subscriber {
-        id,
-        channel: row.try_get("channel").map_err(db_error)?,
-        email: row.try_get("email").map_err(db_error)?,
-        name: row.try_get("name").map_err(db_error)?,
-        organisation: row.try_get("organisation").map_err(db_error)?,
-        status: Status::parse(&status)
-            .ok_or_else(|| corrupt(format!("subscriber {id} has status {status:?}")))?,
-        created_at: ms_time(row.try_get("created_at").map_err(db_error)?)?,
-        confirmed_at: opt_ms(row.try_get("confirmed_at").map_err(db_error)?)?,
-        bounces: row.try_get("bounces").map_err(db_error)?,
-        topics,
-    })
+    rows::subscriber::<sqlx::Sqlite>(conn, row, db_error).await
 }
 
 async fn by_id(conn: &mut SqliteConnection, id: i64) -> Result<Option<Subscriber>, StoreError> {

@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::store::contract::{at, planned};
+use crate::store::rows::SUMMARY_COLUMNS;
 use crate::store::sqlite::calendar::{clashes_sql, tally_sql};
-use crate::store::sqlite::queries::{bind_filter, list_sql, SUMMARY_COLUMNS};
+use crate::store::sqlite::queries::{bind_filter, list_sql};
 use crate::store::sqlite::SqliteStore;
 use crate::store::QueueFilter;
 

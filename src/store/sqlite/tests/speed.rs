@@ -8,8 +8,9 @@ use tempfile::TempDir;
 
 use crate::delivery::Planned;
 use crate::store::contract::{at, planned, LEASE};
+use crate::store::rows::SUMMARY_COLUMNS;
 use crate::store::sqlite::lease::{LEASE_SQL, WAKEUP_SQL};
-use crate::store::sqlite::queries::{list_query, list_sql, SUMMARY_COLUMNS};
+use crate::store::sqlite::queries::{list_query, list_sql};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{QueueFilter, Store};
 
