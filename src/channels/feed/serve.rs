@@ -1,7 +1,17 @@
-//! `/feeds/{file}`: every feed's files, from the publish folder, with
-//! ETag and Last-Modified so readers poll cheaply.
+//! `/feeds/{file}`: every feed's documents, rendered on request from the
+//! store ([`Definition::render`], the publisher's own render path), with
+//! ETag (a hash of the bytes) and Last-Modified (the channel's newest
+//! `sent_at`) so readers poll cheaply. Instances sharing a store serve the
+//! same document, whoever published: no shared folder, and no file needed.
+//!
+//! The feeds served are those the daemon started with (each feed's
+//! `Channel::start` adds itself, [`Served::add`]), as the list pages are
+//! its start's. A file no such feed names (a feed added by a reload since)
+//! is served from the publish folder, as this process wrote it.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -9,19 +19,76 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::content_type;
+use super::render::Definition;
+use super::{content_type, Format};
+use crate::store::ChannelStore;
 
-/// The route, serving the files in `dir` (`<publish_dir>/feeds`).
-pub fn router(dir: PathBuf) -> Router {
+/// The feeds one daemon serves, by file name (`news.rss.xml`).
+#[derive(Default)]
+pub(crate) struct Served {
+    by_file: RwLock<BTreeMap<String, (Arc<Definition>, Format)>>,
+}
+
+impl Served {
+    /// The table of the daemon publishing under `publish_dir`: one per
+    /// daemon (one daemon per data folder), shared by the kind's route and
+    /// the feeds' start, which are given nothing else in common.
+    pub fn of(publish_dir: &FsPath) -> Arc<Served> {
+        static DAEMONS: LazyLock<Mutex<BTreeMap<PathBuf, Arc<Served>>>> =
+            LazyLock::new(Default::default);
+        let mut daemons = DAEMONS.lock().expect("feeds table lock");
+        daemons
+            .entry(publish_dir.to_path_buf())
+            .or_default()
+            .clone()
+    }
+
+    /// Serves every format of `feed`; refused when another channel's feed
+    /// has its path (the two would overwrite each other's documents).
+    pub fn add(&self, feed: Arc<Definition>) -> Result<(), String> {
+        let mut by_file = self.by_file.write().expect("feeds table lock");
+        let path = &feed.options.path;
+        for format in [Format::Rss, Format::Atom, Format::Json, Format::Ical] {
+            if let Some((other, _)) = by_file.get(&format.file_name(path)) {
+                if other.name != feed.name {
+                    return Err(format!("channels.{}.path `{path}` is also channels.{}'s: give each feed a path of its own", feed.name, other.name));
+                }
+            }
+        }
+        by_file.retain(|_, (other, _)| other.name != feed.name);
+        for &format in &feed.options.formats {
+            by_file.insert(format.file_name(path), (feed.clone(), format));
+        }
+        Ok(())
+    }
+
+    fn get(&self, file: &str) -> Option<(Arc<Definition>, Format)> {
+        let by_file = self.by_file.read().expect("feeds table lock");
+        by_file.get(file).cloned()
+    }
+}
+
+/// What the route needs: the feeds, the store they are rendered from,
+/// the public URL their self links name, and the folder for the rest.
+#[derive(Clone)]
+pub(crate) struct Feeds {
+    pub served: Arc<Served>,
+    pub store: Arc<dyn ChannelStore>,
+    pub public_url: String,
+    pub folder: PathBuf,
+}
+
+pub fn router(feeds: Feeds) -> Router {
     Router::new()
         .route("/feeds/{file}", get(feed))
-        .with_state(dir)
+        .with_state(feeds)
 }
 
 async fn feed(
-    State(dir): State<PathBuf>,
+    State(feeds): State<Feeds>,
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -34,27 +101,64 @@ async fn feed(
     {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let path = dir.join(&file);
-    let (bytes, modified) = match tokio::fs::read(&path).await {
-        Ok(b) => {
-            let m = tokio::fs::metadata(&path)
-                .await
-                .ok()
-                .and_then(|m| m.modified().ok());
-            (b, m)
-        }
-        Err(_) => return StatusCode::NOT_FOUND.into_response(),
+    let document = match feeds.served.get(&file) {
+        Some((feed, format)) => from_store(&feeds, &feed, format).await,
+        None => from_folder(&feeds.folder.join(&file)).await,
     };
+    match document {
+        Ok((bytes, modified)) => answer(&headers, &file, bytes, modified),
+        Err(status) => status.into_response(),
+    }
+}
+
+/// The document as the store has it now: its bytes and Last-Modified.
+async fn from_store(
+    feeds: &Feeds,
+    feed: &Definition,
+    format: Format,
+) -> Result<(Vec<u8>, Option<DateTime<Utc>>), StatusCode> {
+    let mut none = BTreeMap::new();
+    let newest = feed
+        .newest(feeds.store.as_ref(), &mut none, None)
+        .await
+        .map_err(|e| {
+            tracing::warn!(channel = %feed.name, error = %e, "cannot read the feed's sent deliveries");
+            StatusCode::SERVICE_UNAVAILABLE
+        })?;
+    let text = feed.render(&feeds.public_url, format, &newest.entries);
+    Ok((text.into_bytes(), newest.last_sent))
+}
+
+/// A file this process wrote for a feed it did not start with.
+async fn from_folder(path: &FsPath) -> Result<(Vec<u8>, Option<DateTime<Utc>>), StatusCode> {
+    let bytes = tokio::fs::read(path)
+        .await
+        .map_err(|_| StatusCode::NOT_FOUND)?;
+    let modified = tokio::fs::metadata(path)
+        .await
+        .ok()
+        .and_then(|m| m.modified().ok())
+        .map(DateTime::<Utc>::from);
+    Ok((bytes, modified))
+}
+
+/// 200 with the document, or 304 when the reader's copy is current.
+fn answer(
+    headers: &HeaderMap,
+    file: &str,
+    bytes: Vec<u8>,
+    modified: Option<DateTime<Utc>>,
+) -> Response {
     let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&bytes)[..12]));
-    let last_modified = modified.map(|m| httpdate(chrono::DateTime::<chrono::Utc>::from(m)));
-    let mut resp = if not_modified(&headers, &etag, last_modified.as_deref()) {
+    let last_modified = modified.map(httpdate);
+    let mut resp = if not_modified(headers, &etag, last_modified.as_deref()) {
         Response::builder()
             .status(StatusCode::NOT_MODIFIED)
             .body(Body::empty())
     } else {
         Response::builder()
             .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, content_type(&file))
+            .header(header::CONTENT_TYPE, content_type(file))
             .body(Body::from(bytes))
     }
     .expect("valid response parts");
@@ -94,6 +198,9 @@ fn not_modified(headers: &HeaderMap, etag: &str, last_modified: Option<&str>) ->
 }
 
 /// RFC 7231 date, as HTTP caches compare it.
-fn httpdate(t: chrono::DateTime<chrono::Utc>) -> String {
+fn httpdate(t: DateTime<Utc>) -> String {
     t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
+
+#[cfg(test)]
+mod tests;
