@@ -87,6 +87,7 @@ impl KindHooks for Hooks {
             store: services.store.clone(),
             public_url: services.public_url.clone(),
             folder: services.publish_dir.join(FOLDER),
+            fresh: serve::FRESH,
         }))
     }
 }

@@ -4,6 +4,11 @@
 //! `sent_at`) so readers poll cheaply. Instances sharing a store serve the
 //! same document, whoever published: no shared folder, and no file needed.
 //!
+//! Each document's last rendering is served again for [`FRESH`], and
+//! readers arriving while it is rendered wait for that one rendering: the
+//! route is public, and however many readers poll, a document costs the
+//! store at most one read a second per instance.
+//!
 //! The feeds served are those the daemon started with (each feed's
 //! `Channel::start` adds itself, [`Served::add`]), as the list pages are
 //! its start's. A file no such feed names (a feed added by a reload since)
@@ -12,8 +17,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,10 +32,41 @@ use super::render::Definition;
 use super::{content_type, Format};
 use crate::store::ChannelStore;
 
+/// How long a rendering is served again before the store is read anew.
+pub const FRESH: Duration = Duration::from_secs(1);
+
 /// The feeds one daemon serves, by file name (`news.rss.xml`).
 #[derive(Default)]
 pub(crate) struct Served {
-    by_file: RwLock<BTreeMap<String, (Arc<Definition>, Format)>>,
+    by_file: RwLock<BTreeMap<String, Document>>,
+}
+
+/// One document served: its feed, its format and its last rendering.
+#[derive(Clone)]
+struct Document {
+    feed: Arc<Definition>,
+    format: Format,
+    last: Arc<tokio::sync::Mutex<Option<(Instant, Answer)>>>,
+}
+
+/// What a request is answered with: the bytes, their ETag, and
+/// Last-Modified when known.
+#[derive(Clone)]
+struct Answer {
+    bytes: Bytes,
+    etag: String,
+    modified: Option<DateTime<Utc>>,
+}
+
+impl Answer {
+    fn new(bytes: Bytes, modified: Option<DateTime<Utc>>) -> Answer {
+        let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&bytes)[..12]));
+        Answer {
+            bytes,
+            etag,
+            modified,
+        }
+    }
 }
 
 impl Served {
@@ -52,33 +89,40 @@ impl Served {
         let mut by_file = self.by_file.write().expect("feeds table lock");
         let path = &feed.options.path;
         for format in [Format::Rss, Format::Atom, Format::Json, Format::Ical] {
-            if let Some((other, _)) = by_file.get(&format.file_name(path)) {
+            if let Some(Document { feed: other, .. }) = by_file.get(&format.file_name(path)) {
                 if other.name != feed.name {
                     return Err(format!("channels.{}.path `{path}` is also channels.{}'s: give each feed a path of its own", feed.name, other.name));
                 }
             }
         }
-        by_file.retain(|_, (other, _)| other.name != feed.name);
+        by_file.retain(|_, d| d.feed.name != feed.name);
         for &format in &feed.options.formats {
-            by_file.insert(format.file_name(path), (feed.clone(), format));
+            let document = Document {
+                feed: feed.clone(),
+                format,
+                last: Default::default(),
+            };
+            by_file.insert(format.file_name(path), document);
         }
         Ok(())
     }
 
-    fn get(&self, file: &str) -> Option<(Arc<Definition>, Format)> {
+    fn get(&self, file: &str) -> Option<Document> {
         let by_file = self.by_file.read().expect("feeds table lock");
         by_file.get(file).cloned()
     }
 }
 
 /// What the route needs: the feeds, the store they are rendered from,
-/// the public URL their self links name, and the folder for the rest.
+/// the public URL their self links name, the folder for the rest, and how
+/// long a rendering is served again ([`FRESH`]).
 #[derive(Clone)]
 pub(crate) struct Feeds {
     pub served: Arc<Served>,
     pub store: Arc<dyn ChannelStore>,
     pub public_url: String,
     pub folder: PathBuf,
+    pub fresh: Duration,
 }
 
 pub fn router(feeds: Feeds) -> Router {
@@ -101,22 +145,27 @@ async fn feed(
     {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let document = match feeds.served.get(&file) {
-        Some((feed, format)) => from_store(&feeds, &feed, format).await,
+    let answer = match feeds.served.get(&file) {
+        Some(document) => from_store(&feeds, &document).await,
         None => from_folder(&feeds.folder.join(&file)).await,
     };
-    match document {
-        Ok((bytes, modified)) => answer(&headers, &file, bytes, modified),
+    match answer {
+        Ok(answer) => respond(&headers, &file, answer),
         Err(status) => status.into_response(),
     }
 }
 
-/// The document as the store has it now: its bytes and Last-Modified.
-async fn from_store(
-    feeds: &Feeds,
-    feed: &Definition,
-    format: Format,
-) -> Result<(Vec<u8>, Option<DateTime<Utc>>), StatusCode> {
+/// The document as the store had it at most `fresh` ago. The lock is held
+/// while rendering, so readers arriving meanwhile wait for this rendering
+/// instead of each reading the store.
+async fn from_store(feeds: &Feeds, document: &Document) -> Result<Answer, StatusCode> {
+    let mut last = document.last.lock().await;
+    if let Some((at, answer)) = last.as_ref() {
+        if at.elapsed() < feeds.fresh {
+            return Ok(answer.clone());
+        }
+    }
+    let (feed, format) = (&document.feed, document.format);
     let mut none = BTreeMap::new();
     let newest = feed
         .newest(feeds.store.as_ref(), &mut none, None)
@@ -126,11 +175,13 @@ async fn from_store(
             StatusCode::SERVICE_UNAVAILABLE
         })?;
     let text = feed.render(&feeds.public_url, format, &newest.entries);
-    Ok((text.into_bytes(), newest.last_sent))
+    let answer = Answer::new(text.into(), newest.last_sent);
+    *last = Some((Instant::now(), answer.clone()));
+    Ok(answer)
 }
 
 /// A file this process wrote for a feed it did not start with.
-async fn from_folder(path: &FsPath) -> Result<(Vec<u8>, Option<DateTime<Utc>>), StatusCode> {
+async fn from_folder(path: &FsPath) -> Result<Answer, StatusCode> {
     let bytes = tokio::fs::read(path)
         .await
         .map_err(|_| StatusCode::NOT_FOUND)?;
@@ -139,17 +190,16 @@ async fn from_folder(path: &FsPath) -> Result<(Vec<u8>, Option<DateTime<Utc>>), 
         .ok()
         .and_then(|m| m.modified().ok())
         .map(DateTime::<Utc>::from);
-    Ok((bytes, modified))
+    Ok(Answer::new(bytes.into(), modified))
 }
 
 /// 200 with the document, or 304 when the reader's copy is current.
-fn answer(
-    headers: &HeaderMap,
-    file: &str,
-    bytes: Vec<u8>,
-    modified: Option<DateTime<Utc>>,
-) -> Response {
-    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&bytes)[..12]));
+fn respond(headers: &HeaderMap, file: &str, answer: Answer) -> Response {
+    let Answer {
+        bytes,
+        etag,
+        modified,
+    } = answer;
     let last_modified = modified.map(httpdate);
     let mut resp = if not_modified(headers, &etag, last_modified.as_deref()) {
         Response::builder()

@@ -73,8 +73,14 @@ impl World {
         super::super::Feed::new(spec.unwrap(), Some(&self.config.organisation)).unwrap()
     }
 
-    /// The route, serving `feed` (and the publish folder for the rest).
+    /// The route, serving `feed` (and the publish folder for the rest),
+    /// each request from the store.
     fn router(&self, feed: &super::super::Feed) -> Router {
+        self.router_fresh(feed, Duration::ZERO)
+    }
+
+    /// The route, a rendering served again for `fresh`.
+    fn router_fresh(&self, feed: &super::super::Feed, fresh: Duration) -> Router {
         let served = Arc::new(Served::default());
         served.add(feed.def.clone()).unwrap();
         router(Feeds {
@@ -82,6 +88,7 @@ impl World {
             store: self.store.clone(),
             public_url: self.services.public_url.clone(),
             folder: self.services.publish_dir.join(super::super::FOLDER),
+            fresh,
         })
     }
 
@@ -242,4 +249,25 @@ async fn two_feeds_with_one_path_are_refused() {
              give each feed a path of its own"
             .into())
     );
+}
+
+/// Within its freshness a rendering is served again without reading the
+/// store: a send recorded since shows only once it has passed.
+#[tokio::test]
+async fn a_rendering_is_served_again_while_fresh() {
+    let w = world().await;
+    let feed = w.feed("courses");
+    let (cached, uncached) = (
+        w.router_fresh(&feed, Duration::from_secs(3600)),
+        w.router(&feed),
+    );
+    let delivery = w.lease("c1").await;
+    let before = get(&cached, "courses.json", &[]).await.2;
+    w.store
+        .record_sent(delivery.id, &Receipt::default(), at(5), "published")
+        .await
+        .unwrap();
+    assert_eq!(get(&cached, "courses.json", &[]).await.2, before);
+    let now = String::from_utf8(get(&uncached, "courses.json", &[]).await.2).unwrap();
+    assert!(now.contains("2026:c1"), "{now}");
 }
