@@ -45,7 +45,7 @@ use async_trait::async_trait;
 
 use super::registry::{Kind, KindHooks};
 use super::{options, Channel, Family, Findings, Publisher, Rendered, Services};
-use crate::config::{ChannelSpec, Organisation};
+use crate::config::{ChannelSpec, Config, Organisation};
 use crate::content::{markdown, Details, Item};
 use crate::render::Output;
 use crate::variant::Variant;
@@ -302,6 +302,21 @@ impl Channel for Feed {
     }
     fn outputs(&self) -> &'static [Output] {
         &[Output::Html]
+    }
+    /// Two feeds with one path would write and serve the same documents
+    /// (a daemon refuses to start with them, [`serve::Served::add`]).
+    fn check_setup(&self, config: &Config, findings: &mut Findings) {
+        let path = &self.def.options.path;
+        for other in config.channels.iter().filter(|c| {
+            c.kind == KIND.name
+                && c.name != self.def.name
+                && c.options.get("path").and_then(|p| p.as_str()) == Some(path)
+        }) {
+            findings.error(format!(
+                "`path = \"{path}\"` is also channels.{}'s: give each feed a path of its own",
+                other.name
+            ));
+        }
     }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         if !self.def.carries(&item.topics) {

@@ -11,8 +11,9 @@
 //!
 //! The feeds served are those the daemon started with (each feed's
 //! `Channel::start` adds itself, [`Served::add`]), as the list pages are
-//! its start's. A file no such feed names (a feed added by a reload since)
-//! is served from the publish folder, as this process wrote it.
+//! those mounted at start. A file no such feed names (a feed added by a
+//! reload since) is served from the publish folder, as this process wrote
+//! it.
 
 use std::collections::BTreeMap;
 use std::path::{Path as FsPath, PathBuf};
@@ -91,7 +92,11 @@ impl Served {
         for format in [Format::Rss, Format::Atom, Format::Json, Format::Ical] {
             if let Some(Document { feed: other, .. }) = by_file.get(&format.file_name(path)) {
                 if other.name != feed.name {
-                    return Err(format!("channels.{}.path `{path}` is also channels.{}'s: give each feed a path of its own", feed.name, other.name));
+                    let (name, other) = (&feed.name, &other.name);
+                    return Err(format!(
+                        "channels.{name}.path `{path}` is also channels.{other}'s: \
+                         give each feed a path of its own"
+                    ));
                 }
             }
         }
@@ -125,7 +130,7 @@ pub(crate) struct Feeds {
     pub fresh: Duration,
 }
 
-pub fn router(feeds: Feeds) -> Router {
+pub(super) fn router(feeds: Feeds) -> Router {
     Router::new()
         .route("/feeds/{file}", get(feed))
         .with_state(feeds)

@@ -271,3 +271,16 @@ async fn a_rendering_is_served_again_while_fresh() {
     let now = String::from_utf8(get(&uncached, "courses.json", &[]).await.2).unwrap();
     assert!(now.contains("2026:c1"), "{now}");
 }
+
+/// `crier check` says so before a start would be refused.
+#[tokio::test]
+async fn check_names_a_path_two_feeds_share() {
+    let w = world().await;
+    let mut findings = crate::channels::Findings::default();
+    w.feed("courses").check_setup(&w.config, &mut findings);
+    let messages: Vec<&str> = findings.0.iter().map(|(_, m)| m.as_str()).collect();
+    assert_eq!(
+        messages,
+        ["`path = \"courses\"` is also channels.again's: give each feed a path of its own"]
+    );
+}
