@@ -22,9 +22,10 @@
 //! shared store serves the same document whoever published (the store is
 //! already shared; a shared folder would be one more thing to set up,
 //! whose writes from several hosts race, and which an instance that did
-//! not publish cannot vouch for). Publishing ([`publish`]) still rewrites
-//! the files, for a website that serves them itself; the route never
-//! reads them for a feed the daemon started with.
+//! not publish cannot vouch for). Each feed mounts its own documents'
+//! paths ([`Channel::routes`]); publishing ([`publish`]) still rewrites the
+//! files, for a website that serves them itself, and the route never reads
+//! them for a feed the daemon started with.
 
 mod atom;
 mod entry;
@@ -36,6 +37,7 @@ mod rss;
 mod serve;
 mod xml;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono_tz::Tz;
@@ -47,6 +49,7 @@ use super::registry::{Kind, KindHooks};
 use super::{options, Channel, Family, Findings, Publisher, Rendered, Services};
 use crate::config::{ChannelSpec, Config, Organisation};
 use crate::content::{markdown, Details, Item};
+use crate::diagnostics::Report;
 use crate::render::Output;
 use crate::variant::Variant;
 
@@ -76,19 +79,39 @@ max_entries = 50 # the newest entries each file carries
     )
 }
 
-/// The kind serves every feed's documents at `/feeds/{file}`, one route
-/// whatever the number of feeds.
+/// The kind mounts `/feeds/{file}` once, whatever the number of feeds: the
+/// files in the publish folder no feed's own route names (each feed
+/// mounts its documents, `Channel::routes`).
 struct Hooks;
 
 impl KindHooks for Hooks {
     fn routes(&self, services: &Services) -> Option<axum::Router> {
-        Some(serve::router(serve::Feeds {
-            served: serve::Served::of(&services.publish_dir),
-            store: services.store.clone(),
-            public_url: services.public_url.clone(),
-            folder: services.publish_dir.join(FOLDER),
-            fresh: serve::FRESH,
-        }))
+        Some(serve::folder(services.publish_dir.join(FOLDER)))
+    }
+
+    /// Two feeds with one path would write and serve the same documents,
+    /// and mount two routes on one path: an error, so a daemon refuses
+    /// them before mounting anything.
+    fn check_channels(&self, config: &Config, report: &mut Report) {
+        let mut by_path = BTreeMap::new();
+        let feeds = config.channels.iter().filter(|c| c.kind == KIND.name);
+        for spec in feeds {
+            let Some(path) = spec.options.get("path").and_then(|p| p.as_str()) else {
+                continue;
+            };
+            if let Some(first) = by_path.get(path) {
+                report.error(
+                    spec.location.clone(),
+                    format!(
+                        "channels.{}: `path = \"{path}\"` is also channels.{first}'s: \
+                         give each feed a path of its own",
+                        spec.name
+                    ),
+                );
+            } else {
+                by_path.insert(path, &spec.name);
+            }
+        }
     }
 }
 
@@ -290,9 +313,8 @@ fn url_host(url: &str) -> Option<String> {
 
 #[async_trait]
 impl Channel for Feed {
-    /// Serves the feed at `/feeds/` from the store, and writes its files.
+    /// Writes the feed's files (served from the store by its routes).
     async fn start(&self, services: &Services) -> Result<(), String> {
-        serve::Served::of(&services.publish_dir).add(self.def.clone())?;
         self.rebuild(services).await.map_err(|e| {
             format!(
                 "cannot write the feeds under {}: {e}",
@@ -300,23 +322,17 @@ impl Channel for Feed {
             )
         })
     }
+    /// `/feeds/<file>` for each of the feed's formats, rendered from the
+    /// store: the same document on every instance sharing it.
+    fn routes(&self, services: &Services) -> Option<axum::Router> {
+        let source = serve::Source {
+            store: services.store.clone(),
+            public_url: services.public_url.clone(),
+        };
+        Some(serve::documents(&self.def, &source, serve::FRESH))
+    }
     fn outputs(&self) -> &'static [Output] {
         &[Output::Html]
-    }
-    /// Two feeds with one path would write and serve the same documents
-    /// (a daemon refuses to start with them, [`serve::Served::add`]).
-    fn check_setup(&self, config: &Config, findings: &mut Findings) {
-        let path = &self.def.options.path;
-        for other in config.channels.iter().filter(|c| {
-            c.kind == KIND.name
-                && c.name != self.def.name
-                && c.options.get("path").and_then(|p| p.as_str()) == Some(path)
-        }) {
-            findings.error(format!(
-                "`path = \"{path}\"` is also channels.{}'s: give each feed a path of its own",
-                other.name
-            ));
-        }
     }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
         if !self.def.carries(&item.topics) {

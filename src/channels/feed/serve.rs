@@ -1,23 +1,28 @@
-//! `/feeds/{file}`: every feed's documents, rendered on request from the
-//! store ([`Definition::render`], the publisher's own render path), with
-//! ETag (a hash of the bytes) and Last-Modified (the channel's newest
-//! `sent_at`) so readers poll cheaply. Instances sharing a store serve the
-//! same document, whoever published: no shared folder, and no file needed.
+//! `/feeds/`: each feed's documents, rendered on request from the store
+//! ([`Definition::render`], the publisher's own render path), with ETag (a
+//! hash of the bytes) and Last-Modified (the channel's newest `sent_at`)
+//! so readers poll cheaply. Instances sharing a store serve the same
+//! document, whoever published: no shared folder, and no file needed.
 //!
-//! Each document's last rendering is served again for [`FRESH`], and
-//! readers arriving while it is rendered wait for that one rendering: the
-//! route is public, and however many readers poll, a document costs the
-//! store at most one read a second per instance.
+//! Each feed channel mounts the exact paths of its documents
+//! ([`documents`], through its `Channel::routes`), each with its own
+//! definition and last rendering as the route's state: nothing is shared
+//! between feeds, and nothing outlives the router. The kind mounts
+//! `/feeds/{file}` once ([`folder`]): the files in the publish folder no
+//! mounted document names (a feed added by a reload since, served as this
+//! process wrote it). A static path wins over the capture, so a feed's
+//! document is always the store's. Two feeds with one path fail `check`
+//! (the kind's `check_channels`), so a daemon refuses them before mounting
+//! anything.
 //!
-//! The feeds served are those the daemon started with (each feed's
-//! `Channel::start` adds itself, [`Served::add`]), as the list pages are
-//! those mounted at start. A file no such feed names (a feed added by a
-//! reload since) is served from the publish folder, as this process wrote
-//! it.
+//! A document's last rendering is served again for [`FRESH`], and readers
+//! arriving while it is rendered wait for that one rendering: the route is
+//! public, and however many readers poll, a document costs the store at
+//! most one read a second per instance.
 
 use std::collections::BTreeMap;
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
@@ -28,26 +33,31 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
 
 use super::render::Definition;
-use super::{content_type, Format};
+use super::{content_type, Format, FOLDER};
 use crate::store::ChannelStore;
 
 /// How long a rendering is served again before the store is read anew.
 pub const FRESH: Duration = Duration::from_secs(1);
 
-/// The feeds one daemon serves, by file name (`news.rss.xml`).
-#[derive(Default)]
-pub(crate) struct Served {
-    by_file: RwLock<BTreeMap<String, Document>>,
+/// Where a feed's documents are rendered from: the store, and the public
+/// URL their self links name.
+#[derive(Clone)]
+pub(super) struct Source {
+    pub store: Arc<dyn ChannelStore>,
+    pub public_url: String,
 }
 
-/// One document served: its feed, its format and its last rendering.
-#[derive(Clone)]
+/// One document's route state: its feed, its format, where it is
+/// rendered from, and its last rendering, served again for `fresh`.
 struct Document {
     feed: Arc<Definition>,
     format: Format,
-    last: Arc<tokio::sync::Mutex<Option<(Instant, Answer)>>>,
+    source: Source,
+    fresh: Duration,
+    last: Mutex<Option<(Instant, Answer)>>,
 }
 
 /// What a request is answered with: the bytes, their ETag, and
@@ -70,74 +80,65 @@ impl Answer {
     }
 }
 
-impl Served {
-    /// The table of the daemon publishing under `publish_dir`: one per
-    /// daemon (one daemon per data folder), shared by the kind's route and
-    /// the feeds' start, which are given nothing else in common.
-    pub fn of(publish_dir: &FsPath) -> Arc<Served> {
-        static DAEMONS: LazyLock<Mutex<BTreeMap<PathBuf, Arc<Served>>>> =
-            LazyLock::new(Default::default);
-        let mut daemons = DAEMONS.lock().expect("feeds table lock");
-        daemons
-            .entry(publish_dir.to_path_buf())
-            .or_default()
-            .clone()
+/// `feed`'s routes: `/feeds/<file name>` for each of its formats, each
+/// with its own cache of its last rendering.
+pub(super) fn documents(feed: &Arc<Definition>, source: &Source, fresh: Duration) -> Router {
+    let mut router = Router::new();
+    for &format in &feed.options.formats {
+        let document = Arc::new(Document {
+            feed: feed.clone(),
+            format,
+            source: source.clone(),
+            fresh,
+            last: Mutex::default(),
+        });
+        let path = format!("/{FOLDER}/{}", format.file_name(&feed.options.path));
+        router = router.route(&path, get(document_route).with_state(document));
     }
+    router
+}
 
-    /// Serves every format of `feed`; refused when another channel's feed
-    /// has its path (the two would overwrite each other's documents).
-    pub fn add(&self, feed: Arc<Definition>) -> Result<(), String> {
-        let mut by_file = self.by_file.write().expect("feeds table lock");
-        let path = &feed.options.path;
-        for format in [Format::Rss, Format::Atom, Format::Json, Format::Ical] {
-            if let Some(Document { feed: other, .. }) = by_file.get(&format.file_name(path)) {
-                if other.name != feed.name {
-                    let (name, other) = (&feed.name, &other.name);
-                    return Err(format!(
-                        "channels.{name}.path `{path}` is also channels.{other}'s: \
-                         give each feed a path of its own"
-                    ));
-                }
-            }
-        }
-        by_file.retain(|_, d| d.feed.name != feed.name);
-        for &format in &feed.options.formats {
-            let document = Document {
-                feed: feed.clone(),
-                format,
-                last: Default::default(),
-            };
-            by_file.insert(format.file_name(path), document);
-        }
-        Ok(())
-    }
-
-    fn get(&self, file: &str) -> Option<Document> {
-        let by_file = self.by_file.read().expect("feeds table lock");
-        by_file.get(file).cloned()
+async fn document_route(State(document): State<Arc<Document>>, headers: HeaderMap) -> Response {
+    let file = document.format.file_name(&document.feed.options.path);
+    match from_store(&document).await {
+        Ok(answer) => respond(&headers, &file, answer),
+        Err(status) => status.into_response(),
     }
 }
 
-/// What the route needs: the feeds, the store they are rendered from,
-/// the public URL their self links name, the folder for the rest, and how
-/// long a rendering is served again ([`FRESH`]).
-#[derive(Clone)]
-pub(crate) struct Feeds {
-    pub served: Arc<Served>,
-    pub store: Arc<dyn ChannelStore>,
-    pub public_url: String,
-    pub folder: PathBuf,
-    pub fresh: Duration,
+/// The document as the store had it at most `fresh` ago. The lock is held
+/// while rendering, so readers arriving meanwhile wait for this rendering
+/// instead of each reading the store.
+async fn from_store(document: &Document) -> Result<Answer, StatusCode> {
+    let mut last = document.last.lock().await;
+    if let Some((at, answer)) = last.as_ref() {
+        if at.elapsed() < document.fresh {
+            return Ok(answer.clone());
+        }
+    }
+    let (feed, source) = (&document.feed, &document.source);
+    let newest = feed
+        .newest(source.store.as_ref(), &mut BTreeMap::new(), None)
+        .await
+        .map_err(|e| {
+            tracing::warn!(channel = %feed.name, error = %e, "cannot read the feed's sent deliveries");
+            StatusCode::SERVICE_UNAVAILABLE
+        })?;
+    let text = feed.render(&source.public_url, document.format, &newest.entries);
+    let answer = Answer::new(text.into(), newest.last_sent);
+    *last = Some((Instant::now(), answer.clone()));
+    Ok(answer)
 }
 
-pub(super) fn router(feeds: Feeds) -> Router {
+/// The kind's `/feeds/{file}`: files in `folder` no feed's route names.
+pub(super) fn folder(folder: PathBuf) -> Router {
     Router::new()
-        .route("/feeds/{file}", get(feed))
-        .with_state(feeds)
+        .route(&format!("/{FOLDER}/{{file}}"), get(folder_route))
+        .with_state(Arc::new(folder))
 }
 
-async fn feed(
-    State(feeds): State<Feeds>,
+async fn folder_route(
+    State(folder): State<Arc<PathBuf>>,
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -150,39 +151,10 @@ async fn feed(
     {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let answer = match feeds.served.get(&file) {
-        Some(document) => from_store(&feeds, &document).await,
-        None => from_folder(&feeds.folder.join(&file)).await,
-    };
-    match answer {
+    match from_folder(&folder.join(&file)).await {
         Ok(answer) => respond(&headers, &file, answer),
         Err(status) => status.into_response(),
     }
-}
-
-/// The document as the store had it at most `fresh` ago. The lock is held
-/// while rendering, so readers arriving meanwhile wait for this rendering
-/// instead of each reading the store.
-async fn from_store(feeds: &Feeds, document: &Document) -> Result<Answer, StatusCode> {
-    let mut last = document.last.lock().await;
-    if let Some((at, answer)) = last.as_ref() {
-        if at.elapsed() < feeds.fresh {
-            return Ok(answer.clone());
-        }
-    }
-    let (feed, format) = (&document.feed, document.format);
-    let mut none = BTreeMap::new();
-    let newest = feed
-        .newest(feeds.store.as_ref(), &mut none, None)
-        .await
-        .map_err(|e| {
-            tracing::warn!(channel = %feed.name, error = %e, "cannot read the feed's sent deliveries");
-            StatusCode::SERVICE_UNAVAILABLE
-        })?;
-    let text = feed.render(&feeds.public_url, format, &newest.entries);
-    let answer = Answer::new(text.into(), newest.last_sent);
-    *last = Some((Instant::now(), answer.clone()));
-    Ok(answer)
 }
 
 /// A file this process wrote for a feed it did not start with.

@@ -73,23 +73,20 @@ impl World {
         super::super::Feed::new(spec.unwrap(), Some(&self.config.organisation)).unwrap()
     }
 
-    /// The route, serving `feed` (and the publish folder for the rest),
-    /// each request from the store.
+    /// The routes as the daemon mounts them: the feed's documents and
+    /// the kind's folder, each request rendered from the store.
     fn router(&self, feed: &super::super::Feed) -> Router {
         self.router_fresh(feed, Duration::ZERO)
     }
 
-    /// The route, a rendering served again for `fresh`.
+    /// The routes, a rendering served again for `fresh`.
     fn router_fresh(&self, feed: &super::super::Feed, fresh: Duration) -> Router {
-        let served = Arc::new(Served::default());
-        served.add(feed.def.clone()).unwrap();
-        router(Feeds {
-            served,
+        let source = Source {
             store: self.store.clone(),
             public_url: self.services.public_url.clone(),
-            folder: self.services.publish_dir.join(super::super::FOLDER),
-            fresh,
-        })
+        };
+        let kind = folder(self.services.publish_dir.join(FOLDER));
+        kind.merge(documents(&feed.def, &source, fresh))
     }
 
     /// A course planned and leased; the delivery.
@@ -220,9 +217,9 @@ async fn the_route_serves_the_bytes_the_publisher_wrote() {
 async fn other_files_come_from_the_folder() {
     let w = world().await;
     let router = w.router(&w.feed("courses"));
-    let folder = w.services.publish_dir.join(super::super::FOLDER);
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join("later.json"), b"{}").unwrap();
+    let dir = w.services.publish_dir.join(FOLDER);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("later.json"), b"{}").unwrap();
     std::fs::write(w.dir.path().join("public/secret.json"), b"no").unwrap();
     assert_eq!(get(&router, "later.json", &[]).await.2, b"{}");
     for name in ["..%2Fsecret.json", ".later.json", "nothing.json"] {
@@ -234,21 +231,71 @@ async fn other_files_come_from_the_folder() {
     }
 }
 
-/// Two feeds with one path would overwrite each other's documents: the
-/// second to start is refused, by name; a feed starting again is not.
+/// A feed's own path wins over the kind's `{file}`: its document is the
+/// store's even with another file of that name in the folder (one a
+/// previous configuration's feed wrote, say).
 #[tokio::test]
-async fn two_feeds_with_one_path_are_refused() {
+async fn a_feeds_document_is_the_stores_whatever_the_folder_holds() {
     let w = world().await;
-    let served = Served::default();
-    let (first, second) = (w.feed("courses"), w.feed("again"));
-    served.add(first.def.clone()).unwrap();
-    served.add(first.def.clone()).unwrap();
-    assert_eq!(
-        served.add(second.def.clone()),
-        Err("channels.again.path `courses` is also channels.courses's: \
-             give each feed a path of its own"
-            .into())
+    let dir = w.services.publish_dir.join(FOLDER);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("courses.json"), b"{\"stale\": true}").unwrap();
+    let delivery = w.lease("c1").await;
+    w.store
+        .record_sent(delivery.id, &Receipt::default(), at(5), "published")
+        .await
+        .unwrap();
+    let router = w.router(&w.feed("courses"));
+    let (status, headers, body) = get(&router, "courses.json", &[]).await;
+    let body = String::from_utf8(body).unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("2026:c1") && !body.contains("stale"),
+        "{body}"
     );
+    assert_eq!(headers[header::LAST_MODIFIED], httpdate(at(5)).as_str());
+}
+
+/// A store that cannot be read is said so (503), not an empty feed a
+/// reader would take for the truth; the folder's files are not its stand-in.
+#[tokio::test]
+async fn an_unreadable_store_answers_503() {
+    let w = world().await;
+    let feed = w.feed("courses");
+    feed.start(&w.services).await.unwrap();
+    let router = w.router(&feed);
+    assert_eq!(get(&router, "courses.json", &[]).await.0, StatusCode::OK);
+    w.store.close().await;
+    assert_eq!(
+        get(&router, "courses.json", &[]).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+/// Each feed's routes carry their own state: two feeds mounted side by
+/// side each serve their own documents.
+#[tokio::test]
+async fn each_feed_serves_its_own_documents() {
+    let w = world().await;
+    let source = Source {
+        store: w.store.clone(),
+        public_url: w.services.public_url.clone(),
+    };
+    let spec = w.config.channels.iter().find(|c| c.name == "again");
+    let mut spec = spec.unwrap().clone();
+    spec.options.insert("path".into(), "again".into());
+    let again = super::super::Feed::new(&spec, Some(&w.config.organisation)).unwrap();
+    let router = w
+        .router(&w.feed("courses"))
+        .merge(documents(&again.def, &source, Duration::ZERO));
+    for (file, title) in [("courses.json", "Courses"), ("again.json", "Courses again")] {
+        let (status, _, body) = get(&router, file, &[]).await;
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (status, json["title"].as_str()),
+            (StatusCode::OK, Some(title))
+        );
+    }
 }
 
 /// Within its freshness a rendering is served again without reading the
@@ -272,15 +319,25 @@ async fn a_rendering_is_served_again_while_fresh() {
     assert!(now.contains("2026:c1"), "{now}");
 }
 
-/// `crier check` says so before a start would be refused.
+/// Two feeds with one path are an error of the configuration (`crier
+/// check`, and a start or a reload refused), naming both.
 #[tokio::test]
-async fn check_names_a_path_two_feeds_share() {
+async fn two_feeds_with_one_path_are_an_error() {
+    use crate::channels::registry::KindHooks;
     let w = world().await;
-    let mut findings = crate::channels::Findings::default();
-    w.feed("courses").check_setup(&w.config, &mut findings);
-    let messages: Vec<&str> = findings.0.iter().map(|(_, m)| m.as_str()).collect();
+    let mut report = Report::default();
+    super::super::Hooks.check_channels(&w.config, &mut report);
+    let messages: Vec<&str> = report
+        .diagnostics
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
     assert_eq!(
         messages,
-        ["`path = \"courses\"` is also channels.again's: give each feed a path of its own"]
+        [
+            "channels.courses: `path = \"courses\"` is also channels.again's: \
+          give each feed a path of its own"
+        ]
     );
+    assert_eq!(report.error_count(), 1);
 }
