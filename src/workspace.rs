@@ -56,6 +56,7 @@ impl Workspace {
         report: &mut Report,
     ) -> Option<Workspace> {
         let config = Config::load(config_path, report)?;
+        registry::check_channels(&config, report);
         let mut channels = Vec::new();
         let mut channel_sources = HashMap::new();
         for spec in &config.channels {

@@ -381,6 +381,26 @@ fn unusable_data_dir_gives_a_clear_error() {
     );
 }
 
+/// Two feeds with one path fail `check`, and the start is refused on that,
+/// naming both: before routes are mounted, where the two feeds' identical
+/// paths would be a panic.
+#[test]
+fn two_feeds_with_one_path_refuse_the_start_clearly() {
+    let twice = channels("https://partners.example.org/hook")
+        + "\n[channels.site-again]\nkind = \"feed\"\ntitle = \"Again\"\npath = \"news\"\n";
+    let ws = Workspace::new(&twice, "");
+    ws.write("campaigns/items.toml", "");
+    let out = ws.crier(&["serve"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("fails `crier check`")
+            && err.contains("channels.site-again: `path = \"news\"` is also channels.site's")
+            && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_stops_cleanly() {
     let ws = Workspace::new(&channels("https://partners.example.org/hook"), "");

@@ -113,8 +113,11 @@ pub trait Channel: Send + Sync {
     async fn start(&self, _services: &Services) -> Result<(), String> {
         Ok(())
     }
-    /// HTTP routes this channel serves from the daemon (e.g. subscription
-    /// pages under its own name), mounted as they are; `None` for most.
+    /// HTTP routes this channel serves from the daemon (subscription
+    /// pages under its own name, a feed's documents), mounted as they are
+    /// at start; `None` for most. Two channels' routes must not share a
+    /// path (axum panics on it): the kind refuses what would, at load
+    /// ([`registry::KindHooks::check_channels`]).
     fn routes(&self, _services: &Services) -> Option<axum::Router> {
         None
     }

@@ -10,6 +10,7 @@ use super::import::{ImportRefused, ImportRequest, Imported};
 use super::{Channel, Family, Services};
 use crate::config::{ChannelSpec, Config, Organisation};
 use crate::delivery::{Delivery, Progress};
+use crate::diagnostics::Report;
 use crate::store::{ChannelStore, StoreError};
 
 /// Builds a channel from its table; the organisation gives defaults
@@ -46,10 +47,17 @@ pub fn env_var(channel: &str, what: &str) -> String {
 #[async_trait]
 pub trait KindHooks: Sync {
     /// Routes the daemon serves for the kind as a whole (the feeds'
-    /// `/feeds/{file}`), mounted once.
+    /// `/feeds/{file}`, for the files no feed's own route names), mounted
+    /// once, before the channels' ([`Channel::routes`]).
     fn routes(&self, _services: &Services) -> Option<axum::Router> {
         None
     }
+
+    /// Errors in how the kind's channels fit together (two feeds with one
+    /// path), reported when the configuration is loaded: `crier check`
+    /// shows them, and a start or a reload is refused on them before
+    /// anything is mounted.
+    fn check_channels(&self, _config: &Config, _report: &mut Report) {}
 
     /// Lines the kind adds to `/metrics` (Prometheus text, with their own
     /// HELP and TYPE).
@@ -154,6 +162,13 @@ pub fn routes(services: &Services) -> Vec<axum::Router> {
         .iter()
         .filter_map(|k| k.hooks.routes(services))
         .collect()
+}
+
+/// Every kind's [`KindHooks::check_channels`].
+pub fn check_channels(config: &Config, report: &mut Report) {
+    for kind in KINDS {
+        kind.hooks.check_channels(config, report);
+    }
 }
 
 /// Every kind's `/metrics` lines, in registry order.

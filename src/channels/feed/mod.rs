@@ -1,8 +1,8 @@
-//! Website feeds: RSS 2.0, Atom 1.0, JSON Feed 1.1 and iCalendar, written
-//! under the daemon's publish folder. Each feed carries the items whose
-//! topics it lists (all items when it lists none).
+//! Website feeds: RSS 2.0, Atom 1.0, JSON Feed 1.1 and iCalendar, served
+//! at `/feeds/` and written under the daemon's publish folder. Each feed
+//! carries the items whose topics it lists (all items when it lists none).
 //!
-//! Files, under `<publish_dir>/feeds/` and served at `/feeds/`:
+//! Documents, served at `/feeds/` and written to `<publish_dir>/feeds/`:
 //!
 //! | format | file                 | content type                          |
 //! |--------|----------------------|---------------------------------------|
@@ -12,20 +12,33 @@
 //! | ical   | `<path>.ics`         | `text/calendar; charset=utf-8`        |
 //!
 //! Shaping puts everything an entry needs beyond the variant's subject
-//! (title), text (summary) and html (content) into `payload.entry`, so the
-//! publisher rebuilds a feed from stored variants alone (see [`entry`]).
-//! Publishing ([`publish`]) rewrites every file of the feed from the newest
-//! sent deliveries plus the one being published; a file carries at most
-//! `max_entries` entries.
+//! (title), text (summary) and html (content) into `payload.entry`, so a
+//! document is a function of the channel's newest sent deliveries alone
+//! (see [`entry`]), rendered by one path ([`render`]) whose documents carry
+//! at most `max_entries` entries.
+//!
+//! Where documents are served from: the database, not a folder. `/feeds/`
+//! ([`serve`]) renders each request from the store, so every instance on a
+//! shared store serves the same document whoever published (the store is
+//! already shared; a shared folder would be one more thing to set up,
+//! whose writes from several hosts race, and which an instance that did
+//! not publish cannot vouch for). Each feed mounts its own documents'
+//! paths ([`Channel::routes`]); publishing ([`publish`]) still rewrites the
+//! files, for a website that serves them itself, and the route never reads
+//! them for a feed the daemon started with.
 
 mod atom;
 mod entry;
 mod ical;
 mod json;
 mod publish;
+mod render;
 mod rss;
 mod serve;
 mod xml;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -34,8 +47,9 @@ use async_trait::async_trait;
 
 use super::registry::{Kind, KindHooks};
 use super::{options, Channel, Family, Findings, Publisher, Rendered, Services};
-use crate::config::{ChannelSpec, Organisation};
+use crate::config::{ChannelSpec, Config, Organisation};
 use crate::content::{markdown, Details, Item};
+use crate::diagnostics::Report;
 use crate::render::Output;
 use crate::variant::Variant;
 
@@ -52,8 +66,8 @@ pub const KIND: Kind = Kind {
 /// `crier init`'s table for a feed (see [`Kind::example`]).
 fn example(name: &str) -> String {
     format!(
-        r#"# Website feeds (RSS, Atom, JSON Feed; add "ical" for events), written
-# to the data folder and served at /feeds/{name}.rss.xml and so on.
+        r#"# Website feeds (RSS, Atom, JSON Feed; add "ical" for events), served at
+# /feeds/{name}.rss.xml and so on (and written to the data folder).
 [channels.{name}]
 kind = "feed"
 title = "News"
@@ -65,15 +79,44 @@ max_entries = 50 # the newest entries each file carries
     )
 }
 
-/// The kind serves every feed's files at `/feeds/{file}`, one route
-/// whatever the number of feeds.
+/// The kind mounts `/feeds/{file}` once, whatever the number of feeds: the
+/// files in the publish folder no feed's own route names (each feed
+/// mounts its documents, `Channel::routes`).
 struct Hooks;
 
 impl KindHooks for Hooks {
     fn routes(&self, services: &Services) -> Option<axum::Router> {
-        Some(serve::router(services.publish_dir.join(publish::FOLDER)))
+        Some(serve::folder(services.publish_dir.join(FOLDER)))
+    }
+
+    /// Two feeds with one path would write and serve the same documents,
+    /// and mount two routes on one path: an error, so a daemon refuses
+    /// them before mounting anything.
+    fn check_channels(&self, config: &Config, report: &mut Report) {
+        let mut by_path = BTreeMap::new();
+        let feeds = config.channels.iter().filter(|c| c.kind == KIND.name);
+        for spec in feeds {
+            let Some(path) = spec.options.get("path").and_then(|p| p.as_str()) else {
+                continue;
+            };
+            if let Some(first) = by_path.get(path) {
+                report.error(
+                    spec.location.clone(),
+                    format!(
+                        "channels.{}: `path = \"{path}\"` is also channels.{first}'s: \
+                         give each feed a path of its own",
+                        spec.name
+                    ),
+                );
+            } else {
+                by_path.insert(path, &spec.name);
+            }
+        }
     }
 }
+
+/// The folder under the publish folder the files are written to.
+pub const FOLDER: &str = "feeds";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -187,9 +230,8 @@ impl Site {
 }
 
 pub(crate) struct Feed {
-    name: String,
-    options: Options,
-    site: Site,
+    /// Shared with `/feeds/`, which renders the documents from it too.
+    def: Arc<render::Definition>,
     publish: publish::State,
 }
 
@@ -239,23 +281,21 @@ impl Feed {
             .clone()
             .or_else(|| organisation.map(|o| o.language.clone()))
             .unwrap_or_else(|| "en-GB".into());
+        let site = Site {
+            home_page,
+            author,
+            language,
+            host,
+            timezone: organisation.map_or(chrono_tz::Europe::London, |o| o.timezone),
+        };
         Ok(Feed {
-            name: spec.name.clone(),
-            options,
-            site: Site {
-                home_page,
-                author,
-                language,
-                host,
-                timezone: organisation.map_or(chrono_tz::Europe::London, |o| o.timezone),
-            },
+            def: Arc::new(render::Definition {
+                name: spec.name.clone(),
+                options,
+                site,
+            }),
             publish: publish::State::default(),
         })
-    }
-
-    /// Whether this feed carries an item with these topics.
-    fn carries(&self, topics: &[String]) -> bool {
-        self.options.topics.is_empty() || topics.iter().any(|t| self.options.topics.contains(t))
     }
 }
 
@@ -273,6 +313,7 @@ fn url_host(url: &str) -> Option<String> {
 
 #[async_trait]
 impl Channel for Feed {
+    /// Writes the feed's files (served from the store by its routes).
     async fn start(&self, services: &Services) -> Result<(), String> {
         self.rebuild(services).await.map_err(|e| {
             format!(
@@ -281,21 +322,30 @@ impl Channel for Feed {
             )
         })
     }
+    /// `/feeds/<file>` for each of the feed's formats, rendered from the
+    /// store: the same document on every instance sharing it.
+    fn routes(&self, services: &Services) -> Option<axum::Router> {
+        let source = serve::Source {
+            store: services.store.clone(),
+            public_url: services.public_url.clone(),
+        };
+        Some(serve::documents(&self.def, &source, serve::FRESH))
+    }
     fn outputs(&self) -> &'static [Output] {
         &[Output::Html]
     }
     fn shape(&self, item: &Item, rendered: Rendered, findings: &mut Findings) -> Variant {
-        if !self.carries(&item.topics) {
+        if !self.def.carries(&item.topics) {
             findings.warning(format!(
                 "the item has none of this feed's topics ({}), so it will not appear in it",
-                self.options.topics.join(", ")
+                self.def.options.topics.join(", ")
             ));
         }
         let summary = item
             .summary
             .clone()
             .unwrap_or_else(|| markdown::to_plain(&item.body));
-        let mut v = Variant::document(&item.id, &self.name, KIND.name, summary);
+        let mut v = Variant::document(&item.id, &self.def.name, KIND.name, summary);
         v.subject = Some(item.title.clone());
         // Feeds are HTML documents: sanitise what the template produced too.
         v.html = rendered.html.map(|h| ammonia::clean(&h));
@@ -311,7 +361,7 @@ impl Channel for Feed {
             _ => None,
         };
         let entry = EntryData {
-            id: self.site.entry_id(&item.id),
+            id: self.def.site.entry_id(&item.id),
             link: item.link.clone(),
             published: item.at,
             language: item.language.clone(),
@@ -320,10 +370,10 @@ impl Channel for Feed {
             event,
         };
         v.payload = Some(serde_json::json!({
-            "feed": self.options.title,
-            "description": self.options.description,
-            "path": self.options.path,
-            "formats": self.options.formats.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+            "feed": self.def.options.title,
+            "description": self.def.options.description,
+            "path": self.def.options.path,
+            "formats": self.def.options.formats.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
             "entry": entry,
         }));
         v

@@ -1,5 +1,9 @@
 //! Publishing: every file of a feed rewritten from what has been sent.
 //!
+//! The files are for a website that serves them itself (a single instance
+//! behind a static web server); the daemon's `/feeds/` renders the same
+//! bytes from the store ([`super::serve`]) and never needs them.
+//!
 //! A feed is a document, not a stream of posts: each publish rebuilds the
 //! whole feed from the channel's newest `sent` deliveries plus the one
 //! being published, so an item appears at its publish time and never
@@ -18,17 +22,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 
-use super::entry::{Entry, FeedMeta};
-use super::{atom, ical, json, rss, Feed, Format};
+use super::entry::Entry;
+use super::{ical, Feed, Format, FOLDER};
 use crate::channels::{Job, PublishError, Publisher, Reconciled, Services};
-use crate::delivery::{Delivery, Receipt};
+use crate::delivery::Receipt;
 use crate::variant::Variant;
-
-/// The folder under the publish folder that is served at /feeds/.
-pub const FOLDER: &str = "feeds";
 
 /// Per-feed publishing state, shared by concurrent sends.
 #[derive(Default)]
@@ -50,9 +50,9 @@ impl Publisher for Feed {
                 job.variant.item
             ))
         })?;
-        if !self.carries(&entry.data.topics) {
+        if !self.def.carries(&entry.data.topics) {
             tracing::info!(
-                channel = %self.name,
+                channel = %self.def.name,
                 item = %job.variant.item,
                 "not included: the item has none of the feed's topics"
             );
@@ -64,12 +64,16 @@ impl Publisher for Feed {
     }
 
     /// Publishing is idempotent (one entry per id), so a send whose entry
-    /// is not in the files can simply go again.
+    /// is not in this process's files can simply go again: on a shared
+    /// store the files read are the reconciling instance's, and the send
+    /// that went out elsewhere is repeated here, rewriting the same entry.
+    /// Either way it is then recorded `sent`, which is what `/feeds/`
+    /// serves.
     async fn reconcile(&self, job: &Job<'_>, services: &Services) -> Reconciled {
         let Some(entry) = Entry::from_variant(job.variant) else {
             return Reconciled::NotSent;
         };
-        if !self.carries(&entry.data.topics) {
+        if !self.def.carries(&entry.data.topics) {
             return Reconciled::Sent(Receipt::default());
         }
         let all_have_it = self.files(services).iter().all(|(format, path)| {
@@ -103,22 +107,20 @@ impl Feed {
     }
 
     fn receipt(&self, entry: &Entry, services: &Services) -> Receipt {
-        let file = self.options.formats[0].file_name(&self.options.path);
+        let format = self.def.options.formats[0];
         Receipt {
             remote_id: Some(entry.data.id.clone()),
-            remote_url: Some(format!(
-                "{}/{FOLDER}/{file}",
-                services.public_url.trim_end_matches('/')
-            )),
+            remote_url: Some(self.def.url(&services.public_url, format)),
         }
     }
 
     pub(super) fn files(&self, services: &Services) -> Vec<(Format, PathBuf)> {
         let dir = services.publish_dir.join(FOLDER);
-        self.options
+        let options = &self.def.options;
+        options
             .formats
             .iter()
-            .map(|&f| (f, dir.join(f.file_name(&self.options.path))))
+            .map(|&f| (f, dir.join(f.file_name(&options.path))))
             .collect()
     }
 
@@ -130,8 +132,24 @@ impl Feed {
         current: Option<(i64, &Variant)>,
     ) -> Result<(), PublishError> {
         let mut recent = self.publish.recent.lock().await;
-        let entries = self.newest(services, &mut recent, current).await?;
-        let documents = self.render_all(services, &entries);
+        let entries = self
+            .def
+            .newest(services.store.as_ref(), &mut recent, current)
+            .await
+            .map_err(|e| {
+                PublishError::retry(format!("cannot read the sent deliveries: {e}"), None)
+            })?
+            .entries;
+        let documents: Vec<(PathBuf, String)> = self
+            .files(services)
+            .into_iter()
+            .map(|(format, path)| {
+                (
+                    path,
+                    self.def.render(&services.public_url, format, &entries),
+                )
+            })
+            .collect();
         tokio::task::spawn_blocking(move || {
             for (path, text) in documents {
                 write_atomic(&path, text.as_bytes())?;
@@ -151,123 +169,6 @@ impl Feed {
             recent.insert(id, variant.clone());
         }
         Ok(())
-    }
-
-    /// The entries the files carry, newest first: the entries of the
-    /// channel's newest `max_entries` sends, read again twice as far back
-    /// while they make fewer entries than a file carries (repeat sends,
-    /// items of other topics, or a calendar's events being few) and the
-    /// channel has older sends. A feed of one item per send reads each row
-    /// once; at worst, every send, as before there was a bound.
-    async fn newest(
-        &self,
-        services: &Services,
-        recent: &mut BTreeMap<i64, Variant>,
-        current: Option<(i64, &Variant)>,
-    ) -> Result<Vec<Entry>, PublishError> {
-        let mut limit = self.options.max_entries;
-        loop {
-            let sent = services
-                .store
-                .sent_latest(&self.name, limit)
-                .await
-                .map_err(|e| {
-                    PublishError::retry(format!("cannot read the sent deliveries: {e}"), None)
-                })?;
-            // Once stored as sent, the store is the record.
-            for d in &sent {
-                recent.remove(&d.id);
-            }
-            let entries = self.entries(&sent, recent, current);
-            if sent.len() < limit || self.enough(&entries) {
-                return Ok(self.bounded(entries));
-            }
-            limit = limit.saturating_mul(2);
-        }
-    }
-
-    /// Whether every file has its `max_entries`: entries, and events for
-    /// a calendar (which lists events only).
-    fn enough(&self, entries: &[Entry]) -> bool {
-        let max = self.options.max_entries;
-        let events = || entries.iter().filter(|e| e.data.event.is_some()).count();
-        entries.len() >= max && (!self.options.formats.contains(&Format::Ical) || events() >= max)
-    }
-
-    /// The newest `max_entries` entries, plus, for a calendar, the events
-    /// among the rest up to its `max_entries` newest events: the other
-    /// formats take the first `max_entries` ([`Feed::render_all`]).
-    fn bounded(&self, entries: Vec<Entry>) -> Vec<Entry> {
-        let max = self.options.max_entries;
-        let calendar = self.options.formats.contains(&Format::Ical);
-        let mut events = 0;
-        entries
-            .into_iter()
-            .enumerate()
-            .filter(|(i, e)| {
-                let event = calendar && e.data.event.is_some() && events < max;
-                events += usize::from(event);
-                *i < max || event
-            })
-            .map(|(_, e)| e)
-            .collect()
-    }
-
-    /// One entry per id, newest first. For an id sent more than once (an
-    /// event's reminders, a repeated send), the latest send wins, and the
-    /// one being published beats them all.
-    fn entries(
-        &self,
-        sent: &[Delivery],
-        recent: &BTreeMap<i64, Variant>,
-        current: Option<(i64, &Variant)>,
-    ) -> Vec<Entry> {
-        let mut sent: Vec<&Delivery> = sent.iter().collect();
-        sent.sort_by_key(|d| (d.sent_at.unwrap_or(DateTime::<Utc>::MIN_UTC), d.id));
-        let stored = sent.iter().filter_map(|d| Entry::from_variant(&d.variant));
-        let unrecorded = recent.values().filter_map(Entry::from_variant);
-        let now = current.and_then(|(_, v)| Entry::from_variant(v));
-        let mut by_id: BTreeMap<String, Entry> = BTreeMap::new();
-        for e in stored.chain(unrecorded).chain(now) {
-            by_id.insert(e.data.id.clone(), e);
-        }
-        let mut out: Vec<Entry> = by_id
-            .into_values()
-            .filter(|e| self.carries(&e.data.topics))
-            .collect();
-        out.sort_by(|a, b| (b.data.published, &a.data.id).cmp(&(a.data.published, &b.data.id)));
-        out
-    }
-
-    /// Every file from `entries` ([`Feed::bounded`]): the first
-    /// `max_entries`, and a calendar the events among them all.
-    fn render_all(&self, services: &Services, entries: &[Entry]) -> Vec<(PathBuf, String)> {
-        let newest = &entries[..entries.len().min(self.options.max_entries)];
-        self.files(services)
-            .into_iter()
-            .map(|(format, path)| {
-                let meta = FeedMeta {
-                    id: self.site.feed_id(&self.options.path),
-                    title: self.options.title.clone(),
-                    description: self.options.description.clone(),
-                    home_page: self.site.home_page.clone(),
-                    author: self.site.author.clone(),
-                    language: self.site.language.clone(),
-                    self_url: format!(
-                        "{}/{FOLDER}/{}",
-                        services.public_url.trim_end_matches('/'),
-                        format.file_name(&self.options.path)
-                    ),
-                };
-                let text = match format {
-                    Format::Rss => rss::render(&meta, newest),
-                    Format::Atom => atom::render(&meta, newest),
-                    Format::Json => json::render(&meta, newest),
-                    Format::Ical => ical::render(&meta, entries, self.site.timezone),
-                };
-                (path, text)
-            })
-            .collect()
     }
 }
 

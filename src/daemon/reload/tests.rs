@@ -257,3 +257,25 @@ async fn a_replaced_image_renders_the_items_that_show_it() {
     std::fs::write(&image, bytes).unwrap();
     assert_eq!(reload_renders(&reloader).await, expected);
 }
+
+/// A reload giving a second feed the path of another fails the check
+/// (`KindHooks::check_channels`, as `crier check` reports it) and is refused:
+/// the running workspace stays.
+#[tokio::test]
+async fn a_reload_giving_two_feeds_one_path_is_refused() {
+    let (_dir, config) = example();
+    let (reloader, _store) = running(&config).await;
+    let before = reloader.workspace.read().unwrap().clone();
+    edit(&config, "path = \"training\"", "path = \"news\"");
+    let refused = load_checked(&config).err().expect("the check fails");
+    assert!(
+        refused
+            .iter()
+            .any(|e| e
+                .contains("channels.website: `path = \"news\"` is also channels.training-feed's")),
+        "{refused:?}"
+    );
+    reloader.reload("test").await;
+    let after = reloader.workspace.read().unwrap().clone();
+    assert!(Arc::ptr_eq(&before, &after), "the reload was adopted");
+}

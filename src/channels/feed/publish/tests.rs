@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
+use chrono::Utc;
+
 use super::*;
 use crate::config::Config;
-use crate::delivery::Planned;
 use crate::delivery::State as DeliveryState;
+use crate::delivery::{Delivery, Planned};
 use crate::diagnostics::{Report, SourceFile};
 use crate::store::contract::{at, LEASE};
 use crate::store::sqlite::SqliteStore;
@@ -351,4 +353,51 @@ fn atomic_write_replaces_and_leaves_no_temp_files() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, vec!["news.json"]);
+}
+
+/// On a shared store another instance reconciles a send it did not make:
+/// its own files lack the entry, so it publishes again, and the repeat
+/// gives the very files the first publish wrote (publishing is idempotent).
+#[tokio::test]
+async fn another_instance_reconciles_by_publishing_the_same_document() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (config, a, store) = setup_with(dir_a.path(), CONFIG).await;
+    let b = Services {
+        publish_dir: dir_b.path().to_path_buf(),
+        ..a.clone()
+    };
+    let feed = || Feed::new(&config.channels[0], Some(&config.organisation)).unwrap();
+    let (on_a, on_b) = (feed(), feed());
+    on_b.rebuild(&b).await.unwrap();
+    let planned = Planned {
+        item: "c1".into(),
+        channel: "courses".into(),
+        occasion: "at".into(),
+        due_at: at(0),
+        variant: item("c1", 0, true, true),
+        fingerprint: "c1".into(),
+        requires_approval: false,
+    };
+    store.sync_plan(&[planned], at(0)).await.unwrap();
+    let delivery = store.lease_due(at(0), 1, LEASE).await.unwrap().remove(0);
+    let job = Job {
+        delivery: &delivery,
+        variant: &delivery.variant,
+    };
+    // a published, then died before recording it.
+    on_a.publish(&job, &a).await.unwrap();
+    assert_eq!(on_b.reconcile(&job, &b).await, Reconciled::NotSent);
+    let receipt = on_b.publish(&job, &b).await.unwrap();
+    store
+        .record_sent(delivery.id, &receipt, at(0), "published")
+        .await
+        .unwrap();
+    on_b.rebuild(&b).await.unwrap();
+    for ((_, file_a), (_, file_b)) in on_a.files(&a).into_iter().zip(on_b.files(&b)) {
+        let (bytes_a, bytes_b) = (
+            std::fs::read(&file_a).unwrap(),
+            std::fs::read(file_b).unwrap(),
+        );
+        assert_eq!(bytes_a, bytes_b, "{}", file_a.display());
+    }
 }
