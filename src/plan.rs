@@ -5,6 +5,7 @@
 //! what is sent is exactly what `check` and `preview` showed.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -42,7 +43,7 @@ pub fn from_variants(ws: &Workspace, variants: &Variants) -> Vec<Planned> {
             channel: name.to_string(),
             occasion: o.name,
             due_at: o.due_at,
-            variant: render.variant.clone(),
+            variant: Arc::clone(&render.variant),
             requires_approval,
         });
     }

@@ -22,7 +22,8 @@ pub type Source = [u8; 16];
 /// One rendered variant and what rendering it found.
 #[derive(Debug)]
 pub struct Render {
-    pub variant: Variant,
+    /// Shared with every delivery planned from it.
+    pub variant: Arc<Variant>,
     /// SHA-256 after the variant's canonical JSON: the plan's fingerprints
     /// continue from here, so the JSON is made once per variant, not once
     /// per delivery and check. Made when first needed (`crier check`
@@ -35,7 +36,7 @@ pub struct Render {
 impl Render {
     pub fn new(variant: Variant, findings: Vec<Diagnostic>) -> Render {
         Render {
-            variant,
+            variant: Arc::new(variant),
             json: OnceLock::new(),
             findings,
         }
@@ -56,7 +57,7 @@ impl Render {
     /// only checked content is planned and recorded.
     fn stored(variant: Variant, json: &str) -> Render {
         Render {
-            variant,
+            variant: Arc::new(variant),
             json: OnceLock::from(Sha256::new_with_prefix(json)),
             findings: Vec::new(),
         }
@@ -119,7 +120,7 @@ impl Variants {
 
     /// The variant of `item` for the channel named `channel`, if it rendered.
     pub fn get(&self, item: &str, channel: &str) -> Option<&Variant> {
-        self.render(item, channel).map(|r| &r.variant)
+        self.render(item, channel).map(|r| r.variant.as_ref())
     }
 
     pub fn render(&self, item: &str, channel: &str) -> Option<&Arc<Render>> {

@@ -192,7 +192,11 @@ async fn a_start_on_unchanged_content_renders_nothing() {
     let full_plan = crate::plan::from_variants(&full, &full.rendered);
 
     let stored = stored_variants(store.as_ref()).await.unwrap();
-    let started = Checked::load(&config, &stored).expect("checks");
+    let reuse = crate::workspace::Reuse {
+        variants: Arc::new(stored),
+        files: Default::default(),
+    };
+    let started = Checked::load(&config, &reuse).expect("checks");
     assert_eq!(started.workspace.renders.load(Ordering::Relaxed), 0);
     assert_eq!(started.variants.len(), full.rendered.len());
     let plan = crate::plan::from_variants(&started.workspace, &started.variants);

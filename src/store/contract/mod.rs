@@ -155,7 +155,7 @@ pub fn planned(item: &str, channel: &str, occasion: &str, due: i64, text: &str) 
         channel: channel.into(),
         occasion: occasion.into(),
         due_at: at(due),
-        variant: Variant::document(item, channel, "test", text.into()),
+        variant: Variant::document(item, channel, "test", text.into()).into(),
         fingerprint: format!("{text}@{due}"),
         requires_approval: false,
     }

@@ -315,7 +315,7 @@ pub async fn render_records_read_back_through_their_delivery(store: &dyn Store) 
     let pair = |i: &str, s: &str| (i.to_string(), s.to_string());
     let all = store.stored_renders(None, 100).await.unwrap();
     assert_eq!(sources(&all), [pair("a", "s1"), pair("b", "s2")]);
-    assert_eq!(all[0].variant, plan[0].variant);
+    assert_eq!(all[0].variant, *plan[0].variant);
     assert_eq!(all[0].json, plan[0].variant.canonical_json());
 
     let first = store.stored_renders(None, 1).await.unwrap();

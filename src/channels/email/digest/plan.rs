@@ -79,7 +79,7 @@ fn planned(email: &Email, topic: &str, period: &Period, tz: Tz) -> Planned {
         channel: email.name.clone(),
         occasion: period.cadence.as_str().into(),
         due_at: period.end,
-        variant,
+        variant: variant.into(),
         fingerprint: String::new(),
         requires_approval: false,
     }
