@@ -361,11 +361,14 @@ impl Checked {
         })
     }
 
-    /// The workspace to run on, keeping its variants for the next check
-    /// to reuse (`Workspace::check_reusing`).
+    /// The workspace to run on, keeping what the next check reuses
+    /// (`Workspace::check_reusing`): each pair's source and fingerprint
+    /// state, not its variant. Called once the plan is synced, so the store
+    /// holds every variant; one needed again is rendered again
+    /// (`plan::sync`).
     pub fn into_workspace(self) -> Workspace {
         let mut ws = self.workspace;
-        ws.rendered = self.variants;
+        ws.rendered = Arc::new(self.variants.without_variants());
         ws
     }
 }

@@ -261,3 +261,45 @@ async fn a_replaced_image_renders_the_items_that_show_it() {
     std::fs::write(&image, bytes).unwrap();
     assert_eq!(reload_renders(&reloader).await, expected);
 }
+
+/// A running daemon keeps no variants (the store holds them): a plan
+/// entry made without one whose delivery must be written after all — here
+/// every one, into a store that has none of them — is rendered again, and
+/// the store ends as a plan with every variant would leave it.
+#[tokio::test]
+async fn entries_the_store_lacks_are_rendered_again() {
+    let (_dir, config) = example();
+    let (reloader, full) = running(&config).await;
+    let running = reloader.workspace.read().unwrap().clone();
+    assert!(running.rendered.len() > 10);
+    assert_eq!(running.rendered.get_any_variant(), None, "variants let go");
+
+    let empty = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let bare = Checked {
+        workspace: Workspace::load(&config, &mut Report::default()).unwrap(),
+        variants: running.rendered.clone(),
+    };
+    let summary = sync(&bare, empty.as_ref(), crate::store::contract::at(0))
+        .await
+        .unwrap();
+    let want = full.list(&QueueFilter::default()).await.unwrap();
+    assert_eq!((summary.added, summary.unrendered.len()), (want.len(), 0));
+    let got = empty.list(&QueueFilter::default()).await.unwrap();
+    let key = |d: &crate::delivery::Delivery| {
+        let v = d.variant.canonical_json();
+        (
+            d.item.clone(),
+            d.channel.clone(),
+            d.occasion.clone(),
+            d.fingerprint.clone(),
+            v,
+        )
+    };
+    let (mut want, mut got): (Vec<_>, Vec<_>) = (
+        want.iter().map(key).collect(),
+        got.iter().map(key).collect(),
+    );
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+}

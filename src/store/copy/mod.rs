@@ -39,6 +39,7 @@ pub struct Copied {
 enum Value {
     Int(Option<i64>),
     Text(Option<String>),
+    Bytes(Option<Vec<u8>>),
     Flag(bool),
 }
 
@@ -46,11 +47,15 @@ impl Value {
     /// Feeds the value to the checksum, unambiguously (typed, length-prefixed).
     fn hash(&self, h: &mut Sha256) {
         match self {
-            Value::Int(None) | Value::Text(None) => h.update(b"n"),
+            Value::Int(None) | Value::Text(None) | Value::Bytes(None) => h.update(b"n"),
             Value::Int(Some(n)) => h.update(format!("i{n};")),
             Value::Text(Some(t)) => {
                 h.update(format!("t{}:", t.len()));
                 h.update(t.as_bytes());
+            }
+            Value::Bytes(Some(b)) => {
+                h.update(format!("x{}:", b.len()));
+                h.update(b);
             }
             Value::Flag(b) => h.update(if *b { "b1" } else { "b0" }),
         }
@@ -62,6 +67,7 @@ fn sqlite_value(row: &SqliteRow, i: usize, kind: Kind) -> Result<Value, StoreErr
     Ok(match kind {
         Kind::Int => Value::Int(row.try_get(i).map_err(err)?),
         Kind::Text => Value::Text(row.try_get(i).map_err(err)?),
+        Kind::Bytes => Value::Bytes(row.try_get(i).map_err(err)?),
         Kind::Flag => Value::Flag(row.try_get(i).map_err(err)?),
     })
 }
@@ -71,6 +77,7 @@ fn pg_value(row: &PgRow, i: usize, kind: Kind) -> Result<Value, StoreError> {
     Ok(match kind {
         Kind::Int => Value::Int(row.try_get(i).map_err(err)?),
         Kind::Text => Value::Text(row.try_get(i).map_err(err)?),
+        Kind::Bytes => Value::Bytes(row.try_get(i).map_err(err)?),
         Kind::Flag => Value::Flag(row.try_get(i).map_err(err)?),
     })
 }
@@ -175,6 +182,7 @@ async fn insert(
             match v {
                 Value::Int(n) => b.push_bind(*n),
                 Value::Text(t) => b.push_bind(t.clone()),
+                Value::Bytes(x) => b.push_bind(x.clone()),
                 Value::Flag(f) => b.push_bind(*f),
             };
         }

@@ -118,7 +118,7 @@ async fn publish_all(extra_options: &str, variants: Vec<Variant>) -> Vec<(Format
             occasion: "at".into(),
             due_at: at(i),
             fingerprint: variant.item.clone(),
-            variant: variant.into(),
+            variant: Some(variant.into()),
             requires_approval: false,
         })
         .collect();
@@ -203,7 +203,7 @@ async fn unrecorded_entries_the_files_dropped_are_forgotten() {
             channel: "courses".into(),
             occasion: "at".into(),
             due_at: at(i),
-            variant: item(&format!("c{i}"), i, true, true).into(),
+            variant: Some(item(&format!("c{i}"), i, true, true).into()),
             fingerprint: format!("c{i}"),
             requires_approval: false,
         })
