@@ -345,7 +345,9 @@ fn older_deliveries(
             rows.into_iter().map(move |p| {
                 let mut row = p.clone();
                 row.item = id.clone();
-                row.variant.item = id.clone();
+                if let Some(variant) = &mut row.variant {
+                    std::sync::Arc::make_mut(variant).item = id.clone();
+                }
                 row.due_at = base + (p.due_at - first);
                 row
             })

@@ -57,7 +57,7 @@ fn row(args: &Args, i: usize, due_at: DateTime<Utc>) -> Planned {
         channel: args.channel.clone(),
         occasion: "at".into(),
         due_at,
-        variant,
+        variant: Some(variant.into()),
         requires_approval: false,
     }
 }

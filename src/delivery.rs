@@ -178,8 +178,13 @@ pub struct Planned {
     /// schedule): with item and channel, the delivery's identity.
     pub occasion: String,
     pub due_at: DateTime<Utc>,
-    /// The rendered variant: exactly what will be sent.
-    pub variant: Variant,
+    /// The rendered variant: exactly what will be sent. Shared with the
+    /// check that rendered it and with the item's other occasions, never
+    /// copied (a plan can hold a million).
+    /// `None` when the store already holds it (`variants::Render`): the
+    /// store then writes the entry only if it matches what is stored, and
+    /// reports it otherwise (`SyncSummary::unrendered`).
+    pub variant: Option<std::sync::Arc<Variant>>,
     /// Hash of `variant` and `due_at`: a change means the content was edited.
     pub fingerprint: String,
     pub requires_approval: bool,

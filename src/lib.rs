@@ -16,6 +16,7 @@ pub mod diagnostics;
 pub mod dispatch;
 pub mod lint;
 pub mod metrics;
+pub mod parallel;
 pub mod plan;
 pub mod render;
 pub mod secret;

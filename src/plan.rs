@@ -5,6 +5,7 @@
 //! what is sent is exactly what `check` and `preview` showed.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -12,7 +13,7 @@ use crate::content::Item;
 use crate::delivery::Planned;
 use crate::diagnostics::Report;
 use crate::store::{Store, StoreError, SyncSummary};
-use crate::variants::fingerprint;
+use crate::variants::{fingerprint, Render};
 use crate::workspace::{Checked, Variants, Workspace};
 
 /// The occasion name of an item's main publish time.
@@ -27,7 +28,7 @@ pub fn plan(ws: &Workspace, report: &mut Report) -> Vec<Planned> {
 
 /// Every delivery the content asks for, with the variants `check` rendered.
 pub fn from_variants(ws: &Workspace, variants: &Variants) -> Vec<Planned> {
-    let rendered = |item: &Item, channel: &str| variants.get(&item.id, channel).is_some();
+    let rendered = |item: &Item, channel: &str| variants.has(&item.id, channel);
     let mut out = Vec::new();
     for o in occasions(ws, rendered) {
         let (item, name) = (o.item, o.channel);
@@ -52,15 +53,40 @@ pub fn from_variants(ws: &Workspace, variants: &Variants) -> Vec<Planned> {
 
 /// Plans deliveries from a checked workspace and makes the store match;
 /// then records what the freshly rendered variants came from, so the next
-/// start need not render them.
+/// start need not render them. A pair planned without its variant (the
+/// store holds it) whose delivery must be written after all — moved to
+/// another posting slot, or missing — is rendered and synced again.
 pub async fn sync(
     checked: &Checked,
     store: &dyn Store,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<SyncSummary, StoreError> {
-    let planned = from_variants(&checked.workspace, &checked.variants);
-    let summary = store.sync_plan(&planned, now).await?;
-    if checked.variants.rendered() > 0 {
+    let ws = &checked.workspace;
+    let mut planned = from_variants(ws, &checked.variants);
+    let mut summary = store.sync_plan(&planned, now).await?;
+    let mut records = Vec::new();
+    if !summary.unrendered.is_empty() {
+        let again = render_again(ws, &mut planned, &summary.unrendered);
+        let second = store.sync_plan(&planned, now).await?;
+        if let Some(&left) = second.unrendered.first() {
+            let p = &planned[left];
+            return Err(StoreError::Other(format!(
+                "sync: item {:?} on {:?} could not be rendered again",
+                p.item, p.channel
+            )));
+        }
+        summary = SyncSummary {
+            added: summary.added + second.added,
+            updated: summary.updated + second.updated,
+            cancelled: summary.cancelled + second.cancelled,
+            unchanged: planned.len()
+                - (summary.added + second.added)
+                - (summary.updated + second.updated),
+            unrendered: Vec::new(),
+        };
+        records = again;
+    }
+    if checked.variants.rendered() > 0 || !records.is_empty() {
         let main: HashMap<(&str, &str), &str> = planned
             .iter()
             .filter(|p| p.occasion == MAIN)
@@ -71,14 +97,55 @@ pub async fn sync(
                 )
             })
             .collect();
-        let records = checked
-            .variants
-            .records(|item, channel| main.get(&(item, channel)).map(|f| f.to_string()));
+        let fingerprint =
+            |item: &str, channel: &str| main.get(&(item, channel)).map(|f| f.to_string());
+        let mut all = checked.variants.records(fingerprint);
+        all.extend(records.iter().filter_map(|(item, channel, render)| {
+            checked
+                .variants
+                .record(item, channel, render, fingerprint(item, channel)?)
+        }));
         drop(main);
         drop(planned);
-        store.record_renders(&records).await?;
+        store.record_renders(&all).await?;
     }
     Ok(summary)
+}
+
+/// Renders the pairs of the `unrendered` plan entries again and puts their
+/// variants (and fingerprints, from the same render) into every entry of
+/// those pairs; gives the renders, to record.
+fn render_again(
+    ws: &Workspace,
+    planned: &mut [Planned],
+    unrendered: &[usize],
+) -> Vec<(String, String, Arc<Render>)> {
+    let pairs: BTreeSet<(String, String)> = (unrendered.iter())
+        .map(|&i| (planned[i].item.clone(), planned[i].channel.clone()))
+        .collect();
+    let mut renders: HashMap<(String, String), Arc<Render>> = HashMap::new();
+    for (item_id, channel) in pairs {
+        let (Some(item), Some(configured)) = (ws.item(&item_id), ws.channel(&channel)) else {
+            continue;
+        };
+        let mut report = crate::diagnostics::Report::default();
+        if let Some(variant) = ws.render(item, configured, &mut report) {
+            let render = Render::new(variant, report.diagnostics).for_plan();
+            renders.insert((item_id, channel), Arc::new(render));
+        }
+    }
+    for p in planned.iter_mut().filter(|p| p.variant.is_none()) {
+        let Some(render) = renders.get(&(p.item.clone(), p.channel.clone())) else {
+            continue;
+        };
+        let version = ws.item(&p.item).map_or("", |i| i.origin.version.as_str());
+        p.fingerprint = render.fingerprint(version, p.due_at, p.requires_approval);
+        p.variant = render.variant.clone();
+    }
+    renders
+        .into_iter()
+        .map(|((item, channel), render)| (item, channel, render))
+        .collect()
 }
 
 /// One (item, channel, occasion) and when it is due.
@@ -142,15 +209,19 @@ fn own_deliveries(ws: &Workspace, planned: &[Planned]) -> Vec<Planned> {
     let tz = ws.config.organisation.timezone;
     let mut out = Vec::new();
     for channel in &ws.channels {
-        let items: Vec<&Planned> = planned
+        let items: Vec<(&Item, &Planned)> = planned
             .iter()
             .filter(|p| p.channel == channel.name() && p.occasion == MAIN)
+            .filter_map(|p| Some((ws.item(&p.item)?, p)))
             .collect();
         if items.is_empty() {
             continue;
         }
         for mut p in channel.plan_own(&items, tz) {
-            p.fingerprint = fingerprint(&p.variant, "", p.due_at, p.requires_approval);
+            let Some(variant) = &p.variant else {
+                continue; // a channel's own deliveries are made whole
+            };
+            p.fingerprint = fingerprint(variant, "", p.due_at, p.requires_approval);
             out.push(p);
         }
     }

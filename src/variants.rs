@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+use sha2_state::Digest as _;
 
 use crate::diagnostics::Diagnostic;
 use crate::store::{RenderRecord, StoredRender};
@@ -19,15 +20,23 @@ use crate::variant::Variant;
 /// Fingerprint of what one (item, channel) variant is rendered from.
 pub type Source = [u8; 16];
 
+/// SHA-256 after a variant's canonical JSON, the same algorithm as `sha2`
+/// 0.10's, in the release that can save its state (`SerializableState`).
+type JsonState = sha2_state::Sha256;
+
 /// One rendered variant and what rendering it found.
 #[derive(Debug)]
 pub struct Render {
-    pub variant: Variant,
+    /// Shared with every delivery planned from it. `None` once the store
+    /// holds it (read back at start, or let go after the plan was synced):
+    /// planning needs only [`Render::fingerprint`], and a delivery that
+    /// must be written again has its pair rendered again (`plan::sync`).
+    pub variant: Option<Arc<Variant>>,
     /// SHA-256 after the variant's canonical JSON: the plan's fingerprints
     /// continue from here, so the JSON is made once per variant, not once
     /// per delivery and check. Made when first needed (`crier check`
     /// plans nothing), or up front by [`Render::for_plan`].
-    json: OnceLock<Sha256>,
+    json: OnceLock<JsonState>,
     /// Shape findings and variant lint, reported again whenever it is reused.
     pub findings: Vec<Diagnostic>,
 }
@@ -35,7 +44,7 @@ pub struct Render {
 impl Render {
     pub fn new(variant: Variant, findings: Vec<Diagnostic>) -> Render {
         Render {
-            variant,
+            variant: Some(Arc::new(variant)),
             json: OnceLock::new(),
             findings,
         }
@@ -48,17 +57,41 @@ impl Render {
         self
     }
 
-    fn json_state(&self) -> &Sha256 {
-        (self.json).get_or_init(|| Sha256::new_with_prefix(self.variant.canonical_json()))
+    fn json_state(&self) -> &JsonState {
+        (self.json).get_or_init(|| {
+            let variant = self
+                .variant
+                .as_ref()
+                .expect("a render without its hash has its variant");
+            JsonState::new_with_prefix(variant.canonical_json())
+        })
     }
 
-    /// A variant read back from the store, hashed as stored. No findings:
-    /// only checked content is planned and recorded.
-    fn stored(variant: Variant, json: &str) -> Render {
-        Render {
-            variant,
-            json: OnceLock::from(Sha256::new_with_prefix(json)),
+    /// The hash state after the variant's JSON, as the store keeps it.
+    pub fn saved_state(&self) -> Vec<u8> {
+        use sha2_state::digest::common::hazmat::SerializableState;
+        self.json_state().serialize().to_vec()
+    }
+
+    /// A render the store kept (`saved_state`): its fingerprints without
+    /// its variant. No findings: only checked content is planned and
+    /// recorded. `None` for a state this build cannot read.
+    fn stored(state: &[u8]) -> Option<Render> {
+        use sha2_state::digest::common::hazmat::SerializableState;
+        let state = state.try_into().ok()?;
+        Some(Render {
+            variant: None,
+            json: OnceLock::from(JsonState::deserialize(state).ok()?),
             findings: Vec::new(),
+        })
+    }
+
+    /// The same render, its variant let go: the store holds it.
+    fn without_variant(&self) -> Render {
+        Render {
+            variant: None,
+            json: OnceLock::from(self.json_state().clone()),
+            findings: self.findings.clone(),
         }
     }
 
@@ -77,11 +110,12 @@ pub fn fingerprint(
     due_at: DateTime<Utc>,
     approval: bool,
 ) -> String {
-    let json = Sha256::new_with_prefix(variant.canonical_json());
+    let json = JsonState::new_with_prefix(variant.canonical_json());
     finish(json, version, due_at, approval)
 }
 
-fn finish(mut h: Sha256, version: &str, due_at: DateTime<Utc>, approval: bool) -> String {
+fn finish(mut h: JsonState, version: &str, due_at: DateTime<Utc>, approval: bool) -> String {
+    use sha2_state::Digest as _;
     h.update(version.as_bytes());
     h.update(due_at.timestamp_millis().to_le_bytes());
     h.update([u8::from(approval)]);
@@ -117,9 +151,21 @@ impl Variants {
         (was == source).then_some(render)
     }
 
-    /// The variant of `item` for the channel named `channel`, if it rendered.
+    /// The variant of `item` for the channel named `channel`, if it
+    /// rendered and is still held (see [`Render::variant`]).
     pub fn get(&self, item: &str, channel: &str) -> Option<&Variant> {
-        self.render(item, channel).map(|r| &r.variant)
+        self.render(item, channel)?.variant.as_deref()
+    }
+
+    /// Some variant still held, if any (tests: after adoption, none is).
+    #[cfg(test)]
+    pub fn get_any_variant(&self) -> Option<&Variant> {
+        self.by_key.values().find_map(|(_, r)| r.variant.as_deref())
+    }
+
+    /// Whether `(item, channel)` rendered (its variant held or not).
+    pub fn has(&self, item: &str, channel: &str) -> bool {
+        self.render(item, channel).is_some()
     }
 
     pub fn render(&self, item: &str, channel: &str) -> Option<&Arc<Render>> {
@@ -144,15 +190,56 @@ impl Variants {
     /// each one's main delivery was planned with (`None`: not planned).
     pub fn records(&self, main: impl Fn(&str, &str) -> Option<String>) -> Vec<RenderRecord> {
         let record = |(item, channel): &(String, String)| {
-            let (source, _) = &self.by_key[&(item.clone(), channel.clone())];
+            let (source, render) = &self.by_key[&(item.clone(), channel.clone())];
             Some(RenderRecord {
                 item: item.clone(),
                 channel: channel.clone(),
                 source: hex::encode(source),
                 fingerprint: main(item, channel)?,
+                state: render.saved_state(),
             })
         };
         self.fresh.iter().filter_map(record).collect()
+    }
+
+    /// The record of `(item, channel)` rendered again as `render` (from
+    /// the source this check found), its `at` delivery planned with
+    /// `fingerprint`.
+    pub fn record(
+        &self,
+        item: &str,
+        channel: &str,
+        render: &Render,
+        fingerprint: String,
+    ) -> Option<RenderRecord> {
+        let (source, _) = self.by_key.get(&(item.to_string(), channel.to_string()))?;
+        Some(RenderRecord {
+            item: item.to_string(),
+            channel: channel.to_string(),
+            source: hex::encode(source),
+            fingerprint,
+            state: render.saved_state(),
+        })
+    }
+
+    /// The same renders with their variants let go, once the plan made
+    /// from them is in the store: a running daemon keeps only what the
+    /// next check and plan need (a fingerprint state a pair, not a
+    /// variant).
+    pub fn without_variants(&self) -> Variants {
+        let by_key = (self.by_key.iter())
+            .map(|(key, (source, render))| {
+                let kept = match render.variant {
+                    None => render.clone(),
+                    Some(_) => Arc::new(render.without_variant()),
+                };
+                (key.clone(), (*source, kept))
+            })
+            .collect();
+        Variants {
+            by_key,
+            fresh: Vec::new(),
+        }
     }
 
     /// Adds the variants the store kept (`Store::stored_renders`).
@@ -161,7 +248,9 @@ impl Variants {
             let Some(source) = parse_source(&s.source) else {
                 continue;
             };
-            let render = Render::stored(s.variant, &s.json);
+            let Some(render) = Render::stored(&s.state) else {
+                continue;
+            };
             self.insert((s.item, s.channel), source, Arc::new(render));
         }
     }

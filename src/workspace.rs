@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -37,6 +36,9 @@ pub struct Workspace {
     /// What the check this workspace passed rendered (empty until it is
     /// adopted, `Checked::into_workspace`): the next check reuses it.
     pub rendered: Arc<Variants>,
+    /// What each campaign file gave when loaded: the next load parses only
+    /// the files that changed.
+    pub files: Arc<content::Files>,
     /// How many times an (item, channel) was rendered: a reload renders each once.
     #[cfg(test)]
     pub(crate) renders: std::sync::atomic::AtomicUsize,
@@ -53,6 +55,17 @@ impl Workspace {
     pub fn load_with(
         config_path: &Path,
         overlay: &Overlay,
+        report: &mut Report,
+    ) -> Option<Workspace> {
+        Workspace::load_reusing(config_path, overlay, &content::Files::default(), report)
+    }
+
+    /// `load_with`, reusing from `files` each campaign file whose text did
+    /// not change.
+    pub fn load_reusing(
+        config_path: &Path,
+        overlay: &Overlay,
+        files: &content::Files,
         report: &mut Report,
     ) -> Option<Workspace> {
         let config = Config::load(config_path, report)?;
@@ -93,7 +106,8 @@ impl Workspace {
             language: &config.organisation.language,
             channels: &names,
         };
-        let items = content::load_dir(&config.campaigns_dir(), &ctx, overlay, report);
+        let (items, files) =
+            content::load_dir_reusing(&config.campaigns_dir(), &ctx, overlay, files, report);
         let by_id = items
             .iter()
             .enumerate()
@@ -107,6 +121,7 @@ impl Workspace {
             by_id,
             channel_sources,
             rendered: Arc::default(),
+            files: Arc::new(files),
             #[cfg(test)]
             renders: Default::default(),
         })
@@ -136,7 +151,7 @@ impl Workspace {
 
     /// With `for_plan`, each new variant's JSON is hashed in parallel too.
     fn check_with(&self, previous: &Variants, report: &mut Report, for_plan: bool) -> Variants {
-        let checks = in_parallel(&self.items, |item| {
+        let checks = crate::parallel::map(&self.items, ITEMS_PER_TASK, |item| {
             self.check_item(item, previous, for_plan)
         });
         let mut variants = Variants::default();
@@ -288,6 +303,23 @@ impl Workspace {
     }
 }
 
+/// What a loaded workspace leaves for the next load and check of the same
+/// folder to reuse: its files as parsed and its variants as rendered.
+#[derive(Clone, Default)]
+pub struct Reuse {
+    pub variants: Arc<Variants>,
+    pub files: Arc<content::Files>,
+}
+
+impl Workspace {
+    pub fn reuse(&self) -> Reuse {
+        Reuse {
+            variants: self.rendered.clone(),
+            files: self.files.clone(),
+        }
+    }
+}
+
 /// A workspace that passed `check`, with the variants checking rendered:
 /// planning uses them (`plan::from_variants`), so a reload or a save
 /// renders each (item, channel) once.
@@ -299,10 +331,11 @@ pub struct Checked {
 impl Checked {
     /// Loads and checks everything, reusing what `previous` rendered from
     /// the same sources; `Err` carries the diagnostics that make it unusable.
-    pub fn load(config: &Path, previous: &Variants) -> Result<Checked, Vec<String>> {
+    pub fn load(config: &Path, previous: &Reuse) -> Result<Checked, Vec<String>> {
         let mut report = Report::default();
-        match Workspace::load(config, &mut report) {
-            Some(workspace) => Checked::check(workspace, report, previous),
+        let overlay = Overlay::default();
+        match Workspace::load_reusing(config, &overlay, &previous.files, &mut report) {
+            Some(workspace) => Checked::check(workspace, report, &previous.variants),
             None => Err(report.diagnostics.iter().map(ToString::to_string).collect()),
         }
     }
@@ -329,11 +362,14 @@ impl Checked {
         })
     }
 
-    /// The workspace to run on, keeping its variants for the next check
-    /// to reuse (`Workspace::check_reusing`).
+    /// The workspace to run on, keeping what the next check reuses
+    /// (`Workspace::check_reusing`): each pair's source and fingerprint
+    /// state, not its variant. Called once the plan is synced, so the store
+    /// holds every variant; one needed again is rendered again
+    /// (`plan::sync`).
     pub fn into_workspace(self) -> Workspace {
         let mut ws = self.workspace;
-        ws.rendered = self.variants;
+        ws.rendered = Arc::new(self.variants.without_variants());
         ws
     }
 }
@@ -414,38 +450,6 @@ struct ItemCheck {
     renders: Vec<(String, Source, Result<Arc<Render>, Render>)>,
 }
 
-/// `f` of every element, in order, on every core: threads take a few
-/// elements at a time, so an uneven mix (most reused, some rendered)
-/// still shares out.
-fn in_parallel<T: Sync, R: Send>(all: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = cores.min(all.len().div_ceil(ITEMS_PER_TASK));
-    if threads <= 1 {
-        return all.iter().map(f).collect();
-    }
-    let next = AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let start = next.fetch_add(ITEMS_PER_TASK, Ordering::Relaxed);
-            if start >= all.len() {
-                return done;
-            }
-            let end = (start + ITEMS_PER_TASK).min(all.len());
-            done.push((start, all[start..end].iter().map(&f).collect::<Vec<R>>()));
-        }
-    };
-    let mut parts: Vec<(usize, Vec<R>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a render thread panicked"))
-            .collect()
-    });
-    parts.sort_by_key(|(start, _)| *start);
-    parts.into_iter().flat_map(|(_, part)| part).collect()
-}
-
 /// Where a channel's template for one content kind may be, most specific first.
 pub fn template_candidates(channel: &Configured, kind: ItemKind, output: Output) -> Vec<String> {
     let (k, f, o) = (channel.kind(), channel.family().as_str(), output.suffix());
@@ -458,16 +462,4 @@ pub fn template_candidates(channel: &Configured, kind: ItemKind, output: Output)
     ];
     v.dedup();
     v
-}
-
-#[cfg(test)]
-mod tests {
-    /// Threads take work as they free up, yet the results come back in
-    /// the input's order (diagnostics and variants stay in file order).
-    #[test]
-    fn in_parallel_keeps_the_order() {
-        let input: Vec<usize> = (0..10 * super::ITEMS_PER_TASK + 3).collect();
-        let out = super::in_parallel(&input, |n| n * 2);
-        assert_eq!(out, input.iter().map(|n| n * 2).collect::<Vec<_>>());
-    }
 }

@@ -189,7 +189,7 @@ impl World {
                     channel: name.clone(),
                     occasion: "at".into(),
                     due_at: item.at,
-                    variant,
+                    variant: Some(variant.into()),
                     fingerprint: format!("{}-{name}", item.id),
                     requires_approval: false,
                 });

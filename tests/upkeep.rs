@@ -92,7 +92,7 @@ fn the_daemon_forgets_history_older_than_it_keeps() {
             channel: "log".into(),
             occasion: "at".into(),
             due_at: then,
-            variant: Variant::document("old", "log", "notice", "Old news".into()),
+            variant: Some(Variant::document("old", "log", "notice", "Old news".into()).into()),
             fingerprint: "f".into(),
             requires_approval: false,
         };

@@ -388,11 +388,11 @@ async fn adopt(state: &ApiState, checked: Checked) -> Result<std::sync::Arc<Work
 /// rendered, if it passes `check`; else 422 with every error located.
 pub fn checked(state: &ApiState, overlay: &Overlay) -> Result<Checked, Problem> {
     let mut report = Report::default();
-    let ws = Workspace::load_with(&state.config_path, overlay, &mut report);
-    // Only what the edit changed is rendered: the rest is the daemon's.
-    let previous = state.workspace().rendered.clone();
+    // Only what the edit changed is parsed and rendered: the rest is the daemon's.
+    let previous = state.workspace().reuse();
+    let ws = Workspace::load_reusing(&state.config_path, overlay, &previous.files, &mut report);
     let variants = match &ws {
-        Some(ws) if report.error_count() == 0 => ws.check_reusing(&previous, &mut report),
+        Some(ws) if report.error_count() == 0 => ws.check_reusing(&previous.variants, &mut report),
         _ => Default::default(),
     };
     let root = state

@@ -153,9 +153,10 @@ pub trait Channel: Send + Sync {
     fn attach_templates(&mut self, _templates: &Arc<Templates>) {}
     /// Deliveries of its own the channel adds to the plan, from the main
     /// occasions of its planned items (an email list's digests: one per
-    /// topic and period, due when the period ends). The planner sets
+    /// topic and period, due when the period ends), each given with its
+    /// item (the plan entry may not hold its variant). The planner sets
     /// their fingerprints; the store syncs them like any other.
-    fn plan_own(&self, _items: &[&Planned], _tz: chrono_tz::Tz) -> Vec<Planned> {
+    fn plan_own(&self, _items: &[(&Item, &Planned)], _tz: chrono_tz::Tz) -> Vec<Planned> {
         Vec::new()
     }
     /// For a channel that keeps a subscriber list: what it offers

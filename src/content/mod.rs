@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use load::load_dir;
+pub use load::{load_dir, load_dir_reusing, Files};
 
 /// What sort of communication an item is; templates are chosen by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -14,17 +14,18 @@ use crate::plan::sync;
 use crate::store::Store;
 use crate::workspace::release_freed_memory;
 pub use crate::workspace::Checked;
-use crate::workspace::{Variants, Workspace};
+use crate::workspace::{Reuse, Variants, Workspace};
 
 /// Loads and checks everything, rendering every variant; `Err` carries
 /// the diagnostics that make it unusable.
 pub fn load_checked(config: &Path) -> Result<Checked, Vec<String>> {
-    Checked::load(config, &Variants::default())
+    Checked::load(config, &Reuse::default())
 }
 
-/// `load_checked`, reusing the variants of `previous` whose sources did
-/// not change: only what changed is rendered.
-pub fn load_checked_reusing(config: &Path, previous: &Variants) -> Result<Checked, Vec<String>> {
+/// `load_checked`, reusing the files of `previous` whose text and the
+/// variants whose sources did not change: only what changed is parsed and
+/// rendered.
+pub fn load_checked_reusing(config: &Path, previous: &Reuse) -> Result<Checked, Vec<String>> {
     Checked::load(config, previous)
 }
 
@@ -64,12 +65,7 @@ impl Reloader {
     pub async fn reload(&self, why: &str) {
         let started = std::time::Instant::now();
         let config = self.config.clone();
-        let previous = self
-            .workspace
-            .read()
-            .expect("workspace lock")
-            .rendered
-            .clone();
+        let previous = self.workspace.read().expect("workspace lock").reuse();
         let loaded =
             tokio::task::spawn_blocking(move || load_checked_reusing(&config, &previous)).await;
         let checked = match loaded {
@@ -84,11 +80,12 @@ impl Reloader {
             }
         };
         let rendered = checked.variants.rendered();
+        let parsed = checked.workspace.files.parsed();
         let checked_ms = started.elapsed().as_millis();
         if !self.leading.get() {
             info!(
                 reason = why,
-                rendered, checked_ms, "content reloaded; the leader plans"
+                parsed, rendered, checked_ms, "content reloaded; the leader plans"
             );
             *self.workspace.write().expect("workspace lock") = Arc::new(checked.into_workspace());
             release_freed_memory();
@@ -98,6 +95,7 @@ impl Reloader {
             Ok(s) => {
                 info!(
                     reason = why,
+                    parsed,
                     rendered,
                     checked_ms,
                     synced_ms = started.elapsed().as_millis() - checked_ms,

@@ -171,12 +171,29 @@ pub struct AuditFilter {
 }
 
 /// What [`Store::sync_plan`] changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SyncSummary {
     pub added: usize,
     pub updated: usize,
     pub cancelled: usize,
     pub unchanged: usize,
+    /// Plan entries without their variant (`Planned::variant` is `None`)
+    /// that had to be added or updated: left as they were, by their index
+    /// in the plan, for the planner to render and sync again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unrendered: Vec<usize>,
+}
+
+/// The JSON a delivery stores of a plan entry's variant; an entry without
+/// one is never written (the syncs report it as `unrendered` instead).
+pub(crate) fn planned_json(p: &Planned) -> Result<String, StoreError> {
+    let variant = p.variant.as_ref().ok_or_else(|| {
+        StoreError::Other(format!(
+            "sync: the plan entry for item {:?} on {:?} has no variant to write",
+            p.item, p.channel
+        ))
+    })?;
+    Ok(variant.canonical_json())
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -149,7 +149,7 @@ impl Fixture {
     /// Reloads the workspace from disk and syncs the plan, as the
     /// daemon's watcher does after a save.
     pub async fn reload(&self) {
-        let previous = self.state.workspace().rendered.clone();
+        let previous = self.state.workspace().reuse();
         let path = &self.state.config_path;
         let checked = crate::workspace::Checked::load(path, &previous).unwrap();
         let store = self.state.store.as_ref();

@@ -306,7 +306,7 @@ impl Channel for Email {
     fn attach_templates(&mut self, templates: &Arc<crate::render::Templates>) {
         let _ = self.templates.set(templates.clone());
     }
-    fn plan_own(&self, items: &[&Planned], tz: chrono_tz::Tz) -> Vec<Planned> {
+    fn plan_own(&self, items: &[(&Item, &Planned)], tz: chrono_tz::Tz) -> Vec<Planned> {
         digest::plan::digests(self, &self.digests, items, tz)
     }
     fn list_offer(&self) -> Option<crate::channels::ListOffer> {

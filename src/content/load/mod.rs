@@ -6,10 +6,12 @@
 //! Here: folders, files and their tables. `item.rs` makes an entry an item,
 //! `details.rs` checks the fields of one kind, `campaign.rs` reads a
 //! campaign and its cadence, `times.rs` the times entries write, and
-//! `names.rs` the channels and hashtags they name.
+//! `names.rs` the channels and hashtags they name; `files.rs` keeps what
+//! each file gave, so a reload parses only the files that changed.
 
 mod campaign;
 mod details;
+mod files;
 mod item;
 mod names;
 mod times;
@@ -26,6 +28,8 @@ use toml::Spanned;
 use super::{Item, Origin};
 use crate::diagnostics::{Location, Report, SourceFile};
 use campaign::{read_campaign, Campaign};
+pub use files::Files;
+use files::Text;
 use item::{build_item, RawItem};
 
 /// What content needs to know about its surroundings.
@@ -43,8 +47,21 @@ pub struct Overlay(pub BTreeMap<PathBuf, Option<String>>);
 
 /// Loads every `*.toml` under `dir` (sorted, so output is stable).
 pub fn load_dir(dir: &Path, ctx: &Context, overlay: &Overlay, report: &mut Report) -> Vec<Item> {
+    load_dir_reusing(dir, ctx, overlay, &Files::default(), report).0
+}
+
+/// `load_dir`, reusing from `previous` each file whose text did not change
+/// (`files.rs`), on every core; also returns what each file gave, for the
+/// next load to reuse.
+pub fn load_dir_reusing(
+    dir: &Path,
+    ctx: &Context,
+    overlay: &Overlay,
+    previous: &Files,
+    report: &mut Report,
+) -> (Vec<Item>, Files) {
     let Some(mut files) = toml_files(dir, report) else {
-        return Vec::new();
+        return (Vec::new(), Files::default());
     };
     files.extend(
         overlay
@@ -55,20 +72,21 @@ pub fn load_dir(dir: &Path, ctx: &Context, overlay: &Overlay, report: &mut Repor
             .collect::<Vec<_>>(),
     );
     files.sort();
-    let mut items = Vec::new();
-    for path in files {
-        let text = match overlay.0.get(&path) {
-            Some(Some(text)) => Ok(text.clone()),
-            Some(None) => continue,
-            None => std::fs::read_to_string(&path),
-        };
-        match text {
-            Ok(text) => items.extend(load_file(&SourceFile::new(&path, text), ctx, report)),
-            Err(e) => report.error(Location::Path { path }, format!("cannot read: {e}")),
-        }
+    let paths = files
+        .into_iter()
+        .filter_map(|path| match overlay.0.get(&path) {
+            Some(Some(text)) => Some((path, Text::Given(text.clone()))),
+            Some(None) => None,
+            None => Some((path, Text::Disk)),
+        })
+        .collect();
+    let (kept, order) = files::load(paths, ctx, previous, report);
+    let mut items: Vec<Item> = Vec::with_capacity(order.iter().map(|f| f.items.len()).sum());
+    for file in &order {
+        items.extend(file.items.iter().cloned());
     }
     drop_duplicate_ids(&mut items, report);
-    items
+    (items, kept)
 }
 
 /// The `*.toml` files in `dir`, sorted; `None` if the folder cannot be read.

@@ -192,7 +192,11 @@ async fn a_start_on_unchanged_content_renders_nothing() {
     let full_plan = crate::plan::from_variants(&full, &full.rendered);
 
     let stored = stored_variants(store.as_ref()).await.unwrap();
-    let started = Checked::load(&config, &stored).expect("checks");
+    let reuse = crate::workspace::Reuse {
+        variants: Arc::new(stored),
+        files: Default::default(),
+    };
+    let started = Checked::load(&config, &reuse).expect("checks");
     assert_eq!(started.workspace.renders.load(Ordering::Relaxed), 0);
     assert_eq!(started.variants.len(), full.rendered.len());
     let plan = crate::plan::from_variants(&started.workspace, &started.variants);
@@ -278,4 +282,46 @@ async fn a_reload_giving_two_feeds_one_path_is_refused() {
     reloader.reload("test").await;
     let after = reloader.workspace.read().unwrap().clone();
     assert!(Arc::ptr_eq(&before, &after), "the reload was adopted");
+}
+
+/// A running daemon keeps no variants (the store holds them): a plan
+/// entry made without one whose delivery must be written after all — here
+/// every one, into a store that has none of them — is rendered again, and
+/// the store ends as a plan with every variant would leave it.
+#[tokio::test]
+async fn entries_the_store_lacks_are_rendered_again() {
+    let (_dir, config) = example();
+    let (reloader, full) = running(&config).await;
+    let running = reloader.workspace.read().unwrap().clone();
+    assert!(running.rendered.len() > 10);
+    assert_eq!(running.rendered.get_any_variant(), None, "variants let go");
+
+    let empty = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let bare = Checked {
+        workspace: Workspace::load(&config, &mut Report::default()).unwrap(),
+        variants: running.rendered.clone(),
+    };
+    let summary = sync(&bare, empty.as_ref(), crate::store::contract::at(0))
+        .await
+        .unwrap();
+    let want = full.list(&QueueFilter::default()).await.unwrap();
+    assert_eq!((summary.added, summary.unrendered.len()), (want.len(), 0));
+    let got = empty.list(&QueueFilter::default()).await.unwrap();
+    let key = |d: &crate::delivery::Delivery| {
+        let v = d.variant.canonical_json();
+        (
+            d.item.clone(),
+            d.channel.clone(),
+            d.occasion.clone(),
+            d.fingerprint.clone(),
+            v,
+        )
+    };
+    let (mut want, mut got): (Vec<_>, Vec<_>) = (
+        want.iter().map(key).collect(),
+        got.iter().map(key).collect(),
+    );
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
 }

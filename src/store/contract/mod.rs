@@ -68,6 +68,7 @@ macro_rules! contract_tests {
             sync_rejects_duplicate_keys,
             sync_of_unchanged_content_touches_nothing,
             render_records_read_back_through_their_delivery,
+            sync_reports_entries_it_cannot_write_without_their_variant,
             sync_leaves_a_delivery_that_may_have_gone_out,
             next_wakeup_is_earliest,
             lease_earliest_first_with_limit,
@@ -156,7 +157,7 @@ pub fn planned(item: &str, channel: &str, occasion: &str, due: i64, text: &str) 
         channel: channel.into(),
         occasion: occasion.into(),
         due_at: at(due),
-        variant: Variant::document(item, channel, "test", text.into()),
+        variant: Some(Variant::document(item, channel, "test", text.into()).into()),
         fingerprint: format!("{text}@{due}"),
         requires_approval: false,
     }
@@ -168,6 +169,7 @@ fn summary(added: usize, updated: usize, cancelled: usize, unchanged: usize) -> 
         updated,
         cancelled,
         unchanged,
+        unrendered: Vec::new(),
     }
 }
 

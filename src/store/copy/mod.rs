@@ -37,6 +37,7 @@ pub struct Copied {
 enum Value {
     Int(Option<i64>),
     Text(Option<String>),
+    Bytes(Option<Vec<u8>>),
     Flag(bool),
 }
 
@@ -44,11 +45,15 @@ impl Value {
     /// Feeds the value to the checksum, unambiguously (typed, length-prefixed).
     fn hash(&self, h: &mut Sha256) {
         match self {
-            Value::Int(None) | Value::Text(None) => h.update(b"n"),
+            Value::Int(None) | Value::Text(None) | Value::Bytes(None) => h.update(b"n"),
             Value::Int(Some(n)) => h.update(format!("i{n};")),
             Value::Text(Some(t)) => {
                 h.update(format!("t{}:", t.len()));
                 h.update(t.as_bytes());
+            }
+            Value::Bytes(Some(b)) => {
+                h.update(format!("x{}:", b.len()));
+                h.update(b);
             }
             Value::Flag(b) => h.update(if *b { "b1" } else { "b0" }),
         }
@@ -56,8 +61,9 @@ impl Value {
 }
 
 /// Column `i` of a row from either side: both store the same kinds
-/// (BIGINT/INTEGER, TEXT, and flags sqlx reads as `bool` from SQLite's 0/1
-/// and PostgreSQL's boolean), so one reader serves the copy and the check.
+/// (BIGINT/INTEGER, TEXT, BLOB/BYTEA, and flags sqlx reads as `bool` from
+/// SQLite's 0/1 and PostgreSQL's boolean), so one reader serves the copy
+/// and the check.
 fn value<R>(row: &R, i: usize, kind: Kind) -> Result<Value, StoreError>
 where
     R: Row,
@@ -65,11 +71,13 @@ where
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
 {
     let err = |e: sqlx::Error| StoreError::Corrupt(e.to_string());
     Ok(match kind {
         Kind::Int => Value::Int(row.try_get(i).map_err(err)?),
         Kind::Text => Value::Text(row.try_get(i).map_err(err)?),
+        Kind::Bytes => Value::Bytes(row.try_get(i).map_err(err)?),
         Kind::Flag => Value::Flag(row.try_get(i).map_err(err)?),
     })
 }
@@ -174,6 +182,7 @@ async fn insert(
             match v {
                 Value::Int(n) => b.push_bind(*n),
                 Value::Text(t) => b.push_bind(t.clone()),
+                Value::Bytes(x) => b.push_bind(x.clone()),
                 Value::Flag(f) => b.push_bind(*f),
             };
         }

@@ -3,11 +3,13 @@
 //! (a key, so both databases read rows in one order for the checksum).
 
 /// How a column is stored: SQLite keeps flags as integers, PostgreSQL as
-/// BOOLEAN; everything else has the same form in both.
+/// BOOLEAN; bytes are a BLOB and a BYTEA; everything else has the same
+/// form in both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
     Int,
     Text,
+    Bytes,
     Flag,
 }
 
@@ -19,7 +21,7 @@ pub(super) struct Table {
     pub identity: bool,
 }
 
-use Kind::{Flag, Int, Text};
+use Kind::{Bytes, Flag, Int, Text};
 
 pub(super) const TABLES: &[Table] = &[
     Table {
@@ -295,6 +297,7 @@ pub(super) const TABLES: &[Table] = &[
             ("channel", Text),
             ("source", Text),
             ("fingerprint", Text),
+            ("state", Bytes),
         ],
         order: "item, channel",
         identity: false,

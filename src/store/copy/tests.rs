@@ -21,6 +21,7 @@ fn value(table: &str, column: &str, kind: Kind, row: i64, nullable: bool) -> Val
         return match kind {
             Kind::Int => Value::Int(None),
             Kind::Text => Value::Text(None),
+            Kind::Bytes => Value::Bytes(None),
             Kind::Flag => Value::Flag(false),
         };
     }
@@ -31,6 +32,10 @@ fn value(table: &str, column: &str, kind: Kind, row: i64, nullable: bool) -> Val
             1_796_637_600_000 + row * 61_000
         })),
         Kind::Flag => Value::Flag(row % 2 == 1),
+        // Every byte value, not text: a NUL and invalid UTF-8 included.
+        Kind::Bytes => Value::Bytes(Some(
+            (0..=255u8).cycle().skip(row as usize).take(300).collect(),
+        )),
         Kind::Text => Value::Text(Some(match column {
             "variant" => format!(
                 "{{\"body\":\"{}\"}}",
@@ -67,6 +72,7 @@ async fn fill(store: &SqliteStore) {
                 match value(table.name, c, *kind, row, nullable.contains(*c)) {
                     Value::Int(n) => sep.push_bind(n),
                     Value::Text(t) => sep.push_bind(t),
+                    Value::Bytes(x) => sep.push_bind(x),
                     Value::Flag(f) => sep.push_bind(f),
                 };
             }

@@ -155,12 +155,18 @@ impl PgStore {
         let diff = self.difference(plan).await?;
         // What content no longer says goes first: it must not be sent.
         let cancelled = self.cancel_gone(&diff.gone, now).await?;
-        let (added, updated) = self.add_and_update(plan, &diff.todo, now).await?;
+        let (todo, left): (Vec<_>, Vec<_>) = (diff.todo.iter().copied())
+            .partition(|(idx, _)| entry(plan, *idx).is_ok_and(|p| p.variant.is_some()));
+        let (added, updated) = self.add_and_update(plan, &todo, now).await?;
+        let unrendered: Vec<usize> = (left.iter())
+            .map(|(idx, _)| usize::try_from(*idx).expect("a staged index"))
+            .collect();
         Ok(SyncSummary {
             added,
             updated,
             cancelled,
-            unchanged: plan.len() - added - updated,
+            unchanged: plan.len() - added - updated - unrendered.len(),
+            unrendered,
         })
     }
 
@@ -313,8 +319,8 @@ async fn insert_new(
         .bind(new.iter().map(|p| p.requires_approval).collect::<Vec<_>>())
         .bind(
             new.iter()
-                .map(|p| p.variant.canonical_json())
-                .collect::<Vec<_>>(),
+                .map(|p| crate::store::planned_json(p))
+                .collect::<Result<Vec<_>, _>>()?,
         )
         .bind(column(|p| &p.fingerprint))
         .fetch_all(&mut *conn)

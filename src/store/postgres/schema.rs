@@ -246,6 +246,8 @@ const MIGRATIONS: &[&[&str]] = &[
     )",
     ],
     super::coordination::MIGRATION,
+    // 3: the hash state after each recorded variant's JSON (SQLite's 16).
+    &["ALTER TABLE rendered ADD COLUMN state BYTEA"],
 ];
 
 /// The schema version this build writes.

@@ -123,7 +123,7 @@ async fn insert_planned(tx: &mut SqliteConnection, rows: &[Planned]) -> Result<u
                 .bind(p.occasion.clone())
                 .bind(p.due_at.timestamp_millis())
                 .bind(p.requires_approval)
-                .bind(p.variant.canonical_json())
+                .bind(crate::store::planned_json(p).expect("bench rows carry their variant"))
                 .bind(p.fingerprint.clone());
         }
         inserted += query

@@ -174,12 +174,13 @@ async fn sync_on(
         .map_err(db_error)?;
     // What content no longer says goes first: it must not be sent.
     let cancelled = cancel_gone(conn, now).await?;
-    let (added, updated) = add_and_update(conn, plan, now).await?;
+    let (added, updated, unrendered) = add_and_update(conn, plan, now).await?;
     Ok(SyncSummary {
         added,
         updated,
         cancelled,
-        unchanged: plan.len() - added - updated,
+        unchanged: plan.len() - added - updated - unrendered.len(),
+        unrendered,
     })
 }
 
@@ -284,13 +285,14 @@ async fn cancel_gone(conn: &mut SqliteConnection, now: DateTime<Utc>) -> Result<
 }
 
 /// Adds the new and updates the changed entries of `sync_todo`, a chunk per
-/// transaction; gives (added, updated).
+/// transaction; gives (added, updated, the entries left for want of their
+/// variant).
 async fn add_and_update(
     conn: &mut SqliteConnection,
     plan: &[Planned],
     now: DateTime<Utc>,
-) -> Result<(usize, usize), StoreError> {
-    let (mut added, mut updated) = (0, 0);
+) -> Result<(usize, usize, Vec<usize>), StoreError> {
+    let (mut added, mut updated, mut unrendered) = (0, 0, Vec::new());
     let mut after = -1_i64;
     loop {
         let todo = sqlx::query(TODO_CHUNK_SQL)
@@ -300,17 +302,21 @@ async fn add_and_update(
             .await
             .map_err(db_error)?;
         let Some(last) = todo.last() else {
-            return Ok((added, updated));
+            return Ok((added, updated, unrendered));
         };
         let end: i64 = last.try_get("idx").map_err(db_error)?;
         let mut new = Vec::new();
         for row in &todo {
-            if row
+            let idx: i64 = row.try_get("idx").map_err(db_error)?;
+            let p = entry(plan, idx)?;
+            if p.variant.is_none() {
+                unrendered.push(usize::try_from(idx).expect("a staged index"));
+            } else if row
                 .try_get::<Option<i64>, _>("id")
                 .map_err(db_error)?
                 .is_none()
             {
-                new.push(entry(plan, row.try_get("idx").map_err(db_error)?)?);
+                new.push(p);
             }
         }
         let mut tx = begin_write(conn).await?;
@@ -330,9 +336,12 @@ async fn add_and_update(
                 fingerprint: row.try_get("fingerprint").map_err(db_error)?,
             };
             let p = entry(plan, row.try_get("idx").map_err(db_error)?)?;
+            if p.variant.is_none() {
+                continue;
+            }
             update::update(&mut tx, &old, p, now).await?;
+            updated += 1;
         }
-        updated += changed.len();
         tx.commit().await.map_err(db_error)?;
         after = end;
     }
@@ -365,7 +374,7 @@ async fn insert_new(
                 .bind(&p.occasion)
                 .bind(stamp(p.due_at)?)
                 .bind(p.requires_approval)
-                .bind(p.variant.canonical_json())
+                .bind(crate::store::planned_json(p)?)
                 .bind(&p.fingerprint);
         }
         for row in query.fetch_all(&mut *conn).await.map_err(db_error)? {

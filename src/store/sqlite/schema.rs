@@ -314,6 +314,12 @@ const MIGRATIONS: &[&[&str]] = &[&[
     // sent rows, walked backwards from the channel's newest.
     "CREATE INDEX deliveries_sent_latest ON deliveries (channel, sent_at, id)
         WHERE state = 'sent'",
+], &[
+    // 16: the hash state after each recorded variant's JSON, so a start
+    // plans unchanged pairs without reading a million variants back
+    // (`variants::Render::saved_state`). Records from before have none
+    // and are rendered once more.
+    "ALTER TABLE rendered ADD COLUMN state BLOB",
 ]];
 
 /// The schema version this build writes.

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::{Cadence, Period, Times};
 use crate::channels::email::Email;
+use crate::content::Item;
 use crate::delivery::Planned;
 use crate::variant::Variant;
 
@@ -30,11 +31,14 @@ pub fn topics(variant: &Variant) -> Vec<String> {
 }
 
 /// The digests for the channel's planned items (their main occasion).
-/// The fingerprint is the planner's to set.
-pub fn digests(email: &Email, times: &Times, items: &[&Planned], tz: Tz) -> Vec<Planned> {
+/// The fingerprint is the planner's to set. An item's topics here are
+/// those its variant carries (`Email::shape`): the item's, among the list's.
+pub fn digests(email: &Email, times: &Times, items: &[(&Item, &Planned)], tz: Tz) -> Vec<Planned> {
     let mut wanted: BTreeSet<(String, Period)> = BTreeSet::new();
-    for p in items {
-        for topic in topics(&p.variant) {
+    let listed = email.options.topic_ids();
+    for (item, p) in items {
+        let topics = item.topics.iter().filter(|t| listed.contains(&t.as_str()));
+        for topic in topics {
             for cadence in [Cadence::Daily, Cadence::Weekly] {
                 if let Some(period) = times.period(cadence, p.due_at, tz) {
                     wanted.insert((topic.clone(), period));
@@ -79,7 +83,7 @@ fn planned(email: &Email, topic: &str, period: &Period, tz: Tz) -> Planned {
         channel: email.name.clone(),
         occasion: period.cadence.as_str().into(),
         due_at: period.end,
-        variant,
+        variant: Some(variant.into()),
         fingerprint: String::new(),
         requires_approval: false,
     }

@@ -120,7 +120,7 @@ async fn publish_all(extra_options: &str, variants: Vec<Variant>) -> Vec<(Format
             occasion: "at".into(),
             due_at: at(i),
             fingerprint: variant.item.clone(),
-            variant,
+            variant: Some(variant.into()),
             requires_approval: false,
         })
         .collect();
@@ -205,7 +205,7 @@ async fn unrecorded_entries_the_files_dropped_are_forgotten() {
             channel: "courses".into(),
             occasion: "at".into(),
             due_at: at(i),
-            variant: item(&format!("c{i}"), i, true, true),
+            variant: Some(item(&format!("c{i}"), i, true, true).into()),
             fingerprint: format!("c{i}"),
             requires_approval: false,
         })
@@ -374,7 +374,7 @@ async fn another_instance_reconciles_by_publishing_the_same_document() {
         channel: "courses".into(),
         occasion: "at".into(),
         due_at: at(0),
-        variant: item("c1", 0, true, true),
+        variant: Some(item("c1", 0, true, true).into()),
         fingerprint: "c1".into(),
         requires_approval: false,
     };

@@ -104,7 +104,7 @@ impl World {
             occasion: "at".into(),
             due_at: at(0),
             fingerprint: item.into(),
-            variant,
+            variant: Some(variant.into()),
             requires_approval: false,
         };
         self.store.sync_plan(&[planned], at(0)).await.unwrap();

@@ -1,14 +1,13 @@
 //! [`Renders`] on PostgreSQL: the `rendered` table, one row per
-//! (item, channel), read back through its `at` delivery's variant.
+//! (item, channel), counted while its `at` delivery keeps the recorded
+//! fingerprint.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use sqlx::Row;
 
 use super::super::{db_error, PgStore};
 use crate::store::{RenderRecord, Renders, StoreError, StoredRender};
-use crate::variant::Variant;
 
 /// Records written per statement and transaction: other writers go on
 /// between them, as between the plan sync's chunks.
@@ -16,19 +15,20 @@ const RECORDS_PER_TX: usize = 5_000;
 
 /// One statement a batch; a pair named twice in a batch is kept once (the
 /// last), since one `ON CONFLICT DO UPDATE` may not touch a row twice.
-const RECORD_SQL: &str = "INSERT INTO rendered (item, channel, source, fingerprint)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+const RECORD_SQL: &str = "INSERT INTO rendered (item, channel, source, fingerprint, state)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])
      ON CONFLICT (item, channel) DO UPDATE
-     SET source = excluded.source, fingerprint = excluded.fingerprint";
+     SET source = excluded.source, fingerprint = excluded.fingerprint, state = excluded.state";
 
 /// A record counts while its `at` delivery keeps the recorded fingerprint
 /// (read by the deliveries' unique key). The row-value comparison pages in
 /// the primary key's order.
-const STORED_SQL: &str = "SELECT r.item, r.channel, r.source, d.variant
+const STORED_SQL: &str = "SELECT r.item, r.channel, r.source, r.state
      FROM rendered r
      JOIN deliveries d
          ON d.item = r.item AND d.channel = r.channel AND d.occasion = 'at'
      WHERE (r.item, r.channel) > ($1, $2) AND d.fingerprint = r.fingerprint
+       AND r.state IS NOT NULL
      ORDER BY r.item, r.channel
      LIMIT $3";
 
@@ -53,11 +53,13 @@ impl Renders for PgStore {
                 column(|r| &r.fingerprint),
             ];
             let [items, channels, sources, fingerprints] = columns;
+            let states: Vec<&[u8]> = kept.iter().map(|r| r.state.as_slice()).collect();
             sqlx::query(RECORD_SQL)
                 .bind(items)
                 .bind(channels)
                 .bind(sources)
                 .bind(fingerprints)
+                .bind(states)
                 .execute(&self.pool)
                 .await
                 .map_err(db_error)?;
@@ -78,20 +80,8 @@ impl Renders for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_error)?;
-        let mut stored = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let json: String = row.try_get(3).map_err(db_error)?;
-            let Ok(variant) = serde_json::from_str::<Variant>(&json) else {
-                continue;
-            };
-            stored.push(StoredRender {
-                item: row.try_get(0).map_err(db_error)?,
-                channel: row.try_get(1).map_err(db_error)?,
-                source: row.try_get(2).map_err(db_error)?,
-                variant,
-                json,
-            });
-        }
-        Ok(stored)
+        (rows.iter())
+            .map(|row| crate::store::renders::stored_render(row, db_error))
+            .collect()
     }
 }

@@ -1,13 +1,13 @@
 //! [`Renders`] on SQLite: the `rendered` table (migration 14), one row per
-//! (item, channel), read back through its `at` delivery's variant.
+//! (item, channel), counted while its `at` delivery keeps the recorded
+//! fingerprint.
 
 use async_trait::async_trait;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::super::{db_error, SqliteStore};
 use super::placeholders;
 use crate::store::{RenderRecord, Renders, StoreError, StoredRender};
-use crate::variant::Variant;
 
 /// Records written per transaction (and 100 to a statement): the writer is
 /// free between them, as between the plan sync's chunks.
@@ -17,11 +17,12 @@ const RECORDS_PER_INSERT: usize = 100;
 /// A record counts while its `at` delivery keeps the recorded fingerprint
 /// (read by the deliveries' unique key). The row-value comparison pages in
 /// the table's own order.
-const STORED_SQL: &str = "SELECT r.item, r.channel, r.source, d.variant
+const STORED_SQL: &str = "SELECT r.item, r.channel, r.source, r.state
      FROM rendered r
      JOIN deliveries d
          ON d.item = r.item AND d.channel = r.channel AND d.occasion = 'at'
      WHERE (r.item, r.channel) > ($1, $2) AND d.fingerprint = r.fingerprint
+       AND r.state IS NOT NULL
      ORDER BY r.item, r.channel
      LIMIT $3";
 
@@ -32,10 +33,11 @@ impl Renders for SqliteStore {
             let mut tx = self.write().await?;
             for chunk in batch.chunks(RECORDS_PER_INSERT) {
                 let sql = format!(
-                    "INSERT INTO rendered (item, channel, source, fingerprint) VALUES {}
+                    "INSERT INTO rendered (item, channel, source, fingerprint, state) VALUES {}
                      ON CONFLICT (item, channel) DO UPDATE
-                     SET source = excluded.source, fingerprint = excluded.fingerprint",
-                    placeholders(chunk.len(), 4, 0, "")
+                     SET source = excluded.source, fingerprint = excluded.fingerprint,
+                         state = excluded.state",
+                    placeholders(chunk.len(), 5, 0, "")
                 );
                 // Only numbered placeholders are generated; every value is bound.
                 let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -44,7 +46,8 @@ impl Renders for SqliteStore {
                         .bind(&r.item)
                         .bind(&r.channel)
                         .bind(&r.source)
-                        .bind(&r.fingerprint);
+                        .bind(&r.fingerprint)
+                        .bind(&r.state);
                 }
                 query.execute(&mut *tx).await.map_err(db_error)?;
             }
@@ -66,20 +69,8 @@ impl Renders for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_error)?;
-        let mut stored = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let json: String = row.try_get(3).map_err(db_error)?;
-            let Ok(variant) = serde_json::from_str::<Variant>(&json) else {
-                continue;
-            };
-            stored.push(StoredRender {
-                item: row.try_get(0).map_err(db_error)?,
-                channel: row.try_get(1).map_err(db_error)?,
-                source: row.try_get(2).map_err(db_error)?,
-                variant,
-                json,
-            });
-        }
-        Ok(stored)
+        (rows.iter())
+            .map(|row| crate::store::renders::stored_render(row, db_error))
+            .collect()
     }
 }

@@ -61,6 +61,7 @@ async fn more_than_a_chunk_is_added_updated_and_cancelled_whole() {
         updated: 0,
         cancelled: old.len(),
         unchanged: 0,
+        unrendered: Vec::new(),
     };
     assert_eq!(summary, expected);
     assert_eq!(in_state(&store, State::Cancelled).await, old.len() as i64);
@@ -118,7 +119,7 @@ async fn a_delivery_leased_after_the_difference_is_left_alone() {
     assert_eq!(cancel_gone(&mut conn, at(6)).await.unwrap(), 0);
     assert_eq!(
         add_and_update(&mut conn, &next, at(6)).await.unwrap(),
-        (0, 0)
+        (0, 0, Vec::new())
     );
     for d in leased {
         let now = store.get(d.id).await.unwrap().unwrap();

@@ -45,7 +45,7 @@ pub(super) async fn update(
          WHERE id = $1",
     )
     .bind(old.id)
-    .bind(p.variant.canonical_json())
+    .bind(crate::store::planned_json(p)?)
     .bind(stamp(p.due_at)?)
     .bind(&p.fingerprint)
     .bind(p.requires_approval)

@@ -24,7 +24,7 @@ async fn grouped_writes_commit_together_and_fail_alone() {
             channel: "c".into(),
             occasion: "at".into(),
             due_at: t0,
-            variant: Variant::document(&format!("i{i}"), "c", "test", String::new()),
+            variant: Some(Variant::document(&format!("i{i}"), "c", "test", String::new()).into()),
             fingerprint: format!("f{i}"),
             requires_approval: false,
         })
@@ -101,7 +101,7 @@ async fn recipient_outcomes_in_a_batch_and_the_recheck_before_sending() {
                 channel: "news".into(),
                 occasion: "at".into(),
                 due_at: t0,
-                variant: Variant::document("i", "news", "test", String::new()),
+                variant: Some(Variant::document("i", "news", "test", String::new()).into()),
                 fingerprint: "f".into(),
                 requires_approval: false,
             }],
