@@ -62,12 +62,26 @@ pub async fn sync(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<SyncSummary, StoreError> {
     let ws = &checked.workspace;
-    let mut planned = from_variants(ws, &checked.variants);
-    let mut summary = store.sync_plan(&planned, now).await?;
+    let whole = from_variants(ws, &checked.variants);
+    let synced = Synced::of(&whole);
+    // Only what changed since this process's last sync, unless another
+    // process may have synced since (a shared store): then everything.
+    let scope = (checked.previous_plan.as_ref())
+        .filter(|_| !store.shared())
+        .map(|previous| synced.changed_since(previous));
+    let mut planned = match &scope {
+        None => whole.clone(),
+        Some(items) => {
+            let of = |p: &&Planned| items.contains(&p.item);
+            whole.iter().filter(of).cloned().collect()
+        }
+    };
+    let items: Option<Vec<String>> = scope.map(|s| s.into_iter().collect());
+    let mut summary = sync_once(store, items.as_deref(), &planned, now).await?;
     let mut records = Vec::new();
     if !summary.unrendered.is_empty() {
         let again = render_again(ws, &mut planned, &summary.unrendered);
-        let second = store.sync_plan(&planned, now).await?;
+        let second = sync_once(store, items.as_deref(), &planned, now).await?;
         if let Some(&left) = second.unrendered.first() {
             let p = &planned[left];
             return Err(StoreError::Other(format!(
@@ -87,8 +101,7 @@ pub async fn sync(
         records = again;
     }
     if checked.variants.rendered() > 0 || !records.is_empty() {
-        let main: HashMap<(&str, &str), &str> = planned
-            .iter()
+        let main: HashMap<(&str, &str), &str> = (whole.iter().chain(&planned))
             .filter(|p| p.occasion == MAIN)
             .map(|p| {
                 (
@@ -106,10 +119,66 @@ pub async fn sync(
                 .record(item, channel, render, fingerprint(item, channel)?)
         }));
         drop(main);
-        drop(planned);
         store.record_renders(&all).await?;
     }
+    let _ = checked.synced.set(Arc::new(synced));
     Ok(summary)
+}
+
+/// What a sync made the store match, per item: a hash of its entries'
+/// keys, fingerprints and approval rules. The next sync from this process
+/// compares against it and syncs only the items that differ or went away
+/// (`Store::sync_items`), so a one-item edit stages a few keys, not a
+/// million. About 50 bytes an item.
+#[derive(Debug, Default)]
+pub struct Synced {
+    by_item: HashMap<String, u64>,
+}
+
+impl Synced {
+    pub fn of(plan: &[Planned]) -> Synced {
+        use std::hash::{Hash, Hasher};
+        let mut entries: HashMap<&str, Vec<&Planned>> = HashMap::new();
+        for p in plan {
+            entries.entry(p.item.as_str()).or_default().push(p);
+        }
+        let by_item = (entries.into_iter())
+            .map(|(item, mut of)| {
+                of.sort_by(|a, b| (&a.channel, &a.occasion).cmp(&(&b.channel, &b.occasion)));
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                for p in of {
+                    (&p.channel, &p.occasion, &p.fingerprint, p.requires_approval).hash(&mut h);
+                }
+                (item.to_string(), h.finish())
+            })
+            .collect();
+        Synced { by_item }
+    }
+
+    /// The items whose entries differ from `previous`'s, or that either
+    /// plan lacks.
+    pub fn changed_since(&self, previous: &Synced) -> BTreeSet<String> {
+        let differs = |(item, hash): (&String, &u64)| {
+            (previous.by_item.get(item) != Some(hash)).then(|| item.clone())
+        };
+        let gone = (previous.by_item.keys()).filter(|i| !self.by_item.contains_key(*i));
+        (self.by_item.iter().filter_map(differs))
+            .chain(gone.cloned())
+            .collect()
+    }
+}
+
+/// The whole plan, or the plan of `items` only.
+async fn sync_once(
+    store: &dyn Store,
+    items: Option<&[String]>,
+    planned: &[Planned],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<SyncSummary, StoreError> {
+    match items {
+        None => store.sync_plan(planned, now).await,
+        Some(items) => store.sync_items(items, planned, now).await,
+    }
 }
 
 /// Renders the pairs of the `unrendered` plan entries again and puts their

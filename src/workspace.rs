@@ -39,6 +39,9 @@ pub struct Workspace {
     /// What each campaign file gave when loaded: the next load parses only
     /// the files that changed.
     pub files: Arc<content::Files>,
+    /// The plan the store was last made to match from this workspace
+    /// (`plan::sync`), if this process synced it.
+    pub synced: Option<Arc<crate::plan::Synced>>,
     /// How many times an (item, channel) was rendered: a reload renders each once.
     #[cfg(test)]
     pub(crate) renders: std::sync::atomic::AtomicUsize,
@@ -122,6 +125,7 @@ impl Workspace {
             channel_sources,
             rendered: Arc::default(),
             files: Arc::new(files),
+            synced: None,
             #[cfg(test)]
             renders: Default::default(),
         })
@@ -304,11 +308,13 @@ impl Workspace {
 }
 
 /// What a loaded workspace leaves for the next load and check of the same
-/// folder to reuse: its files as parsed and its variants as rendered.
+/// folder to reuse: its files as parsed, its variants as rendered, and
+/// the plan it synced.
 #[derive(Clone, Default)]
 pub struct Reuse {
     pub variants: Arc<Variants>,
     pub files: Arc<content::Files>,
+    pub plan: Option<Arc<crate::plan::Synced>>,
 }
 
 impl Workspace {
@@ -316,6 +322,7 @@ impl Workspace {
         Reuse {
             variants: self.rendered.clone(),
             files: self.files.clone(),
+            plan: self.synced.clone(),
         }
     }
 }
@@ -326,16 +333,34 @@ impl Workspace {
 pub struct Checked {
     pub workspace: Workspace,
     pub variants: Arc<Variants>,
+    /// The plan the running workspace synced, when this check replaces
+    /// it: `plan::sync` then syncs only the items whose plan changed.
+    pub previous_plan: Option<Arc<crate::plan::Synced>>,
+    /// The plan this check's sync made the store match, once it has.
+    pub synced: std::sync::OnceLock<Arc<crate::plan::Synced>>,
 }
 
 impl Checked {
+    pub fn new(workspace: Workspace, variants: Variants) -> Checked {
+        Checked {
+            workspace,
+            variants: Arc::new(variants),
+            previous_plan: None,
+            synced: Default::default(),
+        }
+    }
+
     /// Loads and checks everything, reusing what `previous` rendered from
     /// the same sources; `Err` carries the diagnostics that make it unusable.
     pub fn load(config: &Path, previous: &Reuse) -> Result<Checked, Vec<String>> {
         let mut report = Report::default();
         let overlay = Overlay::default();
         match Workspace::load_reusing(config, &overlay, &previous.files, &mut report) {
-            Some(workspace) => Checked::check(workspace, report, &previous.variants),
+            Some(workspace) => {
+                let mut checked = Checked::check(workspace, report, &previous.variants)?;
+                checked.previous_plan = previous.plan.clone();
+                Ok(checked)
+            }
             None => Err(report.diagnostics.iter().map(ToString::to_string).collect()),
         }
     }
@@ -356,10 +381,7 @@ impl Checked {
                 .map(ToString::to_string)
                 .collect());
         }
-        Ok(Checked {
-            workspace,
-            variants: Arc::new(variants),
-        })
+        Ok(Checked::new(workspace, variants))
     }
 
     /// The workspace to run on, keeping what the next check reuses
@@ -370,6 +392,7 @@ impl Checked {
     pub fn into_workspace(self) -> Workspace {
         let mut ws = self.workspace;
         ws.rendered = Arc::new(self.variants.without_variants());
+        ws.synced = self.synced.into_inner();
         ws
     }
 }

@@ -406,10 +406,11 @@ pub fn checked(state: &ApiState, overlay: &Overlay) -> Result<Checked, Problem> 
         .map(|d| Finding::from_diagnostic(d, root))
         .collect();
     match ws {
-        Some(workspace) if errors.is_empty() => Ok(Checked {
-            workspace,
-            variants: std::sync::Arc::new(variants),
-        }),
+        Some(workspace) if errors.is_empty() => {
+            let mut checked = Checked::new(workspace, variants);
+            checked.previous_plan = previous.plan;
+            Ok(checked)
+        }
         _ => Err(
             Problem::new(422, "The item does not pass check; nothing was saved")
                 .detail(format!("{} error(s)", errors.len().max(1)))

@@ -269,6 +269,18 @@ pub trait Store: Reviews + Calendar + Renders + Upkeep + Coordination + Send + S
         now: DateTime<Utc>,
     ) -> Result<SyncSummary, StoreError>;
 
+    /// [`Store::sync_plan`] for part of the content: `plan` is the whole
+    /// plan of `items` and names no other item. A pending delivery of one
+    /// of `items` that `plan` does not name is cancelled; deliveries of
+    /// other items are left alone. A reload of a few edited items syncs
+    /// those, without staging the keys of everything that did not change.
+    async fn sync_items(
+        &self,
+        items: &[String],
+        plan: &[Planned],
+        now: DateTime<Utc>,
+    ) -> Result<SyncSummary, StoreError>;
+
     /// The earliest time something needs the dispatcher: a planned due
     /// time, a retry time, or an in-flight lease expiry.
     async fn next_wakeup(&self) -> Result<Option<DateTime<Utc>>, StoreError>;

@@ -195,6 +195,7 @@ async fn a_start_on_unchanged_content_renders_nothing() {
     let reuse = crate::workspace::Reuse {
         variants: Arc::new(stored),
         files: Default::default(),
+        plan: None,
     };
     let started = Checked::load(&config, &reuse).expect("checks");
     assert_eq!(started.workspace.renders.load(Ordering::Relaxed), 0);
@@ -297,10 +298,9 @@ async fn entries_the_store_lacks_are_rendered_again() {
     assert_eq!(running.rendered.get_any_variant(), None, "variants let go");
 
     let empty = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-    let bare = Checked {
-        workspace: Workspace::load(&config, &mut Report::default()).unwrap(),
-        variants: running.rendered.clone(),
-    };
+    let workspace = Workspace::load(&config, &mut Report::default()).unwrap();
+    let mut bare = Checked::new(workspace, Default::default());
+    bare.variants = running.rendered.clone();
     let summary = sync(&bare, empty.as_ref(), crate::store::contract::at(0))
         .await
         .unwrap();
@@ -324,4 +324,48 @@ async fn entries_the_store_lacks_are_rendered_again() {
     want.sort();
     got.sort();
     assert_eq!(got, want);
+}
+
+/// After its first sync, a daemon syncs only the items whose plan changed
+/// (`plan::Synced`), and leaves the queue exactly where syncing the whole
+/// plan would: a whole sync afterwards finds nothing to do.
+#[tokio::test]
+async fn a_reload_syncs_the_changed_items_only() {
+    let (dir, config) = example();
+    let (reloader, store) = running(&config).await;
+    let file = dir.path().join("campaigns/2026-12-briefing-neglect.toml");
+    edit(
+        &file,
+        "title = \"Neglect and",
+        "title = \"Edited: Neglect and",
+    );
+    std::fs::remove_file(dir.path().join("campaigns/2026-12-notice-holiday.toml")).unwrap();
+    let reuse = reloader.workspace.read().unwrap().reuse();
+    assert!(reuse.plan.is_some(), "the first sync is remembered");
+    let checked = Checked::load(&config, &reuse).unwrap();
+    let summary = sync(&checked, store.as_ref(), crate::store::contract::at(1))
+        .await
+        .unwrap();
+    let whole = crate::plan::from_variants(&checked.workspace, &checked.variants);
+    let edited = whole
+        .iter()
+        .filter(|p| p.item == "briefing-neglect-gcp2")
+        .count();
+    assert!(summary.updated > 0 && summary.cancelled > 0, "{summary:?}");
+    assert!(
+        summary.unchanged + summary.updated <= edited,
+        "only the edited item was synced: {summary:?} of {} entries",
+        whole.len()
+    );
+    let again = store
+        .sync_plan(&whole, crate::store::contract::at(2))
+        .await
+        .unwrap();
+    let nothing = (
+        again.added,
+        again.updated,
+        again.cancelled,
+        again.unrendered.len(),
+    );
+    assert_eq!(nothing, (0, 0, 0, 0), "{again:?}");
 }

@@ -69,6 +69,7 @@ macro_rules! contract_tests {
             sync_of_unchanged_content_touches_nothing,
             render_records_read_back_through_their_delivery,
             sync_reports_entries_it_cannot_write_without_their_variant,
+            sync_items_touches_only_those_items,
             sync_leaves_a_delivery_that_may_have_gone_out,
             next_wakeup_is_earliest,
             lease_earliest_first_with_limit,

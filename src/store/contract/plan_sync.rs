@@ -421,3 +421,44 @@ pub async fn sync_reports_entries_it_cannot_write_without_their_variant(store: &
         .collect();
     assert_eq!(held, [("a", "A@10"), ("b", "B@20"), ("d", "D@40")]);
 }
+
+/// A sync of some items' plan changes those items only: their new and
+/// edited entries are written and their entries the plan no longer names
+/// cancelled (an item with no entries left loses them all), while other
+/// items' deliveries stay as they are, named or not.
+pub async fn sync_items_touches_only_those_items(store: &dyn Store) {
+    let first = [
+        planned("a", "news", "at", 10, "A"),
+        planned("a", "news", "1 day before", 5, "A"),
+        planned("b", "news", "at", 20, "B"),
+        planned("d", "news", "at", 40, "D"),
+    ];
+    store.sync_plan(&first, at(0)).await.unwrap();
+    let items = ["a".to_string(), "d".to_string(), "e".to_string()];
+    let part = [
+        planned("a", "news", "at", 10, "A2"),
+        planned("e", "news", "at", 50, "E"),
+    ];
+    let synced = store.sync_items(&items, &part, at(1)).await.unwrap();
+    assert_eq!(synced, summary(1, 1, 2, 0));
+    let queue = store.list(&QueueFilter::default()).await.unwrap();
+    let mut held: Vec<(&str, &str, State)> = (queue.iter())
+        .map(|d| (d.item.as_str(), d.occasion.as_str(), d.state))
+        .collect();
+    held.sort_by_key(|(item, occasion, _)| (*item, *occasion));
+    assert_eq!(
+        held,
+        [
+            ("a", "1 day before", State::Cancelled),
+            ("a", "at", State::Planned),
+            ("b", "at", State::Planned),
+            ("d", "at", State::Cancelled),
+            ("e", "at", State::Planned),
+        ]
+    );
+    let a = queue
+        .iter()
+        .find(|d| d.item == "a" && d.occasion == "at")
+        .unwrap();
+    assert_eq!(a.fingerprint, "A2@10");
+}

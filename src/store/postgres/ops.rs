@@ -117,7 +117,16 @@ impl Store for PgStore {
         plan: &[Planned],
         now: DateTime<Utc>,
     ) -> Result<SyncSummary, StoreError> {
-        self.sync(plan, now).await
+        self.sync(None, plan, now).await
+    }
+
+    async fn sync_items(
+        &self,
+        items: &[String],
+        plan: &[Planned],
+        now: DateTime<Utc>,
+    ) -> Result<SyncSummary, StoreError> {
+        self.sync(Some(items), plan, now).await
     }
 
     async fn next_wakeup(&self) -> Result<Option<DateTime<Utc>>, StoreError> {

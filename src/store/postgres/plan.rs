@@ -81,6 +81,14 @@ pub(super) const GONE_SQL: &str = "SELECT d.id FROM deliveries d
            WHERE p.item = d.item AND p.channel = d.channel AND p.occasion = d.occasion)
      ORDER BY d.id";
 
+/// `GONE_SQL` for the items of `$1` only, each read by the deliveries'
+/// unique key, which starts with the item.
+pub(super) const GONE_OF_ITEMS_SQL: &str = "SELECT DISTINCT d.id FROM deliveries d
+     WHERE d.item = ANY($1::text[]) AND d.state IN ('planned', 'retrying', 'held')
+       AND NOT EXISTS (SELECT 1 FROM sync_plan p
+           WHERE p.item = d.item AND p.channel = d.channel AND p.occasion = d.occasion)
+     ORDER BY d.id";
+
 /// Cancels a chunk of ids, with an audit row each, in one statement: the
 /// rows still pending are locked (in id order, so two syncs never
 /// deadlock), and only those are changed and logged, with the state each
@@ -137,8 +145,10 @@ struct Difference {
 }
 
 impl PgStore {
+    /// Syncs the whole plan, or with `items` the plan of those items only.
     pub(super) async fn sync(
         &self,
+        items: Option<&[String]>,
         plan: &[Planned],
         now: DateTime<Utc>,
     ) -> Result<SyncSummary, StoreError> {
@@ -152,7 +162,7 @@ impl PgStore {
         // One sync at a time from this process: two interleaving chunk by
         // chunk could cancel what the other just added.
         let _one_at_a_time = self.syncing.lock().await;
-        let diff = self.difference(plan).await?;
+        let diff = self.difference(items, plan).await?;
         // What content no longer says goes first: it must not be sent.
         let cancelled = self.cancel_gone(&diff.gone, now).await?;
         let (todo, left): (Vec<_>, Vec<_>) = (diff.todo.iter().copied())
@@ -172,7 +182,11 @@ impl PgStore {
 
     /// Stages the plan and reads the difference, in one transaction that
     /// writes nothing but its temporary table.
-    async fn difference(&self, plan: &[Planned]) -> Result<Difference, StoreError> {
+    async fn difference(
+        &self,
+        items: Option<&[String]>,
+        plan: &[Planned],
+    ) -> Result<Difference, StoreError> {
         let mut tx = self.write().await?;
         let done: Result<_, StoreError> = async {
             stage(&mut tx, plan).await?;
@@ -184,10 +198,14 @@ impl PgStore {
                 .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
                 .collect::<Result<_, sqlx::Error>>()
                 .map_err(db_error)?;
-            let gone = sqlx::query_scalar(GONE_SQL)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_error)?;
+            let gone = match items {
+                None => sqlx::query_scalar(GONE_SQL).fetch_all(&mut *tx).await,
+                Some(items) => {
+                    let query = sqlx::query_scalar(GONE_OF_ITEMS_SQL).bind(items);
+                    query.fetch_all(&mut *tx).await
+                }
+            }
+            .map_err(db_error)?;
             Ok(Difference { todo, gone })
         }
         .await;

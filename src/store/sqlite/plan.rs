@@ -93,6 +93,16 @@ pub(super) const GONE_SQL: &str = "INSERT INTO temp.sync_gone (id)
            WHERE p.item = d.item AND p.channel = d.channel AND p.occasion = d.occasion)
      ORDER BY d.id";
 
+/// `GONE_SQL` for the items of `$1` (a JSON array) only, each read by the
+/// deliveries' unique key, which starts with the item.
+pub(super) const GONE_OF_ITEMS_SQL: &str = "INSERT INTO temp.sync_gone (id)
+     SELECT DISTINCT d.id FROM json_each($1) i
+     CROSS JOIN main.deliveries d
+     WHERE d.item = i.value AND d.state IN ('planned', 'retrying', 'held')
+       AND NOT EXISTS (SELECT 1 FROM temp.sync_plan p
+           WHERE p.item = d.item AND p.channel = d.channel AND p.occasion = d.occasion)
+     ORDER BY d.id";
+
 /// The last id of the next chunk of `sync_gone` after `$1`.
 const GONE_CHUNK_END_SQL: &str = "SELECT max(id) FROM
      (SELECT id FROM temp.sync_gone WHERE id > $1 ORDER BY id LIMIT $2)";
@@ -134,8 +144,10 @@ const ADDED_LOG_SQL: &str =
      SELECT value, $1, NULL, 'planned', $2, 'planned' FROM json_each($3) ORDER BY key";
 
 impl SqliteStore {
+    /// Syncs the whole plan, or with `items` the plan of those items only.
     pub(super) async fn sync(
         &self,
+        items: Option<&[String]>,
         plan: &[Planned],
         now: DateTime<Utc>,
     ) -> Result<SyncSummary, StoreError> {
@@ -149,7 +161,7 @@ impl SqliteStore {
         // what the other just added.
         let _one_at_a_time = self.syncing.lock().await;
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        let synced = sync_on(&mut conn, plan, now).await;
+        let synced = sync_on(&mut conn, items, plan, now).await;
         let dropped = sqlx::raw_sql(UNSTAGE_SQL).execute(&mut *conn).await;
         let summary = synced?;
         dropped.map_err(db_error)?;
@@ -159,6 +171,7 @@ impl SqliteStore {
 
 async fn sync_on(
     conn: &mut SqliteConnection,
+    items: Option<&[String]>,
     plan: &[Planned],
     now: DateTime<Utc>,
 ) -> Result<SyncSummary, StoreError> {
@@ -168,10 +181,17 @@ async fn sync_on(
         .execute(&mut *conn)
         .await
         .map_err(db_error)?;
-    sqlx::query(GONE_SQL)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
+    match items {
+        None => sqlx::query(GONE_SQL).execute(&mut *conn).await,
+        Some(items) => {
+            let items = serde_json::to_string(items).expect("strings serialise");
+            sqlx::query(GONE_OF_ITEMS_SQL)
+                .bind(items)
+                .execute(&mut *conn)
+                .await
+        }
+    }
+    .map_err(db_error)?;
     // What content no longer says goes first: it must not be sent.
     let cancelled = cancel_gone(conn, now).await?;
     let (added, updated, unrendered) = add_and_update(conn, plan, now).await?;
