@@ -79,6 +79,17 @@ impl GroupCommit {
 }
 
 impl SqliteStore {
+    /// Records a delivery's outcome through the group commit.
+    pub(super) async fn finish(
+        &self,
+        id: i64,
+        outcome: super::ops::Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.grouped(Write::Finish { id, outcome, now })
+            .await
+            .map(drop)
+    }
     pub(super) async fn grouped(&self, write: Write) -> Result<Vec<i64>, StoreError> {
         let dropped = |_| Err(StoreError::Other("a grouped write was dropped".into()));
         let patient = matches!(write, Write::Finish { .. }) && self.group.in_burst();

@@ -95,18 +95,6 @@ pub(super) struct Outcome {
     pub reason: String,
 }
 
-impl SqliteStore {
-    async fn finish(
-        &self,
-        id: i64,
-        outcome: Outcome,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let write = super::group::Write::Finish { id, outcome, now };
-        self.grouped(write).await.map(drop)
-    }
-}
-
 /// The body of `mark_request_started`, inside a shared transaction.
 pub(super) async fn apply_request_started(
     tx: &mut SqliteConnection,
