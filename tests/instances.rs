@@ -239,10 +239,13 @@ async fn an_email_send_whose_instance_dies_is_finished_by_another_repeating_at_m
     }
     assert_eq!(per.len(), N, "every subscriber at least once");
     // Each time a send is interrupted and resumed, at most the messages in
-    // flight (the channel's concurrency, 4) can go twice. The kill is one;
-    // on a loaded machine a renewal can also come late, and the other
-    // process resumes a lapsed lease while its holder is still alive (the
-    // holder stops at its next batch): each resumption is in the history.
+    // flight (the channel's concurrency, 4) can go twice. The kill is one.
+    // The 5 s lease is renewed within a third of what it has left, so it
+    // lapses under a live holder only if that process stalls for seconds;
+    // then the other resumes it (the holder stops at its next batch), and
+    // each resumption is in the history. (Seen failing, 146 and 221
+    // repeats, when the first renewal came 10 s in and every send lost its
+    // 5 s lease, the two processes taking it from each other.)
     let resumed = schema
         .query(
             "SELECT t.reason FROM transitions t JOIN deliveries d ON d.id = t.delivery_id

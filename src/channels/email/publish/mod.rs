@@ -130,6 +130,7 @@ pub async fn run(
             channel: email.name.clone(),
             bounce_limit: shared.options.bounce_limit,
             lease_span: lease_span(job, services.clock.now()),
+            lease_left: lease_left(job, services.clock.now()),
             total,
         },
     ));
@@ -249,7 +250,17 @@ async fn hourly_budget(
     Ok(i64::try_from(left).unwrap_or(i64::MAX))
 }
 
-/// How long the dispatcher's lease runs: the writer renews it every third.
+/// What the dispatcher's lease has left: the writer renews it within a
+/// third of that (it may be far less than `lease_span`).
+fn lease_left(job: &Job<'_>, now: DateTime<Utc>) -> Duration {
+    job.delivery
+        .lease_expires_at
+        .and_then(|t| (t - now).to_std().ok())
+        .unwrap_or(Duration::ZERO)
+}
+
+/// How far each renewal extends the lease (at least 30 s): the writer
+/// renews it every third.
 fn lease_span(job: &Job<'_>, now: DateTime<Utc>) -> Duration {
     job.delivery
         .lease_expires_at
