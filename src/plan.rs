@@ -69,12 +69,10 @@ pub async fn sync(
     let scope = (checked.previous_plan.as_ref())
         .filter(|_| !store.shared())
         .map(|previous| synced.changed_since(previous));
-    let mut planned = match &scope {
-        None => whole.clone(),
-        Some(items) => {
-            let of = |p: &&Planned| items.contains(&p.item);
-            whole.iter().filter(of).cloned().collect()
-        }
+    // The entries to sync, and the rest (whose fingerprints records need).
+    let (mut planned, rest): (Vec<Planned>, Vec<Planned>) = match &scope {
+        None => (whole, Vec::new()),
+        Some(items) => whole.into_iter().partition(|p| items.contains(&p.item)),
     };
     let items: Option<Vec<String>> = scope.map(|s| s.into_iter().collect());
     let mut summary = sync_once(store, items.as_deref(), &planned, now).await?;
@@ -101,7 +99,7 @@ pub async fn sync(
         records = again;
     }
     if checked.variants.rendered() > 0 || !records.is_empty() {
-        let main: HashMap<(&str, &str), &str> = (whole.iter().chain(&planned))
+        let main: HashMap<(&str, &str), &str> = (rest.iter().chain(&planned))
             .filter(|p| p.occasion == MAIN)
             .map(|p| {
                 (

@@ -190,14 +190,8 @@ impl Variants {
     /// each one's main delivery was planned with (`None`: not planned).
     pub fn records(&self, main: impl Fn(&str, &str) -> Option<String>) -> Vec<RenderRecord> {
         let record = |(item, channel): &(String, String)| {
-            let (source, render) = &self.by_key[&(item.clone(), channel.clone())];
-            Some(RenderRecord {
-                item: item.clone(),
-                channel: channel.clone(),
-                source: hex::encode(source),
-                fingerprint: main(item, channel)?,
-                state: render.saved_state(),
-            })
+            let render = self.render(item, channel)?;
+            self.record(item, channel, render, main(item, channel)?)
         };
         self.fresh.iter().filter_map(record).collect()
     }
